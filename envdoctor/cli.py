@@ -1,0 +1,99 @@
+"""The command line: parse arguments, run one command, map the outcome to an exit code.
+
+Parsers are built here; each command's code is imported only when that command runs, so that
+``envdoctor --version`` and ``--help`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from envdoctor import __version__
+from envdoctor.console import COLOR_CHOICES
+from envdoctor.errors import EnvdoctorError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_host_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "host", "describe the target host; with any of these, facts not given stay unknown"
+    )
+    group.add_argument("--host", metavar="FILE", help="a saved host profile (envdoctor probe --format json)")
+    group.add_argument("--driver", metavar="VERSION", help="NVIDIA driver version, e.g. 535.104.05")
+    group.add_argument("--cuda", metavar="VERSION", help="highest CUDA version the driver supports, e.g. 12.2")
+    group.add_argument(
+        "--gpu",
+        metavar="CC",
+        action="append",
+        help="a GPU's compute capability (8.6) or model name; repeat for each GPU",
+    )
+    group.add_argument("--os", help="linux, macos or windows")
+    group.add_argument("--arch", help="x86_64, aarch64 or arm64")
+    group.add_argument("--python", metavar="VERSION", help="Python version, e.g. 3.11")
+    group.add_argument("--wsl", metavar="N", help="0 (not WSL), 1 or 2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="envdoctor",
+        description="An environment and dependency doctor for machine-learning Python projects.",
+    )
+    parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
+    parser.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        default="auto",
+        help="colour the output (default: auto; NO_COLOR is respected)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    probe = commands.add_parser(
+        "probe",
+        help="describe this host (driver, CUDA, GPUs, OS, libc, Python) or import another's",
+        description="Describe this machine as a host profile, or build one from text copied from another "
+        "machine (--import) or a saved profile (--host). Host flags override single facts.",
+    )
+    probe.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="build the profile from pasted nvidia-smi, /proc/driver/nvidia/version, collect_env or "
+        "Kubernetes node text; - reads standard input",
+    )
+    probe.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    probe.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    add_host_options(probe)
+    probe.set_defaults(handler="envdoctor.commands.probe")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        module = importlib.import_module(args.handler)
+        code: int = module.run(args)
+        return code
+    except EnvdoctorError as exc:
+        print(f"envdoctor: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

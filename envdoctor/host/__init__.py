@@ -1,0 +1,1 @@
+"""Knowing the host: probing this machine, reading profiles of others."""

@@ -1,0 +1,419 @@
+"""Probe a machine into a HostProfile.
+
+Every fact passes through the ``System`` interface, so the same code runs on the real machine
+and on recorded outputs in tests. Every call that could block has a timeout, and the probe
+never raises: what it cannot learn, it records as unknown with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from envdoctor.host import nvml as nvml_codes
+from envdoctor.host.nvml import NvmlFailure, NvmlReading, cuda_version_from_int
+from envdoctor.host.profile import (
+    SOURCE_KB,
+    SOURCE_NVIDIA_SMI,
+    SOURCE_NVML,
+    SOURCE_PROCFS,
+    SOURCE_SYSTEM,
+    CudaLibrary,
+    CudaToolkit,
+    Gpu,
+    HostProfile,
+    Libc,
+    NoNvidia,
+    Nvidia,
+)
+from envdoctor.host.system import System
+from envdoctor.importers.procfs import parse_driver_version_file, parse_gpu_information
+from envdoctor.importers.smi_csv import SmiRow, parse_query_csv
+from envdoctor.importers.smi_query import parse_smi_query_header
+
+PROBE_BUDGET_S = 8.0
+NVML_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 4.0
+
+# Variables that change which CUDA libraries load or which GPUs a process sees.
+CUDA_ENV_VARS = (
+    "CUDA_HOME",
+    "CUDA_MODULE_LOADING",
+    "CUDA_PATH",
+    "CUDA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "NVIDIA_VISIBLE_DEVICES",
+)
+# Shared libraries whose presence on LD_LIBRARY_PATH can shadow the ones wheels bring.
+CUDA_LIBRARY_NAMES = (
+    "libcublas",
+    "libcudart",
+    "libcudnn",
+    "libcufft",
+    "libcurand",
+    "libcusolver",
+    "libcusparse",
+    "libnccl",
+    "libnvinfer",
+    "libnvrtc",
+)
+GPU_PACKAGE_NAMES = frozenset(
+    {
+        "torch",
+        "torchvision",
+        "torchaudio",
+        "tensorflow",
+        "tensorflow-cpu",
+        "jax",
+        "jaxlib",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "tensorrt",
+        "xgboost",
+        "flash-attn",
+        "xformers",
+        "triton",
+        "numpy",
+        "nvidia-ml-py",
+    }
+)
+GPU_PACKAGE_PREFIXES = ("nvidia-", "cupy", "jax-cuda", "jax-plugin")
+
+_NVCC_RELEASE = re.compile(r"release (\d+\.\d+)")
+_LIBRARY_FILE = re.compile(r"^(?P<name>lib[a-z_]+)\.so(?:\.(?P<version>\d+(?:\.\d+)*))?$")
+_MUSL_VERSION = re.compile(r"^Version (\S+)", re.MULTILINE)
+_CONTAINER_CGROUP = re.compile(r"docker|kubepods|containerd|libpod|lxc|crio")
+
+
+@dataclass
+class _Deadline:
+    """One time budget shared by all the probe's steps."""
+
+    budget_s: float
+    started: float = field(default_factory=time.monotonic)
+
+    def cap(self, timeout: float) -> float:
+        left = self.budget_s - (time.monotonic() - self.started)
+        return max(0.1, min(timeout, left))
+
+
+def probe_host(system: System, *, include_packages: bool = True) -> HostProfile:
+    """Describe the machine behind ``system``."""
+    deadline = _Deadline(PROBE_BUDGET_S)
+    facts = system.platform_facts()
+    sources: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    os_name = _os_name(facts.sys_platform)
+    arch = _arch(facts.machine, os_name)
+    for name in ("os", "arch", "python"):
+        sources[name] = SOURCE_SYSTEM
+    libc = _libc(system, facts.gnu_libc, os_name, deadline) if os_name == "linux" else None
+    if libc is not None:
+        sources["libc"] = SOURCE_SYSTEM
+    wsl = _wsl(system) if os_name == "linux" else 0
+    sources["wsl"] = SOURCE_PROCFS if os_name == "linux" else SOURCE_SYSTEM
+    container = _container(system) if os_name == "linux" else None
+    if container is not None:
+        sources["container"] = SOURCE_SYSTEM
+    seen = _Seen(os_name, arch, wsl, container)
+    nvidia = _nvidia(system, seen, deadline, sources, reasons)
+    toolkit = _cuda_toolkit(system, deadline, sources)
+    env = environ_subset(system.environ())
+    packages = system.python_packages(GPU_PACKAGE_NAMES, GPU_PACKAGE_PREFIXES) if include_packages else {}
+    return HostProfile(
+        os=os_name,
+        arch=arch,
+        libc=libc,
+        python=facts.python_version,
+        wsl=wsl,
+        container=container,
+        nvidia=nvidia,
+        cuda_toolkit=toolkit,
+        env=env,
+        sources=sources,
+        reasons=reasons,
+        python_packages=packages,
+    )
+
+
+# --- platform ---------------------------------------------------------------------------------
+
+
+def _os_name(sys_platform: str) -> str | None:
+    if sys_platform.startswith("linux"):
+        return "linux"
+    if sys_platform == "darwin":
+        return "macos"
+    if sys_platform in ("win32", "cygwin"):
+        return "windows"
+    return None
+
+
+def _arch(machine: str, os_name: str | None) -> str | None:
+    lowered = machine.lower()
+    if lowered in ("x86_64", "amd64", "x64"):
+        return "x86_64"
+    if lowered in ("aarch64", "arm64"):
+        # The contract spells 64-bit Arm as macOS does on macOS, as Linux does elsewhere.
+        return "arm64" if os_name == "macos" else "aarch64"
+    return None
+
+
+def _libc(system: System, gnu_libc: str | None, os_name: str | None, deadline: _Deadline) -> Libc | None:
+    if gnu_libc:
+        name, _, version = gnu_libc.partition(" ")
+        return Libc("glibc" if name == "glibc" else name, version or None)
+    # musl's dynamic loader prints its version when run without arguments.
+    for folder in ("/lib", "/usr/lib"):
+        for entry in system.listdir(folder) or []:
+            if entry.startswith("ld-musl-") and entry.endswith(".so.1"):
+                result = system.run([f"{folder}/{entry}"], deadline.cap(1.0))
+                match = _MUSL_VERSION.search(result.stderr)
+                return Libc("musl", match.group(1) if match else None)
+    return None
+
+
+def _wsl(system: System) -> int:
+    release = (system.read_text("/proc/sys/kernel/osrelease") or "").lower()
+    if "microsoft" not in release:
+        return 0
+    # WSL 2 runs a real Linux kernel built by Microsoft ("...-microsoft-standard-WSL2");
+    # WSL 1 reports a fake 4.4.0 "...-Microsoft" kernel.
+    return 2 if "standard" in release or "wsl2" in release else 1
+
+
+def _container(system: System) -> bool:
+    if system.exists("/.dockerenv") or system.exists("/run/.containerenv"):
+        return True
+    if system.environ().get("container") or system.environ().get("KUBERNETES_SERVICE_HOST"):
+        return True
+    cgroup = system.read_text("/proc/1/cgroup") or ""
+    return bool(_CONTAINER_CGROUP.search(cgroup))
+
+
+# --- NVIDIA -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _DriverEvidence:
+    """What each source said about the NVIDIA driver, before a conclusion is drawn."""
+
+    nvml: NvmlReading | NvmlFailure | None = None
+    kernel_module: str | None = None
+    procfs_gpus: list[str] = field(default_factory=list)
+    smi_rows: list[SmiRow] = field(default_factory=list)
+    smi_cuda: str | None = None
+    smi_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The platform facts the NVIDIA probe depends on."""
+
+    os: str | None
+    arch: str | None
+    wsl: int
+    container: bool | None
+
+
+def _nvidia(
+    system: System, seen: _Seen, deadline: _Deadline, sources: dict[str, str], reasons: dict[str, str]
+) -> Nvidia | NoNvidia | None:
+    if seen.os == "macos":
+        reasons["nvidia"] = (
+            "Apple Silicon has no NVIDIA GPU: CUDA never runs here (GPU work uses Metal/MPS)"
+            if seen.arch == "arm64"
+            else "macOS: NVIDIA's current drivers and CUDA do not support macOS"
+        )
+        return NoNvidia.NONE
+    if seen.wsl == 1:
+        reasons["nvidia"] = "WSL 1 cannot reach the GPU: CUDA on Windows Subsystem for Linux needs WSL 2"
+        return NoNvidia.NONE
+    evidence = _DriverEvidence()
+    evidence.nvml = system.nvml(deadline.cap(NVML_TIMEOUT_S))
+    if seen.os == "linux":
+        _read_procfs(system, evidence)
+    if isinstance(evidence.nvml, NvmlFailure):
+        _read_nvidia_smi(system, seen.wsl, deadline, evidence)
+    return _conclude(evidence, seen.container, sources, reasons)
+
+
+def _read_procfs(system: System, evidence: _DriverEvidence) -> None:
+    version = (system.read_text("/sys/module/nvidia/version") or "").strip()
+    if not version:
+        parsed = parse_driver_version_file(system.read_text("/proc/driver/nvidia/version") or "")
+        version = parsed.version if parsed else ""
+    evidence.kernel_module = version or None
+    for bus_id in system.listdir("/proc/driver/nvidia/gpus") or []:
+        model = parse_gpu_information(system.read_text(f"/proc/driver/nvidia/gpus/{bus_id}/information") or "")
+        if model:
+            evidence.procfs_gpus.append(model)
+
+
+def _read_nvidia_smi(system: System, wsl: int, deadline: _Deadline, evidence: _DriverEvidence) -> None:
+    smi = system.which("nvidia-smi") or ("/usr/lib/wsl/lib/nvidia-smi" if wsl == 2 else None)
+    if smi is None or (wsl == 2 and not system.exists(smi)):
+        evidence.smi_failure = "nvidia-smi is not on PATH"
+        return
+    # Every GPU must be listed, whatever this shell's CUDA_VISIBLE_DEVICES hides.
+    env = {key: value for key, value in system.environ().items() if key != "CUDA_VISIBLE_DEVICES"}
+    fields = "index,name,driver_version,memory.total,compute_cap,mig.mode.current"
+    result = system.run([smi, f"--query-gpu={fields}", "--format=csv"], deadline.cap(COMMAND_TIMEOUT_S), env)
+    if not result.ok and "compute_cap" in (result.stdout + result.stderr):
+        # Drivers before compute_cap was a query field reject the whole query.
+        fields = fields.replace(",compute_cap", "")
+        result = system.run([smi, f"--query-gpu={fields}", "--format=csv"], deadline.cap(COMMAND_TIMEOUT_S), env)
+    if not result.ok:
+        evidence.smi_failure = result.failure or _first_line(result.stdout + result.stderr) or "nvidia-smi failed"
+        return
+    evidence.smi_rows = parse_query_csv(result.stdout)
+    header = system.run([smi, "-q", "-d", "COMPUTE"], deadline.cap(COMMAND_TIMEOUT_S), env)
+    if header.ok:
+        evidence.smi_cuda = parse_smi_query_header(header.stdout).cuda
+
+
+def _conclude(
+    evidence: _DriverEvidence, container: bool | None, sources: dict[str, str], reasons: dict[str, str]
+) -> Nvidia | NoNvidia | None:
+    nvml = evidence.nvml
+    if isinstance(nvml, NvmlReading):
+        return _from_nvml(nvml, evidence.kernel_module, sources)
+    assert isinstance(nvml, NvmlFailure)
+    if nvml.code == nvml_codes.NVML_ERROR_LIB_RM_VERSION_MISMATCH and evidence.kernel_module:
+        user_space = nvml.library_version or _smi_driver(evidence)
+        sources["nvidia.driver"] = SOURCE_NVML if nvml.library_version else SOURCE_PROCFS
+        sources["nvidia.kernel_module"] = SOURCE_PROCFS
+        reasons["nvidia.kernel_module"] = (
+            f"the loaded kernel module is {evidence.kernel_module} but the user-space driver is "
+            f"{user_space or 'another version'}: the driver was upgraded without a reboot; "
+            "reboot (or reload the nvidia kernel modules) before using the GPU"
+        )
+        gpus = _procfs_gpus(evidence.procfs_gpus, sources)
+        return Nvidia(driver=user_space, cuda=None, gpus=gpus, kernel_module=evidence.kernel_module)
+    if evidence.smi_rows:
+        return _from_smi(evidence, sources, reasons, nvml)
+    if evidence.kernel_module:
+        sources["nvidia.driver"] = SOURCE_PROCFS
+        if container and nvml.code == nvml_codes.NVML_ERROR_LIBRARY_NOT_FOUND:
+            reasons["nvidia"] = (
+                f"the host's kernel runs NVIDIA driver {evidence.kernel_module}, but this container has no "
+                "NVIDIA user-space driver: start it with GPU access (docker run --gpus all, the NVIDIA "
+                "container toolkit)"
+            )
+            return NoNvidia.NONE
+        reasons["nvidia.cuda"] = f"{nvml.reason}; {evidence.smi_failure or 'nvidia-smi gave no GPUs'}"
+        gpus = _procfs_gpus(evidence.procfs_gpus, sources)
+        return Nvidia(driver=evidence.kernel_module, cuda=None, gpus=gpus)
+    if nvml.code in (nvml_codes.NVML_ERROR_LIBRARY_NOT_FOUND, nvml_codes.NVML_ERROR_DRIVER_NOT_LOADED):
+        reasons["nvidia"] = f"no NVIDIA driver: {nvml.reason}; no /proc/driver/nvidia; {evidence.smi_failure}"
+        return NoNvidia.NONE
+    # Permission denied, a hang, or an error we cannot read: the GPU may be there.
+    reasons["nvidia"] = f"{nvml.reason}; {evidence.smi_failure}"
+    return None
+
+
+def _from_nvml(reading: NvmlReading, kernel_module: str | None, sources: dict[str, str]) -> Nvidia:
+    for key in ("nvidia.driver", "nvidia.cuda", "nvidia.gpus"):
+        sources[key] = SOURCE_NVML
+    gpus = tuple(
+        Gpu(
+            name=gpu.name,
+            compute_capability=gpu.compute_capability,
+            memory_mib=gpu.memory_total_bytes // (1024 * 1024) if gpu.memory_total_bytes is not None else None,
+            # NVML answers "not supported" for GPUs without MIG: MIG is then off.
+            mig=bool(gpu.mig_mode) if gpu.mig_mode is not None else False,
+        )
+        for gpu in reading.gpus
+    )
+    cuda = cuda_version_from_int(reading.cuda_driver_version) if reading.cuda_driver_version else None
+    module = kernel_module if kernel_module and kernel_module != reading.driver else None
+    if module:
+        sources["nvidia.kernel_module"] = SOURCE_PROCFS
+    return Nvidia(driver=reading.driver, cuda=cuda, gpus=gpus, kernel_module=module)
+
+
+def _from_smi(evidence: _DriverEvidence, sources: dict[str, str], reasons: dict[str, str], nvml: NvmlFailure) -> Nvidia:
+    from envdoctor.kb.gpus import compute_capability_for
+
+    gpus = []
+    for index, row in enumerate(evidence.smi_rows):
+        capability = row.compute_capability
+        if capability is None and row.name:
+            capability = compute_capability_for(row.name)
+            if capability:
+                sources[f"nvidia.gpus[{index}].compute_capability"] = SOURCE_KB
+        gpus.append(Gpu(row.name, capability, row.memory_mib, row.mig))
+    sources["nvidia.driver"] = SOURCE_NVIDIA_SMI
+    sources["nvidia.gpus"] = SOURCE_NVIDIA_SMI
+    if evidence.smi_cuda:
+        sources["nvidia.cuda"] = SOURCE_NVIDIA_SMI
+    reasons["nvidia.source"] = f"read from nvidia-smi because {nvml.reason}"
+    driver = _smi_driver(evidence)
+    module = evidence.kernel_module if evidence.kernel_module and evidence.kernel_module != driver else None
+    return Nvidia(driver=driver, cuda=evidence.smi_cuda, gpus=tuple(gpus), kernel_module=module)
+
+
+def _smi_driver(evidence: _DriverEvidence) -> str | None:
+    return next((row.driver for row in evidence.smi_rows if row.driver), None)
+
+
+def _procfs_gpus(models: list[str], sources: dict[str, str]) -> tuple[Gpu, ...] | None:
+    if not models:
+        return None
+    from envdoctor.kb.gpus import compute_capability_for
+
+    sources["nvidia.gpus"] = SOURCE_PROCFS
+    return tuple(Gpu(name=model, compute_capability=compute_capability_for(model)) for model in models)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+# --- CUDA toolkit -----------------------------------------------------------------------------
+
+
+def _cuda_toolkit(system: System, deadline: _Deadline, sources: dict[str, str]) -> CudaToolkit:
+    environ = system.environ()
+    nvcc_path = system.which("nvcc")
+    if nvcc_path is None:
+        for home in (environ.get("CUDA_HOME"), environ.get("CUDA_PATH"), "/usr/local/cuda"):
+            if home and system.exists(f"{home}/bin/nvcc"):
+                nvcc_path = f"{home}/bin/nvcc"
+                break
+    nvcc = None
+    if nvcc_path is not None:
+        result = system.run([nvcc_path, "--version"], deadline.cap(COMMAND_TIMEOUT_S))
+        match = _NVCC_RELEASE.search(result.stdout)
+        nvcc = match.group(1) if result.ok and match else None
+        if nvcc:
+            sources["cuda_toolkit.nvcc"] = "nvcc"
+    libraries = _libraries_on_path(system, environ.get("LD_LIBRARY_PATH", ""))
+    if libraries:
+        sources["cuda_toolkit.libraries"] = "LD_LIBRARY_PATH"
+    return CudaToolkit(nvcc=nvcc, libraries=libraries)
+
+
+def _libraries_on_path(system: System, ld_library_path: str) -> tuple[CudaLibrary, ...]:
+    found: list[CudaLibrary] = []
+    for folder in dict.fromkeys(part for part in ld_library_path.split(":") if part):
+        best: dict[str, tuple[str | None, str]] = {}
+        for entry in system.listdir(folder) or []:
+            match = _LIBRARY_FILE.match(entry)
+            if not match or match.group("name") not in CUDA_LIBRARY_NAMES:
+                continue
+            name, version = match.group("name"), match.group("version")
+            current = best.get(name)
+            # The most specific file name carries the full version (libcudnn.so.8.9.2).
+            if current is None or len(version or "") > len(current[0] or ""):
+                best[name] = (version, f"{folder.rstrip('/')}/{entry}")
+        found.extend(CudaLibrary(name, version, path) for name, (version, path) in sorted(best.items()))
+    return tuple(found)
+
+
+def environ_subset(environ: Mapping[str, str]) -> dict[str, str]:
+    return {name: environ[name] for name in CUDA_ENV_VARS if name in environ}

@@ -1,0 +1,99 @@
+"""Which host a command works against: a saved profile, one-off flags, or this machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from envdoctor.errors import UsageError
+from envdoctor.fsio import read_text_input
+from envdoctor.host.profile import (
+    ARCH_NAMES,
+    OS_NAMES,
+    Gpu,
+    HostOverrides,
+    HostProfile,
+    apply_overrides,
+    is_compute_capability,
+    is_dotted_version,
+    normalize_arch,
+    normalize_os,
+    profile_from_json,
+)
+
+
+def parse_overrides(
+    *,
+    os: str | None = None,
+    arch: str | None = None,
+    python: str | None = None,
+    wsl: str | None = None,
+    driver: str | None = None,
+    cuda: str | None = None,
+    gpus: list[str] | None = None,
+) -> HostOverrides:
+    """Check and normalise the host flags; a bad value is a UsageError naming the flag."""
+    os_name = _checked(os, normalize_os, "--os", ", ".join(OS_NAMES))
+    arch_name = _checked(arch, normalize_arch, "--arch", ", ".join(ARCH_NAMES))
+    if os_name == "macos" and arch_name == "aarch64":
+        arch_name = "arm64"
+    for flag, value, example in (
+        ("--python", python, "3.11"),
+        ("--driver", driver, "535.104.05"),
+        ("--cuda", cuda, "12.2"),
+    ):
+        if value is not None and not is_dotted_version(value):
+            raise UsageError(f"{flag} {value!r}: expected a version like {example}")
+    wsl_level = None
+    if wsl is not None:
+        if wsl not in ("0", "1", "2"):
+            raise UsageError(f"--wsl {wsl!r}: expected 0, 1 or 2")
+        wsl_level = int(wsl)
+    return HostOverrides(
+        os=os_name,
+        arch=arch_name,
+        python=python,
+        wsl=wsl_level,
+        driver=driver,
+        cuda=cuda,
+        gpus=tuple(_gpu(value) for value in gpus) if gpus else None,
+    )
+
+
+def _checked(value: str | None, normalize: Callable[[str], str | None], flag: str, expected: str) -> str | None:
+    if value is None:
+        return None
+    result = normalize(value)
+    if result is None:
+        raise UsageError(f"{flag} {value!r}: expected one of {expected}")
+    return result
+
+
+def _gpu(value: str) -> Gpu:
+    """A --gpu value: a compute capability (8.6), or a GPU model the knowledge base knows."""
+    if is_compute_capability(value):
+        return Gpu(compute_capability=value)
+    from envdoctor.kb.gpus import compute_capability_for
+
+    capability = compute_capability_for(value)
+    if capability is None:
+        raise UsageError(f"--gpu {value!r}: expected a compute capability like 8.6 or a known GPU model")
+    return Gpu(name=value, compute_capability=capability)
+
+
+def load_profile(path: str) -> HostProfile:
+    return profile_from_json(read_text_input(path), "<stdin>" if path == "-" else path)
+
+
+def select_host(host_file: str | None, overrides: HostOverrides) -> HostProfile:
+    """The profile a command should use.
+
+    With ``--host`` or any host flag, only the facts given are known: nothing is filled in from
+    the machine envdoctor runs on. With neither, this machine is probed.
+    """
+    if host_file is None and overrides.is_empty():
+        from envdoctor.host.probe import probe_host
+        from envdoctor.host.system import LocalSystem
+
+        return probe_host(LocalSystem())
+    base = load_profile(host_file) if host_file is not None else HostProfile()
+    return apply_overrides(base, overrides)

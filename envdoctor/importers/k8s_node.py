@@ -1,0 +1,71 @@
+"""A Kubernetes node labelled by NVIDIA GPU Feature Discovery.
+
+Reads ``kubectl get node NAME -o json`` (a Node or a List of them) and, failing JSON, any
+text that carries the labels as ``key: value`` or ``key=value`` (YAML, ``kubectl describe``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_LABEL = re.compile(
+    r"(?P<key>(?:nvidia\.com|(?:beta\.)?kubernetes\.io)/[A-Za-z0-9_.\-]+)\s*[:=]\s*[\"']?(?P<value>[^\"'\s,}]+)"
+)
+
+
+def looks_like_k8s_node(text: str) -> bool:
+    return "nvidia.com/gpu." in text or "nvidia.com/cuda." in text
+
+
+def node_labels(text: str) -> dict[str, str]:
+    """The node's labels; with several nodes in a List, those of the first GPU node."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for node in _nodes(data):
+            labels = node.get("metadata", {}).get("labels")
+            if isinstance(labels, Mapping) and any(str(key).startswith("nvidia.com/") for key in labels):
+                return {str(key): str(value) for key, value in labels.items()}
+    return {match.group("key"): match.group("value") for match in _LABEL.finditer(text)}
+
+
+def _nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    items = data.get("items")
+    if isinstance(items, list):
+        return [item for item in items if isinstance(item, dict)]
+    return [data]
+
+
+def driver_version(labels: Mapping[str, str]) -> str | None:
+    full = labels.get("nvidia.com/cuda.driver-version.full")
+    if full:
+        return full
+    parts = [labels.get(f"nvidia.com/cuda.driver.{part}") for part in ("major", "minor", "rev")]
+    return ".".join(p for p in parts if p) if parts[0] and parts[1] else None
+
+
+def cuda_version(labels: Mapping[str, str]) -> str | None:
+    full = labels.get("nvidia.com/cuda.runtime-version.full")
+    if full:
+        return full
+    major, minor = labels.get("nvidia.com/cuda.runtime.major"), labels.get("nvidia.com/cuda.runtime.minor")
+    return f"{major}.{minor}" if major and minor else None
+
+
+def compute_capability(labels: Mapping[str, str]) -> str | None:
+    major, minor = labels.get("nvidia.com/gpu.compute.major"), labels.get("nvidia.com/gpu.compute.minor")
+    return f"{major}.{minor}" if major and minor else None
+
+
+def mig_enabled(labels: Mapping[str, str]) -> bool | None:
+    product = labels.get("nvidia.com/gpu.product", "")
+    if "-MIG-" in product or any(key.startswith("nvidia.com/mig-") for key in labels):
+        return True
+    if "nvidia.com/mig.capable" in labels:
+        return False
+    return None
