@@ -26,7 +26,7 @@ from envdoctor.host.profile import (
     profile_from_json,
 )
 from envdoctor.importers import collect_env, k8s_node, procfs, smi_csv, smi_query, smi_table, smi_xml
-from envdoctor.importers.common import build_gpus
+from envdoctor.importers.common import build_gpus, checked_version
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,12 @@ class ImportFormat:
 
 
 def _from_report(report: smi_query.QueryReport | smi_table.SmiTable) -> HostProfile:
+    driver, cuda = checked_version(report.driver), checked_version(report.cuda)
     sources = {"nvidia.driver": SOURCE_FILE}
-    if report.cuda:
+    if cuda:
         sources["nvidia.cuda"] = SOURCE_FILE
     gpus = build_gpus([(gpu.name, None, gpu.memory_mib, gpu.mig) for gpu in report.gpus], sources)
-    return HostProfile(nvidia=Nvidia(driver=report.driver, cuda=report.cuda, gpus=gpus), sources=sources)
+    return HostProfile(nvidia=Nvidia(driver=driver, cuda=cuda, gpus=gpus), sources=sources)
 
 
 def _build_xml(text: str, path: str) -> HostProfile:
@@ -109,7 +110,7 @@ def _build_collect_env(text: str, path: str) -> HostProfile:
         if value is not None:
             sources[key] = SOURCE_FILE
     nvidia: Nvidia | NoNvidia | None = None
-    driver = report.value("Nvidia driver version")
+    driver = checked_version(report.value("Nvidia driver version"))
     if driver or report.gpus:
         gpus = build_gpus([(name, None, None, None) for name in report.gpus], sources) if report.gpus else None
         nvidia = Nvidia(driver=driver, gpus=gpus)
@@ -152,7 +153,8 @@ def _build_k8s(text: str, path: str) -> HostProfile:
     for key, value in (("os", os_name), ("arch", arch)):
         if value is not None:
             sources[key] = SOURCE_FILE
-    driver, cuda = k8s_node.driver_version(labels), k8s_node.cuda_version(labels)
+    driver = checked_version(k8s_node.driver_version(labels))
+    cuda = checked_version(k8s_node.cuda_version(labels))
     for key, value in (("nvidia.driver", driver), ("nvidia.cuda", cuda)):
         if value is not None:
             sources[key] = SOURCE_FILE

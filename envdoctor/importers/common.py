@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envdoctor.host.profile import SOURCE_FILE, SOURCE_KB, Gpu
+from envdoctor.host.profile import SOURCE_FILE, SOURCE_KB, Gpu, is_compute_capability, is_dotted_version
 
 _NOT_A_VALUE = frozenset({"", "n/a", "[n/a]", "not supported", "[not supported]", "could not collect", "no cuda"})
 
@@ -13,6 +13,17 @@ def clean_value(value: str | None) -> str | None:
         return None
     value = value.split(" [Deprecated", 1)[0].strip()
     return None if value.lower() in _NOT_A_VALUE else value
+
+
+def checked_version(value: str | None) -> str | None:
+    """A driver or CUDA version as read from a paste, or None if the text is not one."""
+    value = clean_value(value)
+    return value if value is not None and is_dotted_version(value) else None
+
+
+def checked_capability(value: str | None) -> str | None:
+    value = clean_value(value)
+    return value if value is not None and is_compute_capability(value) else None
 
 
 def mig_from_text(value: str | None) -> bool | None:
@@ -32,7 +43,7 @@ def build_gpus(
 
     gpus = []
     for index, (name, shown_capability, memory, mig) in enumerate(rows):
-        capability = shown_capability
+        capability = checked_capability(shown_capability)
         if capability is None and name:
             capability = compute_capability_for(name)
             if capability is not None:

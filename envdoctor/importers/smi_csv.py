@@ -6,6 +6,8 @@ import csv
 import re
 from dataclasses import dataclass
 
+from envdoctor.importers.common import checked_capability, checked_version
+
 _UNIT = re.compile(r"\s*\[[^\]]*\]\s*$")
 _NOT_A_VALUE = frozenset({"", "n/a", "[n/a]", "[not supported]", "not supported", "[unknown error]"})
 _HEADER_CELL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(\s*\[[^\]]*\])?$")
@@ -41,14 +43,14 @@ def _is_header(line: str) -> bool:
 def parse_query_csv(text: str) -> list[SmiRow]:
     """Every GPU row under the header; unknown columns are ignored."""
     lines = [line for line in text.splitlines() if line.strip()]
-    while lines and not _is_header(lines[0]):
-        lines.pop(0)
-    if not lines:
-        return []
-    reader = csv.reader(lines, skipinitialspace=True)
-    header = [_field_name(cell) for cell in next(reader)]
+    header: list[str] = []
     rows = []
-    for cells in reader:
+    for cells in csv.reader(lines, skipinitialspace=True):
+        line = ", ".join(cells)
+        if _is_header(line):
+            # Several queries pasted one after another each start with their own header.
+            header = [_field_name(cell) for cell in cells]
+            continue
         if len(cells) != len(header):
             continue
         values = {name: _value(cell) for name, cell in zip(header, cells, strict=True)}
@@ -57,9 +59,9 @@ def parse_query_csv(text: str) -> list[SmiRow]:
             SmiRow(
                 index=int(index) if index.isdigit() else None,
                 name=values.get("name"),
-                driver=values.get("driver_version"),
+                driver=checked_version(values.get("driver_version")),
                 memory_mib=_mib(values.get("memory.total")),
-                compute_capability=values.get("compute_cap"),
+                compute_capability=checked_capability(values.get("compute_cap")),
                 mig=_mig(values.get("mig.mode.current")),
             )
         )

@@ -1,0 +1,189 @@
+"""The command line as a user meets it: output, exit codes, files, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor import __version__
+from envdoctor.cli import main
+from tests.fakes import FIXTURES
+
+H200_TABLE = str(FIXTURES / "hosts/smi-table/h200-580-device.txt")
+EXAMPLE = str(Path(__file__).parent.parent / "examples/hosts/h100-x8-nvidia-smi.txt")
+
+
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "envdoctor", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"envdoctor {__version__}\n")
+
+
+@pytest.mark.parametrize("command", [[], ["probe"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: envdoctor" in result.stdout
+
+
+def test_import_json_is_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--import", H200_TABLE, "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert profile["schema"] == "envdoctor.host/1"
+    assert profile["nvidia"] == {
+        "driver": "580.159.04",
+        "cuda": "13.0",
+        "gpus": [{"name": "NVIDIA H200", "compute_capability": "9.0", "memory_mib": 143771, "mig": False}],
+    }
+    assert profile["sources"]["nvidia.gpus[0].compute_capability"] == "kb"
+    assert "os" not in profile, "a paste that does not show the OS leaves it unknown"
+
+
+def test_import_from_stdin_and_text_output() -> None:
+    result = run_cli("probe", "--import", "-", stdin=Path(EXAMPLE).read_text())
+    assert result.returncode == 0, result.stderr
+    assert "nvidia driver: 550.90.07 (file)" in result.stdout
+    assert "gpus: 8" in result.stdout
+    assert "gpu 7: NVIDIA H100 80GB HBM3, compute capability 9.0 (from the GPU name, kb), 81559 MiB, MIG off" in (
+        result.stdout
+    )
+
+
+def test_output_file_round_trips_through_host(tmp_path: Path) -> None:
+    saved = tmp_path / "prod.json"
+    assert main(["probe", "--import", EXAMPLE, "--format", "json", "-o", str(saved)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prod.json"], "no temporary file is left behind"
+    again = tmp_path / "again.json"
+    assert main(["probe", "--host", str(saved), "--format", "json", "-o", str(again)]) == 0
+    assert again.read_bytes() == saved.read_bytes()
+
+
+def test_same_input_same_bytes_wherever_it_runs(tmp_path: Path) -> None:
+    first = run_cli("probe", "--import", EXAMPLE, "--format", "json")
+    (tmp_path / "copy.txt").write_text(Path(EXAMPLE).read_text())
+    second = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "probe", "--import", "copy.txt", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        check=False,
+    )
+    assert first.stdout == second.stdout
+    assert str(tmp_path) not in second.stdout
+
+
+def test_flags_override_and_only_given_facts_are_known(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["probe", "--driver", "470.86", "--gpu", "6.1", "--gpu", "8.6", "--os", "Linux", "--format", "json"]) == 0
+    )
+    profile = json.loads(capsys.readouterr().out)
+    assert profile["os"] == "linux"
+    assert profile["nvidia"] == {
+        "driver": "470.86",
+        "gpus": [{"compute_capability": "6.1"}, {"compute_capability": "8.6"}],
+    }
+    for unknown in ("arch", "python", "libc", "container", "cuda_toolkit"):
+        assert unknown not in profile, f"{unknown} must not be filled in from this machine"
+    assert profile["sources"] == {"nvidia.driver": "override", "nvidia.gpus": "override", "os": "override"}
+
+
+def test_flags_override_an_imported_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--import", EXAMPLE, "--cuda", "12.2", "--python", "3.11", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert (profile["nvidia"]["driver"], profile["nvidia"]["cuda"], profile["python"]) == ("550.90.07", "12.2", "3.11")
+    assert len(profile["nvidia"]["gpus"]) == 8
+
+
+def test_gpu_flag_takes_a_model_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--gpu", "GeForce GTX 1080 Ti", "--format", "json"]) == 0
+    gpus = json.loads(capsys.readouterr().out)["nvidia"]["gpus"]
+    assert gpus == [{"name": "GeForce GTX 1080 Ti", "compute_capability": "6.1"}]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["probe", "--driver", "latest"], "--driver 'latest': expected a version like 535.104.05"),
+        (["probe", "--gpu", "Voodoo 3"], "--gpu 'Voodoo 3': expected a compute capability"),
+        (["probe", "--os", "beos"], "--os 'beos': expected one of linux, macos, windows"),
+        (["probe", "--wsl", "3"], "--wsl '3': expected 0, 1 or 2"),
+        (["probe", "--import", "missing.txt"], "missing.txt: No such file or directory"),
+        (["probe", "--format", "yaml"], "invalid choice: 'yaml'"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2  # argparse adds its usage line
+
+
+def test_unrecognised_paste_names_file_and_line(tmp_path: Path) -> None:
+    paste = tmp_path / "notes.txt"
+    paste.write_text("my GPU is fast\n")
+    result = run_cli("probe", "--import", str(paste))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"envdoctor: error: {paste}:1: not a host description envdoctor can read")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"schema": "envdoctor.host/1",\n "os": }', "not valid JSON"),
+        ('{"schema": "envdoctor.host/1", "nvidia": {"gpus": [{"compute_capability": "sm_86"}]}}', "nvidia.gpus[0]"),
+        ('{"schema": "envdoctor.host/9"}', "schema is 'envdoctor.host/9'"),
+        ('["envdoctor.host/1"]', "expected an object"),
+    ],
+)
+def test_bad_profile_is_one_line_and_exit_2(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "host.json"
+    bad.write_text(content)
+    result = run_cli("probe", "--host", str(bad))
+    assert result.returncode == 2
+    assert message in result.stderr and str(bad) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_binary_input_is_refused_cleanly(tmp_path: Path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"NVIDIA-SMI\n\xff\xfe\x00")
+    result = run_cli("probe", "--import", str(blob))
+    assert result.returncode == 2
+    assert f"{blob}:2: not UTF-8 text" in result.stderr
+
+
+def test_colour_follows_no_color_and_the_flag() -> None:
+    forced = run_cli("--color", "always", "probe", "--import", H200_TABLE)
+    assert "\x1b[" in forced.stdout
+    plain = run_cli("probe", "--import", H200_TABLE, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in plain.stdout
+    never = run_cli("--color", "never", "probe", "--import", H200_TABLE)
+    assert never.stdout == plain.stdout
+
+
+def test_failed_write_leaves_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "host.json"
+    target.write_text("previous\n")
+    result = run_cli("probe", "--host", str(tmp_path / "nope.json"), "-o", str(target))
+    assert result.returncode == 2
+    assert target.read_text() == "previous\n"
