@@ -239,3 +239,29 @@ def test_a_real_hanging_command_is_cut_off_at_its_timeout(tmp_path: Path) -> Non
     result = LocalSystem().run([str(script)], timeout=0.5, env=dict(os.environ))
     assert time.monotonic() - started < 5
     assert result.failure is not None and "did not answer" in result.failure
+
+
+def test_installed_gpu_packages_are_read_from_metadata_folder_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for entry in (
+        "torch-2.2.0+cu121.dist-info",
+        "nvidia_cudnn_cu12-9.1.0.70.dist-info",
+        "numpy-1.26.4.dist-info",
+        "requests-2.32.3.dist-info",
+        "cupy_cuda12x-13.3.0.dist-info",
+        "jax_cuda12_plugin-0.4.35.dist-info",
+        "xgboost-2.0.3-py3.11.egg-info",
+    ):
+        (tmp_path / entry).mkdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path), str(tmp_path / "missing")])
+    from envdoctor.host.probe import GPU_PACKAGE_NAMES, GPU_PACKAGE_PREFIXES
+
+    assert LocalSystem().python_packages(GPU_PACKAGE_NAMES, GPU_PACKAGE_PREFIXES) == {
+        "cupy-cuda12x": "13.3.0",
+        "jax-cuda12-plugin": "0.4.35",
+        "numpy": "1.26.4",
+        "nvidia-cudnn-cu12": "9.1.0.70",
+        "torch": "2.2.0+cu121",
+        "xgboost": "2.0.3",
+    }
