@@ -50,9 +50,8 @@ def main() -> int:
     ratio = medians["envdoctor --version"] / medians["python -c pass"]
     probe = medians["envdoctor probe"]
     version_ok, probe_ok = ratio <= VERSION_TARGET_RATIO, probe <= PROBE_TARGET_S
-    print(
-        f"--version / bare interpreter: {ratio:.2f}x (target <= {VERSION_TARGET_RATIO}x) {'ok' if version_ok else 'MISSED'}"
-    )
+    verdict = "ok" if version_ok else "MISSED"
+    print(f"--version / bare interpreter: {ratio:.2f}x (target <= {VERSION_TARGET_RATIO}x) {verdict}")
     print(f"probe: {probe * 1000:.0f}ms (target <= {PROBE_TARGET_S * 1000:.0f}ms) {'ok' if probe_ok else 'MISSED'}")
     return 0 if version_ok and probe_ok else 1
 

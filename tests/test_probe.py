@@ -102,7 +102,8 @@ def test_nvidia_smi_lists_every_gpu_of_a_mixed_machine() -> None:
 
 def test_old_nvidia_smi_without_compute_cap_is_asked_again_without_it() -> None:
     rejected = CommandResult(2, fixture_text("commands/nvidia-smi-compute-cap-rejected.txt"))
-    old_csv = "index, name, driver_version, memory.total [MiB], mig.mode.current\n0, Tesla V100-SXM2-16GB, 470.82.01, 16160 MiB, [N/A]\n"
+    # A real CSV without compute_cap (netdata's test data) stands in for the older driver's answer.
+    old_csv = fixture_text("hosts/smi-csv/tesla-p100-netdata.txt")
     machine = h200_machine(
         nvml_answer=NVML_NOT_FOUND,
         commands={
@@ -113,7 +114,7 @@ def test_old_nvidia_smi_without_compute_cap_is_asked_again_without_it() -> None:
     profile = probe_host(machine)
     assert profile.driver is not None and profile.driver.gpus is not None
     gpu = profile.driver.gpus[0]
-    assert (gpu.name, gpu.compute_capability, gpu.memory_mib) == ("Tesla V100-SXM2-16GB", "7.0", 16160)
+    assert (gpu.name, gpu.compute_capability) == ("Tesla P100-PCIE-16GB", "6.0")
     assert profile.sources["nvidia.gpus[0].compute_capability"] == "kb"
 
 
