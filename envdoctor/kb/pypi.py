@@ -13,8 +13,8 @@ import struct
 import urllib.request
 import zlib
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from email.message import Message
+from email.parser import HeaderParser
 
 INDEX = "https://pypi.org/simple"
 _TIMEOUT_S = 60
