@@ -77,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     add_host_options(probe)
     probe.set_defaults(handler="envdoctor.commands.probe")
+
+    kb = commands.add_parser(
+        "kb",
+        help="show the knowledge base: topics, rows and the source of every fact",
+        description="The compatibility facts envdoctor knows beyond package metadata, each with its source.",
+    )
+    kb_commands = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True, parser_class=_Parser)
+    kb_list = kb_commands.add_parser("list", help="topics with row counts, newest date checked and newest release")
+    kb_show = kb_commands.add_parser("show", help="rows of a topic, optionally those about KEY, with their sources")
+    kb_show.add_argument("topic", metavar="TOPIC")
+    kb_show.add_argument("key", metavar="KEY", nargs="?", help="a version, package, variant or model to look for")
+    kb_commands.add_parser("check", help="validate every row and the agreement between topics (exit 1 on problems)")
+    for sub in (kb_list, kb_show):
+        sub.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    kb.set_defaults(handler="envdoctor.commands.kb", format="text")
     return parser
 
 

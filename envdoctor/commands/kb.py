@@ -1,0 +1,135 @@
+"""``envdoctor kb``: what the knowledge base knows, where each fact comes from, and whether it holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.console import Style, use_color
+from envdoctor.errors import UsageError
+from envdoctor.kb import Row, load_topic
+from envdoctor.kb.schema import TOPIC_BY_NAME, TOPICS, Table, Topic
+
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+
+
+def run(args: argparse.Namespace) -> int:
+    style = Style(use_color(args.color, sys.stdout))
+    if args.kb_command == "list":
+        return _list(args.format)
+    if args.kb_command == "show":
+        return _show(args.topic, args.key, args.format, style)
+    return _check(style)
+
+
+def _newest(topic: Topic) -> str:
+    """The newest release a topic knows, from the version-valued key of its first table."""
+    table = topic.tables[0]
+    if table.required.get(table.key) != "version":
+        return "-"
+    versions = [Version(row[table.key]) for row in load_topic(topic.name, table.name)]
+    return str(max(versions)) if versions else "-"
+
+
+@dataclass(frozen=True)
+class _TopicSummary:
+    topic: str
+    title: str
+    rows: int
+    newest_checked: str
+    newest_release: str
+
+
+def _list(output_format: str) -> int:
+    summary = []
+    for topic in TOPICS:
+        rows = [row for table in topic.tables for row in load_topic(topic.name, table.name)]
+        newest_checked = max((str(row["checked"]) for row in rows), default="-")
+        summary.append(_TopicSummary(topic.name, topic.title, len(rows), newest_checked, _newest(topic)))
+    total = sum(item.rows for item in summary)
+    if output_format == "json":
+        document = {"topics": [asdict(item) for item in summary], "rows": total}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return EXIT_OK
+    print(f"{'topic':<18} {'rows':>5}  {'checked':<10}  {'newest':<10}  about")
+    for item in summary:
+        print(f"{item.topic:<18} {item.rows:>5}  {item.newest_checked:<10}  {item.newest_release:<10}  {item.title}")
+    print(f"{'total':<18} {total:>5}")
+    return EXIT_OK
+
+
+def _matches(table: Table, row: Row, key: str) -> bool:
+    """Whether a row is about ``key``: a field equal to it, a version equal to it, a range
+    holding it, or (for the table's key field) text containing it."""
+    try:
+        version: Version | None = Version(key)
+    except InvalidVersion:
+        version = None
+    kinds = {**table.required, **table.optional}
+    for name, value in row.items():
+        if name in ("source", "checked"):
+            continue
+        if isinstance(value, list):
+            if key in value:
+                return True
+            continue
+        if not isinstance(value, str):
+            continue
+        if value.lower() == key.lower() or (name == table.key and key.lower() in value.lower()):
+            return True
+        kind = kinds.get(name)
+        if version is not None and kind == "version" and Version(value) == version:
+            return True
+        if version is not None and kind == "specifier" and SpecifierSet(value).contains(version, prereleases=True):
+            return True
+    return False
+
+
+def _show(topic_name: str, key: str | None, output_format: str, style: Style) -> int:
+    topic = TOPIC_BY_NAME.get(topic_name)
+    if topic is None:
+        raise UsageError(f"no topic {topic_name!r}; topics: {', '.join(TOPIC_BY_NAME)}")
+    shown: list[dict[str, Any]] = []
+    for table in topic.tables:
+        for row in load_topic(topic.name, table.name):
+            if key is None or _matches(table, row, key):
+                shown.append({"table": table.name, **{k: str(v) if k == "checked" else v for k, v in row.items()}})
+    if output_format == "json":
+        sys.stdout.write(json.dumps({"topic": topic.name, "key": key, "rows": shown}, indent=2) + "\n")
+        return EXIT_OK
+    if not shown:
+        print(f"{topic.name}: no row matches {key!r}")
+        return EXIT_OK
+    for row in shown:
+        facts = ", ".join(f"{k}={_value(v)}" for k, v in row.items() if k not in ("table", "source", "checked"))
+        print(f"{style(topic.name + '.' + row['table'], 'bold')}: {facts}")
+        print(f"  {style('source', 'dim')}: {row['source']} (checked {row['checked']})")
+    return EXIT_OK
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _check(style: Style) -> int:
+    from envdoctor.kb.check import problems
+
+    found = problems()
+    if found:
+        for problem in found:
+            print(f"{style('error', 'red', 'bold')}: {problem}")
+        print(f"knowledge base: {len(found)} problem(s)")
+        return EXIT_PROBLEMS
+    total = sum(len(load_topic(t.name, table.name)) for t in TOPICS for table in t.tables)
+    print(f"knowledge base: {total} rows in {len(TOPICS)} topics, every row cited and consistent")
+    return EXIT_OK

@@ -1,0 +1,314 @@
+"""The shape of every knowledge-base table, checked when the base is loaded.
+
+A schema names each field's kind; the loader parses versions and specifiers with
+``packaging`` so that a malformed row fails loudly in ``envdoctor kb check`` and in the tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+_CAPABILITY = re.compile(r"^\d{1,2}\.\d{1,2}$")
+_VARIANT = re.compile(r"^(cpu|cu\d{2,3}|rocm[\d.]+|xpu)$")
+
+
+class RowError(ValueError):
+    """A row does not fit its table's schema."""
+
+
+def _version(value: Any) -> None:
+    if not isinstance(value, str):
+        raise RowError("expected a version string")
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise RowError(f"{value!r} is not a PEP 440 version") from None
+
+
+def _specifier(value: Any) -> None:
+    if not isinstance(value, str):
+        raise RowError("expected a specifier string")
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        raise RowError(f"{value!r} is not a PEP 440 specifier") from None
+
+
+def _requirement(value: Any) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if not isinstance(value, str):
+        raise RowError("expected a requirement string")
+    try:
+        Requirement(value)
+    except InvalidRequirement:
+        raise RowError(f"{value!r} is not a requirement") from None
+
+
+def _text(value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise RowError("expected a non-empty string")
+
+
+def _url(value: Any) -> None:
+    if not isinstance(value, str) or not value.startswith("https://") or " " in value:
+        raise RowError("expected an https URL")
+
+
+def _date(value: Any) -> None:
+    try:
+        datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise RowError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _integer(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RowError("expected a whole number")
+
+
+def _boolean(value: Any) -> None:
+    if not isinstance(value, bool):
+        raise RowError("expected true or false")
+
+
+def _capability(value: Any) -> None:
+    if not isinstance(value, str) or not _CAPABILITY.match(value):
+        raise RowError(f"{value!r} is not a compute capability like 8.6")
+
+
+def _capabilities(value: Any) -> None:
+    if not isinstance(value, list):
+        raise RowError("expected a list of compute capabilities")
+    for item in value:
+        _capability(item)
+
+
+def _variants(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and _VARIANT.match(v) for v in value):
+        raise RowError("expected a list of build variants like cu121, cpu")
+
+
+def _pins(value: Any) -> None:
+    """A mapping of package name to an exact version or a specifier."""
+    if not isinstance(value, dict) or not value:
+        raise RowError("expected a table of package = version")
+    for name, pin in value.items():
+        if not isinstance(pin, str):
+            raise RowError(f"{name}: expected a string")
+        try:
+            Version(pin)
+        except InvalidVersion:
+            _specifier(pin)
+
+
+KINDS = {
+    "version": _version,
+    "specifier": _specifier,
+    "requirement": _requirement,
+    "text": _text,
+    "url": _url,
+    "date": _date,
+    "int": _integer,
+    "bool": _boolean,
+    "capability": _capability,
+    "capabilities": _capabilities,
+    "variants": _variants,
+    "pins": _pins,
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """One array of tables in a topic file: its required and optional fields, by kind."""
+
+    name: str
+    key: str
+    required: dict[str, str]
+    optional: dict[str, str] = field(default_factory=dict)
+
+    def check(self, row: dict[str, Any]) -> None:
+        for name, kind in {**self.required, "source": "url", "checked": "date"}.items():
+            if name not in row:
+                raise RowError(f"missing {name}")
+            self._check_field(name, kind, row[name])
+        for name, value in row.items():
+            if name in self.required or name in ("source", "checked"):
+                continue
+            optional_kind = self.optional.get(name)
+            if optional_kind is None:
+                raise RowError(f"unknown field {name!r}")
+            self._check_field(name, optional_kind, value)
+
+    @staticmethod
+    def _check_field(name: str, kind: str, value: Any) -> None:
+        try:
+            KINDS[kind](value)
+        except RowError as exc:
+            raise RowError(f"{name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    title: str
+    tables: tuple[Table, ...]
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        "cuda",
+        "CUDA toolkit releases and the NVIDIA drivers they need",
+        (
+            Table("release", "cuda", {"cuda": "version", "linux_driver": "version"}, {"windows_driver": "version"}),
+            Table(
+                "minor_compat",
+                "cuda_major",
+                {"cuda_major": "int", "linux_driver": "version", "limits": "text"},
+                {"windows_driver": "version"},
+            ),
+        ),
+    ),
+    Topic(
+        "gpu_architectures",
+        "GPU architectures by compute capability, and the CUDA releases that can target them",
+        (
+            Table(
+                "architecture",
+                "compute_capability",
+                {"compute_capability": "capability", "name": "text"},
+                {"first_cuda": "version", "last_cuda": "version", "renamed_to": "capability", "arch_source": "url"},
+            ),
+        ),
+    ),
+    Topic(
+        "gpu_models",
+        "GPU models and their compute capability",
+        (
+            Table(
+                "model",
+                "model",
+                {"model": "text", "compute_capability": "capability"},
+                {"architecture": "text"},
+            ),
+        ),
+    ),
+    Topic(
+        "torch",
+        "PyTorch releases: companions, Python, CUDA builds and the GPUs they carry kernels for",
+        (
+            Table(
+                "release",
+                "torch",
+                {"torch": "version", "torchvision": "version", "python": "specifier", "variants": "variants"},
+                {"torchaudio": "version"},
+            ),
+            Table(
+                "pypi_build",
+                "torch",
+                {"torch": "version", "cuda": "version", "nvidia_pins": "pins"},
+                {"cudnn": "version"},
+            ),
+            Table(
+                "cuda_arch",
+                "variant",
+                {"torch": "specifier", "variant": "text", "sm": "capabilities", "ptx": "capabilities"},
+            ),
+            Table("numpy_build", "torch", {"torch": "specifier", "numpy_major": "int"}),
+        ),
+    ),
+    Topic(
+        "tensorflow",
+        "TensorFlow releases: tested CUDA and cuDNN, wheel requirements, platform support",
+        (
+            Table(
+                "tested",
+                "tensorflow",
+                {"tensorflow": "version", "python": "specifier", "platform": "text"},
+                {"cuda": "version", "cudnn": "version"},
+            ),
+            Table(
+                "wheel",
+                "tensorflow",
+                {"tensorflow": "version", "requires_python": "specifier"},
+                {"protobuf": "specifier", "numpy": "specifier", "and_cuda": "pins", "tensorboard": "specifier"},
+            ),
+            Table("platform", "fact", {"fact": "text", "tensorflow": "version", "text": "text"}),
+        ),
+    ),
+    Topic(
+        "jax",
+        "JAX releases: jaxlib and the CUDA plugins that move with them",
+        (
+            Table(
+                "release",
+                "jax",
+                {"jax": "version", "jaxlib": "specifier"},
+                {"cuda_plugin": "pins", "cuda_pins": "pins", "requires_python": "specifier"},
+            ),
+        ),
+    ),
+    Topic(
+        "gpu_packages",
+        "Other GPU packages: the CUDA, cuDNN and torch their builds need",
+        (
+            Table(
+                "build",
+                "package",
+                {"package": "text", "versions": "specifier", "note": "text"},
+                {
+                    "cuda_major": "int",
+                    "cudnn_major": "int",
+                    "loads_system_cuda": "bool",
+                    "built_against": "requirement",
+                },
+            ),
+        ),
+    ),
+    Topic(
+        "incompatibilities",
+        "Conflicts the packages' metadata does not declare",
+        (
+            Table(
+                "conflict",
+                "package",
+                {
+                    "kind": "text",
+                    "package": "text",
+                    "versions": "specifier",
+                    "breaks_with": "requirement",
+                    "fix": "requirement",
+                    "message": "text",
+                },
+                {"upgrade": "specifier"},
+            ),
+        ),
+    ),
+    Topic(
+        "base_images",
+        "Base images the Dockerfile generator may use",
+        (
+            Table(
+                "image",
+                "tag",
+                {"repository": "text", "tag": "text", "flavor": "text", "os": "text"},
+                {
+                    "cuda": "version",
+                    "cudnn": "version",
+                    "require_cuda": "text",
+                    "size_mb": "int",
+                    "python": "version",
+                    "python_full": "version",
+                },
+            ),
+        ),
+    ),
+)
+
+TOPIC_BY_NAME = {topic.name: topic for topic in TOPICS}
