@@ -38,75 +38,45 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     kb.load_topic.cache_clear()
 
 
-ARCHITECTURES = f'[[architecture]]\ncompute_capability = "8.6"\nname = "Ampere"\n{CITED}'
-CUDA_12 = (
-    f'[[release]]\ncuda = "12.1.0"\nlinux_driver = "530.30.02"\n{CITED}'
-    f'[[minor_compat]]\ncuda_major = 12\nlinux_driver = "525.60.13"\nlimits = "no PTX JIT"\n{CITED}'
+def row(table: str, cited: bool = True, **fields: object) -> str:
+    """One TOML row; string values quoted, lists and numbers as they are."""
+    lines = [f"[[{table}]]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in fields.items()]
+    return "\n".join(lines) + "\n" + (CITED if cited else "")
+
+
+ARCHITECTURES = row("architecture", compute_capability="8.6", name="Ampere")
+CUDA_12 = row("release", cuda="12.1.0", linux_driver="530.30.02") + row(
+    "minor_compat", cuda_major=12, linux_driver="525.60.13", limits="no PTX JIT"
 )
+TORCH_2_2 = row("release", torch="2.2.0", torchvision="0.17.0", python=">=3.8", variants=["cu118", "cu121"])
+CU128_ARCH = row("cuda_arch", torch=">=2.8", variant="cu128", sm=["8.6", "12.0"], ptx=[])
+IMAGE = row("image", repository="nvidia/cuda", tag="x", flavor="base", os="ubuntu22.04", cuda="12.2.0")
+UNCITED_CUDA = row("release", cited=False, cuda="12.1.0", linux_driver="530.30.02")
 
 
 @pytest.mark.parametrize(
     ("files", "problem"),
     [
-        (
-            {"cuda": '[[release]]\ncuda = "12.1.0"\nlinux_driver = "530.30.02"\nchecked = "2026-11-26"\n'},
-            "missing source",
-        ),
-        (
-            {
-                "cuda": f'[[release]]\ncuda = "12.1.0"\nlinux_driver = "530.30.02"\nsource = "http://x"\nchecked = "2026-11-26"\n'
-            },
-            "source: expected an https URL",
-        ),
-        (
-            {"cuda": f'[[release]]\ncuda = "twelve"\nlinux_driver = "530.30.02"\n{CITED}'},
-            "'twelve' is not a PEP 440 version",
-        ),
-        (
-            {"cuda": f'[[release]]\ncuda = "12.1.0"\nlinux_driver = "530.30.02"\ncolour = "green"\n{CITED}'},
-            "unknown field 'colour'",
-        ),
-        (
-            {
-                "cuda": f'[[release]]\ncuda = "12.1.0"\nlinux_driver = "530.30.02"\nsource = "https://x.org"\nchecked = "2099-01-01"\n'
-            },
-            "checked in the future",
-        ),
+        ({"cuda": UNCITED_CUDA + 'checked = "2026-11-26"\n'}, "missing source"),
+        ({"cuda": UNCITED_CUDA + 'source = "http://x"\nchecked = "2026-11-26"\n'}, "source: expected an https URL"),
+        ({"cuda": UNCITED_CUDA + 'source = "https://x.org"\nchecked = "2099-01-01"\n'}, "checked in the future"),
+        ({"cuda": row("release", cuda="twelve", linux_driver="530.30.02")}, "'twelve' is not a PEP 440 version"),
+        ({"cuda": row("release", cuda="12.1.0", linux_driver="530.30.02", colour="green")}, "unknown field 'colour'"),
         ({"cuda": "[[release]\n"}, "cuda.toml:"),
-        ({"cuda": f"[[releases]]\n{CITED}"}, "unknown table(s) releases"),
+        ({"cuda": row("releases")}, "unknown table(s) releases"),
         (
-            {
-                "gpu_architectures": ARCHITECTURES,
-                "gpu_models": f'[[model]]\nmodel = "X"\ncompute_capability = "9.0"\n{CITED}',
-            },
+            {"gpu_architectures": ARCHITECTURES, "gpu_models": row("model", model="X", compute_capability="9.0")},
             "X has compute capability 9.0, no architecture",
         ),
         ({"gpu_architectures": ARCHITECTURES * 2}, "8.6 appears 2 times"),
+        ({"cuda": CUDA_12, "torch": TORCH_2_2}, "torch 2.2.0 names cu118, but cuda.toml has no CUDA 11.8 release"),
+        ({"gpu_architectures": ARCHITECTURES, "torch": CU128_ARCH}, "cu128 names 12.0, no architecture"),
         (
-            {
-                "cuda": CUDA_12,
-                "torch": f'[[release]]\ntorch = "2.2.0"\ntorchvision = "0.17.0"\npython = ">=3.8"\nvariants = ["cu118", "cu121"]\n{CITED}',
-            },
-            "torch 2.2.0 names cu118, but cuda.toml has no CUDA 11.8 release",
-        ),
-        (
-            {
-                "gpu_architectures": ARCHITECTURES,
-                "torch": f'[[cuda_arch]]\ntorch = ">=2.8"\nvariant = "cu128"\nsm = ["8.6", "12.0"]\nptx = []\n{CITED}',
-            },
-            "cu128 names 12.0, no architecture",
-        ),
-        (
-            {"cuda": f'[[release]]\ncuda = "13.0.0"\nlinux_driver = "580.65.06"\n{CITED}'},
+            {"cuda": row("release", cuda="13.0.0", linux_driver="580.65.06")},
             "CUDA 13.0.0 has no minor_compat row for CUDA 13",
         ),
-        (
-            {
-                "base_images": f'[[image]]\nrepository = "nvidia/cuda"\ntag = "x"\nflavor = "base"\nos = "ubuntu22.04"\ncuda = "12.2.0"\n{CITED}',
-                "cuda": CUDA_12,
-            },
-            "carries CUDA 12.2.0, not a release",
-        ),
+        ({"base_images": IMAGE, "cuda": CUDA_12}, "carries CUDA 12.2.0, not a release"),
     ],
 )
 def test_broken_rows_are_caught(data_dir: Path, files: dict[str, str], problem: str) -> None:
