@@ -1,0 +1,101 @@
+"""Requirement sources: every kind of file that says what a project installs, read into one
+RequirementSet."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from envdoctor.errors import InputError, UsageError
+from envdoctor.requirements.model import IndexOptions, Input, Requirement, RequirementSet
+
+KINDS = ("requirements", "pyproject", "pylock", "dockerfile")
+_DOCKERFILE_NAMES = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*", "Containerfile.*")
+
+
+def detect_kind(path: str) -> str:
+    """The kind of a requirement source, from its file name."""
+    name = PurePath(path).name
+    if name == "pyproject.toml":
+        return "pyproject"
+    if name == "pylock.toml" or fnmatch.fnmatch(name, "pylock.*.toml"):
+        return "pylock"
+    if any(fnmatch.fnmatch(name, pattern) for pattern in _DOCKERFILE_NAMES):
+        return "dockerfile"
+    if name.endswith((".txt", ".in")) or name.startswith(("requirements", "constraints")) or path == "-":
+        return "requirements"
+    raise InputError(path, f"cannot tell what kind of file this is; say it with --kind ({', '.join(KINDS)})")
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    kind: str | None = None
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    installed_python: str | None = None
+
+
+def load_requirement_set(paths: list[str], options: SourceOptions) -> RequirementSet:
+    """Read every input into one RequirementSet; bad input raises InputError naming file and line."""
+    from envdoctor.fsio import read_text_input
+
+    if options.kind is not None and options.kind not in KINDS:
+        raise UsageError(f"--kind {options.kind!r}: expected one of {', '.join(KINDS)}")
+    requirements: list[Requirement] = []
+    inputs: list[Input] = []
+    index = IndexOptions()
+    images, environment, system_packages = [], [], []
+    for path in paths:
+        kind = options.kind or detect_kind(path)
+        if kind == "requirements":
+            from envdoctor.requirements.requirements_txt import parse_requirements
+
+            found, found_inputs, found_index = parse_requirements(path)
+            requirements += found
+            inputs += found_inputs
+            index = _merge_index(index, found_index)
+        elif kind == "pyproject":
+            from envdoctor.requirements.pyproject import parse_pyproject
+
+            requirements += parse_pyproject(read_text_input(path), path, options.extras, options.groups)
+            inputs.append(Input(path, kind))
+        elif kind == "pylock":
+            from envdoctor.requirements.pylock import parse_pylock
+
+            requirements += parse_pylock(read_text_input(path), path)
+            inputs.append(Input(path, kind))
+        else:
+            from envdoctor.requirements.dockerfile import parse_dockerfile
+
+            dockerfile = parse_dockerfile(read_text_input(path), path)
+            inputs.append(Input(path, kind))
+            inputs += dockerfile.inputs
+            requirements += dockerfile.requirements
+            images += dockerfile.images
+            environment += dockerfile.environment
+            system_packages += dockerfile.system_packages
+            index = _merge_index(index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
+    if options.installed_python is not None:
+        from envdoctor.requirements.installed import installed_requirements
+
+        found, _python = installed_requirements(options.installed_python)
+        requirements += found
+        inputs.append(Input(f"<installed: {options.installed_python}>", "installed"))
+    return RequirementSet(
+        requirements=tuple(requirements),
+        inputs=tuple(inputs),
+        index=index,
+        images=tuple(images),
+        environment=tuple(environment),
+        system_packages=tuple(system_packages),
+    )
+
+
+def _merge_index(first: IndexOptions, second: IndexOptions) -> IndexOptions:
+    return IndexOptions(
+        index_url=second.index_url or first.index_url,
+        extra_index_urls=tuple(dict.fromkeys(first.extra_index_urls + second.extra_index_urls)),
+        find_links=tuple(dict.fromkeys(first.find_links + second.find_links)),
+        no_index=first.no_index or second.no_index,
+    )

@@ -1,0 +1,228 @@
+"""A Dockerfile as one more layer of the stack: its base images, its installs, its environment.
+
+Reads ``FROM`` (image, tag, digest, stage), ``ENV`` and ``ARG`` defaults, and in ``RUN`` the
+``pip install``, ``uv pip install`` and ``apt-get install`` commands. Requirements files that a
+``pip install -r`` names are read too when they sit beside the Dockerfile.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envdoctor.errors import InputError
+from envdoctor.requirements.model import BaseImage, Input, Location, Requirement
+from envdoctor.requirements.requirements_txt import parse_requirement_text, parse_requirements
+
+_INSTRUCTION = re.compile(r"^\s*(?P<name>[A-Za-z]+)(?:\s+(?P<rest>.*))?$")
+_VARIABLE = re.compile(r"\$\{?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}?")
+_SPLIT_COMMANDS = re.compile(r"&&|\|\||;|\|")
+_PIP_OPTIONS_WITH_VALUE = frozenset(
+    {
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "-c",
+        "--constraint",
+        "--target",
+        "-t",
+        "--prefix",
+        "--root",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--cache-dir",
+        "--trusted-host",
+        "--progress-bar",
+        "--python",
+        "-p",
+        "--only-binary",
+        "--no-binary",
+        "--src",
+        "--upgrade-strategy",
+        "--config-settings",
+        "--index-strategy",
+        "--resolution",
+        "--prerelease",
+    }
+)
+
+
+@dataclass
+class Dockerfile:
+    images: list[BaseImage] = field(default_factory=list)
+    requirements: list[Requirement] = field(default_factory=list)
+    inputs: list[Input] = field(default_factory=list)
+    environment: list[tuple[str, str, Location]] = field(default_factory=list)
+    system_packages: list[tuple[str, Location]] = field(default_factory=list)
+    index_urls: list[str] = field(default_factory=list)
+
+
+def parse_dockerfile(text: str, path: str) -> Dockerfile:
+    result = Dockerfile()
+    arguments: dict[str, str] = {}
+    stages: set[str] = set()
+    for number, line in _logical_lines(text):
+        match = _INSTRUCTION.match(line)
+        if match is None:
+            raise InputError(path, f"not a Dockerfile instruction: {line[:60]!r}", number)
+        name, rest = match.group("name").upper(), (match.group("rest") or "").strip()
+        location = Location(path, number)
+        if name == "ARG":
+            key, _, default = rest.partition("=")
+            arguments[key.strip()] = _unquote(default.strip())
+        elif name == "FROM":
+            image = _from(rest, arguments, stages, location)
+            if image.stage:
+                stages.add(image.stage)
+            result.images.append(image)
+        elif name == "ENV":
+            for key, value in _env_pairs(rest):
+                arguments[key] = value
+                result.environment.append((key, value, location))
+        elif name == "RUN":
+            _run(_substitute(_shell_text(rest), arguments), location, path, result)
+    if result.images:
+        last = result.images[-1]
+        result.images[-1] = BaseImage(
+            last.reference, last.repository, last.tag, last.digest, last.stage, last.location, True
+        )
+    return result
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    lines: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if stripped.startswith("#") and (pending or not stripped.startswith("# syntax")):
+            continue
+        if not pending:
+            if not stripped:
+                continue
+            start = number
+        if stripped.endswith("\\"):
+            pending.append(stripped[:-1])
+            continue
+        pending.append(stripped)
+        lines.append((start, " ".join(part for part in pending if part)))
+        pending = []
+    if pending:
+        lines.append((start, " ".join(pending)))
+    return [(number, line) for number, line in lines if not line.startswith("# syntax")]
+
+
+def _unquote(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
+
+
+def _substitute(text: str, arguments: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        return arguments.get(match.group("name"), match.group("default") or match.group(0))
+
+    return _VARIABLE.sub(replace, text)
+
+
+def _from(rest: str, arguments: dict[str, str], stages: set[str], location: Location) -> BaseImage:
+    words = [word for word in rest.split() if not word.startswith("--")]
+    if not words:
+        raise InputError(location.path, "FROM without an image", location.line)
+    reference = _substitute(words[0], arguments)
+    stage = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
+    if reference in stages:
+        return BaseImage(reference, reference, None, None, stage, location)
+    name, _, digest = reference.partition("@")
+    repository, tag = name, None
+    last_slash = name.rfind("/")
+    if name.rfind(":") > last_slash:
+        repository, tag = name.rsplit(":", 1)
+    return BaseImage(reference, repository, tag, digest or None, stage, location)
+
+
+def _env_pairs(rest: str) -> list[tuple[str, str]]:
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        words = rest.split()
+    if words and "=" not in words[0]:
+        return [(words[0], " ".join(words[1:]))]
+    return [(key, value) for key, _, value in (word.partition("=") for word in words)]
+
+
+def _shell_text(rest: str) -> str:
+    """A RUN's command line; the exec form ["sh", "-c", "..."] becomes its words."""
+    words = [word for word in rest.split() if word.startswith("--mount") or word.startswith("--network")]
+    for word in words:
+        rest = rest.replace(word, "", 1)
+    rest = rest.strip()
+    if rest.startswith("["):
+        try:
+            return " ".join(str(part) for part in json.loads(rest))
+        except ValueError:
+            return rest
+    return rest
+
+
+def _run(command: str, location: Location, path: str, result: Dockerfile) -> None:
+    for part in _SPLIT_COMMANDS.split(command):
+        try:
+            words = shlex.split(part)
+        except ValueError:
+            words = part.split()
+        installer = _installer_arguments(words)
+        if installer is not None:
+            _pip_install(installer, location, path, result)
+            continue
+        if len(words) >= 2 and words[0] in ("apt-get", "apt") and "install" in words:
+            packages = words[words.index("install") + 1 :]
+            result.system_packages += [(word, location) for word in packages if not word.startswith("-")]
+
+
+def _installer_arguments(words: list[str]) -> list[str] | None:
+    """The arguments after ``pip install`` / ``python -m pip install`` / ``uv pip install``."""
+    for start in range(len(words)):
+        head = words[start:]
+        for prefix in (["pip", "install"], ["pip3", "install"], ["uv", "pip", "install"]):
+            if [Path(w).name for w in head[: len(prefix)]] == prefix:
+                return head[len(prefix) :]
+        if len(head) >= 4 and Path(head[0]).name.startswith("python") and head[1:4] == ["-m", "pip", "install"]:
+            return head[4:]
+    return None
+
+
+def _pip_install(arguments: list[str], location: Location, path: str, result: Dockerfile) -> None:
+    position = 0
+    while position < len(arguments):
+        word = arguments[position]
+        name, has_value, value = word.partition("=")
+        if name in ("-r", "--requirement"):
+            target = value if has_value else (arguments[position + 1] if position + 1 < len(arguments) else "")
+            position += 1 if has_value else 2
+            _included_file(target, location, path, result)
+            continue
+        if name in ("-i", "--index-url", "--extra-index-url") and not has_value and position + 1 < len(arguments):
+            result.index_urls.append(arguments[position + 1])
+        if word.startswith("-"):
+            position += 2 if (name in _PIP_OPTIONS_WITH_VALUE and not has_value) else 1
+            continue
+        result.requirements.append(parse_requirement_text(word, location))
+        position += 1
+
+
+def _included_file(target: str, location: Location, path: str, result: Dockerfile) -> None:
+    candidate = Path(path).parent / target
+    if not target or not candidate.is_file():
+        return  # a file made during the build, or outside the context: nothing to read here
+    requirements, inputs, index = parse_requirements(str(candidate))
+    result.requirements += requirements
+    result.inputs += inputs
+    if index.index_url:
+        result.index_urls.append(index.index_url)
+    result.index_urls += list(index.extra_index_urls)

@@ -1,0 +1,104 @@
+"""A requirement set, whatever file it came from: what is asked for, and where it was asked."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
+
+
+class Form(enum.Enum):
+    """How a requirement names what it wants."""
+
+    NAMED = "named"  # name, extras, specifier (PEP 508)
+    URL = "url"  # name @ https://.../file.whl, or a bare archive URL
+    VCS = "vcs"  # git+https://...@ref
+    PATH = "path"  # a local folder or archive
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a requirement was written: a file and, where it has lines, a line."""
+
+    path: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: NormalizedName | None
+    form: Form
+    location: Location
+    text: str
+    specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
+    url: str | None = None
+    editable: bool = False
+    hashes: tuple[str, ...] = ()
+    # True for lines that only constrain (-c files), never add a package.
+    constraint: bool = False
+    # Codes silenced on this line with "# envdoctor: ignore[ED101]".
+    ignored: frozenset[str] = frozenset()
+
+    @property
+    def pinned_version(self) -> Version | None:
+        """The version an ``==`` pin names exactly (no wildcard), else None."""
+        specs = list(self.specifier)
+        if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
+            return None
+        try:
+            return Version(specs[0].version)
+        except InvalidVersion:
+            return None
+
+    def describe(self) -> str:
+        """name==version as a user would write it, for messages."""
+        if self.name is None:
+            return self.text
+        return f"{self.name}{self.specifier}" if self.specifier else str(self.name)
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+
+@dataclass(frozen=True)
+class Input:
+    path: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class RequirementSet:
+    requirements: tuple[Requirement, ...]
+    inputs: tuple[Input, ...]
+    index: IndexOptions = field(default_factory=IndexOptions)
+    # Facts from a Dockerfile: base images and environment, audited as one more layer.
+    images: tuple[BaseImage, ...] = ()
+    environment: tuple[tuple[str, str, Location], ...] = ()
+    system_packages: tuple[tuple[str, Location], ...] = ()
+
+    def named(self) -> list[Requirement]:
+        return [r for r in self.requirements if r.name is not None and not r.constraint]
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """A FROM line: the image reference and what it is pinned to."""
+
+    reference: str
+    repository: str
+    tag: str | None
+    digest: str | None
+    stage: str | None
+    location: Location
+    final: bool = False

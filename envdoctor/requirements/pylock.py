@@ -1,0 +1,48 @@
+"""``pylock.toml`` (PEP 751), read and validated with ``packaging.pylock``."""
+
+from __future__ import annotations
+
+from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+from packaging.specifiers import SpecifierSet
+
+from envdoctor.errors import InputError
+from envdoctor.requirements.model import Form, Location, Requirement
+from envdoctor.requirements.pyproject import load_toml
+
+
+def parse_pylock(text: str, path: str) -> list[Requirement]:
+    data = load_toml(text, path)
+    try:
+        lock = Pylock.from_dict(data)
+    except (PylockValidationError, PylockUnsupportedVersionError) as exc:
+        raise InputError(path, f"not a valid pylock.toml: {exc}") from None
+    lines = _package_lines(text)
+    requirements = []
+    for index, package in enumerate(lock.packages):
+        location = Location(path, lines[index] if index < len(lines) else None)
+        hashes = tuple(
+            f"{algorithm}:{digest}"
+            for wheel in package.wheels or ()
+            for algorithm, digest in sorted(wheel.hashes.items())
+        )
+        if package.sdist is not None:
+            hashes += tuple(f"{a}:{d}" for a, d in sorted(package.sdist.hashes.items()))
+        form = Form.VCS if package.vcs else Form.PATH if package.directory else Form.NAMED
+        version = f"=={package.version}" if package.version is not None else ""
+        requirements.append(
+            Requirement(
+                name=package.name,
+                form=form,
+                location=location,
+                text=f"{package.name}{version}",
+                specifier=SpecifierSet(version),
+                marker=package.marker,
+                url=package.vcs.url if package.vcs else None,
+                hashes=hashes,
+            )
+        )
+    return requirements
+
+
+def _package_lines(text: str) -> list[int]:
+    return [number for number, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[packages]]"]
