@@ -1,0 +1,48 @@
+"""The catalogue of finding codes (``codes.toml``): what each means, why it matters, the fix."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from envdoctor.findings import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+
+@dataclass(frozen=True)
+class CodeDoc:
+    code: str
+    category: str
+    severity: Severity
+    title: str
+    summary: str
+    why: str
+    fix: str
+
+
+@functools.cache
+def catalogue() -> dict[str, CodeDoc]:
+    with (Path(__file__).parent / "codes.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return {
+        code: CodeDoc(
+            code=code,
+            category=entry["category"],
+            severity=Severity.parse(entry["severity"]),
+            title=entry["title"],
+            summary=entry["summary"],
+            why=" ".join(entry["why"].split()),
+            fix=" ".join(entry["fix"].split()),
+        )
+        for code, entry in sorted(data.items())
+    }
+
+
+def doc(code: str) -> CodeDoc:
+    return catalogue()[code]

@@ -1,0 +1,42 @@
+"""Findings: what will break, why, where it was written, and the fix."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from envdoctor.requirements.model import Location
+
+
+class Severity(enum.IntEnum):
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    category: str
+    severity: Severity
+    message: str
+    packages: tuple[str, ...] = ()
+    location: Location | None = None
+    fix: str | None = None
+    references: tuple[str, ...] = ()
+    # The host profile the finding is about, when an audit runs against several.
+    host: str | None = None
+
+    def sort_key(self) -> tuple[int, str, int, str, str]:
+        """Errors first, then by file, line and code: the same findings always print the same way."""
+        path = self.location.path if self.location else ""
+        line = self.location.line or 0 if self.location else 0
+        return (-self.severity, path, line, self.code, self.message)

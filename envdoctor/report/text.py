@@ -1,0 +1,35 @@
+"""The audit report for people: grouped by severity, the fix under each finding."""
+
+from __future__ import annotations
+
+from envdoctor.console import Style
+from envdoctor.findings import Finding, Severity
+from envdoctor.report import AuditReport
+
+_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def render(report: AuditReport, style: Style) -> str:
+    lines: list[str] = []
+    for severity in sorted(Severity, reverse=True):
+        group = [f for f in report.findings if f.severity == severity]
+        for finding in group:
+            lines += _finding(finding, style, len(report.hosts) > 1)
+    counts = report.counts()
+    summary = ", ".join(f"{n} {name}{'s' if n != 1 and name != 'info' else ''}" for name, n in counts.items())
+    hosts = "; ".join(name for name, _ in report.hosts)
+    lines.append(f"{style(summary, 'bold')} (host: {hosts})" if hosts else style(summary, "bold"))
+    return "\n".join(lines) + "\n"
+
+
+def _finding(finding: Finding, style: Style, show_host: bool) -> list[str]:
+    where = ""
+    if finding.location is not None:
+        where = finding.location.path + (f":{finding.location.line}" if finding.location.line else "") + ": "
+    label = style(finding.severity.label, _COLOURS[finding.severity], "bold")
+    host = f" [{finding.host}]" if show_host and finding.host else ""
+    lines = [f"{where}{label} {style(finding.code, 'bold')} ({finding.category}){host}: {finding.message}"]
+    if finding.fix:
+        lines.append(f"    {style('fix', 'green')}: {finding.fix}")
+    lines += [f"    {style('see', 'dim')}: {reference}" for reference in finding.references]
+    return lines
