@@ -95,6 +95,14 @@ def _variants(value: Any) -> None:
         raise RowError("expected a list of build variants like cu121, cpu")
 
 
+_PLATFORM = re.compile(r"^(any|(linux|macos|windows)-(x86_64|aarch64|arm64))$")
+
+
+def _platforms(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and _PLATFORM.match(v) for v in value):
+        raise RowError("expected a list of platforms like linux-x86_64, macos-arm64, any")
+
+
 def _pins(value: Any) -> None:
     """A mapping of package name to an exact version or a specifier."""
     if not isinstance(value, dict) or not value:
@@ -121,6 +129,7 @@ KINDS = {
     "capabilities": _capabilities,
     "variants": _variants,
     "pins": _pins,
+    "platforms": _platforms,
 }
 
 
@@ -289,6 +298,11 @@ TOPICS: tuple[Topic, ...] = (
                 {"upgrade": "specifier"},
             ),
         ),
+    ),
+    Topic(
+        "platforms",
+        "The platforms each GPU package has wheels for on the package index",
+        (Table("package", "name", {"name": "text", "versions": "specifier", "platforms": "platforms"}),),
     ),
     Topic(
         "base_images",
