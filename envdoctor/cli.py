@@ -27,11 +27,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def add_host_options(parser: argparse.ArgumentParser) -> None:
+def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
     group = parser.add_argument_group(
         "host", "describe the target host; with any of these, facts not given stay unknown"
     )
-    group.add_argument("--host", metavar="FILE", help="a saved host profile (envdoctor probe --format json)")
+    if several:
+        group.add_argument(
+            "--host",
+            metavar="FILE",
+            action="append",
+            help="a saved host profile (envdoctor probe --format json); repeat to audit against several",
+        )
+    else:
+        group.add_argument("--host", metavar="FILE", help="a saved host profile (envdoctor probe --format json)")
     group.add_argument("--driver", metavar="VERSION", help="NVIDIA driver version, e.g. 535.104.05")
     group.add_argument("--cuda", metavar="VERSION", help="highest CUDA version the driver supports, e.g. 12.2")
     group.add_argument(
@@ -77,6 +85,41 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     add_host_options(probe)
     probe.set_defaults(handler="envdoctor.commands.probe")
+
+    audit = commands.add_parser(
+        "audit",
+        help="say what will break on a host, why, and the exact fix",
+        description="Check a requirement set against a host and the knowledge base. Files are requirements "
+        "files, pyproject.toml, pylock.toml or Dockerfiles (by name, or --kind); with none, the usual files "
+        "of the current folder.",
+    )
+    audit.add_argument(
+        "files", nargs="*", metavar="FILE", help="requirement sources; - reads a requirements file from stdin"
+    )
+    audit.add_argument(
+        "--kind", choices=("requirements", "pyproject", "pylock", "dockerfile"), help="the kind of every FILE"
+    )
+    audit.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
+    audit.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
+    audit.add_argument("--installed", action="store_true", help="audit the live environment of a Python")
+    audit.add_argument("--python-executable", metavar="PATH", help="the Python whose environment --installed reads")
+    audit.add_argument(
+        "--resolve", action="store_true", help="resolve with uv for each host first (needs the package index)"
+    )
+    audit.add_argument(
+        "--format", choices=("text", "json", "sarif", "markdown"), default="text", help="output format (default: text)"
+    )
+    audit.add_argument(
+        "--fail-on", choices=("error", "warning", "info"), help="exit 1 on findings this severe (default: error)"
+    )
+    audit.add_argument("--ignore", action="append", metavar="CODE", help="a code or category to leave out; repeatable")
+    audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically)")
+    add_host_options(audit, several=True)
+    audit.set_defaults(handler="envdoctor.commands.audit")
+
+    explain = commands.add_parser("explain", help="what a finding code means and how to fix it")
+    explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as ED101; none lists them all")
+    explain.set_defaults(handler="envdoctor.commands.explain")
 
     kb = commands.add_parser(
         "kb",

@@ -45,7 +45,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
     requirements: list[Requirement] = []
     inputs: list[Input] = []
     index = IndexOptions()
-    images, environment, system_packages = [], [], []
+    images, environment, system_packages, commands = [], [], [], []
     for path in paths:
         kind = options.kind or detect_kind(path)
         if kind == "requirements":
@@ -75,6 +75,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
             images += dockerfile.images
             environment += dockerfile.environment
             system_packages += dockerfile.system_packages
+            commands += dockerfile.commands
             index = _merge_index(index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
     if options.installed_python is not None:
         from envdoctor.requirements.installed import installed_requirements
@@ -89,6 +90,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
         images=tuple(images),
         environment=tuple(environment),
         system_packages=tuple(system_packages),
+        commands=tuple(commands),
     )
 
 

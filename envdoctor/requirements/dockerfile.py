@@ -61,6 +61,7 @@ class Dockerfile:
     inputs: list[Input] = field(default_factory=list)
     environment: list[tuple[str, str, Location]] = field(default_factory=list)
     system_packages: list[tuple[str, Location]] = field(default_factory=list)
+    commands: list[tuple[str, Location]] = field(default_factory=list)
     index_urls: list[str] = field(default_factory=list)
 
 
@@ -87,7 +88,9 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
                 arguments[key] = value
                 result.environment.append((key, value, location))
         elif name == "RUN":
-            _run(_substitute(_shell_text(rest), arguments), location, path, result)
+            command = _substitute(_shell_text(rest), arguments)
+            result.commands.append((command, location))
+            _run(command, location, path, result)
     if result.images:
         last = result.images[-1]
         result.images[-1] = BaseImage(
@@ -157,11 +160,14 @@ def _env_pairs(rest: str) -> list[tuple[str, str]]:
 
 
 def _shell_text(rest: str) -> str:
-    """A RUN's command line; the exec form ["sh", "-c", "..."] becomes its words."""
-    words = [word for word in rest.split() if word.startswith("--mount") or word.startswith("--network")]
-    for word in words:
+    """A RUN's command line, its --mount and --network flags kept in front; the exec form
+    ["sh", "-c", "..."] becomes its words."""
+    flags = [word for word in rest.split() if word.startswith(("--mount", "--network", "--security"))]
+    for word in flags:
         rest = rest.replace(word, "", 1)
     rest = rest.strip()
+    if flags:
+        return " ".join(flags) + " " + _shell_text(rest)
     if rest.startswith("["):
         try:
             return " ".join(str(part) for part in json.loads(rest))

@@ -86,6 +86,8 @@ class RequirementSet:
     images: tuple[BaseImage, ...] = ()
     environment: tuple[tuple[str, str, Location], ...] = ()
     system_packages: tuple[tuple[str, Location], ...] = ()
+    # RUN commands of a Dockerfile, after ARG and ENV substitution.
+    commands: tuple[tuple[str, Location], ...] = ()
 
     def named(self) -> list[Requirement]:
         return [r for r in self.requirements if r.name is not None and not r.constraint]

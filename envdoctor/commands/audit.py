@@ -1,0 +1,68 @@
+"""``envdoctor audit``: what will break on a host, why, and the exact fix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from envdoctor.audit import AuditOptions, exit_code, run_audit
+from envdoctor.config import load_config
+from envdoctor.console import Style, use_color
+from envdoctor.errors import UsageError
+from envdoctor.findings import Severity
+from envdoctor.fsio import atomic_write_text
+from envdoctor.host.profile import HostProfile, apply_overrides
+from envdoctor.host.select import load_profile, parse_overrides
+from envdoctor.report import OutputFormat
+from envdoctor.requirements import SourceOptions, load_requirement_set
+
+# Looked for in the current folder when no file is named.
+DEFAULT_INPUTS = ("requirements.txt", "pyproject.toml", "pylock.toml", "Dockerfile")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(Path())
+    paths = list(args.files) or [name for name in DEFAULT_INPUTS if Path(name).is_file()]
+    if not paths and not args.installed:
+        raise UsageError("nothing to audit: name requirement files, or use --installed")
+    python = args.python_executable or (sys.executable if args.installed else None)
+    requirements = load_requirement_set(
+        paths,
+        SourceOptions(
+            kind=args.kind, extras=tuple(args.extra or ()), groups=tuple(args.group or ()), installed_python=python
+        ),
+    )
+    hosts = _hosts(args, config.hosts)
+    resolver = None
+    if args.resolve:
+        from envdoctor.resolve.audit import resolve_for_host
+
+        resolver = resolve_for_host
+    report = run_audit(
+        requirements, hosts, AuditOptions(ignore=config.ignore | frozenset(args.ignore or ()), resolver=resolver)
+    )
+    output_format = OutputFormat(args.format)
+    style = Style(args.output is None and output_format is OutputFormat.TEXT and use_color(args.color, sys.stdout))
+    text = output_format.render(report, style)
+    if args.output is not None:
+        atomic_write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+    fail_on = Severity.parse(args.fail_on) if args.fail_on else (config.fail_on or Severity.ERROR)
+    return exit_code(report, fail_on)
+
+
+def _hosts(args: argparse.Namespace, configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+    overrides = parse_overrides(
+        os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
+    )
+    files = list(args.host or ()) or list(configured)
+    if files:
+        return [(path, apply_overrides(load_profile(path), overrides)) for path in files]
+    if not overrides.is_empty():
+        return [("flags", apply_overrides(HostProfile(), overrides))]
+    from envdoctor.host.probe import probe_host
+    from envdoctor.host.system import LocalSystem
+
+    return [("this machine", probe_host(LocalSystem()))]

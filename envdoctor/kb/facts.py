@@ -1,0 +1,200 @@
+"""Questions the rules ask of the knowledge base, answered from its rows with their sources.
+
+Every answer carries the ``source`` URLs of the rows it came from, so that a finding can cite
+them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.kb import Row, load_topic
+from envdoctor.kb.check import cuda_of_variant, major_minor
+
+MINOR_COMPAT_FIRST_MAJOR = 11  # minor version compatibility exists from CUDA 11 on (cuda.toml)
+
+
+@dataclass(frozen=True)
+class DriverNeed:
+    """The NVIDIA driver a CUDA major.minor needs on Linux."""
+
+    cuda: str
+    # Lowest driver that runs it at all (the major's minor-version-compatibility floor).
+    minimum: Version
+    # The driver the toolkit release itself requires (full feature set).
+    full: Version
+    sources: tuple[str, ...]
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+@functools.cache
+def _cuda_releases() -> tuple[tuple[Version, Version, str], ...]:
+    return tuple(
+        sorted(
+            (Version(row["cuda"]), Version(row["linux_driver"]), row["source"]) for row in load_topic("cuda", "release")
+        )
+    )
+
+
+def driver_need(cuda: str) -> DriverNeed | None:
+    """What a build for CUDA ``cuda`` (major.minor) needs of the driver; None if the base lacks it."""
+    wanted = major_minor(cuda)
+    same_minor = [r for r in _cuda_releases() if major_minor(str(r[0])) == wanted]
+    if not same_minor:
+        return None
+    release, full, source = same_minor[0]
+    major = release.major
+    minimum, sources = full, [source]
+    compat = next((row for row in load_topic("cuda", "minor_compat") if row["cuda_major"] == major), None)
+    if compat is not None and major >= MINOR_COMPAT_FIRST_MAJOR:
+        floor = Version(compat["linux_driver"])
+        first_of_major = next((r for r in _cuda_releases() if r[0].major == major), None)
+        # A floor given as a bare branch ("525") is made concrete by the first driver of that
+        # branch that shipped with the major's first toolkit (12.0: 525.60.13).
+        if len(floor.release) < 2 and first_of_major is not None:
+            floor = max(floor, first_of_major[1])
+            sources.append(first_of_major[2])
+        minimum = min(floor, full)
+        sources.append(compat["source"])
+    return DriverNeed(wanted, minimum, full, tuple(dict.fromkeys(sources)))
+
+
+def driver_runs(driver: str, cuda: str) -> bool | None:
+    """Whether the driver runs builds for CUDA ``cuda``; None if either is unknown."""
+    need = driver_need(cuda)
+    version = _version(driver)
+    if need is None or version is None:
+        return None
+    return version >= need.minimum
+
+
+# --- GPU architectures -----------------------------------------------------------------------
+
+
+def _capability(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+def kernels_run_on(capability: str, sm: list[str], ptx: list[str]) -> bool:
+    """Whether a build with kernels for ``sm`` and PTX for ``ptx`` runs on a GPU of ``capability``.
+
+    Machine code for X.Y runs on X.Z for Z >= Y (same major); PTX for X.Y is compiled by the
+    driver for any newer GPU (CUDA C Programming Guide, "Binary Compatibility" and "PTX
+    Compatibility": https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#binary-compatibility).
+    """
+    gpu = _capability(capability)
+    if any(_capability(s)[0] == gpu[0] and _capability(s)[1] <= gpu[1] for s in sm):
+        return True
+    return any(_capability(p) <= gpu for p in ptx)
+
+
+BINARY_COMPATIBILITY_URL = "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#binary-compatibility"
+
+
+# --- PyTorch ---------------------------------------------------------------------------------
+
+
+def torch_release(version: Version) -> Row | None:
+    public = Version(version.public)
+    return next((row for row in load_topic("torch", "release") if Version(row["torch"]) == public), None)
+
+
+def torch_pypi_build(version: Version) -> Row | None:
+    public = Version(version.public)
+    return next((row for row in load_topic("torch", "pypi_build") if Version(row["torch"]) == public), None)
+
+
+def torch_arch(version: Version, variant: str) -> Row | None:
+    public = Version(version.public)
+    return next(
+        (
+            row
+            for row in load_topic("torch", "cuda_arch")
+            if row["variant"] == variant and SpecifierSet(row["torch"]).contains(public, prereleases=True)
+        ),
+        None,
+    )
+
+
+def torch_numpy_major(version: Version) -> Row | None:
+    public = Version(version.public)
+    return next(
+        (
+            row
+            for row in load_topic("torch", "numpy_build")
+            if SpecifierSet(row["torch"]).contains(public, prereleases=True)
+        ),
+        None,
+    )
+
+
+def variant_of_pypi_cuda(cuda: str) -> str:
+    """The PyTorch index variant name of a CUDA major.minor: 12.1 -> cu121."""
+    return "cu" + major_minor(cuda).replace(".", "")
+
+
+def newest_torch() -> Version | None:
+    versions = [Version(row["torch"]) for row in load_topic("torch", "release")]
+    return max(versions) if versions else None
+
+
+# --- TensorFlow, JAX -------------------------------------------------------------------------
+
+
+def tensorflow_wheel(version: Version) -> Row | None:
+    return next((row for row in load_topic("tensorflow", "wheel") if Version(row["tensorflow"]) == version), None)
+
+
+def tensorflow_tested(version: Version, platform: str = "linux") -> Row | None:
+    """The tested configuration row for a release: exact, else the same major.minor."""
+    rows = [row for row in load_topic("tensorflow", "tested") if row["platform"] == platform]
+    exact = [row for row in rows if Version(row["tensorflow"]) == version]
+    if exact:
+        return exact[0]
+    same_minor = [row for row in rows if Version(row["tensorflow"]).release[:2] == version.release[:2]]
+    return same_minor[0] if same_minor else None
+
+
+def jax_release(version: Version) -> Row | None:
+    return next((row for row in load_topic("jax", "release") if Version(row["jax"]) == version), None)
+
+
+# --- other packages --------------------------------------------------------------------------
+
+
+def conflicts() -> tuple[Row, ...]:
+    return load_topic("incompatibilities", "conflict")
+
+
+def package_builds(name: str) -> list[Row]:
+    wanted = canonicalize_name(name)
+    return [row for row in load_topic("gpu_packages", "build") if canonicalize_name(row["package"]) == wanted]
+
+
+def platforms_of(name: str) -> Row | None:
+    wanted = canonicalize_name(name)
+    return next((row for row in load_topic("platforms", "package") if row["name"] == wanted), None)
+
+
+def base_image(repository: str, tag: str) -> Row | None:
+    return next(
+        (row for row in load_topic("base_images", "image") if row["repository"] == repository and row["tag"] == tag),
+        None,
+    )
+
+
+def cuda_of_torch_variant(variant: str) -> str | None:
+    """The CUDA major.minor of a PyTorch build variant: cu121 -> 12.1; cpu -> None."""
+    return cuda_of_variant(variant)

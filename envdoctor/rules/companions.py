@@ -1,0 +1,121 @@
+"""ED202 companion-mismatch: packages released in lockstep are out of step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from envdoctor.audit.context import AuditContext
+from envdoctor.findings import Finding
+from envdoctor.kb import facts
+
+CODE = "ED202"
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from _torch(ctx)
+    yield from _jax(ctx)
+    yield from _built_against_torch(ctx)
+    yield from _tensorboard(ctx)
+
+
+def _torch(ctx: AuditContext) -> Iterator[Finding]:
+    torch = ctx.version_of("torch")
+    release = facts.torch_release(torch) if torch else None
+    if torch is None or release is None:
+        return
+    for companion in ("torchvision", "torchaudio"):
+        version = ctx.version_of(companion)
+        requirement = ctx.find(companion)
+        expected = release.get(companion)
+        if version is None or requirement is None or expected is None:
+            continue
+        if Version(version.public) == Version(expected) and _same_build(torch, version):
+            continue
+        label = f"+{torch.local}" if torch.local else ""
+        yield ctx.finding(
+            CODE,
+            f"{companion} {version} does not go with torch {torch}: torch {torch.public} was released with "
+            f"{companion} {expected}",
+            requirement=requirement,
+            packages=(requirement.describe(), f"torch=={torch}"),
+            fix=f"{companion}=={expected}{label}",
+            references=(release["source"],),
+        )
+
+
+def _same_build(torch: Version, companion: Version) -> bool:
+    """A local label (+cu121) must match across torch and its companions when both carry one."""
+    return not (torch.local and companion.local and torch.local != companion.local)
+
+
+def _jax(ctx: AuditContext) -> Iterator[Finding]:
+    jax = ctx.version_of("jax")
+    release = facts.jax_release(jax) if jax else None
+    if jax is None or release is None:
+        return
+    wanted = {"jaxlib": release["jaxlib"], **release.get("cuda_plugin", {})}
+    for name, pin in wanted.items():
+        version = ctx.version_of(name)
+        requirement = ctx.find(name)
+        if version is None or requirement is None:
+            continue
+        specifier = SpecifierSet(pin) if any(op in pin for op in "<>=!~") else SpecifierSet(f"=={pin}")
+        if specifier.contains(version, prereleases=True):
+            continue
+        yield ctx.finding(
+            CODE,
+            f"{name} {version} does not go with jax {jax}, which needs {name}{specifier}",
+            requirement=requirement,
+            packages=(requirement.describe(), f"jax=={jax}"),
+            fix=f"{name}{specifier}",
+            references=(release["source"],),
+        )
+
+
+def _built_against_torch(ctx: AuditContext) -> Iterator[Finding]:
+    torch = ctx.version_of("torch")
+    if torch is None:
+        return
+    for requirement in ctx.wanted():
+        version = ctx.version_of(requirement.name or "")
+        if version is None:
+            continue
+        for row in facts.package_builds(requirement.name or ""):
+            if "built_against" not in row or not SpecifierSet(row["versions"]).contains(version, prereleases=True):
+                continue
+            built = Pep508(row["built_against"])
+            if built.name != "torch" or built.specifier.contains(Version(torch.public), prereleases=True):
+                continue
+            yield ctx.finding(
+                CODE,
+                f"{requirement.name} {version} is built against {built}, but torch {torch} is asked for",
+                requirement=requirement,
+                packages=(requirement.describe(), f"torch=={torch}"),
+                fix=f"pin torch to match ({built}) or pick the {requirement.name} release built for "
+                f"torch {torch.public}",
+                references=(row["source"],),
+            )
+
+
+def _tensorboard(ctx: AuditContext) -> Iterator[Finding]:
+    tensorflow = ctx.version_of("tensorflow")
+    wheel = facts.tensorflow_wheel(tensorflow) if tensorflow else None
+    tensorboard = ctx.version_of("tensorboard")
+    requirement = ctx.find("tensorboard")
+    if wheel is None or tensorboard is None or requirement is None or "tensorboard" not in wheel:
+        return
+    specifier = SpecifierSet(wheel["tensorboard"])
+    if specifier.contains(tensorboard, prereleases=True):
+        return
+    yield ctx.finding(
+        CODE,
+        f"tensorboard {tensorboard} does not go with tensorflow {tensorflow}, which requires tensorboard{specifier}",
+        requirement=requirement,
+        packages=(requirement.describe(), f"tensorflow=={tensorflow}"),
+        fix=f"tensorboard{specifier}",
+        references=(wheel["source"],),
+    )

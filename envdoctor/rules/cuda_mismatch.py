@@ -1,0 +1,132 @@
+"""ED201 cuda-mismatch: layers disagree on CUDA or cuDNN; ED205 when frameworks bring their own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.audit.context import AuditContext
+from envdoctor.audit.stack import CudaClaim, cuda_claims, cuda_major, torch_build
+from envdoctor.findings import Finding, Severity
+from envdoctor.kb import facts
+from envdoctor.kb.check import major_minor
+from envdoctor.requirements.model import BaseImage, Requirement
+
+CODE = "ED201"
+_CUDA_TAG = re.compile(r"^(?P<cuda>\d+\.\d+(?:\.\d+)?)-")
+_CUDNN_WHEEL = re.compile(r"^nvidia-cudnn-cu\d+$")
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    claims = _with_unpinned_torch(ctx, cuda_claims(ctx))
+    yield from _base_image(ctx, claims)
+    yield from _mixed_majors(ctx, claims)
+    yield from _system_cudnn(ctx, claims)
+    yield from _separate_stacks(ctx, claims)
+
+
+def _with_unpinned_torch(ctx: AuditContext, claims: list[CudaClaim]) -> list[CudaClaim]:
+    """An unpinned torch on Linux installs the newest release: judge that one, and say so."""
+    requirement = ctx.find("torch")
+    if requirement is None or torch_build(ctx) is not None or ctx.host.os not in (None, "linux"):
+        return claims
+    newest = facts.newest_torch()
+    build = facts.torch_pypi_build(newest) if newest else None
+    if build is None:
+        return claims
+    what = f"{requirement.describe()} (unpinned: today PyPI serves torch {newest}, a CUDA {build['cuda']} build)"
+    return [*claims, CudaClaim(requirement, build["cuda"], what, (build["source"],))]
+
+
+def _image_cuda(image: BaseImage) -> tuple[str, tuple[str, ...]] | None:
+    if image.repository not in ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda") or image.tag is None:
+        return None
+    row = facts.base_image("nvidia/cuda", image.tag)
+    if row is not None and "cuda" in row:
+        return str(row["cuda"]), (row["source"],)
+    match = _CUDA_TAG.match(image.tag)
+    return (match.group("cuda"), ()) if match else None
+
+
+def _base_image(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
+    for image in ctx.requirements.images:
+        found = _image_cuda(image)
+        if found is None or not image.final:
+            continue
+        base_cuda, sources = found
+        for claim in claims:
+            if "." not in claim.cuda and cuda_major(claim.cuda) == Version(base_cuda).major:
+                continue
+            try:
+                newer = Version(major_minor(claim.cuda)) > Version(major_minor(base_cuda))
+            except InvalidVersion:
+                continue
+            if not newer and cuda_major(claim.cuda) == Version(base_cuda).major:
+                continue
+            yield ctx.finding(
+                CODE,
+                f"the base image {image.reference} carries CUDA {base_cuda}, but {claim.what} brings or needs "
+                f"CUDA {claim.cuda}: two CUDAs in one image, and the older one can be loaded first",
+                location=image.location,
+                packages=(claim.requirement.describe(),),
+                fix="start from python:X.Y-slim and let the wheels bring their CUDA (envdoctor dockerfile), or pin "
+                f"a build of {claim.requirement.name} for CUDA {major_minor(base_cuda)}",
+                references=(*sources, *claim.references),
+            )
+
+
+def _mixed_majors(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
+    majors = sorted({cuda_major(c.cuda) for c in claims})
+    if len(majors) < 2:
+        return
+    newest = [c for c in claims if cuda_major(c.cuda) == majors[-1]]
+    for claim in claims:
+        if cuda_major(claim.cuda) == majors[-1]:
+            continue
+        yield ctx.finding(
+            CODE,
+            f"{claim.what} is a CUDA {cuda_major(claim.cuda)} build beside CUDA {majors[-1]} ones "
+            f"({', '.join(c.what for c in newest[:2])}): one process loads both sets of libraries",
+            requirement=claim.requirement,
+            packages=(claim.requirement.describe(), *(c.requirement.describe() for c in newest[:2])),
+            fix=f"use CUDA {majors[-1]} builds for every GPU package",
+            references=claim.references,
+        )
+
+
+def _system_cudnn(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
+    toolkit = ctx.host.cuda_toolkit
+    wheel = next((r for r in ctx.wanted() if _CUDNN_WHEEL.match(r.name or "")), None)
+    torch = torch_build(ctx)
+    wheels_bring_cudnn = wheel is not None or (torch is not None and torch.how == "PyPI's default Linux wheel")
+    if toolkit is None or not wheels_bring_cudnn:
+        return
+    for library in toolkit.libraries:
+        if library.name != "libcudnn":
+            continue
+        target: Requirement = wheel if wheel is not None else torch.requirement  # type: ignore[union-attr]
+        yield ctx.finding(
+            CODE,
+            f"a system cuDNN {library.version or ''} on LD_LIBRARY_PATH ({library.path}) can shadow the cuDNN "
+            f"that {target.describe()} brings as a wheel",
+            requirement=target,
+            fix=f"remove {library.path.rsplit('/', 1)[0]} from LD_LIBRARY_PATH for this environment",
+            severity=Severity.WARNING,
+        )
+
+
+def _separate_stacks(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
+    tensorflow = ctx.find("tensorflow")
+    torch = torch_build(ctx)
+    if tensorflow is None or torch is None or torch.cuda is None or "and-cuda" in tensorflow.extras:
+        return
+    yield ctx.finding(
+        "ED205",
+        f"{torch.describe()} brings CUDA {torch.cuda} as nvidia-* wheels and {tensorflow.describe()} without "
+        "[and-cuda] loads the system's CUDA libraries: they share no wheels, but the environment holds both "
+        "and one process loads whichever cuDNN comes first",
+        requirement=tensorflow,
+        packages=(torch.requirement.describe(), tensorflow.describe()),
+    )

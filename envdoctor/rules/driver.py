@@ -1,0 +1,85 @@
+"""ED101 driver-too-old: a CUDA build needs a newer NVIDIA driver than the host has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.audit.context import AuditContext
+from envdoctor.audit.stack import CudaClaim, TorchBuild, cuda_claims, torch_build
+from envdoctor.findings import Finding
+from envdoctor.kb import facts
+
+CODE = "ED101"
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    nvidia = ctx.host.driver
+    if nvidia is None:
+        return
+    torch = torch_build(ctx)
+    for claim in cuda_claims(ctx):
+        cuda = claim.cuda if "." in claim.cuda else f"{claim.cuda}.0"
+        need = facts.driver_need(cuda)
+        if need is None:
+            continue
+        if nvidia.driver is not None:
+            try:
+                too_old = Version(nvidia.driver) < need.minimum
+            except InvalidVersion:
+                continue
+            has = f"host has {nvidia.driver}"
+        elif nvidia.cuda is not None:
+            # Without the driver's version, its CUDA tells: another major cannot run.
+            too_old = int(nvidia.cuda.split(".")[0]) < int(cuda.split(".")[0])
+            has = f"the host's driver supports CUDA {nvidia.cuda}"
+        else:
+            continue
+        if not too_old:
+            continue
+        message = (
+            f"{claim.what} needs NVIDIA driver >= {need.minimum} (CUDA {need.cuda}; {need.full} for its full "
+            f"feature set); {has}"
+        )
+        yield ctx.finding(
+            CODE,
+            message,
+            requirement=claim.requirement,
+            fix=_fix(ctx, claim, torch, str(need.minimum)),
+            references=(*need.sources, *claim.references),
+        )
+
+
+def _fix(ctx: AuditContext, claim: CudaClaim, torch: TorchBuild | None, minimum: str) -> str:
+    upgrade = f"upgrade the NVIDIA driver to >= {minimum}"
+    if torch is None or claim.requirement is not torch.requirement:
+        return f"{upgrade}, or install a build of {claim.requirement.name} for a CUDA the driver runs"
+    variant = runnable_variant(ctx, torch)
+    if variant is None:
+        return upgrade
+    version = torch.version.public
+    return (
+        f"install the {variant} build (torch=={version}+{variant} from https://download.pytorch.org/whl/{variant}) "
+        f"or {upgrade}"
+    )
+
+
+def runnable_variant(ctx: AuditContext, torch: TorchBuild) -> str | None:
+    """The newest CUDA build of this torch release that the host's driver runs and whose
+    kernels cover every known GPU of the host."""
+    release = facts.torch_release(torch.version)
+    nvidia = ctx.host.driver
+    if release is None or nvidia is None or nvidia.driver is None:
+        return None
+    candidates = []
+    for variant in release["variants"]:
+        cuda = facts.cuda_of_torch_variant(variant)
+        if cuda is None or not facts.driver_runs(nvidia.driver, cuda):
+            continue
+        arch = facts.torch_arch(torch.version, variant)
+        capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+        if arch is not None and not all(facts.kernels_run_on(c, arch["sm"], arch["ptx"]) for c in capabilities):
+            continue
+        candidates.append((Version(cuda), variant))
+    return max(candidates)[1] if candidates else None

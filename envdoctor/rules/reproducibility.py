@@ -1,0 +1,89 @@
+"""ED401-ED404 not-reproducible: what would install differently next time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from envdoctor.audit.context import AuditContext
+from envdoctor.findings import Finding, Severity
+from envdoctor.requirements.model import Form, Requirement
+
+_COMMIT = re.compile(r"@[0-9a-f]{40}(?:[#&]|$)")
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    named = [r for r in ctx.requirements.requirements if not r.constraint]
+    kinds = {item.path: item.kind for item in ctx.requirements.inputs}
+    yield from _unpinned(ctx, [r for r in named if kinds.get(r.location.path) != "pyproject"])
+    yield from _pyproject_ranges(ctx, [r for r in named if kinds.get(r.location.path) == "pyproject"])
+    yield from _hashes(ctx, named, kinds)
+    for requirement in named:
+        if requirement.form is Form.VCS and not _COMMIT.search(requirement.url or ""):
+            yield ctx.finding(
+                "ED403",
+                f"{requirement.text} names a branch or tag, not a commit: it can install other code tomorrow",
+                requirement=requirement,
+                fix="pin the full 40-character commit: ...@<commit>",
+            )
+        elif requirement.form is Form.PATH:
+            yield ctx.finding(
+                "ED404",
+                f"{requirement.text} installs from a local path that exists on this machine only",
+                requirement=requirement,
+                fix="build it into a versioned wheel and pin that wheel with --hash",
+            )
+        elif requirement.form is Form.URL and not requirement.hashes:
+            yield ctx.finding(
+                "ED404",
+                f"{requirement.text} installs from an URL without a hash: the URL can serve other bytes",
+                requirement=requirement,
+                fix="add --hash=sha256:<digest> for the file",
+            )
+
+
+def _unpinned(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
+    for requirement in requirements:
+        if requirement.form is not Form.NAMED or requirement.pinned_version is not None:
+            continue
+        what = f"is ranged ({requirement.specifier})" if requirement.specifier else "is not pinned"
+        yield ctx.finding(
+            "ED401",
+            f"{requirement.name} {what}: each install can pick another version",
+            requirement=requirement,
+            fix="lock the set (envdoctor lock) and install from the lockfile, or pin name==version",
+        )
+
+
+def _pyproject_ranges(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
+    ranged = [r for r in requirements if r.form is Form.NAMED and r.pinned_version is None]
+    if not ranged:
+        return
+    yield ctx.finding(
+        "ED401",
+        f"{len(ranged)} dependencies in {ranged[0].location.path} are ranges, as a project's should be; an "
+        "environment built from them alone is not reproducible",
+        requirement=ranged[0],
+        packages=tuple(r.describe() for r in ranged[:10]),
+        fix="install from a lockfile made from them (envdoctor lock)",
+        severity=Severity.INFO,
+    )
+
+
+def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str, str]) -> Iterator[Finding]:
+    by_file: dict[str, list[Requirement]] = {}
+    for requirement in requirements:
+        if kinds.get(requirement.location.path) in ("requirements", "pylock") and requirement.pinned_version:
+            by_file.setdefault(requirement.location.path, []).append(requirement)
+    for path, pinned in by_file.items():
+        unhashed = [r for r in pinned if not r.hashes]
+        if not unhashed:
+            continue
+        yield ctx.finding(
+            "ED402",
+            f"{len(unhashed)} of {len(pinned)} pinned requirements in {path} have no hash: the same version "
+            "can be another file (another build, a re-upload, a mirror's copy)",
+            requirement=unhashed[0],
+            packages=tuple(r.describe() for r in unhashed[:10]),
+            fix="generate a hash-pinned lockfile: envdoctor lock (or uv pip compile --generate-hashes)",
+        )
