@@ -24,10 +24,11 @@ class DriverNeed:
     """The NVIDIA driver a CUDA major.minor needs on Linux."""
 
     cuda: str
-    # Lowest driver that runs it at all (the major's minor-version-compatibility floor).
-    minimum: Version
+    # Lowest driver that runs it at all (the major's minor-version-compatibility floor),
+    # spelled as NVIDIA spells it (530.30.02, not 530.30.2).
+    minimum: str
     # The driver the toolkit release itself requires (full feature set).
-    full: Version
+    full: str
     sources: tuple[str, ...]
 
 
@@ -39,12 +40,10 @@ def _version(text: str) -> Version | None:
 
 
 @functools.cache
-def _cuda_releases() -> tuple[tuple[Version, Version, str], ...]:
-    return tuple(
-        sorted(
-            (Version(row["cuda"]), Version(row["linux_driver"]), row["source"]) for row in load_topic("cuda", "release")
-        )
-    )
+def _cuda_releases() -> tuple[tuple[Version, str, str], ...]:
+    """(CUDA release, its Linux driver as NVIDIA writes it, source), oldest first."""
+    rows = load_topic("cuda", "release")
+    return tuple(sorted((Version(row["cuda"]), row["linux_driver"], row["source"]) for row in rows))
 
 
 def driver_need(cuda: str) -> DriverNeed | None:
@@ -58,14 +57,14 @@ def driver_need(cuda: str) -> DriverNeed | None:
     minimum, sources = full, [source]
     compat = next((row for row in load_topic("cuda", "minor_compat") if row["cuda_major"] == major), None)
     if compat is not None and major >= MINOR_COMPAT_FIRST_MAJOR:
-        floor = Version(compat["linux_driver"])
+        floor: str = compat["linux_driver"]
         first_of_major = next((r for r in _cuda_releases() if r[0].major == major), None)
         # A floor given as a bare branch ("525") is made concrete by the first driver of that
         # branch that shipped with the major's first toolkit (12.0: 525.60.13).
-        if len(floor.release) < 2 and first_of_major is not None:
-            floor = max(floor, first_of_major[1])
+        if len(Version(floor).release) < 2 and first_of_major is not None:
+            floor = max(floor, first_of_major[1], key=Version)
             sources.append(first_of_major[2])
-        minimum = min(floor, full)
+        minimum = min(floor, full, key=Version)
         sources.append(compat["source"])
     return DriverNeed(wanted, minimum, full, tuple(dict.fromkeys(sources)))
 
@@ -76,7 +75,7 @@ def driver_runs(driver: str, cuda: str) -> bool | None:
     version = _version(driver)
     if need is None or version is None:
         return None
-    return version >= need.minimum
+    return version >= Version(need.minimum)
 
 
 # --- GPU architectures -----------------------------------------------------------------------

@@ -63,27 +63,68 @@ def _get(url: str, byte_range: str | None = None) -> bytes:
 
 
 def _metadata_by_range(url: str) -> str:
+    for name, entry in zip_members(url).items():
+        if name.endswith(".dist-info/METADATA") and name.count("/") == 1:
+            return read_member(url, entry).decode("utf-8")
+    raise ValueError(f"{url}: no METADATA in the wheel")
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    method: int
+    compressed: int
+    offset: int
+
+
+def zip_members(url: str) -> dict[str, ZipEntry]:
+    """The members of a remote zip (a wheel), read from its central directory by range requests."""
     tail = _get(url, f"-{_TAIL_BYTES}")
     end = tail.rfind(b"PK\x05\x06")
     if end < 0:
         raise ValueError(f"{url}: no zip end record in the last {_TAIL_BYTES} bytes")
     size, offset = struct.unpack("<II", tail[end + 12 : end + 20])
+    if 0xFFFFFFFF in (size, offset):
+        locator = tail.rfind(b"PK\x06\x07")
+        record_at = struct.unpack("<Q", tail[locator + 8 : locator + 16])[0]
+        record = _get(url, f"{record_at}-{record_at + 55}")
+        size, offset = struct.unpack("<QQ", record[40:56])
     directory = _get(url, f"{offset}-{offset + size - 1}")
+    members: dict[str, ZipEntry] = {}
     position = 0
-    while position < len(directory):
-        (method, compressed, name_length, extra_length, comment_length, local_offset) = (
-            struct.unpack("<H", directory[position + 10 : position + 12])[0],
-            struct.unpack("<I", directory[position + 20 : position + 24])[0],
-            *struct.unpack("<HHH", directory[position + 28 : position + 34]),
-            struct.unpack("<I", directory[position + 42 : position + 46])[0],
-        )
-        name = directory[position + 46 : position + 46 + name_length].decode("utf-8")
-        if name.endswith(".dist-info/METADATA") and name.count("/") == 1:
-            header = _get(url, f"{local_offset}-{local_offset + 29}")
-            local_name, local_extra = struct.unpack("<HH", header[26:30])
-            start = local_offset + 30 + local_name + local_extra
-            raw = _get(url, f"{start}-{start + compressed - 1}")
-            data = zlib.decompress(raw, -15) if method == 8 else raw
-            return data.decode("utf-8")
-        position += 46 + name_length + extra_length + comment_length
-    raise ValueError(f"{url}: no METADATA in the wheel")
+    while position + 46 <= len(directory):
+        method = struct.unpack("<H", directory[position + 10 : position + 12])[0]
+        compressed, uncompressed = struct.unpack("<II", directory[position + 20 : position + 28])
+        name_length, extra_length, comment_length = struct.unpack("<HHH", directory[position + 28 : position + 34])
+        local_offset = struct.unpack("<I", directory[position + 42 : position + 46])[0]
+        name_end = position + 46 + name_length
+        name = directory[position + 46 : name_end].decode("utf-8")
+        extra = directory[name_end : name_end + extra_length]
+        compressed, local_offset = _zip64_sizes(extra, uncompressed, compressed, local_offset)
+        members[name] = ZipEntry(method, compressed, local_offset)
+        position = name_end + extra_length + comment_length
+    return members
+
+
+def _zip64_sizes(extra: bytes, uncompressed: int, compressed: int, offset: int) -> tuple[int, int]:
+    """Sizes and offsets too big for 32 bits live in the zip64 extra field."""
+    position = 0
+    while position + 4 <= len(extra):
+        header, length = struct.unpack("<HH", extra[position : position + 4])
+        if header == 1:
+            values = extra[position + 4 : position + 4 + length]
+            cursor = 8 if uncompressed == 0xFFFFFFFF else 0
+            if compressed == 0xFFFFFFFF:
+                compressed = struct.unpack("<Q", values[cursor : cursor + 8])[0]
+                cursor += 8
+            if offset == 0xFFFFFFFF:
+                offset = struct.unpack("<Q", values[cursor : cursor + 8])[0]
+        position += 4 + length
+    return compressed, offset
+
+
+def read_member(url: str, entry: ZipEntry) -> bytes:
+    header = _get(url, f"{entry.offset}-{entry.offset + 29}")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    start = entry.offset + 30 + name_length + extra_length
+    raw = _get(url, f"{start}-{start + entry.compressed - 1}")
+    return zlib.decompress(raw, -15) if entry.method == 8 else raw

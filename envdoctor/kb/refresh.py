@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from envdoctor.kb import load_topic
-from envdoctor.kb.pypi import IndexFile, list_files, wheel_metadata
+from envdoctor.kb.pypi import IndexFile, list_files, read_member, wheel_metadata, zip_members
 
 LINUX_X86_64 = re.compile(r"(manylinux|linux)[^-]*x86_64")
 _CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime-cu(\d+)$")
@@ -41,6 +42,8 @@ class Draft:
 
 
 def _toml_value(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{item}"' for item in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f'"{k}" = "{v}"' for k, v in value.items()) + " }"
     if isinstance(value, int):
@@ -172,8 +175,54 @@ def jax_rows(today: str) -> Iterator[Draft]:
         yield Draft("jax", "release", {**fields, **_citation(file, today)})
 
 
+_ARCH_FLAGS = re.compile(rb"(?:(?:sm|compute)_\d{2,3}[af]? ?)+(?:sm|compute)_\d{2,3}[af]?")
+
+
+def torch_arch_flags(file: IndexFile) -> tuple[list[str], list[str]] | None:
+    """The architectures a torch wheel was built for, read from the CUDA_ARCH_FLAGS string compiled
+    into its libtorch_python.so (what torch.cuda.get_arch_list() returns): kernels and PTX."""
+    members = zip_members(file.url.split("#", 1)[0])
+    entry = members.get("torch/lib/libtorch_python.so")
+    if entry is None:
+        return None
+    match = _ARCH_FLAGS.search(read_member(file.url.split("#", 1)[0], entry))
+    if match is None:
+        return None
+    flags = match.group(0).decode().split()
+
+    def capability(flag: str) -> str:
+        digits = flag.split("_")[1].rstrip("af")
+        return f"{digits[:-1]}.{digits[-1]}"
+
+    return (
+        [capability(f) for f in flags if f.startswith("sm_")],
+        [capability(f) for f in flags if f.startswith("compute_")],
+    )
+
+
+def torch_arch_rows(today: str) -> Iterator[Draft]:
+    """cuda_arch rows for PyPI's default torch builds the base lacks, from the wheels themselves."""
+    wheels = _newest_wheels("torch")
+    for row in load_topic("torch", "pypi_build"):
+        version = Version(row["torch"])
+        variant = "cu" + "".join(row["cuda"].split(".")[:2])
+        if any(
+            r["variant"] == variant and SpecifierSet(r["torch"]).contains(version)
+            for r in load_topic("torch", "cuda_arch")
+        ):
+            continue
+        file = wheels.get(version)
+        found = torch_arch_flags(file) if file else None
+        if file is None or found is None:
+            continue
+        sm, ptx = found
+        fields: dict[str, object] = {"torch": f"=={version}", "variant": variant, "sm": sm, "ptx": ptx}
+        yield Draft("torch", "cuda_arch", {**fields, **_citation(file, today)})
+
+
 REFRESHERS: dict[str, Callable[[str], Iterator[Draft]]] = {
     "torch": torch_rows,
+    "torch-arch": torch_arch_rows,
     "tensorflow": tensorflow_rows,
     "jax": jax_rows,
 }

@@ -26,7 +26,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if nvidia.driver is not None:
             try:
-                too_old = Version(nvidia.driver) < need.minimum
+                too_old = Version(nvidia.driver) < Version(need.minimum)
             except InvalidVersion:
                 continue
             has = f"host has {nvidia.driver}"
@@ -46,7 +46,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             CODE,
             message,
             requirement=claim.requirement,
-            fix=_fix(ctx, claim, torch, str(need.minimum)),
+            fix=_fix(ctx, claim, torch, need.minimum),
             references=(*need.sources, *claim.references),
         )
 
