@@ -123,3 +123,17 @@ def _tensorflow_claims(requirement: Requirement, version: Version) -> list[CudaC
 
 def cuda_major(cuda: str) -> int:
     return int(cuda.split(".", maxsplit=1)[0])
+
+
+def system_cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
+    """Packages that use the GPU through the system's CUDA, not wheels: TensorFlow without
+    [and-cuda] on Linux needs the CUDA it was tested with to use the GPU at all."""
+    requirement = ctx.find("tensorflow")
+    version = ctx.version_of("tensorflow")
+    if requirement is None or version is None or "and-cuda" in requirement.extras or ctx.host.os != "linux":
+        return []
+    tested = facts.tensorflow_tested(version)
+    if tested is None or "cuda" not in tested:
+        return []
+    what = f"tensorflow {version} (built and tested with CUDA {tested['cuda']}; to use the GPU it loads that CUDA)"
+    return [CudaClaim(requirement, major_minor(tested["cuda"]), what, (tested["source"],))]

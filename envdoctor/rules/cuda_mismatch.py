@@ -124,9 +124,9 @@ def _separate_stacks(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Fin
         return
     yield ctx.finding(
         "ED205",
-        f"{torch.describe()} brings CUDA {torch.cuda} as nvidia-* wheels and {tensorflow.describe()} without "
-        "[and-cuda] loads the system's CUDA libraries: they share no wheels, but the environment holds both "
-        "and one process loads whichever cuDNN comes first",
+        f"{torch.describe()} comes with its own CUDA {torch.cuda} libraries and {tensorflow.describe()} without "
+        "[and-cuda] loads the system's: they share no wheels, but the environment holds both and one process "
+        "loads whichever cuDNN comes first",
         requirement=tensorflow,
         packages=(torch.requirement.describe(), tensorflow.describe()),
     )

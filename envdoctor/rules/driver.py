@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import CudaClaim, TorchBuild, cuda_claims, torch_build
-from envdoctor.findings import Finding
+from envdoctor.audit.stack import CudaClaim, TorchBuild, cuda_claims, system_cuda_claims, torch_build
+from envdoctor.findings import Finding, Severity
 from envdoctor.kb import facts
 
 CODE = "ED101"
@@ -19,7 +19,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     if nvidia is None:
         return
     torch = torch_build(ctx)
-    for claim in cuda_claims(ctx):
+    wheel_claims = cuda_claims(ctx)
+    for claim in [*wheel_claims, *system_cuda_claims(ctx)]:
         cuda = claim.cuda if "." in claim.cuda else f"{claim.cuda}.0"
         need = facts.driver_need(cuda)
         if need is None:
@@ -48,6 +49,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             requirement=claim.requirement,
             fix=_fix(ctx, claim, torch, need.minimum),
             references=(*need.sources, *claim.references),
+            # Without [and-cuda], TensorFlow still runs on the CPU: a warning, not an error.
+            severity=None if claim in wheel_claims else Severity.WARNING,
         )
 
 

@@ -16,7 +16,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     claims = cuda_claims(ctx)
     if not claims:
         return
-    if ctx.host.nvidia is None:
+    absent = isinstance(ctx.host.nvidia, NoNvidia) or ctx.host.os == "macos"
+    if ctx.host.nvidia is None and not absent:
         reason = ctx.host.reasons.get("nvidia", "the host profile does not say")
         yield ctx.finding(
             "ED900",
@@ -26,9 +27,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix="give the host's driver and GPUs: --host FILE from envdoctor probe, or --driver and --gpu",
         )
         return
-    if not isinstance(ctx.host.nvidia, NoNvidia):
+    if not absent:
         return
-    reason = ctx.host.reasons.get("nvidia", "no usable NVIDIA driver")
+    reason = ctx.host.reasons.get(
+        "nvidia", "macOS has no NVIDIA driver" if ctx.host.os == "macos" else "no usable NVIDIA driver"
+    )
     for claim in claims:
         yield ctx.finding(
             CODE,

@@ -72,7 +72,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         other = conflict.breaks_with
         other_requirement = ctx.find(other.name)
-        if other_requirement is None:
+        if other_requirement is None or not set(other.extras) <= set(other_requirement.extras):
             continue
         if (conflict.package, other.name) in seen:
             continue

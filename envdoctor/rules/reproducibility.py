@@ -18,6 +18,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _unpinned(ctx, [r for r in named if kinds.get(r.location.path) != "pyproject"])
     yield from _pyproject_ranges(ctx, [r for r in named if kinds.get(r.location.path) == "pyproject"])
     yield from _hashes(ctx, named, kinds)
+    yield from _index_builds(ctx, named)
     for requirement in named:
         if requirement.form is Form.VCS and not _COMMIT.search(requirement.url or ""):
             yield ctx.finding(
@@ -86,4 +87,24 @@ def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str,
             requirement=unhashed[0],
             packages=tuple(r.describe() for r in unhashed[:10]),
             fix="generate a hash-pinned lockfile: envdoctor lock (or uv pip compile --generate-hashes)",
+        )
+
+
+def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
+    from envdoctor.audit.stack import PYTORCH_INDEX
+
+    urls = [ctx.requirements.index.index_url or "", *ctx.requirements.index.extra_index_urls]
+    has_pytorch_index = any(PYTORCH_INDEX.match(url) for url in urls) or bool(ctx.requirements.index.find_links)
+    for requirement in requirements:
+        version = requirement.pinned_version
+        if version is None or not version.local or has_pytorch_index:
+            continue
+        if requirement.name not in ("torch", "torchvision", "torchaudio"):
+            continue
+        yield ctx.finding(
+            "ED406",
+            f"{requirement.text} is a build only the PyTorch wheel index serves, and no --index-url or "
+            "--extra-index-url names it: pip install fails on a fresh machine",
+            requirement=requirement,
+            fix=f"add --extra-index-url https://download.pytorch.org/whl/{version.local} to the file",
         )
