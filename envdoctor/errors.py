@@ -13,9 +13,10 @@ class InputError(EnvdoctorError):
     def __init__(self, path: str, message: str, line: int | None = None) -> None:
         self.path = path
         self.line = line
-        self.message = message
+        # Errors are one line: parsers' multi-line messages (a caret under the text) are cut.
+        self.message = message.strip().splitlines()[0] if message.strip() else "unreadable"
         where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {self.message}")
 
 
 class UsageError(EnvdoctorError):
