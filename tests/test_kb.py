@@ -31,11 +31,10 @@ def test_the_shipped_base_is_broad() -> None:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty base in a temporary folder; the caches are cleared around each test."""
     monkeypatch.setattr(kb, "DATA_DIR", tmp_path)
-    kb._load_file.cache_clear()
-    kb.load_topic.cache_clear()
+    monkeypatch.setattr(check, "DATA_DIR", tmp_path)
+    kb.clear_caches()
     yield tmp_path
-    kb._load_file.cache_clear()
-    kb.load_topic.cache_clear()
+    kb.clear_caches()
 
 
 def row(table: str, cited: bool = True, **fields: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -70,11 +71,30 @@ class AuditContext:
 
     def wanted(self) -> list[Requirement]:
         """Named requirements (not constraints) that apply to this host."""
-        return [r for r in self.requirements.named() if self.applies(r)]
+        return list(self._wanted)
+
+    @functools.cached_property
+    def _wanted(self) -> tuple[Requirement, ...]:
+        return tuple(r for r in self.requirements.named() if self.applies(r))
+
+    @functools.cached_property
+    def _by_name(self) -> dict[NormalizedName, Requirement]:
+        found: dict[NormalizedName, Requirement] = {}
+        for requirement in self._wanted:
+            if requirement.name is not None:
+                found.setdefault(requirement.name, requirement)
+        return found
+
+    @functools.cached_property
+    def _constraint_pins(self) -> dict[NormalizedName, Version]:
+        return {
+            r.name: r.pinned_version
+            for r in self.requirements.requirements
+            if r.constraint and r.name is not None and r.pinned_version is not None
+        }
 
     def find(self, name: str) -> Requirement | None:
-        wanted = canonicalize_name(name)
-        return next((r for r in self.wanted() if r.name == wanted), None)
+        return self._by_name.get(canonicalize_name(name))
 
     def version_of(self, name: str) -> Version | None:
         """The version that would be installed: the resolver's choice, else an exact pin."""
@@ -84,10 +104,7 @@ class AuditContext:
         requirement = self.find(wanted)
         if requirement is not None and requirement.pinned_version is not None:
             return requirement.pinned_version
-        for constraint in self.requirements.requirements:
-            if constraint.constraint and constraint.name == wanted and constraint.pinned_version is not None:
-                return constraint.pinned_version
-        return None
+        return self._constraint_pins.get(wanted)
 
     def anchor(self) -> Location | None:
         """Where findings about the host alone are shown: the first line of the first input."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from packaging.version import Version
 
-from envdoctor.kb import KnowledgeBaseError, Row, load_topic
+from envdoctor.kb import COMPILED, DATA_DIR, KnowledgeBaseError, Row, compile_sources, source_rows
 from envdoctor.kb.schema import TOPICS
 
 # Tables whose key must name one row only.
@@ -45,10 +45,13 @@ def problems(today: datetime.date | None = None) -> list[str]:
     for topic in TOPICS:
         for table in topic.tables:
             try:
-                rows[(topic.name, table.name)] = load_topic(topic.name, table.name)
+                rows[(topic.name, table.name)] = source_rows(topic.name, table.name)
             except KnowledgeBaseError as exc:
                 found.append(str(exc))
                 rows[(topic.name, table.name)] = ()
+    compiled = DATA_DIR / COMPILED
+    if compiled.is_file() and compiled.read_text(encoding="utf-8") != compile_sources():
+        found.append(f"{COMPILED} no longer matches the TOML files: run ci/kb-compile")
     found += _duplicates(rows)
     found += _dates(rows, today or datetime.date.today())
     found += list(_cross_topic(rows))

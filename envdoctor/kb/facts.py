@@ -105,14 +105,27 @@ BINARY_COMPATIBILITY_URL = "https://docs.nvidia.com/cuda/cuda-c-programming-guid
 # --- PyTorch ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _by_version(topic: str, table: str, field: str) -> dict[Version, Row]:
+    """A table's rows by the version in ``field`` (the first row wins)."""
+    rows: dict[Version, Row] = {}
+    for row in load_topic(topic, table):
+        rows.setdefault(Version(row[field]), row)
+    return rows
+
+
+@functools.cache
+def _by_range(topic: str, table: str, field: str) -> tuple[tuple[SpecifierSet, Row], ...]:
+    """A table's rows with the version range in ``field`` parsed once."""
+    return tuple((SpecifierSet(row[field]), row) for row in load_topic(topic, table))
+
+
 def torch_release(version: Version) -> Row | None:
-    public = Version(version.public)
-    return next((row for row in load_topic("torch", "release") if Version(row["torch"]) == public), None)
+    return _by_version("torch", "release", "torch").get(Version(version.public))
 
 
 def torch_pypi_build(version: Version) -> Row | None:
-    public = Version(version.public)
-    return next((row for row in load_topic("torch", "pypi_build") if Version(row["torch"]) == public), None)
+    return _by_version("torch", "pypi_build", "torch").get(Version(version.public))
 
 
 def torch_arch(version: Version, variant: str) -> Row | None:
@@ -120,8 +133,8 @@ def torch_arch(version: Version, variant: str) -> Row | None:
     return next(
         (
             row
-            for row in load_topic("torch", "cuda_arch")
-            if row["variant"] == variant and SpecifierSet(row["torch"]).contains(public, prereleases=True)
+            for specifier, row in _by_range("torch", "cuda_arch", "torch")
+            if row["variant"] == variant and specifier.contains(public, prereleases=True)
         ),
         None,
     )
@@ -130,11 +143,7 @@ def torch_arch(version: Version, variant: str) -> Row | None:
 def torch_numpy_major(version: Version) -> Row | None:
     public = Version(version.public)
     return next(
-        (
-            row
-            for row in load_topic("torch", "numpy_build")
-            if SpecifierSet(row["torch"]).contains(public, prereleases=True)
-        ),
+        (row for specifier, row in _by_range("torch", "numpy_build", "torch") if specifier.contains(public, True)),
         None,
     )
 
@@ -145,15 +154,14 @@ def variant_of_pypi_cuda(cuda: str) -> str:
 
 
 def newest_torch() -> Version | None:
-    versions = [Version(row["torch"]) for row in load_topic("torch", "release")]
-    return max(versions) if versions else None
+    return max(_by_version("torch", "release", "torch"), default=None)
 
 
 # --- TensorFlow, JAX -------------------------------------------------------------------------
 
 
 def tensorflow_wheel(version: Version) -> Row | None:
-    return next((row for row in load_topic("tensorflow", "wheel") if Version(row["tensorflow"]) == version), None)
+    return _by_version("tensorflow", "wheel", "tensorflow").get(version)
 
 
 def tensorflow_tested(version: Version, platform: str = "linux") -> Row | None:
@@ -167,7 +175,7 @@ def tensorflow_tested(version: Version, platform: str = "linux") -> Row | None:
 
 
 def jax_release(version: Version) -> Row | None:
-    return next((row for row in load_topic("jax", "release") if Version(row["jax"]) == version), None)
+    return _by_version("jax", "release", "jax").get(version)
 
 
 # --- other packages --------------------------------------------------------------------------
