@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from envdoctor.errors import InputError
 from envdoctor.findings import Severity
@@ -11,8 +11,7 @@ from envdoctor.findings import Severity
 _KEYS = frozenset({"ignore", "fail-on", "host"})
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     ignore: frozenset[str] = frozenset()
     fail_on: Severity | None = None
     hosts: tuple[str, ...] = ()

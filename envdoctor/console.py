@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import TextIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing.TextIO only for the checker: importing typing costs start-up time
+    from typing import TextIO
 
 COLOR_CHOICES = ("auto", "always", "never")
 

@@ -21,7 +21,8 @@ SEEDS = {
     + "--extra-index-url https://download.pytorch.org/whl/cu121\n-e git+https://h/o/r@v1#egg=x\n"
     + "torch==2.1.0 \\\n  --hash=sha256:00\nnumpy ; python_version < '3.12'\n./local\n",
     "pyproject.toml": '[project]\nname = "p"\ndependencies = ["torch==2.2.0", "numpy<2"]\n'
-    '[project.optional-dependencies]\ngpu = ["cupy-cuda12x"]\n[dependency-groups]\ndev = ["pytest", {include-group = "x"}]\n',
+    '[project.optional-dependencies]\ngpu = ["cupy-cuda12x"]\n'
+    '[dependency-groups]\ndev = ["pytest", {include-group = "x"}]\n',
     "pylock.toml": 'lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "numpy"\nversion = "1.26.4"\n',
     "Dockerfile": "FROM nvidia/cuda:11.8.0-devel-ubuntu22.04 AS build\nARG V=2.2.0\n"
     "RUN pip install torch==${V} --index-url https://download.pytorch.org/whl/cu118 \\\n && apt-get install -y gcc\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -19,8 +19,7 @@ Resolution = tuple[Mapping[NormalizedName, Version], str | None]
 Resolver = Callable[[RequirementSet, HostProfile], Resolution]
 
 
-@dataclass(frozen=True)
-class AuditOptions:
+class AuditOptions(NamedTuple):
     ignore: frozenset[str] = frozenset()
     resolver: Resolver | None = None
 
@@ -45,9 +44,7 @@ def run_audit(requirements: RequirementSet, hosts: list[tuple[str, HostProfile]]
 
 
 def _without_host(finding: Finding) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, host=None)
+    return finding._replace(host=None)
 
 
 def _kept(findings: list[Finding], requirements: RequirementSet, ignore: frozenset[str]) -> list[Finding]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.version import Version
 
@@ -22,8 +22,7 @@ _CUDA_MAJOR_SUFFIX = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class TorchBuild:
+class TorchBuild(NamedTuple):
     requirement: Requirement
     version: Version
     # cpu, cu121 ...; None where the build cannot be told (a platform without a known default).
@@ -42,8 +41,7 @@ class TorchBuild:
         )
 
 
-@dataclass(frozen=True)
-class CudaClaim:
+class CudaClaim(NamedTuple):
     """A package build that needs the CUDA ``cuda`` (major.minor, or a major alone)."""
 
     requirement: Requirement
@@ -54,7 +52,7 @@ class CudaClaim:
 
 def pytorch_index_variant(ctx: AuditContext) -> str | None:
     """The build variant of a PyTorch wheel index the requirement set uses, if any."""
-    urls = [ctx.requirements.index.index_url or "", *ctx.requirements.index.extra_index_urls]
+    urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
     for url in urls:
         match = PYTORCH_INDEX.match(url)
         if match:

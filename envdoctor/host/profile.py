@@ -11,8 +11,8 @@ import enum
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
 
@@ -42,14 +42,12 @@ class NoNvidia(enum.Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
-class Libc:
+class Libc(NamedTuple):
     name: str | None = None
     version: str | None = None
 
 
-@dataclass(frozen=True)
-class Gpu:
+class Gpu(NamedTuple):
     """One GPU. ``mig`` is whether MIG mode is currently enabled."""
 
     name: str | None = None
@@ -58,8 +56,7 @@ class Gpu:
     mig: bool | None = None
 
 
-@dataclass(frozen=True)
-class Nvidia:
+class Nvidia(NamedTuple):
     """The NVIDIA driver stack. ``gpus`` is None when the GPUs could not be listed."""
 
     driver: str | None = None
@@ -69,8 +66,7 @@ class Nvidia:
     kernel_module: str | None = None
 
 
-@dataclass(frozen=True)
-class CudaLibrary:
+class CudaLibrary(NamedTuple):
     """A CUDA or cuDNN shared library found on LD_LIBRARY_PATH."""
 
     name: str
@@ -78,14 +74,12 @@ class CudaLibrary:
     path: str
 
 
-@dataclass(frozen=True)
-class CudaToolkit:
+class CudaToolkit(NamedTuple):
     nvcc: str | None = None
     libraries: tuple[CudaLibrary, ...] = ()
 
 
-@dataclass(frozen=True)
-class HostProfile:
+class HostProfile(NamedTuple):
     """A host, probed or described. None means unknown for every field."""
 
     os: str | None = None
@@ -96,10 +90,10 @@ class HostProfile:
     container: bool | None = None
     nvidia: Nvidia | NoNvidia | None = None
     cuda_toolkit: CudaToolkit | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    sources: Mapping[str, str] = field(default_factory=dict)
-    reasons: Mapping[str, str] = field(default_factory=dict)
-    python_packages: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = MappingProxyType({})
+    sources: Mapping[str, str] = MappingProxyType({})
+    reasons: Mapping[str, str] = MappingProxyType({})
+    python_packages: Mapping[str, str] = MappingProxyType({})
     import_format: str | None = None
 
     @property
@@ -108,8 +102,7 @@ class HostProfile:
         return self.nvidia if isinstance(self.nvidia, Nvidia) else None
 
 
-@dataclass(frozen=True)
-class HostOverrides:
+class HostOverrides(NamedTuple):
     """One-off host facts given as command-line flags; each replaces the profile's field."""
 
     os: str | None = None
@@ -156,19 +149,19 @@ def apply_overrides(profile: HostProfile, overrides: HostOverrides) -> HostProfi
     if overrides.driver is not None or overrides.cuda is not None or overrides.gpus is not None:
         nvidia = profile.driver or Nvidia()
         if overrides.driver is not None:
-            nvidia = replace(nvidia, driver=overrides.driver, kernel_module=None)
+            nvidia = nvidia._replace(driver=overrides.driver, kernel_module=None)
             sources["nvidia.driver"] = SOURCE_OVERRIDE
         if overrides.cuda is not None:
-            nvidia = replace(nvidia, cuda=overrides.cuda)
+            nvidia = nvidia._replace(cuda=overrides.cuda)
             sources["nvidia.cuda"] = SOURCE_OVERRIDE
         if overrides.gpus is not None:
-            nvidia = replace(nvidia, gpus=overrides.gpus)
+            nvidia = nvidia._replace(gpus=overrides.gpus)
             sources["nvidia.gpus"] = SOURCE_OVERRIDE
         changes["nvidia"] = nvidia
         reasons = {k: v for k, v in profile.reasons.items() if not k.startswith("nvidia")}
         changes["reasons"] = reasons
     changes["sources"] = sources
-    return replace(profile, **changes)
+    return profile._replace(**changes)
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -330,8 +323,7 @@ def _nvidia_from_dict(reader: _FieldReader, data: object) -> Nvidia:
     return Nvidia(driver, cuda, gpus, reader.optional_str(obj, "kernel_module", "nvidia."))
 
 
-@dataclass(frozen=True)
-class _FieldReader:
+class _FieldReader(NamedTuple):
     """Type checks for a profile's JSON, each failure an InputError naming the field."""
 
     path: str

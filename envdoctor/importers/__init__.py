@@ -9,7 +9,8 @@ format in ``FORMATS`` wins where both know a fact.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
+from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor.host.profile import (
@@ -206,23 +207,23 @@ def import_host(text: str, path: str) -> HostProfile:
     profile = HostProfile()
     for fmt in matched:
         profile = _fill_unknown(profile, fmt.build(text, path))
-    return replace(profile, import_format="+".join(fmt.name for fmt in matched))
+    return profile._replace(import_format="+".join(fmt.name for fmt in matched))
 
 
 def _fill_unknown(known: HostProfile, extra: HostProfile) -> HostProfile:
     """``known`` with the fields it lacks taken from ``extra``."""
-    changes: dict[str, object] = {}
-    for item in fields(HostProfile):
-        mine, theirs = getattr(known, item.name), getattr(extra, item.name)
-        if item.name in ("sources", "reasons", "python_packages", "env"):
-            changes[item.name] = {**theirs, **mine}
-        elif item.name == "nvidia" and isinstance(mine, Nvidia) and isinstance(theirs, Nvidia):
-            changes[item.name] = _fill_nvidia(mine, theirs)
+    changes: dict[str, Any] = {}
+    for name in HostProfile._fields:
+        mine, theirs = getattr(known, name), getattr(extra, name)
+        if name in ("sources", "reasons", "python_packages", "env"):
+            changes[name] = {**theirs, **mine}
+        elif name == "nvidia" and isinstance(mine, Nvidia) and isinstance(theirs, Nvidia):
+            changes[name] = _fill_nvidia(mine, theirs)
         elif mine is None:
-            changes[item.name] = theirs
-    merged = replace(known, **changes)  # type: ignore[arg-type]
+            changes[name] = theirs
+    merged = known._replace(**changes)
     if isinstance(merged.nvidia, Nvidia) and merged.nvidia.cuda and "nvidia.cuda" in merged.reasons:
-        merged = replace(merged, reasons={k: v for k, v in merged.reasons.items() if k != "nvidia.cuda"})
+        merged = merged._replace(reasons={k: v for k, v in merged.reasons.items() if k != "nvidia.cuda"})
     return merged
 
 

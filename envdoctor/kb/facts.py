@@ -7,7 +7,7 @@ them.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -19,8 +19,7 @@ from envdoctor.kb.check import cuda_of_variant, major_minor
 MINOR_COMPAT_FIRST_MAJOR = 11  # minor version compatibility exists from CUDA 11 on (cuda.toml)
 
 
-@dataclass(frozen=True)
-class DriverNeed:
+class DriverNeed(NamedTuple):
     """The NVIDIA driver a CUDA major.minor needs on Linux."""
 
     cuda: str

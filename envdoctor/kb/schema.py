@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -133,14 +134,13 @@ KINDS = {
 }
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """One array of tables in a topic file: its required and optional fields, by kind."""
 
     name: str
     key: str
     required: dict[str, str]
-    optional: dict[str, str] = field(default_factory=dict)
+    optional: Mapping[str, str] = MappingProxyType({})
 
     def check(self, row: dict[str, Any]) -> None:
         for name, kind in {**self.required, "source": "url", "checked": "date"}.items():
@@ -163,8 +163,7 @@ class Table:
             raise RowError(f"{name}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Topic:
+class Topic(NamedTuple):
     name: str
     title: str
     tables: tuple[Table, ...]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
@@ -16,8 +16,7 @@ from envdoctor.host.profile import HostProfile
 from envdoctor.requirements.model import Input
 
 
-@dataclass(frozen=True)
-class AuditReport:
+class AuditReport(NamedTuple):
     hosts: tuple[tuple[str, HostProfile], ...]
     inputs: tuple[Input, ...]
     findings: tuple[Finding, ...]

@@ -4,8 +4,8 @@ RequirementSet."""
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from pathlib import PurePath
+from typing import NamedTuple
 
 from envdoctor.errors import InputError, UsageError
 from envdoctor.requirements.model import IndexOptions, Input, Requirement, RequirementSet
@@ -28,8 +28,7 @@ def detect_kind(path: str) -> str:
     raise InputError(path, f"cannot tell what kind of file this is; say it with --kind ({', '.join(KINDS)})")
 
 
-@dataclass(frozen=True)
-class SourceOptions:
+class SourceOptions(NamedTuple):
     kind: str | None = None
     extras: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
@@ -86,7 +85,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
     return RequirementSet(
         requirements=tuple(requirements),
         inputs=tuple(inputs),
-        index=index,
+        indexes=index,
         images=tuple(images),
         environment=tuple(environment),
         system_packages=tuple(system_packages),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
@@ -20,21 +20,19 @@ class Form(enum.Enum):
     PATH = "path"  # a local folder or archive
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where a requirement was written: a file and, where it has lines, a line."""
 
     path: str
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(NamedTuple):
     name: NormalizedName | None
     form: Form
     location: Location
     text: str
-    specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    specifier: SpecifierSet = SpecifierSet()
     extras: frozenset[str] = frozenset()
     marker: Marker | None = None
     url: str | None = None
@@ -63,25 +61,22 @@ class Requirement:
         return f"{self.name}{self.specifier}" if self.specifier else str(self.name)
 
 
-@dataclass(frozen=True)
-class IndexOptions:
+class IndexOptions(NamedTuple):
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool = False
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     path: str
     kind: str
 
 
-@dataclass(frozen=True)
-class RequirementSet:
+class RequirementSet(NamedTuple):
     requirements: tuple[Requirement, ...]
     inputs: tuple[Input, ...]
-    index: IndexOptions = field(default_factory=IndexOptions)
+    indexes: IndexOptions = IndexOptions()
     # Facts from a Dockerfile: base images and environment, audited as one more layer.
     images: tuple[BaseImage, ...] = ()
     environment: tuple[tuple[str, str, Location], ...] = ()
@@ -93,8 +88,7 @@ class RequirementSet:
         return [r for r in self.requirements if r.name is not None and not r.constraint]
 
 
-@dataclass(frozen=True)
-class BaseImage:
+class BaseImage(NamedTuple):
     """A FROM line: the image reference and what it is pinned to."""
 
     reference: str

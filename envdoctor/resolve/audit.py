@@ -24,5 +24,5 @@ def resolve_for_host(
     requirements: RequirementSet, host: HostProfile
 ) -> tuple[Mapping[NormalizedName, Version], str | None]:
     asked, constraints = requirement_lines(requirements)
-    compiled = compile_requirements(asked, constraints, target_of(host, "host"), requirements.index)
+    compiled = compile_requirements(asked, constraints, target_of(host, "host"), requirements.indexes)
     return compiled.pins, compiled.error

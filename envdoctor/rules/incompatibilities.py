@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
@@ -16,8 +16,7 @@ from envdoctor.kb import Row, facts, load_topic
 CODE = "ED203"
 
 
-@dataclass(frozen=True)
-class Conflict:
+class Conflict(NamedTuple):
     package: str
     versions: SpecifierSet
     breaks_with: Pep508

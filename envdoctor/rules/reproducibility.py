@@ -93,8 +93,8 @@ def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str,
 def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
     from envdoctor.audit.stack import PYTORCH_INDEX
 
-    urls = [ctx.requirements.index.index_url or "", *ctx.requirements.index.extra_index_urls]
-    has_pytorch_index = any(PYTORCH_INDEX.match(url) for url in urls) or bool(ctx.requirements.index.find_links)
+    urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
+    has_pytorch_index = any(PYTORCH_INDEX.match(url) for url in urls) or bool(ctx.requirements.indexes.find_links)
     for requirement in requirements:
         version = requirement.pinned_version
         if version is None or not version.local or has_pytorch_index:
