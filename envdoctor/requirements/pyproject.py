@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -15,32 +16,39 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
 def load_toml(text: str, path: str) -> dict[str, Any]:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        message = str(exc).split(" (at line", 1)[0]
+        position = _TOML_POSITION.search(str(exc))
+        line = getattr(exc, "lineno", None) or (int(position.group(1)) if position else None)
+        message = str(exc).split(" (at ", 1)[0]
         raise InputError(path, f"not valid TOML: {message}", line) from None
     return data
 
 
 class _LineFinder:
-    """Finds the line each dependency string was written on, in order of appearance."""
+    """Finds the line each dependency string was written on: tomllib gives no positions."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.offset = 0
 
-    def line_of(self, value: str, anchor: str) -> int | None:
-        start = self.text.find(anchor, self.offset) if anchor else self.offset
-        start = max(start, 0)
-        for quote in ('"', "'"):
-            position = self.text.find(f"{quote}{value}{quote}", start)
-            if position >= 0:
-                self.offset = position + len(value)
-                return self.text.count("\n", 0, position) + 1
-        return None
+    def lines_of(self, values: list[str], key: str) -> list[int | None]:
+        """The lines of ``values``, searched in order from the line that assigns ``key``."""
+        anchor = re.search(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", self.text, re.MULTILINE)
+        offset = anchor.start() if anchor else 0
+        lines: list[int | None] = []
+        for value in values:
+            positions = [p for p in (self.text.find(f"{q}{value}{q}", offset) for q in ('"', "'")) if p >= 0]
+            if not positions:
+                lines.append(None)
+                continue
+            offset = min(positions) + len(value)
+            lines.append(self.text.count("\n", 0, min(positions)) + 1)
+        return lines
 
 
 def parse_pyproject(
@@ -56,8 +64,7 @@ def parse_pyproject(
     for extra in extras:
         if not isinstance(optional, dict) or extra not in optional:
             raise InputError(path, f"no optional dependencies named {extra!r} (--extra)")
-        finder.offset = 0
-        requirements += _strings(optional[extra], path, f"optional-dependencies.{extra}", finder, f"{extra} =")
+        requirements += _strings(optional[extra], path, f"optional-dependencies.{extra}", finder, extra)
     all_groups = data.get("dependency-groups", {})
     for group in groups:
         requirements += _group(all_groups, group, path, finder, ())
@@ -77,12 +84,12 @@ def _group(all_groups: Any, group: str, path: str, finder: _LineFinder, seen: tu
         if isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
             found += _group(all_groups, entry["include-group"], path, finder, (*seen, group))
         else:
-            finder.offset = 0
-            found += _strings([entry], path, f"dependency-groups.{group}", finder, f"{group} =")
+            found += _strings([entry], path, f"dependency-groups.{group}", finder, group)
     return found
 
 
-def _strings(values: Any, path: str, where: str, finder: _LineFinder, anchor: str) -> list[Requirement]:
+def _strings(values: Any, path: str, where: str, finder: _LineFinder, key: str) -> list[Requirement]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise InputError(path, f"{where} must be a list of strings")
-    return [parse_requirement_text(value, Location(path, finder.line_of(value, anchor))) for value in values]
+    lines = finder.lines_of(values, key)
+    return [parse_requirement_text(value, Location(path, line)) for value, line in zip(values, lines, strict=True)]

@@ -25,6 +25,7 @@ _VCS = ("git+", "hg+", "svn+", "bzr+")
 _SCHEMES = ("http://", "https://", "file://", "ftp://")
 _EGG = re.compile(r"[#&]egg=(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
 _ARCHIVE = re.compile(r"(\.whl|\.tar\.gz|\.tar\.bz2|\.tgz|\.zip)$")
+_DIRECT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _SDIST_NAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._]*?)-\d")
 
 # Options that take a value, by every spelling pip accepts.
@@ -227,7 +228,7 @@ def parse_requirement_text(text: str, location: Location, editable: bool = False
             form=requirement.form,
             location=location,
             text=text,
-            extras=frozenset(parsed.extras),
+            extras=frozenset(canonicalize_name(extra) for extra in parsed.extras),
             marker=parsed.marker,
             url=parsed.url,
             editable=editable,
@@ -238,18 +239,17 @@ def parse_requirement_text(text: str, location: Location, editable: bool = False
         location=location,
         text=text,
         specifier=parsed.specifier,
-        extras=frozenset(parsed.extras),
+        extras=frozenset(canonicalize_name(extra) for extra in parsed.extras),
         marker=parsed.marker,
         editable=editable,
     )
 
 
 def _looks_like_path(text: str) -> bool:
-    return (
-        text.startswith((".", "/", "~"))
-        or bool(_ARCHIVE.search(text.split(";", maxsplit=1)[0].strip()))
-        or "\\" in text
-    )
+    if _DIRECT_REFERENCE.match(text):
+        return False  # name @ url (PEP 508)
+    target = text.split(";", maxsplit=1)[0].strip()
+    return text.startswith((".", "/", "~")) or bool(_ARCHIVE.search(target)) or "\\" in text
 
 
 def _url_requirement(text: str, url: str, location: Location, editable: bool) -> Requirement:
