@@ -248,3 +248,34 @@ def test_bad_requirements_are_one_line_exit_2(
     assert main(["audit", "requirements.txt", "--os", "linux"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_image_python_and_library_path_are_layers_of_the_stack(tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM python:3.12-slim\n"
+        "ENV LD_LIBRARY_PATH=/usr/local/cuda/lib64\n"
+        "RUN pip install --no-cache-dir tensorflow==2.12.0 torch==2.2.0\n"
+    )
+    report = audit(
+        tmp_path, {"Dockerfile": dockerfile}, host(HostProfile(os="linux", arch="x86_64"), driver="550.54.15")
+    )
+    python = codes(report)["ED302"]
+    assert "the image python:3.12-slim has Python 3.12" in python.message
+    assert any(f.code == "ED201" and "LD_LIBRARY_PATH" in f.message for f in report.findings)
+
+
+def test_unpinned_gpu_package_is_not_judged_offline(tmp_path: Path) -> None:
+    report = audit(tmp_path, {"requirements.txt": "torch\n"}, host(driver="550.54.15"))
+    finding = codes(report)["ED900"]
+    assert "cannot be judged offline" in finding.message and "--resolve" in (finding.fix or "")
+
+
+def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "ed101"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ED101 driver-too-old (error by default)")
+    assert "How to fix it" in out
+    assert main(["explain"]) == 0
+    listing = capsys.readouterr().out
+    assert all(code in listing for code in ("ED101", "ED204", "ED406", "ED900"))
+    assert main(["explain", "ED999"]) == 2

@@ -18,6 +18,7 @@ from envdoctor.rules import (
     gpu_unavailable,
     image,
     incompatibilities,
+    not_judged,
     platform_support,
     python_support,
     reproducibility,
@@ -36,5 +37,6 @@ HOST_RULES: tuple[Rule, ...] = (
     incompatibilities.check,
     companions.check,
     unsatisfiable.check,
+    not_judged.check,
 )
 SET_RULES: tuple[Rule, ...] = (reproducibility.check, image.check)

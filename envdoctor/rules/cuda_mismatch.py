@@ -24,6 +24,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _base_image(ctx, claims)
     yield from _mixed_majors(ctx, claims)
     yield from _system_cudnn(ctx, claims)
+    yield from _image_library_path(ctx, claims)
     yield from _separate_stacks(ctx, claims)
 
 
@@ -130,3 +131,23 @@ def _separate_stacks(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Fin
         requirement=tensorflow,
         packages=(torch.requirement.describe(), tensorflow.describe()),
     )
+
+
+def _image_library_path(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
+    """A Dockerfile's LD_LIBRARY_PATH naming CUDA folders puts them ahead of the wheels' libraries."""
+    bringing = [
+        c for c in claims if c.requirement.name in ("torch", "tensorflow") or "nvidia-" in (c.requirement.name or "")
+    ]
+    if not bringing:
+        return
+    for key, value, location in ctx.requirements.environment:
+        if key == "LD_LIBRARY_PATH" and ("cuda" in value or "cudnn" in value):
+            yield ctx.finding(
+                CODE,
+                f"the image sets LD_LIBRARY_PATH={value}: CUDA libraries there are loaded before the ones "
+                f"{bringing[0].what} brings",
+                location=location,
+                packages=(bringing[0].requirement.describe(),),
+                fix="leave CUDA folders out of LD_LIBRARY_PATH; the wheels find their own libraries",
+                severity=Severity.WARNING,
+            )

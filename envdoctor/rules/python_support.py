@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
@@ -12,6 +13,7 @@ from envdoctor.findings import Finding
 from envdoctor.kb import Row, load_topic
 
 CODE = "ED302"
+_PYTHON_TAG = re.compile(r"^(?P<version>3\.\d+(?:\.\d+)?)(?:-|$)")
 
 # (package, topic, table, version field, Python field): where the base says which Pythons a release supports.
 _SUPPORT_TABLES = (
@@ -22,10 +24,13 @@ _SUPPORT_TABLES = (
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    if ctx.host.python is None:
+    image_python = _image_python(ctx)
+    where = f"the image {image_python[1]} has" if image_python else "the host has"
+    text = image_python[0] if image_python else ctx.host.python
+    if text is None:
         return
     try:
-        python = Version(ctx.host.python)
+        python = Version(text)
     except InvalidVersion:
         return
     python_minor = Version(".".join(str(p) for p in python.release[:2]))
@@ -42,11 +47,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         fix = f"{package}=={first} is the first release for Python {python_minor}" if first else None
         yield ctx.finding(
             CODE,
-            f"{package} {version} supports Python {row[python_field]}; the host has Python {ctx.host.python}",
+            f"{package} {version} supports Python {row[python_field]}; {where} Python {text}",
             requirement=requirement,
             fix=fix or f"use a Python that {package} {version} supports ({row[python_field]})",
             references=(row["source"],),
         )
+
+
+def _image_python(ctx: AuditContext) -> tuple[str, str] | None:
+    """The Python of a Dockerfile's final image, when it is an official python:X.Y image."""
+    images = ctx.requirements.images
+    if not images or images[-1].repository not in ("python", "docker.io/library/python", "library/python"):
+        return None
+    match = _PYTHON_TAG.match(images[-1].tag or "")
+    return (match.group("version"), images[-1].reference) if match else None
 
 
 def _platform_ok(row: Row) -> bool:
