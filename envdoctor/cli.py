@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour the output (default: auto; NO_COLOR is respected)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (_add_probe, _add_audit, _add_lock, _add_explain, _add_kb):
+        add(commands)
+    return parser
 
+
+def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
     probe = commands.add_parser(
         "probe",
         help="describe this host (driver, CUDA, GPUs, OS, libc, Python) or import another's",
@@ -86,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_host_options(probe)
     probe.set_defaults(handler="envdoctor.commands.probe")
 
+
+def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     audit = commands.add_parser(
         "audit",
         help="say what will break on a host, why, and the exact fix",
@@ -117,10 +124,57 @@ def build_parser() -> argparse.ArgumentParser:
     add_host_options(audit, several=True)
     audit.set_defaults(handler="envdoctor.commands.audit")
 
+
+def _add_lock(commands: argparse._SubParsersAction[_Parser]) -> None:
+    lock = commands.add_parser(
+        "lock",
+        help="hash-pinned lockfiles per target, steered by the knowledge base",
+        description="Resolve the requirement set for each target (a host profile or flags; default this machine) "
+        "into lockfiles/requirements.<target>.txt and lockfiles/pylock.<target>.toml.",
+    )
+    lock.add_argument("files", nargs="*", metavar="FILE", help="requirement sources (default: requirements.in)")
+    lock.add_argument(
+        "--kind", choices=("requirements", "pyproject", "pylock", "dockerfile"), help="the kind of every FILE"
+    )
+    lock.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
+    lock.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
+    lock.add_argument("--backend", choices=("uv", "pip-tools"), default="uv", help="the resolver (default: uv)")
+    lock.add_argument(
+        "-o", "--output-dir", default="lockfiles", metavar="DIR", help="where lockfiles go (default: lockfiles)"
+    )
+    lock.add_argument(
+        "--exclude-newer", metavar="DATE", help="ignore releases uploaded after DATE (recorded in the header)"
+    )
+    lock.add_argument(
+        "--upgrade-package", action="append", metavar="NAME", help="let NAME move; others keep their versions"
+    )
+    lock.add_argument(
+        "--check", action="store_true", help="exit 1 if a lockfile no longer matches its inputs (no network)"
+    )
+    lock.add_argument("--resolve", action="store_true", help="with --check: also re-resolve and report drift")
+    lock.add_argument(
+        "--pytorch-index",
+        default="https://download.pytorch.org/whl",
+        metavar="URL",
+        help="where the PyTorch builds come from (a mirror; a folder of flat indexes per variant)",
+    )
+    lock.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "markdown"),
+        default="text",
+        help="format of findings when locking fails",
+    )
+    add_host_options(lock, several=True)
+    lock.set_defaults(handler="envdoctor.commands.lock")
+
+
+def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
     explain = commands.add_parser("explain", help="what a finding code means and how to fix it")
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as ED101; none lists them all")
     explain.set_defaults(handler="envdoctor.commands.explain")
 
+
+def _add_kb(commands: argparse._SubParsersAction[_Parser]) -> None:
     kb = commands.add_parser(
         "kb",
         help="show the knowledge base: topics, rows and the source of every fact",
@@ -135,7 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (kb_list, kb_show):
         sub.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     kb.set_defaults(handler="envdoctor.commands.kb", format="text")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

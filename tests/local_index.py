@@ -46,3 +46,16 @@ def build_index(folder: Path) -> Path:
     for path in sorted(RECORDS.glob("*.json")):
         build_wheel(json.loads(path.read_text()), folder)
     return folder
+
+
+PYTORCH_RECORDS = Path(__file__).parent / "fixtures" / "pytorch-index"
+
+
+def build_pytorch_index(folder: Path) -> Path:
+    """The stand-in PyTorch index: one flat folder of torch builds per variant (cu118, cu126...)."""
+    for variant in sorted(p for p in PYTORCH_RECORDS.iterdir() if p.is_dir()):
+        target = folder / variant.name
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(variant.glob("*.json")):
+            build_wheel(json.loads(path.read_text()), target)
+    return folder

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             kind=args.kind, extras=tuple(args.extra or ()), groups=tuple(args.group or ()), installed_python=python
         ),
     )
-    hosts = _hosts(args, config.hosts)
+    hosts = hosts_from_args(args, config.hosts)
     resolver = None
     if args.resolve:
         from envdoctor.resolve.audit import resolve_for_host
@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(report, fail_on)
 
 
-def _hosts(args: argparse.Namespace, configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+def hosts_from_args(args: argparse.Namespace, configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+    """The hosts a command works against: --host files (or the configured ones), else the host
+    flags alone, else this machine."""
     overrides = parse_overrides(
         os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
     )

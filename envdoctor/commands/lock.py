@@ -1,0 +1,73 @@
+"""``envdoctor lock``: hash-pinned lockfiles per target, steered by the knowledge base."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from envdoctor.commands.audit import hosts_from_args
+from envdoctor.config import load_config
+from envdoctor.console import Style, use_color
+from envdoctor.errors import UsageError
+from envdoctor.lock import LockOptions, plan_locks, run_locks, stale_locks
+from envdoctor.lock.steering import SteeringError
+from envdoctor.report import AuditReport, OutputFormat
+from envdoctor.requirements import SourceOptions, load_requirement_set
+
+EXIT_OK, EXIT_STALE = 0, 1
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resolve and not args.check:
+        raise UsageError("--resolve goes with --check (envdoctor lock always resolves)")
+    paths = (
+        list(args.files)
+        or [name for name in ("requirements.in", "requirements.txt", "pyproject.toml") if Path(name).is_file()][:1]
+    )
+    if not paths:
+        raise UsageError("nothing to lock: name requirement files")
+    sources = SourceOptions(kind=args.kind, extras=tuple(args.extra or ()), groups=tuple(args.group or ()))
+    requirements = load_requirement_set(paths, sources)
+    options = LockOptions(
+        output_dir=Path(args.output_dir),
+        backend=args.backend,
+        exclude_newer=args.exclude_newer,
+        upgrade=tuple(args.upgrade_package or ()),
+        pytorch_index=args.pytorch_index,
+        selection=(args.kind or "", *sorted(sources.extras), *sorted(sources.groups)),
+    )
+    hosts = hosts_from_args(args, load_config(Path()).hosts)
+    style = Style(use_color(args.color, sys.stdout))
+    try:
+        plans = plan_locks(requirements, hosts, options)
+    except SteeringError as exc:
+        print(f"{style('refused', 'red', 'bold')}: {exc}")
+        return EXIT_STALE
+    if args.check:
+        return _check(args, requirements, plans, options, style)
+    written, failures = run_locks(requirements, plans, options)
+    if failures:
+        findings = tuple(f for failure in failures for f in failure.findings)
+        report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, findings)
+        sys.stdout.write(OutputFormat(args.format).render(report, style))
+        print(f"no lockfile written: {len(failures)} target(s) could not be resolved")
+        return EXIT_STALE
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, requirements: object, plans: list, options: LockOptions, style: Style) -> int:  # type: ignore[type-arg]
+    problems = stale_locks(plans, options.output_dir)
+    if args.resolve and not problems:
+        from envdoctor.lock.drift import drift
+
+        problems = drift(requirements, plans, options)  # type: ignore[arg-type]
+    for problem in problems:
+        print(f"{style('stale', 'yellow', 'bold')}: {problem}")
+    if problems:
+        print("run `envdoctor lock` to update the lockfiles")
+        return EXIT_STALE
+    print(f"{len(plans)} target(s): lockfiles match their inputs" + (" and a fresh resolution" if args.resolve else ""))
+    return EXIT_OK

@@ -1,0 +1,176 @@
+"""Lock a requirement set for each target: steer, resolve, write, or check what was written."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import NamedTuple
+
+from envdoctor.findings import Finding
+from envdoctor.fsio import atomic_write_text
+from envdoctor.host.profile import HostProfile
+from envdoctor.lock.backends import BACKENDS, LockRequest
+from envdoctor.lock.render import header, parse_pylock, pylock_file, recorded_digest, requirements_lock
+from envdoctor.lock.steering import PYTORCH_INDEX, Steering, steer
+from envdoctor.requirements.model import RequirementSet
+from envdoctor.resolve.target import Target, target_of
+
+DIGEST_VERSION = "envdoctor-lock/1"
+
+
+class LockOptions(NamedTuple):
+    output_dir: Path = Path("lockfiles")
+    backend: str = "uv"
+    exclude_newer: str | None = None
+    upgrade: tuple[str, ...] = ()
+    pytorch_index: str = PYTORCH_INDEX
+    # What else shapes the resolution and so belongs in the digest (extras, groups, kind).
+    selection: tuple[str, ...] = ()
+
+
+class LockPlan(NamedTuple):
+    """One target's lock before resolution: where it goes and what it depends on."""
+
+    host_name: str
+    host: HostProfile
+    target: Target
+    steering: Steering
+    digest: str
+    name: str
+    description: str
+
+    def requirements_path(self, folder: Path) -> Path:
+        return folder / f"requirements.{self.name}.txt"
+
+    def pylock_path(self, folder: Path) -> Path:
+        return folder / f"pylock.{self.name}.toml"
+
+
+class LockFailure(NamedTuple):
+    plan: LockPlan
+    findings: tuple[Finding, ...]
+
+
+def describe_target(host: HostProfile, target: Target) -> str:
+    parts = [f"{target.os} {target.arch}, Python {target.python} ({target.platform})"]
+    nvidia = host.driver
+    if nvidia is not None and nvidia.driver:
+        capabilities = sorted({g.compute_capability for g in nvidia.gpus or () if g.compute_capability})
+        gpus = f", GPUs {' '.join(capabilities)}" if capabilities else ""
+        parts.append(f"NVIDIA driver {nvidia.driver}{gpus}")
+    elif host.nvidia is not None:
+        parts.append("no NVIDIA GPU")
+    return "; ".join(parts)
+
+
+def plan_locks(
+    requirements: RequirementSet, hosts: list[tuple[str, HostProfile]], options: LockOptions
+) -> list[LockPlan]:
+    plans = []
+    for host_name, host in hosts:
+        target = target_of(host, host_name)
+        steering = steer(requirements, host, target.python, options.pytorch_index)
+        name = target.slug + (f"-{steering.torch_index.variant}" if steering.torch_index else "")
+        description = describe_target(host, target)
+        digest = _digest(requirements, options, description, steering)
+        plans.append(LockPlan(host_name, host, target, steering, digest, name, description))
+    return plans
+
+
+def _digest(requirements: RequirementSet, options: LockOptions, description: str, steering: Steering) -> str:
+    """What the lock depends on: the inputs' bytes, the options, the target and the steering."""
+    hasher = hashlib.sha256(DIGEST_VERSION.encode())
+    for item in requirements.inputs:
+        hasher.update(f"\0{item.kind}\0{Path(item.path).as_posix()}\0".encode())
+        if not item.path.startswith("<"):
+            hasher.update(Path(item.path).read_bytes())
+    facts = [options.backend, options.exclude_newer or "", options.pytorch_index, *options.selection, description]
+    facts += [f"{c.requirement}|{c.reason}" for c in steering.constraints]
+    if steering.torch_index is not None:
+        facts.append("|".join([steering.torch_index.url, *steering.torch_index.packages]))
+    facts += [f"{old}|{new}" for old, new, _ in steering.rewrites]
+    hasher.update("\0".join(facts).encode())
+    return f"sha256:{hasher.hexdigest()}"
+
+
+def run_locks(
+    requirements: RequirementSet, plans: list[LockPlan], options: LockOptions
+) -> tuple[list[Path], list[LockFailure]]:
+    """Resolve every target; write the lockfiles only if every target resolved."""
+    backend = BACKENDS[options.backend]()
+    written: list[tuple[Path, str]] = []
+    failures: list[LockFailure] = []
+    inputs = [item.path for item in requirements.inputs]
+    for plan in plans:
+        previous = plan.pylock_path(options.output_dir)
+        request = LockRequest(
+            requirements,
+            plan.target,
+            plan.steering,
+            options.exclude_newer,
+            options.upgrade,
+            previous.read_text(encoding="utf-8") if previous.is_file() else None,
+        )
+        resolved = backend.resolve(request)
+        if resolved.error is not None:
+            failures.append(LockFailure(plan, _unsatisfiable(requirements, plan, resolved.error)))
+            continue
+        _, packages = parse_pylock(resolved.pylock)
+        resolver = _resolver(options.backend)
+        head = header(
+            plan.digest, inputs, plan.description, plan.steering, resolver=resolver, exclude_newer=options.exclude_newer
+        )
+        written.append(
+            (
+                plan.requirements_path(options.output_dir),
+                requirements_lock(head, packages, requirements.indexes, plan.steering),
+            )
+        )
+        locations = _local_locations(requirements, plan)
+        pylock = pylock_file(head, resolved.pylock, options.output_dir, locations)
+        written.append((plan.pylock_path(options.output_dir), pylock))
+    if failures:
+        return [], failures
+    for path, text in written:
+        atomic_write_text(path, text)
+    return [path for path, _ in written], []
+
+
+def _local_locations(requirements: RequirementSet, plan: LockPlan) -> list[str]:
+    """The local folders files may come from, as the inputs name them."""
+    locations = list(requirements.indexes.find_links)
+    if plan.steering.torch_index is not None and not plan.steering.torch_index.url.startswith("http"):
+        locations.append(plan.steering.torch_index.url)
+    return locations
+
+
+def _resolver(backend: str) -> str:
+    from importlib import metadata
+
+    package = "uv" if backend == "uv" else "pip-tools"
+    try:
+        return f"{backend} {metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return backend
+
+
+def _unsatisfiable(requirements: RequirementSet, plan: LockPlan, error: str) -> tuple[Finding, ...]:
+    from envdoctor.audit.context import AuditContext
+    from envdoctor.rules import unsatisfiable
+
+    context = AuditContext(requirements, plan.host, plan.host_name, {}, error)
+    return tuple(unsatisfiable.check(context))
+
+
+def stale_locks(plans: list[LockPlan], folder: Path) -> list[str]:
+    """Why each lockfile no longer matches its inputs (fast: nothing is resolved)."""
+    problems = []
+    for plan in plans:
+        for path in (plan.requirements_path(folder), plan.pylock_path(folder)):
+            if not path.is_file():
+                problems.append(f"{path}: missing (target {plan.description})")
+                continue
+            recorded = recorded_digest(path.read_text(encoding="utf-8"))
+            if recorded != plan.digest:
+                problems.append(f"{path}: made from other inputs, options or knowledge ({recorded or 'no digest'})")
+    return problems

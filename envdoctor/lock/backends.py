@@ -1,0 +1,251 @@
+"""Resolvers behind one interface: uv (the default) and pip-tools. Both answer with a PEP 751
+lock for one target, which the writers turn into envdoctor's lockfiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from envdoctor.errors import EnvdoctorError
+from envdoctor.lock.steering import Steering
+from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
+from envdoctor.requirements.requirements_txt import parse_requirement_text
+from envdoctor.resolve.target import Target
+from envdoctor.resolve.uv import uv_binary
+
+TIMEOUT_S = 600.0
+# A requirement written as a bare URL (no "name @"), which a project's dependencies cannot hold.
+_BARE_URL = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
+
+
+class LockRequest(NamedTuple):
+    requirements: RequirementSet
+    target: Target
+    steering: Steering
+    exclude_newer: str | None = None
+    upgrade: tuple[str, ...] = ()
+    # The previous pylock of this target: its versions are kept unless upgraded.
+    previous_pylock: str | None = None
+    # List the files of exactly these requirements, resolving nothing more.
+    no_deps: bool = False
+
+
+class Resolved(NamedTuple):
+    pylock: str = ""
+    error: str | None = None
+    resolver: str = ""
+
+
+class Backend(Protocol):
+    name: str
+
+    def resolve(self, request: LockRequest) -> Resolved: ...
+
+
+def _run(argv: list[str], cwd: Path, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
+    try:
+        return subprocess.run(
+            argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environment, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise EnvdoctorError(f"{Path(argv[0]).name} did not finish within {timeout:g} s") from None
+    except OSError as exc:
+        raise EnvdoctorError(f"cannot run {argv[0]}: {exc}") from None
+
+
+def _error_text(completed: subprocess.CompletedProcess[str]) -> str:
+    lines = [line.rstrip() for line in (completed.stderr or completed.stdout).splitlines() if line.strip()]
+    text = "\n".join(lines) or f"exited with {completed.returncode}"
+    if any(marker in text for marker in _NETWORK_ERRORS):
+        reason = next((line.strip() for line in lines if "http" in line), lines[0] if lines else text)
+        raise IndexUnreachable(f"cannot reach the package index: {reason}")
+    return text
+
+
+def _local(url: str) -> bool:
+    return not url.startswith(("http://", "https://"))
+
+
+def _absolute(location: str) -> str:
+    """A local index or find-links folder as an absolute path: the resolver runs elsewhere."""
+    if not _local(location) or location.startswith("file:"):
+        return location
+    return str(Path(location).resolve())
+
+
+_NETWORK_ERRORS = ("Failed to fetch", "error sending request", "dns error", "Could not fetch URL", "Connection")
+
+
+class IndexUnreachable(EnvdoctorError):
+    """The resolver could not reach a package index: not an unsatisfiable set."""
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)
+
+
+class UvBackend:
+    """uv pip compile, given a throwaway project so that the torch family can be bound to the
+    PyTorch index alone (an explicit index in [tool.uv.sources])."""
+
+    name = "uv"
+
+    def resolve(self, request: LockRequest) -> Resolved:
+        with tempfile.TemporaryDirectory(prefix="envdoctor-lock-") as scratch:
+            folder = Path(scratch)
+            named, loose, constraints = _split(request)
+            (folder / "pyproject.toml").write_text(_project(named, request), encoding="utf-8")
+            inputs = ["pyproject.toml"]
+            if loose:
+                (folder / "requirements.in").write_text("\n".join(loose) + "\n", encoding="utf-8")
+                inputs.append("requirements.in")
+            argv = [uv_binary(), "pip", "compile", *inputs, "--quiet", "--no-header", "--format", "pylock.toml"]
+            argv += ["--python-version", request.target.python, "--python-platform", request.target.platform]
+            argv += _index_flags(request.requirements.indexes)
+            if constraints:
+                (folder / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
+                argv += ["--constraint", "constraints.txt"]
+            if request.exclude_newer:
+                argv += ["--exclude-newer", request.exclude_newer]
+            for name in request.upgrade:
+                argv += ["--upgrade-package", name]
+            if request.no_deps:
+                argv.append("--no-deps")
+            output = folder / "pylock.toml"
+            if request.previous_pylock:
+                output.write_text(request.previous_pylock, encoding="utf-8")
+            argv += ["--output-file", "pylock.toml"]
+            completed = _run(argv, folder)
+            if completed.returncode != 0:
+                return Resolved(error=_error_text(completed), resolver=self.name)
+            return Resolved(output.read_text(encoding="utf-8"), resolver=self.name)
+
+
+def _split(request: LockRequest) -> tuple[list[str], list[str], list[str]]:
+    """PEP 508 requirements (for the project), the rest (paths, editables), and constraints."""
+    named, loose = [], []
+    rewritten = {old: new for old, new, _ in request.steering.rewrites}
+    for requirement in request.requirements.requirements:
+        if requirement.constraint:
+            continue
+        if requirement.text in rewritten:
+            named.append(rewritten[requirement.text])
+            continue
+        if requirement.form is Form.PATH or requirement.editable or requirement.name is None:
+            loose.append(("-e " if requirement.editable else "") + requirement.text)
+        elif requirement.form in (Form.URL, Form.VCS) and requirement.text.startswith(_BARE_URL):
+            named.append(f"{requirement.name} @ {requirement.url}")
+        else:
+            named.append(requirement.text)
+    constraints = [r.text for r in request.requirements.requirements if r.constraint]
+    constraints += [c.requirement for c in request.steering.constraints]
+    return list(dict.fromkeys(named)), list(dict.fromkeys(loose)), list(dict.fromkeys(constraints))
+
+
+def _project(named: list[str], request: LockRequest) -> str:
+    lines = ["[project]", 'name = "envdoctor-lock-input"', 'version = "0"', "dependencies = ["]
+    lines += [f"    {_toml_string(text)}," for text in named]
+    lines.append("]")
+    index = request.steering.torch_index
+    indexes = request.requirements.indexes
+    if index is not None and index.packages:
+        lines += ["", "[tool.uv.sources]"]
+        lines += [f'{name} = {{ index = "pytorch" }}' for name in index.packages]
+        url = _absolute(index.url)
+        lines += ["", "[[tool.uv.index]]", 'name = "pytorch"', f"url = {_toml_string(url)}", "explicit = true"]
+        if _local(index.url):
+            lines.append('format = "flat"')
+    if indexes.no_index and indexes.find_links:
+        # "Only these local files": a flat default index keeps the explicit PyTorch index usable,
+        # which uv's --no-index would switch off too.
+        for number, link in enumerate(indexes.find_links):
+            lines += ["", "[[tool.uv.index]]", f'name = "local-{number}"', f"url = {_toml_string(_absolute(link))}"]
+            lines += ['format = "flat"'] + (["default = true"] if number == 0 else [])
+    return "\n".join(lines) + "\n"
+
+
+def _index_flags(indexes: IndexOptions) -> list[str]:
+    flags: list[str] = []
+    if indexes.no_index and indexes.find_links:
+        return flags  # expressed as flat indexes in the project (see _project)
+    if indexes.index_url:
+        flags += ["--index-url", indexes.index_url]
+    for url in indexes.extra_index_urls:
+        if "download.pytorch.org" not in url:  # the torch family's index comes from the steering
+            flags += ["--extra-index-url", url]
+    for link in indexes.find_links:
+        flags += ["--find-links", _absolute(link)]
+    if indexes.no_index:
+        flags.append("--no-index")
+    return flags
+
+
+class PipToolsBackend:
+    """pip-compile resolves (for the interpreter it runs under); uv then lists the files of the
+    exact versions it chose, so that both backends write the same lockfile formats."""
+
+    name = "pip-tools"
+
+    def resolve(self, request: LockRequest) -> Resolved:
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if request.target.python != running:
+            raise EnvdoctorError(
+                f"pip-tools resolves for the Python it runs under ({running}), not {request.target.python}: "
+                "use --backend uv, or run envdoctor with that Python"
+            )
+        with tempfile.TemporaryDirectory(prefix="envdoctor-lock-") as scratch:
+            folder = Path(scratch)
+            named, loose, constraints = _split(request)
+            lines = _pip_index_lines(request)
+            if constraints:
+                (folder / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
+                lines.append("-c constraints.txt")
+            (folder / "requirements.in").write_text("\n".join(lines + named + loose) + "\n", encoding="utf-8")
+            argv = [sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header", "--no-annotate"]
+            argv += ["--strip-extras", "--output-file", "pinned.txt", "requirements.in"]
+            for name in request.upgrade:
+                argv += ["--upgrade-package", name]
+            completed = _run(argv, folder)
+            if completed.returncode != 0:
+                return Resolved(error=_error_text(completed), resolver=self.name)
+            pinned = [
+                line.strip()
+                for line in (folder / "pinned.txt").read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.lstrip().startswith(("#", "-"))
+            ]
+        exact = [parse_requirement_text(line, Location("<pip-compile>")) for line in pinned]
+        listing = request._replace(
+            requirements=request.requirements._replace(requirements=tuple(exact)),
+            steering=request.steering._replace(constraints=()),
+            previous_pylock=None,
+            upgrade=(),
+            no_deps=True,
+        )
+        files = UvBackend().resolve(listing)
+        return files._replace(resolver=self.name)
+
+
+def _pip_index_lines(request: LockRequest) -> list[str]:
+    indexes = request.requirements.indexes
+    lines = [f"--index-url {indexes.index_url}"] if indexes.index_url else []
+    lines += [f"--extra-index-url {url}" for url in indexes.extra_index_urls if "download.pytorch.org" not in url]
+    lines += [f"--find-links {_absolute(link)}" for link in indexes.find_links]
+    if indexes.no_index:
+        lines.append("--no-index")
+    if request.steering.torch_index is not None:
+        # pip cannot bind an index to some packages; the lockfile's hashes pin every file instead.
+        lines.append(_extra_index(request.steering.torch_index.url))
+    return lines
+
+
+def _extra_index(url: str) -> str:
+    return f"--find-links {_absolute(url)}" if _local(url) else f"--extra-index-url {url}"
+
+
+BACKENDS: dict[str, type[UvBackend] | type[PipToolsBackend]] = {"uv": UvBackend, "pip-tools": PipToolsBackend}

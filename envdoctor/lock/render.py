@@ -1,0 +1,121 @@
+"""envdoctor's lockfiles: a hash-pinned requirements file and a PEP 751 pylock per target, both
+under one header that says what made them. Same inputs, same bytes: no times, no machine paths."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlparse
+
+from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+
+from envdoctor import __version__
+from envdoctor.errors import EnvdoctorError
+from envdoctor.lock.steering import Steering
+from envdoctor.requirements.model import IndexOptions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+PYPI = "https://pypi.org/simple"
+DIGEST_LINE = re.compile(r"^# inputs: (?P<digest>sha256:[0-9a-f]{64})", re.MULTILINE)
+_FILE_URL = re.compile(r'url = "(?P<url>file://[^"]+)"')
+
+
+class LockedPackage(NamedTuple):
+    name: str
+    version: str
+    hashes: tuple[str, ...]
+
+
+def header(
+    digest: str, inputs: list[str], target: str, steering: Steering, *, resolver: str, exclude_newer: str | None
+) -> list[str]:
+    from envdoctor.kb.check import newest_checked
+
+    lines = [
+        "# Written by `envdoctor lock`; do not edit. `envdoctor lock --check` says whether it is current.",
+        f"# envdoctor: {__version__}",
+        f"# inputs: {digest} ({', '.join(inputs)})",
+        f"# target: {target}",
+        f"# resolver: {resolver}",
+        f"# knowledge base: facts checked up to {newest_checked()}",
+    ]
+    if exclude_newer:
+        lines.append(f"# exclude-newer: {exclude_newer}")
+    if steering.constraints or steering.torch_index or steering.notes or steering.rewrites:
+        lines.append("# steering (what the knowledge base added):")
+        lines += [f"#   {old} locked as {new}: {why}" for old, new, why in steering.rewrites]
+        lines += [f"#   constraint {c.requirement}: {c.reason}" for c in steering.constraints]
+        if steering.torch_index is not None:
+            index = steering.torch_index
+            lines.append(f"#   index {index.url} for {', '.join(index.packages)} only: {index.reason}")
+        lines += [f"#   note: {note}" for note in steering.notes]
+    return lines
+
+
+def parse_pylock(text: str) -> tuple[dict[str, Any], list[LockedPackage]]:
+    try:
+        data = tomllib.loads(text)
+        Pylock.from_dict(data)
+    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
+        raise EnvdoctorError(f"the resolver wrote a pylock.toml that does not validate: {exc}") from None
+    packages = []
+    for package in data.get("packages", []):
+        hashes = [
+            f"sha256:{wheel['hashes']['sha256']}"
+            for wheel in package.get("wheels", [])
+            if "sha256" in wheel.get("hashes", {})
+        ]
+        sdist = package.get("sdist")
+        if sdist and "sha256" in sdist.get("hashes", {}):
+            hashes.append(f"sha256:{sdist['hashes']['sha256']}")
+        packages.append(LockedPackage(package["name"], str(package["version"]), tuple(sorted(set(hashes)))))
+    return data, sorted(packages, key=lambda p: p.name)
+
+
+def requirements_lock(head: list[str], packages: list[LockedPackage], indexes: IndexOptions, steering: Steering) -> str:
+    lines = [*head, ""]
+    if not (indexes.no_index and indexes.find_links):
+        lines.append(f"--index-url {indexes.index_url or PYPI}")
+    lines += [f"--extra-index-url {url}" for url in indexes.extra_index_urls if "download.pytorch.org" not in url]
+    if steering.torch_index is not None:
+        url = steering.torch_index.url
+        lines.append(f"--find-links {url}" if not url.startswith("http") else f"--extra-index-url {url}")
+    lines += [f"--find-links {link}" for link in indexes.find_links]
+    if indexes.no_index:
+        lines.append("--no-index")
+    for package in packages:
+        if not package.hashes:
+            raise EnvdoctorError(f"{package.name} {package.version}: the resolver gave no hash for any of its files")
+        lines.append(f"{package.name}=={package.version} \\")
+        lines += [f"    --hash={digest} \\" for digest in package.hashes[:-1]]
+        lines.append(f"    --hash={package.hashes[-1]}")
+    return "\n".join(lines) + "\n"
+
+
+def pylock_file(head: list[str], pylock_text: str, lock_folder: Path, locations: list[str]) -> str:
+    """The resolver's pylock under envdoctor's header, with local files as paths: absolute where
+    their folder was given as an absolute path, else relative to the lockfile (PEP 751)."""
+
+    def path(match: re.Match[str]) -> str:
+        target = Path(unquote(urlparse(match.group("url")).path))
+        given_absolute = any(
+            Path(location).is_absolute() and target.is_relative_to(Path(location).resolve()) for location in locations
+        )
+        shown = target if given_absolute else Path(os.path.relpath(target, lock_folder.resolve()))
+        return f'path = "{PurePosixPath(shown)}"'
+
+    body = _FILE_URL.sub(path, pylock_text)
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("#")).strip()
+    return "\n".join(head) + "\n" + body + "\n"
+
+
+def recorded_digest(text: str) -> str | None:
+    match = DIGEST_LINE.search(text)
+    return match.group("digest") if match else None
