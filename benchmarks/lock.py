@@ -1,0 +1,77 @@
+"""How much envdoctor adds to the resolver it drives, in one run with a warm cache.
+
+Locks the Icarus stack (its torch pinned without the +cu121 label, so that PyPI alone serves
+it) for Linux x86_64 and Python 3.11 with ``envdoctor lock``, with a raw
+``uv pip compile --generate-hashes`` of the same input, and with
+``pip-compile --generate-hashes``. Target: envdoctor at most 15% slower than raw uv; the
+pip-compile ratio is reported. Needs the package index.
+
+    python benchmarks/lock.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.15
+STACK = [
+    "numpy==1.26.4", "pandas==2.2.1", "scikit-learn==1.4.2", "torch==2.2.0", "tensorflow==2.16.1",
+    "protobuf==4.25.3", "grpcio==1.62.1", "joblib==1.3.2", "transformers==4.38.2", "xgboost==2.0.3",
+    "optuna==3.6.1",
+]  # fmt: skip
+
+
+def wall(argv: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    from uv import find_uv_bin
+
+    uv = str(find_uv_bin())
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "requirements.in").write_text("\n".join(STACK) + "\n")
+        platform = ["--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu"]
+        cases = {
+            "envdoctor lock": [sys.executable, "-m", "envdoctor", "lock", "requirements.in", "--os", "linux",
+                               "--arch", "x86_64", "--python", "3.11", "-o", "out"],
+            "uv pip compile --generate-hashes": [uv, "pip", "compile", "requirements.in", "--generate-hashes",
+                                                  "--quiet", "-o", "uv.txt", *platform],
+            "pip-compile --generate-hashes": [sys.executable, "-m", "piptools", "compile", "--generate-hashes",
+                                              "--quiet", "--output-file", "pip-tools.txt", "requirements.in"],
+        }  # fmt: skip
+        os.environ.setdefault("PYTHONPATH", str(ROOT))
+        for argv in cases.values():
+            wall(argv, folder)  # warm every cache
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(runs):
+            for name, argv in cases.items():
+                samples[name].append(wall(argv, folder))
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    print(f"{'case':<36} {'min':>8} {'median':>8}   ({runs} runs each, interleaved, warm cache)")
+    for name, times in samples.items():
+        print(f"{name:<36} {min(times):7.2f}s {medians[name]:7.2f}s")
+    ratio = medians["envdoctor lock"] / medians["uv pip compile --generate-hashes"]
+    pip_ratio = medians["pip-compile --generate-hashes"] / medians["envdoctor lock"]
+    ok = ratio <= TARGET_RATIO
+    print(f"envdoctor lock / raw uv: {ratio:.2f}x (target <= {TARGET_RATIO}x) {'ok' if ok else 'MISSED'}")
+    print(f"pip-compile / envdoctor lock: {pip_ratio:.2f}x")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
