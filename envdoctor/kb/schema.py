@@ -96,6 +96,14 @@ def _variants(value: Any) -> None:
         raise RowError("expected a list of build variants like cu121, cpu")
 
 
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _digest(value: Any) -> None:
+    if not isinstance(value, str) or not _DIGEST.match(value):
+        raise RowError(f"{value!r} is not a sha256:<64 hex> digest")
+
+
 _PLATFORM = re.compile(r"^(any|(linux|macos|windows)-(x86_64|aarch64|arm64))$")
 
 
@@ -131,6 +139,7 @@ KINDS = {
     "variants": _variants,
     "pins": _pins,
     "platforms": _platforms,
+    "digest": _digest,
 }
 
 
@@ -318,6 +327,9 @@ TOPICS: tuple[Topic, ...] = (
                     "size_mb": "int",
                     "python": "version",
                     "python_full": "version",
+                    "digest": "digest",
+                    "size_source": "url",
+                    "digest_source": "url",
                 },
             ),
         ),
