@@ -12,8 +12,7 @@ from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.findings import Severity
 from envdoctor.fsio import atomic_write_text
-from envdoctor.host.profile import HostProfile, apply_overrides
-from envdoctor.host.select import load_profile, parse_overrides
+from envdoctor.host.select import hosts_from_args
 from envdoctor.report import OutputFormat
 from envdoctor.requirements import SourceOptions, load_requirement_set
 
@@ -51,20 +50,3 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     fail_on = Severity.parse(args.fail_on) if args.fail_on else (config.fail_on or Severity.ERROR)
     return exit_code(report, fail_on)
-
-
-def hosts_from_args(args: argparse.Namespace, configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
-    """The hosts a command works against: --host files (or the configured ones), else the host
-    flags alone, else this machine."""
-    overrides = parse_overrides(
-        os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
-    )
-    files = list(args.host or ()) or list(configured)
-    if files:
-        return [(path, apply_overrides(load_profile(path), overrides)) for path in files]
-    if not overrides.is_empty():
-        return [("flags", apply_overrides(HostProfile(), overrides))]
-    from envdoctor.host.probe import probe_host
-    from envdoctor.host.system import LocalSystem
-
-    return [("this machine", probe_host(LocalSystem()))]

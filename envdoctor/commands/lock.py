@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from envdoctor.commands.audit import hosts_from_args
 from envdoctor.config import load_config
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
+from envdoctor.host.select import hosts_from_args
 from envdoctor.lock import LockOptions, plan_locks, run_locks, stale_locks
 from envdoctor.lock.steering import SteeringError
 from envdoctor.report import AuditReport, OutputFormat

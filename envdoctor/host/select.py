@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 from envdoctor.errors import UsageError
@@ -97,3 +98,17 @@ def select_host(host_file: str | None, overrides: HostOverrides) -> HostProfile:
         return probe_host(LocalSystem())
     base = load_profile(host_file) if host_file is not None else HostProfile()
     return apply_overrides(base, overrides)
+
+
+def hosts_from_args(args: argparse.Namespace, configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+    """The hosts a command works against: --host files (or the configured ones), else the host
+    flags alone, else this machine."""
+    overrides = parse_overrides(
+        os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
+    )
+    files = list(args.host or ()) or list(configured)
+    if files:
+        return [(path, apply_overrides(load_profile(path), overrides)) for path in files]
+    if not overrides.is_empty():
+        return [("flags", apply_overrides(HostProfile(), overrides))]
+    return [("this machine", select_host(None, overrides))]

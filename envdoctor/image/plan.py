@@ -1,0 +1,194 @@
+"""Which image a locked environment needs: the base, the CUDA it must carry (if any), and why.
+
+The CUDA comes from the lock, never from a guess: a +cuXYZ build of torch, the nvidia-* CUDA
+runtime wheels, or what the knowledge base says a package loads from the system.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from envdoctor.errors import EnvdoctorError, InputError
+from envdoctor.kb import facts, load_topic
+from envdoctor.kb.check import major_minor
+
+_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_VERSION = re.compile(r"^[A-Za-z0-9.+!_-]+$")
+_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(-cu(?P<major>\d+))?$")
+_LOCAL_CUDA = re.compile(r"^cu(?P<digits>\d{2,3})$")
+# An image reference as --base-image takes it: name[:tag]@sha256:digest, nothing else.
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@(?P<digest>sha256:[0-9a-f]{64})$"
+)
+
+
+class LockedDistribution(NamedTuple):
+    name: str
+    version: str
+    hashes: tuple[str, ...]
+
+
+class BaseImage(NamedTuple):
+    repository: str
+    tag: str
+    digest: str
+    size_mb: int | None
+    why: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}@{self.digest}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class ImagePlan(NamedTuple):
+    python: str  # major.minor
+    cuda: str | None  # the CUDA the lock's builds need, major.minor
+    base: BaseImage
+    # Set when the base carries no Python: the interpreter is copied from this image.
+    python_image: BaseImage | None
+    reasons: tuple[str, ...]
+
+
+class ImageRefused(EnvdoctorError):
+    """The lock and the target contradict each other; the image would not work."""
+
+
+def parse_lock(text: str, path: str) -> list[LockedDistribution]:
+    """The pinned distributions of a hash-pinned requirements lockfile, each checked, so that
+    nothing from the file reaches the Dockerfile unless it is a well-formed name or version."""
+    found = []
+    logical = text.replace("\\\n", " ")
+    for number, raw in enumerate(logical.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        requirement, *options = line.split()
+        name, separator, version = requirement.partition("==")
+        if not separator or not _NAME.match(name) or not _VERSION.match(version):
+            raise InputError(path, f"not a pinned requirement: {requirement[:80]!r}", number)
+        hashes = tuple(option.removeprefix("--hash=") for option in options if option.startswith("--hash="))
+        if not hashes or not all(_HASH.match(value) for value in hashes):
+            raise InputError(path, f"{name}: every requirement needs --hash=sha256:<hex>", number)
+        found.append(LockedDistribution(str(canonicalize_name(name)), version, hashes))
+    if not found:
+        raise InputError(path, "no pinned requirement in the lockfile")
+    return found
+
+
+def lock_cuda(distributions: list[LockedDistribution]) -> tuple[str | None, str]:
+    """The CUDA (major.minor) the lock's builds need, and what says so."""
+    for dist in distributions:
+        if dist.name == "torch":
+            local = Version(dist.version).local or ""
+            match = _LOCAL_CUDA.match(local)
+            if match:
+                digits = match.group("digits")
+                return f"{int(digits[:-1])}.{digits[-1]}", f"torch=={dist.version}"
+    for dist in distributions:
+        if _CUDA_RUNTIME.match(dist.name):
+            return major_minor(dist.version), f"{dist.name}=={dist.version}"
+    return None, ""
+
+
+def system_cuda_users(distributions: list[LockedDistribution]) -> list[str]:
+    """Packages of the lock that load CUDA from the system rather than from wheels (knowledge base)."""
+    users = []
+    brings_wheels = any(_CUDA_RUNTIME.match(d.name) for d in distributions)
+    for dist in distributions:
+        for row in facts.package_builds(dist.name):
+            if row.get("loads_system_cuda") and SpecifierSet(row["versions"]).contains(Version(dist.version), True):
+                users.append(f"{dist.name}=={dist.version}")
+                break
+        if dist.name == "tensorflow" and not brings_wheels:
+            users.append(f"{dist.name}=={dist.version} (without [and-cuda])")
+    return users
+
+
+def _known_image(repository: str, tag: str, why: str) -> BaseImage | None:
+    for row in load_topic("base_images", "image"):
+        if row["repository"] == repository and row["tag"] == tag and "digest" in row:
+            return BaseImage(repository, tag, row["digest"], row.get("size_mb"), why)
+    return None
+
+
+def python_image(python: str, override: str | None = None) -> BaseImage:
+    if override:
+        return parse_reference(override, "the Python base image")
+    for suite in ("bookworm", "trixie"):
+        found = _known_image("python", f"{python}-slim-{suite}", f"the official Python {python} slim image")
+        if found:
+            return found
+    raise ImageRefused(f"the knowledge base has no digest for a python:{python}-slim image; give --base-image")
+
+
+def cuda_image(cuda: str, needs_cudnn: bool) -> BaseImage | None:
+    """The smallest nvidia/cuda flavour carrying CUDA ``cuda`` (and cuDNN if needed): never devel."""
+    flavours = ("cudnn-runtime",) if needs_cudnn else ("base", "runtime", "cudnn-runtime")
+    candidates = []
+    for row in load_topic("base_images", "image"):
+        if row["repository"] != "nvidia/cuda" or "cuda" not in row or row["flavor"] not in flavours:
+            continue
+        if major_minor(row["cuda"]) == major_minor(cuda) and "digest" in row:
+            rank = flavours.index(row["flavor"])
+            candidates.append((rank, row["os"] != "ubuntu24.04", row["tag"], row))
+    if not candidates:
+        return None
+    *_, row = min(candidates)
+    why = f"carries CUDA {row['cuda']}" + (f" and cuDNN {row['cudnn']}" if "cudnn" in row else "")
+    return BaseImage("nvidia/cuda", row["tag"], row["digest"], row.get("size_mb"), why)
+
+
+def parse_reference(reference: str, what: str) -> BaseImage:
+    match = IMAGE_REFERENCE.match(reference)
+    if match is None:
+        raise InputError(reference, f"{what} must be NAME[:TAG]@sha256:<64 hex> (a digest-pinned reference)")
+    return BaseImage(match.group("name"), match.group("tag") or "latest", match.group("digest"), None, "given")
+
+
+def plan_image(distributions: list[LockedDistribution], python: str, base_override: str | None = None) -> ImagePlan:
+    cuda, cuda_source = lock_cuda(distributions)
+    users = system_cuda_users(distributions)
+    reasons = []
+    if cuda is not None:
+        reasons.append(f"the lock needs CUDA {cuda} ({cuda_source})")
+    if not users:
+        base = python_image(python, base_override)
+        reasons.append(
+            "every GPU package brings its CUDA libraries as wheels: a plain Python base, no CUDA image; "
+            "the host driver arrives through the NVIDIA container toolkit"
+            if cuda
+            else "no GPU package: a plain Python base"
+        )
+        return ImagePlan(python, cuda, base, None, tuple(reasons))
+    wanted_cuda = cuda or _system_cuda(distributions)
+    if wanted_cuda is None:
+        raise ImageRefused(f"{', '.join(users)} load CUDA from the system, but no CUDA version follows from the lock")
+    needs_cudnn = any("tensorflow" in user or "onnxruntime" in user for user in users)
+    found = parse_reference(base_override, "--base-image") if base_override else cuda_image(wanted_cuda, needs_cudnn)
+    if found is None:
+        raise ImageRefused(
+            f"{', '.join(users)} load CUDA {wanted_cuda} from the system, and the knowledge base has no "
+            f"digest-pinned nvidia/cuda image for it: give --base-image nvidia/cuda:<tag>@sha256:<digest>"
+        )
+    reasons.append(f"{', '.join(users)} load CUDA from the system: {found.name} ({found.why}), never devel")
+    return ImagePlan(python, wanted_cuda, found, python_image(python), tuple(reasons))
+
+
+def _system_cuda(distributions: list[LockedDistribution]) -> str | None:
+    for dist in distributions:
+        if dist.name == "tensorflow":
+            tested = facts.tensorflow_tested(Version(dist.version))
+            if tested is not None and "cuda" in tested:
+                return major_minor(tested["cuda"])
+    return None
