@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour the output (default: auto; NO_COLOR is respected)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_probe, _add_audit, _add_lock, _add_explain, _add_kb):
+    for add in (_add_probe, _add_audit, _add_lock, _add_dockerfile, _add_explain, _add_kb):
         add(commands)
     return parser
 
@@ -166,6 +166,24 @@ def _add_lock(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     add_host_options(lock, several=True)
     lock.set_defaults(handler="envdoctor.commands.lock")
+
+
+def _add_dockerfile(commands: argparse._SubParsersAction[_Parser]) -> None:
+    dockerfile = commands.add_parser(
+        "dockerfile",
+        help="a slim, digest-pinned, hash-locked image for a locked environment",
+        description="Write a Dockerfile, .dockerignore and build recipe for an envdoctor lockfile (or for "
+        "requirement files, locked first for the target).",
+    )
+    dockerfile.add_argument(
+        "inputs", nargs="+", metavar="LOCK_OR_FILES", help="an envdoctor lockfile, or requirement files"
+    )
+    dockerfile.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where the build context goes")
+    dockerfile.add_argument("--base-image", metavar="REF@DIGEST", help="your own (mirrored) base, pinned by digest")
+    dockerfile.add_argument("--wheelhouse", metavar="DIR", help="install from these wheels; the build needs no network")
+    dockerfile.add_argument("--tag", metavar="NAME", help="image name the build recipe uses")
+    add_host_options(dockerfile)
+    dockerfile.set_defaults(handler="envdoctor.commands.dockerfile")
 
 
 def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:

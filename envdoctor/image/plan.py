@@ -149,6 +149,15 @@ def cuda_image(cuda: str, needs_cudnn: bool) -> BaseImage | None:
     return BaseImage("nvidia/cuda", row["tag"], row["digest"], row.get("size_mb"), why)
 
 
+def devel_image(cuda: str) -> BaseImage | None:
+    """The CUDA devel image a generator like Cog would start from, for the size comparison."""
+    for row in load_topic("base_images", "image"):
+        devel = row["repository"] == "nvidia/cuda" and row["flavor"] == "cudnn-devel" and "cuda" in row
+        if devel and major_minor(row["cuda"]) == major_minor(cuda):
+            return BaseImage("nvidia/cuda", row["tag"], row.get("digest", ""), row.get("size_mb"), "devel")
+    return None
+
+
 def parse_reference(reference: str, what: str) -> BaseImage:
     match = IMAGE_REFERENCE.match(reference)
     if match is None:

@@ -62,6 +62,8 @@ class Dockerfile:
     environment: list[tuple[str, str, Location]] = field(default_factory=list)
     system_packages: list[tuple[str, Location]] = field(default_factory=list)
     commands: list[tuple[str, Location]] = field(default_factory=list)
+    # Files copied from the build context: destination in the image -> path in the context.
+    copies: dict[str, str] = field(default_factory=dict)
     index_urls: list[str] = field(default_factory=list)
 
 
@@ -87,6 +89,8 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
             for key, value in _env_pairs(rest):
                 arguments[key] = value
                 result.environment.append((key, value, location))
+        elif name in ("COPY", "ADD"):
+            _copy(rest, result)
         elif name == "RUN":
             command = _substitute(_shell_text(rest), arguments)
             result.commands.append((command, location))
@@ -222,7 +226,20 @@ def _pip_install(arguments: list[str], location: Location, path: str, result: Do
         position += 1
 
 
+def _copy(rest: str, result: Dockerfile) -> None:
+    words = rest.split()
+    if any(word.startswith("--from") for word in words):
+        return  # from another stage or image, not from the build context
+    paths = [word for word in words if not word.startswith("--")]
+    if len(paths) == 2:
+        source, destination = paths
+        if destination.endswith("/"):
+            destination += Path(source).name
+        result.copies[destination] = source
+
+
 def _included_file(target: str, location: Location, path: str, result: Dockerfile) -> None:
+    target = result.copies.get(target, target)
     candidate = Path(path).parent / target
     if not target or not candidate.is_file():
         return  # a file made during the build, or outside the context: nothing to read here

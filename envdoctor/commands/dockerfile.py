@@ -1,0 +1,160 @@
+"""``envdoctor dockerfile``: a slim, digest-pinned, hash-locked image for a locked environment."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from envdoctor.console import Style, use_color
+from envdoctor.errors import InputError, UsageError
+from envdoctor.fsio import atomic_write_text, read_text_input
+from envdoctor.host.profile import HostProfile
+from envdoctor.image.plan import ImagePlan, ImageRefused, devel_image, parse_lock, plan_image
+from envdoctor.image.writer import LOCK_NAME, build_recipe, dockerfile, dockerignore
+
+LOCK_MARK = "# Written by `envdoctor lock`"
+_TARGET_PYTHON = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
+_TAG = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_.-]{1,128})?$")
+# Findings that mean the image could not work on the target: the generator refuses.
+REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
+
+
+def run(args: argparse.Namespace) -> int:
+    style = Style(use_color(args.color, sys.stdout))
+    if args.tag and not _TAG.match(args.tag):
+        raise UsageError(f"--tag {args.tag!r}: expected an image name like envdoctor/app:1")
+    lock_path, lock_text = _lock(args)
+    distributions = parse_lock(lock_text, lock_path)
+    python = _python(args, lock_text, lock_path)
+    hosts = _hosts(args)
+    refusal = _refusals(lock_path, hosts)
+    if refusal:
+        for line in refusal:
+            print(f"{style('refused', 'red', 'bold')}: {line}")
+        return 1
+    try:
+        plan = plan_image(distributions, python, args.base_image)
+    except ImageRefused as exc:
+        print(f"{style('refused', 'red', 'bold')}: {exc}")
+        return 1
+    out = Path(args.output_dir)
+    digest = "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
+    wheelhouse = _wheelhouse(args.wheelhouse, out)
+    atomic_write_text(out / LOCK_NAME, lock_text)
+    atomic_write_text(out / "Dockerfile", dockerfile(plan, digest, wheelhouse))
+    atomic_write_text(out / ".dockerignore", dockerignore())
+    atomic_write_text(out / "build.sh", build_recipe(args.tag or "envdoctor-env:latest"))
+    (out / "build.sh").chmod(0o755)
+    print(f"wrote {out / 'Dockerfile'} (base {plan.base.name})")
+    for line in _size_report(plan, lock_path):
+        print(line)
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> tuple[str, str]:
+    """The lockfile to build from: the one given, or one made now from the requirement files."""
+    if len(args.inputs) == 1:
+        text = read_text_input(args.inputs[0])
+        if text.startswith(LOCK_MARK):
+            return args.inputs[0], text
+    from envdoctor.lock import LockOptions, plan_locks, run_locks
+    from envdoctor.requirements import SourceOptions, load_requirement_set
+
+    requirements = load_requirement_set(list(args.inputs), SourceOptions())
+    hosts = _hosts(args)
+    if len(hosts) != 1:
+        raise UsageError("one target for a Dockerfile: give one --host (or host flags)")
+    options = LockOptions(output_dir=Path(args.output_dir) / "lockfiles")
+    written, failures = run_locks(requirements, plan_locks(requirements, hosts, options), options)
+    if failures:
+        raise UsageError("the requirements do not resolve for this target: run envdoctor lock to see why")
+    path = str(next(p for p in written if p.name.startswith("requirements.")))
+    return path, Path(path).read_text(encoding="utf-8")
+
+
+def _python(args: argparse.Namespace, lock_text: str, lock_path: str) -> str:
+    match = _TARGET_PYTHON.search(lock_text)
+    if match:
+        return match.group("python")
+    if args.python:
+        return ".".join(args.python.split(".")[:2])
+    raise InputError(lock_path, "the lockfile does not say its Python; give --python")
+
+
+def _hosts(args: argparse.Namespace) -> list[tuple[str, HostProfile]]:
+    from envdoctor.host.select import hosts_from_args
+
+    if not (args.host or args.driver or args.gpu or args.os or args.arch or args.cuda or args.python or args.wsl):
+        # Without a target, the image is judged for no host in particular.
+        return []
+    return list(hosts_from_args(args, ()))
+
+
+def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]:
+    if not hosts:
+        return []
+    from envdoctor.audit import AuditOptions, run_audit
+    from envdoctor.requirements import SourceOptions, load_requirement_set
+
+    requirements = load_requirement_set([lock_path], SourceOptions(kind="requirements"))
+    report = run_audit(requirements, hosts, AuditOptions())
+    return [
+        f"{finding.code} ({finding.category}): {finding.message}" + (f"; fix: {finding.fix}" if finding.fix else "")
+        for finding in report.findings
+        if finding.category in REFUSING and finding.severity.label == "error"
+    ]
+
+
+def _wheelhouse(given: str | None, out: Path) -> bool:
+    if given is None:
+        return False
+    source = Path(given)
+    wheels = sorted(source.glob("*.whl")) if source.is_dir() else []
+    if not wheels:
+        raise InputError(given, "--wheelhouse must be a folder of wheels")
+    target = out / "wheelhouse"
+    target.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        if source.resolve() != target.resolve():
+            shutil.copyfile(wheel, target / wheel.name)
+    return True
+
+
+def _size_report(plan: ImagePlan, lock_path: str) -> list[str]:
+    """The image's estimated size beside the same lock on a CUDA devel base, from known sizes."""
+    wheels = _wheel_bytes(lock_path)
+    if wheels is None:
+        return ["estimated size: unknown (no pylock beside the lockfile to read wheel sizes from)"]
+    wheel_mb = round(wheels / 1e6)
+    bases = [plan.base] + ([plan.python_image] if plan.python_image else [])
+    base_sizes = [image.size_mb for image in bases]
+    if None in base_sizes:
+        lines = [f"estimated size: locked wheels {wheel_mb:,} MB + a base of unknown size (compressed)"]
+    else:
+        base_mb = sum(size or 0 for size in base_sizes)
+        lines = [
+            f"estimated size: {base_mb + wheel_mb:,} MB (base {base_mb} MB + locked wheels {wheel_mb:,} MB, compressed)"
+        ]
+    devel = devel_image(plan.cuda) if plan.cuda else None
+    if devel is not None and devel.size_mb:
+        python_mb = (plan.python_image or plan.base).size_mb or 0 if plan.python_image else 0
+        lines.append(f"the same lock on {devel.name}: about {devel.size_mb + python_mb + wheel_mb:,} MB")
+    elif plan.cuda:
+        lines.append(f"the size of a CUDA {plan.cuda} devel base is not in the knowledge base: no comparison")
+    return lines
+
+
+def _wheel_bytes(lock_path: str) -> int | None:
+    """The download size of the lock's wheels for its target, read from the pylock beside it."""
+    lock = Path(lock_path)
+    pylock = lock.with_name(lock.name.replace("requirements.", "pylock.", 1).removesuffix(".txt") + ".toml")
+    if pylock == lock or not pylock.is_file():
+        return None
+    from envdoctor.requirements.pyproject import load_toml
+
+    data = load_toml(pylock.read_text(encoding="utf-8"), str(pylock))
+    return sum(int(wheel.get("size", 0)) for package in data.get("packages", []) for wheel in package.get("wheels", []))
