@@ -106,7 +106,8 @@ def hosts_from_args(args: argparse.Namespace, configured: tuple[str, ...]) -> li
     overrides = parse_overrides(
         os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
     )
-    files = list(args.host or ()) or list(configured)
+    given = [args.host] if isinstance(args.host, str) else list(args.host or ())
+    files = given or list(configured)
     if files:
         return [(path, apply_overrides(load_profile(path), overrides)) for path in files]
     if not overrides.is_empty():
