@@ -1,0 +1,147 @@
+"""The GitHub Action's work, as a program the action's steps call with their inputs in the
+environment (never in the command text): audit, then report to the job summary, as workflow
+annotations, as a SARIF file and as step outputs, and optionally check lockfiles and images.
+
+    python -m envdoctor.github_action
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from envdoctor.audit import AuditOptions, exit_code, run_audit
+from envdoctor.console import Style
+from envdoctor.errors import EnvdoctorError, UsageError
+from envdoctor.findings import Finding, Severity
+from envdoctor.fsio import atomic_write_text
+from envdoctor.host.profile import HostProfile
+from envdoctor.host.select import load_profile
+from envdoctor.report import OutputFormat
+from envdoctor.requirements import SourceOptions, load_requirement_set
+
+_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _words(name: str) -> list[str]:
+    """An input that lists files or globs, separated by spaces or new lines."""
+    return shlex.split(os.environ.get(name, ""))
+
+
+def _expand(patterns: list[str], what: str) -> list[str]:
+    found: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True))
+        if not matches:
+            raise UsageError(f"{what}: nothing matches {pattern!r}")
+        found += matches
+    return list(dict.fromkeys(found))
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    """A workflow command that shows the finding on the diff."""
+    properties = [f"title={_escape_property(f'{finding.code} {finding.category}')}"]
+    if finding.location is not None:
+        properties.insert(0, f"file={_escape_property(finding.location.path)}")
+        if finding.location.line:
+            properties.insert(1, f"line={finding.location.line}")
+    message = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
+    return f"::{_LEVELS[finding.severity]} {','.join(properties)}::{_escape_data(message)}"
+
+
+def _append(path_variable: str, text: str) -> None:
+    path = os.environ.get(path_variable)
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def _hosts() -> list[tuple[str, HostProfile]]:
+    files = _expand(_words("ENVDOCTOR_HOSTS"), "hosts")
+    if files:
+        return [(path, load_profile(path)) for path in files]
+    # A CI runner is not the production host: without profiles, the audit judges the set alone.
+    return [("no host profile", HostProfile(os="linux", arch="x86_64"))]
+
+
+def audit() -> int:
+    files = _expand(_words("ENVDOCTOR_FILES") or ["requirements.txt"], "files")
+    fail_on = Severity.parse(os.environ.get("ENVDOCTOR_FAIL_ON") or "error")
+    requirements = load_requirement_set(files, SourceOptions())
+    report = run_audit(requirements, _hosts(), AuditOptions())
+    sarif_path = os.environ.get("ENVDOCTOR_SARIF_FILE") or "envdoctor.sarif"
+    plain = Style(enabled=False)
+    atomic_write_text(sarif_path, OutputFormat.SARIF.render(report, plain))
+    _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain))
+    for finding in report.findings:
+        print(annotation(finding))
+    counts = report.counts()
+    _append(
+        "GITHUB_OUTPUT",
+        f"findings={len(report.findings)}\nerrors={counts['error']}\nwarnings={counts['warning']}\nsarif-file={sarif_path}\n",
+    )
+    sys.stdout.write(OutputFormat.TEXT.render(report, plain))
+    return exit_code(report, fail_on)
+
+
+def check_locks() -> int:
+    from envdoctor.cli import main
+
+    files = _expand(_words("ENVDOCTOR_LOCK_FILES") or _words("ENVDOCTOR_FILES"), "lock-files")
+    hosts = [argument for path in _expand(_words("ENVDOCTOR_HOSTS"), "hosts") for argument in ("--host", path)]
+    folder = os.environ.get("ENVDOCTOR_LOCKFILES_DIR") or "lockfiles"
+    resolve = ["--resolve"] if os.environ.get("ENVDOCTOR_RESOLVE") == "true" else []
+    return main(["--color", "never", "lock", *files, *hosts, "-o", folder, "--check", *resolve])
+
+
+def check_images() -> int:
+    """Regenerate each image folder (lock/ and host.json inside) and compare with what is committed."""
+    from envdoctor.cli import main
+
+    failures = 0
+    for folder in _expand(_words("ENVDOCTOR_IMAGES"), "images"):
+        base = Path(folder)
+        locks = sorted((base / "lock").glob("requirements.*.txt"))
+        if not locks or not (base / "host.json").is_file():
+            raise UsageError(f"images: {folder} needs lock/requirements.*.txt and host.json")
+        with tempfile.TemporaryDirectory() as scratch:
+            host, tag = str(base / "host.json"), f"envdoctor/{base.name}:1"
+            code = main(["--color", "never", "dockerfile", str(locks[0]), "-o", scratch, "--host", host, "--tag", tag])
+            for name in ("Dockerfile", ".dockerignore", "build.sh", "requirements.lock"):
+                fresh, committed = Path(scratch) / name, base / name
+                if code != 0 or not committed.is_file() or fresh.read_bytes() != committed.read_bytes():
+                    print(f"::error file={_escape_property(str(committed))},title=envdoctor::{name} is not what "
+                          "envdoctor dockerfile writes now: regenerate it")  # fmt: skip
+                    failures += 1
+    return 1 if failures else 0
+
+
+COMMANDS = {"audit": audit, "check-locks": check_locks, "check-images": check_images}
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 1 or arguments[0] not in COMMANDS:
+        print(f"usage: python -m envdoctor.github_action {{{','.join(COMMANDS)}}}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[arguments[0]]()
+    except EnvdoctorError as exc:
+        print(f"::error title=envdoctor::{_escape_data(str(exc))}")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
