@@ -247,16 +247,22 @@ def test_the_install_step_installs_from_the_lockfile(tmp_path: Path) -> None:
 # --- pre-commit --------------------------------------------------------------------------------
 
 
-def sample_repo(tmp_path: Path, files: dict[str, str]) -> Path:
-    repo = tmp_path / "sample"
-    repo.mkdir()
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+
+
+def sample_repo(repo: Path, files: dict[str, str]) -> Path:
+    """A git repository holding `files`, committed."""
+    repo.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (repo / name).write_text(text)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
-    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "."], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "sample"], cwd=repo, check=True)
+    subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True)
+    commit(repo)
     return repo
+
+
+def commit(repo: Path) -> None:
+    subprocess.run([*GIT, "add", "."], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "sample"], cwd=repo, check=True)
 
 
 def try_repo(repo: Path, hook: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -283,12 +289,9 @@ def test_pre_commit_lock_check_hook_passes_then_fails(tmp_path: Path, local_inde
     repo.mkdir()
     (repo / "requirements.in").write_text(f"--no-index\n--find-links {local_index}\nsix\n")
     subprocess.run([sys.executable, "-m", "envdoctor", "lock", "requirements.in"], cwd=repo, check=True)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
-    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "."], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "sample"], cwd=repo, check=True)
+    sample_repo(repo, {})
     assert try_repo(repo, "envdoctor-lock-check", tmp_path / "cache").returncode == 0
     (repo / "requirements.in").write_text((repo / "requirements.in").read_text() + "filelock\n")
-    subprocess.run([*git, "commit", "-qam", "more"], cwd=repo, check=True)
+    commit(repo)
     result = try_repo(repo, "envdoctor-lock-check", tmp_path / "cache")
     assert result.returncode == 1 and "stale" in result.stdout
