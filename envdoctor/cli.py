@@ -92,6 +92,16 @@ def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
     probe.set_defaults(handler="envdoctor.commands.probe")
 
 
+def _add_source_options(parser: argparse.ArgumentParser, files_help: str) -> None:
+    """The requirement sources of a command and how to read them (audit and lock share them)."""
+    parser.add_argument("files", nargs="*", metavar="FILE", help=files_help)
+    parser.add_argument(
+        "--kind", choices=("requirements", "pyproject", "pylock", "dockerfile"), help="the kind of every FILE"
+    )
+    parser.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
+    parser.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
+
+
 def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     audit = commands.add_parser(
         "audit",
@@ -100,14 +110,7 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
         "files, pyproject.toml, pylock.toml or Dockerfiles (by name, or --kind); with none, the usual files "
         "of the current folder.",
     )
-    audit.add_argument(
-        "files", nargs="*", metavar="FILE", help="requirement sources; - reads a requirements file from stdin"
-    )
-    audit.add_argument(
-        "--kind", choices=("requirements", "pyproject", "pylock", "dockerfile"), help="the kind of every FILE"
-    )
-    audit.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
-    audit.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
+    _add_source_options(audit, "requirement sources; - reads a requirements file from stdin")
     audit.add_argument("--installed", action="store_true", help="audit the live environment of a Python")
     audit.add_argument("--python-executable", metavar="PATH", help="the Python whose environment --installed reads")
     audit.add_argument(
@@ -132,12 +135,7 @@ def _add_lock(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Resolve the requirement set for each target (a host profile or flags; default this machine) "
         "into lockfiles/requirements.<target>.txt and lockfiles/pylock.<target>.toml.",
     )
-    lock.add_argument("files", nargs="*", metavar="FILE", help="requirement sources (default: requirements.in)")
-    lock.add_argument(
-        "--kind", choices=("requirements", "pyproject", "pylock", "dockerfile"), help="the kind of every FILE"
-    )
-    lock.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
-    lock.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
+    _add_source_options(lock, "requirement sources (default: requirements.in)")
     lock.add_argument("--backend", choices=("uv", "pip-tools"), default="uv", help="the resolver (default: uv)")
     lock.add_argument(
         "-o", "--output-dir", default="lockfiles", metavar="DIR", help="where lockfiles go (default: lockfiles)"

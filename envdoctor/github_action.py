@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from envdoctor.audit import AuditOptions, exit_code, run_audit
+from envdoctor.config import load_config
 from envdoctor.console import Style
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.findings import Finding, Severity
@@ -68,8 +69,8 @@ def _append(path_variable: str, text: str) -> None:
             handle.write(text)
 
 
-def _hosts() -> list[tuple[str, HostProfile]]:
-    files = _expand(_words("ENVDOCTOR_HOSTS"), "hosts")
+def _hosts(configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+    files = _expand(_words("ENVDOCTOR_HOSTS") or list(configured), "hosts")
     if files:
         return [(path, load_profile(path)) for path in files]
     # A CI runner is not the production host: without profiles, the audit judges the set alone.
@@ -79,9 +80,12 @@ def _hosts() -> list[tuple[str, HostProfile]]:
 def audit() -> int:
     files = _expand(_words("ENVDOCTOR_FILES") or ["requirements.txt"], "files")
     fail_on = Severity.parse(os.environ.get("ENVDOCTOR_FAIL_ON") or "error")
-    requirements = load_requirement_set(files, SourceOptions())
-    report = run_audit(requirements, _hosts(), AuditOptions())
     sarif_path = os.environ.get("ENVDOCTOR_SARIF_FILE") or "envdoctor.sarif"
+    if "\n" in sarif_path or "\r" in sarif_path:
+        raise UsageError("sarif-file: a path cannot hold a line break")
+    config = load_config(Path())  # [tool.envdoctor] applies in CI as on the command line
+    requirements = load_requirement_set(files, SourceOptions())
+    report = run_audit(requirements, _hosts(config.hosts), AuditOptions(ignore=config.ignore))
     plain = Style(enabled=False)
     atomic_write_text(sarif_path, OutputFormat.SARIF.render(report, plain))
     _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain))

@@ -204,6 +204,17 @@ def test_the_action_reports_everywhere_a_runner_shows(tmp_path: Path) -> None:
         jsonschema.Draft4Validator(schema).validate(sarif)
 
 
+def test_the_project_configuration_applies(tmp_path: Path) -> None:
+    workspace = icarus_workspace(tmp_path)
+    (workspace / "pyproject.toml").write_text('[tool.envdoctor]\nhost = "hosts/prod.json"\nignore = ["ED101"]\n')
+    runner = Runner(workspace, {"files": "requirements.txt"})  # no hosts input: the configured host
+    installed(runner)
+    runner.run()
+    annotations = [line for line in runner.output("Audit").splitlines() if line.startswith("::")]
+    assert annotations and not any("ED101" in line for line in annotations)
+    assert "hosts/prod.json" in runner.files["summary"].read_text()
+
+
 def test_fail_on_and_the_checks(tmp_path: Path, local_index: Path) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()

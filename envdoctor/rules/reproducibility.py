@@ -37,7 +37,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         elif requirement.form is Form.URL and not requirement.hashes:
             yield ctx.finding(
                 "ED404",
-                f"{requirement.text} installs from an URL without a hash: the URL can serve other bytes",
+                f"{requirement.text} installs from a URL without a hash: the URL can serve other bytes",
                 requirement=requirement,
                 fix="add --hash=sha256:<digest> for the file",
             )
