@@ -11,23 +11,16 @@
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import interleaved, report
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_RATIO_TARGET = 2.5
 LARGE_TARGET_S = 1.0
 HOST = ROOT / "examples/icarus/prod-host.json"
-
-
-def wall(argv: list[str], cwd: Path = ROOT) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - started
 
 
 def write_set(folder: Path, lines: int, files: int = 20) -> Path:
@@ -61,16 +54,8 @@ def main() -> int:
         }
         cases = {"floor: import packaging.requirements, tomllib": floor, "audit examples/icarus": icarus}
         cases.update({f"audit {size} lines in 20 files": argv for size, argv in large.items()})
-        for argv in cases.values():
-            wall(argv)  # warm caches and .pyc files
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(runs):
-            for name, argv in cases.items():
-                samples[name].append(wall(argv))
-    medians = {name: statistics.median(times) for name, times in samples.items()}
-    print(f"{'case':<48} {'min':>8} {'median':>8}   ({runs} runs each, interleaved)")
-    for name, times in samples.items():
-        print(f"{name:<48} {min(times) * 1000:7.1f}ms {medians[name] * 1000:7.1f}ms")
+        samples = interleaved(cases, runs, ROOT)
+    medians = report(samples, f"{runs} runs each, interleaved")
     ratio = medians["audit examples/icarus"] / medians["floor: import packaging.requirements, tomllib"]
     big = medians["audit 2000 lines in 20 files"]
     growth = (medians["audit 2000 lines in 20 files"] - medians["audit 1000 lines in 20 files"]) / (

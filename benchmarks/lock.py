@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import interleaved, report
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.15
@@ -27,12 +26,6 @@ STACK = [
     "protobuf==4.25.3", "grpcio==1.62.1", "joblib==1.3.2", "transformers==4.38.2", "xgboost==2.0.3",
     "optuna==3.6.1",
 ]  # fmt: skip
-
-
-def wall(argv: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - started
 
 
 def main() -> int:
@@ -55,16 +48,8 @@ def main() -> int:
                                               "--quiet", "--output-file", "pip-tools.txt", "requirements.in"],
         }  # fmt: skip
         os.environ.setdefault("PYTHONPATH", str(ROOT))
-        for argv in cases.values():
-            wall(argv, folder)  # warm every cache
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(runs):
-            for name, argv in cases.items():
-                samples[name].append(wall(argv, folder))
-    medians = {name: statistics.median(times) for name, times in samples.items()}
-    print(f"{'case':<36} {'min':>8} {'median':>8}   ({runs} runs each, interleaved, warm cache)")
-    for name, times in samples.items():
-        print(f"{name:<36} {min(times):7.2f}s {medians[name]:7.2f}s")
+        samples = interleaved(cases, runs, folder, check=True)
+    medians = report(samples, f"{runs} runs each, interleaved, warm cache", milliseconds=False)
     ratio = medians["envdoctor lock"] / medians["uv pip compile --generate-hashes"]
     pip_ratio = medians["pip-compile --generate-hashes"] / medians["envdoctor lock"]
     ok = ratio <= TARGET_RATIO

@@ -9,22 +9,12 @@ probe`` on a machine without a GPU within 0.3 s.
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
+
+from timing import interleaved, report
 
 VERSION_TARGET_RATIO = 3.0
 PROBE_TARGET_S = 0.3
-
-
-def wall_times(argv: list[str], runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def main() -> int:
@@ -37,16 +27,7 @@ def main() -> int:
         "envdoctor --version": [python, "-m", "envdoctor", "--version"],
         "envdoctor probe": [python, "-m", "envdoctor", "probe", "--format", "json"],
     }
-    wall_times(cases["envdoctor probe"], 2)  # warm the file cache
-    medians = {}
-    print(f"{'command':<22} {'min':>8} {'median':>8}   ({runs} runs each, interleaved)")
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(runs):
-        for name, argv in cases.items():
-            samples[name] += wall_times(argv, 1)
-    for name, times in samples.items():
-        medians[name] = statistics.median(times)
-        print(f"{name:<22} {min(times) * 1000:7.1f}ms {medians[name] * 1000:7.1f}ms")
+    medians = report(interleaved(cases, runs), f"{runs} runs each, interleaved")
     ratio = medians["envdoctor --version"] / medians["python -c pass"]
     probe = medians["envdoctor probe"]
     version_ok, probe_ok = ratio <= VERSION_TARGET_RATIO, probe <= PROBE_TARGET_S

@@ -145,6 +145,24 @@ def test_wheelhouse_build_needs_no_network(tmp_path: Path) -> None:
     assert "!wheelhouse" in (tmp_path / ".dockerignore").read_text()
 
 
+def test_a_package_without_wheels_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Recorded with envdoctor lock: antlr4-python3-runtime 4.9.3 is published as an sdist only.
+    (lock,) = (Path(__file__).parent / "fixtures/images/sdist-only").glob("requirements.*.txt")
+    assert main(["dockerfile", str(lock), "-o", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert "antlr4-python3-runtime 4.9.3 has no wheel in the lock" in out and "six" not in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_wheelhouse_must_hold_every_locked_wheel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    shutil.copy(SMALL_LOCK.parent / "wheelhouse" / "six-1.17.0-py2.py3-none-any.whl", wheels)
+    assert main(["dockerfile", str(SMALL_LOCK), "-o", str(tmp_path / "out"), "--wheelhouse", str(wheels)]) == 2
+    assert "no wheel for packaging==24.2" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_same_inputs_same_bytes(tmp_path: Path) -> None:
     for name in ("one", "two"):
         assert regenerate("tensorflow-and-cuda", tmp_path / name) == 0

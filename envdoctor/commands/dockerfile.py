@@ -8,12 +8,13 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from envdoctor.console import Style, use_color
 from envdoctor.errors import InputError, UsageError
 from envdoctor.fsio import atomic_write_text, read_text_input
 from envdoctor.host.profile import HostProfile
-from envdoctor.image.plan import ImagePlan, ImageRefused, devel_image, parse_lock, plan_image
+from envdoctor.image.plan import ImagePlan, ImageRefused, LockedDistribution, devel_image, parse_lock, plan_image
 from envdoctor.image.writer import LOCK_NAME, build_recipe, dockerfile, dockerignore
 
 LOCK_MARK = "# Written by `envdoctor lock`"
@@ -31,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     distributions = parse_lock(lock_text, lock_path)
     python = _python(args, lock_text, lock_path)
     hosts = _hosts(args)
-    refusal = _refusals(lock_path, hosts)
+    pylock = _pylock_beside(lock_path)
+    refusal = _refusals(lock_path, hosts) + _without_wheels(pylock)
     if refusal:
         for line in refusal:
             print(f"{style('refused', 'red', 'bold')}: {line}")
@@ -43,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     out = Path(args.output_dir)
     digest = "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
-    wheelhouse = _wheelhouse(args.wheelhouse, out)
+    wheelhouse = _wheelhouse(args.wheelhouse, out, distributions)
     atomic_write_text(out / LOCK_NAME, lock_text)
     atomic_write_text(out / "Dockerfile", dockerfile(plan, digest, wheelhouse))
     atomic_write_text(out / ".dockerignore", dockerignore())
     atomic_write_text(out / "build.sh", build_recipe(args.tag or "envdoctor-env:latest"))
     (out / "build.sh").chmod(0o755)
     print(f"wrote {out / 'Dockerfile'} (base {plan.base.name})")
-    for line in _size_report(plan, lock_path):
+    for line in _size_report(plan, pylock):
         print(line)
     return 0
 
@@ -109,13 +111,16 @@ def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]
     ]
 
 
-def _wheelhouse(given: str | None, out: Path) -> bool:
+def _wheelhouse(given: str | None, out: Path, distributions: list[LockedDistribution]) -> bool:
     if given is None:
         return False
     source = Path(given)
     wheels = sorted(source.glob("*.whl")) if source.is_dir() else []
     if not wheels:
         raise InputError(given, "--wheelhouse must be a folder of wheels")
+    missing = _not_in_wheelhouse(distributions, wheels)
+    if missing:
+        raise InputError(given, f"no wheel for {', '.join(missing)}: the build installs from this folder alone")
     target = out / "wheelhouse"
     target.mkdir(parents=True, exist_ok=True)
     for wheel in wheels:
@@ -124,11 +129,29 @@ def _wheelhouse(given: str | None, out: Path) -> bool:
     return True
 
 
-def _size_report(plan: ImagePlan, lock_path: str) -> list[str]:
+def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Path]) -> list[str]:
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
+
+    present = set()
+    for wheel in wheels:
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except InvalidWheelFilename:
+            continue
+        present.add((name, str(version)))
+    return [
+        f"{locked.name}=={locked.version}"
+        for locked in distributions
+        if (canonicalize_name(locked.name), str(Version(locked.version))) not in present
+    ]
+
+
+def _size_report(plan: ImagePlan, pylock: dict[str, Any] | None) -> list[str]:
     """The image's estimated size beside the same lock on a CUDA devel base, from known sizes."""
-    wheels = _wheel_bytes(lock_path)
-    if wheels is None:
+    if pylock is None:
         return ["estimated size: unknown (no pylock beside the lockfile to read wheel sizes from)"]
+    wheels = sum(int(wheel.get("size", 0)) for package in pylock["packages"] for wheel in package.get("wheels", []))
     wheel_mb = round(wheels / 1e6)
     bases = [plan.base] + ([plan.python_image] if plan.python_image else [])
     base_sizes = [image.size_mb for image in bases]
@@ -148,13 +171,30 @@ def _size_report(plan: ImagePlan, lock_path: str) -> list[str]:
     return lines
 
 
-def _wheel_bytes(lock_path: str) -> int | None:
-    """The download size of the lock's wheels for its target, read from the pylock beside it."""
+def _pylock_beside(lock_path: str) -> dict[str, Any] | None:
+    """The pylock `envdoctor lock` wrote beside the requirements lock: it lists each file."""
     lock = Path(lock_path)
-    pylock = lock.with_name(lock.name.replace("requirements.", "pylock.", 1).removesuffix(".txt") + ".toml")
-    if pylock == lock or not pylock.is_file():
+    path = lock.with_name(lock.name.replace("requirements.", "pylock.", 1).removesuffix(".txt") + ".toml")
+    if path == lock or not path.is_file():
         return None
     from envdoctor.requirements.pyproject import load_toml
 
-    data = load_toml(pylock.read_text(encoding="utf-8"), str(pylock))
-    return sum(int(wheel.get("size", 0)) for package in data.get("packages", []) for wheel in package.get("wheels", []))
+    data = load_toml(path.read_text(encoding="utf-8"), str(path))
+    if not isinstance(data.get("packages"), list):
+        raise InputError(str(path), "a pylock needs a [[packages]] array")
+    return data
+
+
+def _without_wheels(pylock: dict[str, Any] | None) -> list[str]:
+    """Packages the image cannot install: it installs wheels only (--only-binary=:all:), and the
+    lock holds no wheel for them, only a source archive or a folder."""
+    if pylock is None:
+        return []
+    return [
+        f"{package['name']} {package.get('version', '')} has no wheel in the lock, only a source, and the image "
+        f"installs wheels only: build one (pip wheel --no-deps -w wheels {package['name']}=={package.get('version')}), "
+        "add --find-links wheels to the requirements and lock again; put the lock's other wheels in the folder "
+        "(pip download --no-deps --only-binary=:all: -r LOCK -d wheels) and pass --wheelhouse wheels"
+        for package in pylock["packages"]
+        if not package.get("wheels")
+    ]
