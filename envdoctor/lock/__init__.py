@@ -145,13 +145,13 @@ def _local_locations(requirements: RequirementSet, plan: LockPlan) -> list[str]:
 
 
 def _resolver(backend: str) -> str:
-    from importlib import metadata
+    # The version from the metadata folder's name: importlib.metadata would scan and parse
+    # every installed distribution, a noticeable part of a lock's own time.
+    from envdoctor.host.system import LocalSystem
 
     package = "uv" if backend == "uv" else "pip-tools"
-    try:
-        return f"{backend} {metadata.version(package)}"
-    except metadata.PackageNotFoundError:
-        return backend
+    version = LocalSystem().python_packages(frozenset({package}), ()).get(package)
+    return f"{backend} {version}" if version else backend
 
 
 def _unsatisfiable(requirements: RequirementSet, plan: LockPlan, error: str) -> tuple[Finding, ...]:
