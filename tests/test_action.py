@@ -114,18 +114,19 @@ class Runner:
     def condition(self, text: str) -> bool:
         for raw_term in text.split("&&"):
             term = raw_term.strip()
-            if term == "always()":
+            if term in ("always()", "success()"):
                 continue
             left, operator, right = re.fullmatch(r"(\S+)\s*(==|!=)\s*'(.*)'", term).groups()  # type: ignore[union-attr]
             if (self.value(left) == right) != (operator == "=="):
                 return False
         return True
 
-    def run(self, failed_before: bool = False) -> None:
-        failed = failed_before
+    def run(self) -> None:
+        failed = False
         for step in self.steps:
-            condition = step.get("if")
-            if (condition is None and failed) or (condition is not None and not self.condition(condition)):
+            condition = step.get("if") or "success()"
+            # As on GitHub: a condition without a status function means "success() && ...".
+            if (failed and "always()" not in condition) or not self.condition(condition):
                 continue
             if "uses" in step:
                 self.used.append((step["uses"], {k: self.substitute(str(v)) for k, v in step.get("with", {}).items()}))
