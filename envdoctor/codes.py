@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
 from envdoctor.findings import Severity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from envdoctor.tomlcompat import tomllib
 
 
 class CodeDoc(NamedTuple):

@@ -10,10 +10,11 @@ from envdoctor.config import load_config
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.host.select import hosts_from_args
-from envdoctor.lock import LockOptions, plan_locks, run_locks, stale_locks
+from envdoctor.lock import LockOptions, LockPlan, plan_locks, run_locks, stale_locks
 from envdoctor.lock.steering import SteeringError
 from envdoctor.report import AuditReport, OutputFormat
 from envdoctor.requirements import SourceOptions, load_requirement_set
+from envdoctor.requirements.model import RequirementSet
 
 EXIT_OK, EXIT_STALE = 0, 1
 
@@ -58,12 +59,14 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check(args: argparse.Namespace, requirements: object, plans: list, options: LockOptions, style: Style) -> int:  # type: ignore[type-arg]
+def _check(
+    args: argparse.Namespace, requirements: RequirementSet, plans: list[LockPlan], options: LockOptions, style: Style
+) -> int:
     problems = stale_locks(plans, options.output_dir)
     if args.resolve and not problems:
         from envdoctor.lock.drift import drift
 
-        problems = drift(requirements, plans, options)  # type: ignore[arg-type]
+        problems = drift(requirements, plans, options)
     for problem in problems:
         print(f"{style('stale', 'yellow', 'bold')}: {problem}")
     if problems:

@@ -8,16 +8,11 @@ rows; no version table lives in Python.
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import Any
 
 from envdoctor.kb.schema import TOPIC_BY_NAME, RowError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from envdoctor.tomlcompat import tomllib
 
 DATA_DIR = Path(__file__).parent / "data"
 # Every topic file, parsed, in one JSON document: reading it is thirty times faster than parsing

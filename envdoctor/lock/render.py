@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlparse
@@ -16,11 +15,7 @@ from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError
 from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import IndexOptions
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from envdoctor.tomlcompat import tomllib
 
 PYPI = "https://pypi.org/simple"
 DIGEST_LINE = re.compile(r"^# inputs: (?P<digest>sha256:[0-9a-f]{64})", re.MULTILINE)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
+from envdoctor.tomlcompat import tomllib
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 
