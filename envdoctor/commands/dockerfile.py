@@ -8,7 +8,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from envdoctor.console import Style, use_color
 from envdoctor.errors import InputError, UsageError
@@ -16,6 +16,9 @@ from envdoctor.fsio import atomic_write_text, read_text_input
 from envdoctor.host.profile import HostProfile
 from envdoctor.image.plan import ImagePlan, ImageRefused, LockedDistribution, devel_image, parse_lock, plan_image
 from envdoctor.image.writer import LOCK_NAME, build_recipe, dockerfile, dockerignore
+
+if TYPE_CHECKING:
+    from packaging.pylock import Pylock
 
 LOCK_MARK = "# Written by `envdoctor lock`"
 _TARGET_PYTHON = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
@@ -147,11 +150,11 @@ def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Pat
     ]
 
 
-def _size_report(plan: ImagePlan, pylock: dict[str, Any] | None) -> list[str]:
+def _size_report(plan: ImagePlan, pylock: Pylock | None) -> list[str]:
     """The image's estimated size beside the same lock on a CUDA devel base, from known sizes."""
     if pylock is None:
         return ["estimated size: unknown (no pylock beside the lockfile to read wheel sizes from)"]
-    wheels = sum(int(wheel.get("size", 0)) for package in pylock["packages"] for wheel in package.get("wheels", []))
+    wheels = sum(wheel.size or 0 for package in pylock.packages for wheel in package.wheels or ())
     wheel_mb = round(wheels / 1e6)
     bases = [plan.base] + ([plan.python_image] if plan.python_image else [])
     base_sizes = [image.size_mb for image in bases]
@@ -171,30 +174,27 @@ def _size_report(plan: ImagePlan, pylock: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _pylock_beside(lock_path: str) -> dict[str, Any] | None:
+def _pylock_beside(lock_path: str) -> Pylock | None:
     """The pylock `envdoctor lock` wrote beside the requirements lock: it lists each file."""
     lock = Path(lock_path)
     path = lock.with_name(lock.name.replace("requirements.", "pylock.", 1).removesuffix(".txt") + ".toml")
     if path == lock or not path.is_file():
         return None
-    from envdoctor.requirements.pyproject import load_toml
+    from envdoctor.requirements.pylock import load_pylock
 
-    data = load_toml(path.read_text(encoding="utf-8"), str(path))
-    if not isinstance(data.get("packages"), list):
-        raise InputError(str(path), "a pylock needs a [[packages]] array")
-    return data
+    return load_pylock(path.read_text(encoding="utf-8"), str(path))
 
 
-def _without_wheels(pylock: dict[str, Any] | None) -> list[str]:
+def _without_wheels(pylock: Pylock | None) -> list[str]:
     """Packages the image cannot install: it installs wheels only (--only-binary=:all:), and the
     lock holds no wheel for them, only a source archive or a folder."""
     if pylock is None:
         return []
     return [
-        f"{package['name']} {package.get('version', '')} has no wheel in the lock, only a source, and the image "
-        f"installs wheels only: build one (pip wheel --no-deps -w wheels {package['name']}=={package.get('version')}), "
+        f"{package.name} {package.version or ''} has no wheel in the lock, only a source, and the image "
+        f"installs wheels only: build one (pip wheel --no-deps -w wheels {package.name}=={package.version}), "
         "add --find-links wheels to the requirements and lock again; put the lock's other wheels in the folder "
         "(pip download --no-deps --only-binary=:all: -r LOCK -d wheels) and pass --wheelhouse wheels"
-        for package in pylock["packages"]
-        if not package.get("wheels")
+        for package in pylock.packages
+        if not package.wheels
     ]

@@ -10,12 +10,17 @@ from envdoctor.requirements.model import Form, Location, Requirement
 from envdoctor.requirements.pyproject import load_toml
 
 
-def parse_pylock(text: str, path: str) -> list[Requirement]:
+def load_pylock(text: str, path: str) -> Pylock:
+    """A pylock.toml, validated; bad input is an InputError naming the file."""
     data = load_toml(text, path)
     try:
-        lock = Pylock.from_dict(data)
+        return Pylock.from_dict(data)
     except (PylockValidationError, PylockUnsupportedVersionError) as exc:
         raise InputError(path, f"not a valid pylock.toml: {exc}") from None
+
+
+def parse_pylock(text: str, path: str) -> list[Requirement]:
+    lock = load_pylock(text, path)
     lines = _package_lines(text)
     requirements = []
     for index, package in enumerate(lock.packages):
