@@ -18,6 +18,8 @@ from envdoctor.errors import EnvdoctorError
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# The reporters of envdoctor.report, named here so that building the parser imports none of them.
+REPORT_FORMATS = ("text", "json", "sarif", "markdown")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,9 +118,7 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     audit.add_argument(
         "--resolve", action="store_true", help="resolve with uv for each host first (needs the package index)"
     )
-    audit.add_argument(
-        "--format", choices=("text", "json", "sarif", "markdown"), default="text", help="output format (default: text)"
-    )
+    audit.add_argument("--format", choices=REPORT_FORMATS, default="text", help="output format (default: text)")
     audit.add_argument(
         "--fail-on", choices=("error", "warning", "info"), help="exit 1 on findings this severe (default: error)"
     )
@@ -158,7 +158,7 @@ def _add_lock(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     lock.add_argument(
         "--format",
-        choices=("text", "json", "sarif", "markdown"),
+        choices=REPORT_FORMATS,
         default="text",
         help="format of findings when locking fails",
     )

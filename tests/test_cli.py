@@ -187,3 +187,10 @@ def test_failed_write_leaves_the_previous_file(tmp_path: Path) -> None:
     result = run_cli("probe", "--host", str(tmp_path / "nope.json"), "-o", str(target))
     assert result.returncode == 2
     assert target.read_text() == "previous\n"
+
+
+def test_the_parser_offers_every_reporter() -> None:
+    from envdoctor.cli import REPORT_FORMATS
+    from envdoctor.report import OutputFormat
+
+    assert tuple(output.value for output in OutputFormat) == REPORT_FORMATS

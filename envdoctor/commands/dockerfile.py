@@ -133,7 +133,7 @@ def _wheelhouse(given: str | None, out: Path, distributions: list[LockedDistribu
 
 
 def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Path]) -> list[str]:
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     from packaging.version import Version
 
     present = set()
@@ -142,11 +142,12 @@ def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Pat
             name, version, _, _ = parse_wheel_filename(wheel.name)
         except InvalidWheelFilename:
             continue
-        present.add((name, str(version)))
+        present.add((name, version))
+    # parse_lock has already normalised the locked names.
     return [
         f"{locked.name}=={locked.version}"
         for locked in distributions
-        if (canonicalize_name(locked.name), str(Version(locked.version))) not in present
+        if (locked.name, Version(locked.version)) not in present
     ]
 
 
@@ -167,7 +168,7 @@ def _size_report(plan: ImagePlan, pylock: Pylock | None) -> list[str]:
         ]
     devel = devel_image(plan.cuda) if plan.cuda else None
     if devel is not None and devel.size_mb:
-        python_mb = (plan.python_image or plan.base).size_mb or 0 if plan.python_image else 0
+        python_mb = (plan.python_image.size_mb or 0) if plan.python_image else 0
         lines.append(f"the same lock on {devel.name}: about {devel.size_mb + python_mb + wheel_mb:,} MB")
     elif plan.cuda:
         lines.append(f"the size of a CUDA {plan.cuda} devel base is not in the knowledge base: no comparison")
