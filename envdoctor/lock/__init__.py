@@ -115,7 +115,7 @@ def run_locks(
         if resolved.error is not None:
             failures.append(LockFailure(plan, _unsatisfiable(requirements, plan, resolved.error)))
             continue
-        _, packages = parse_pylock(resolved.pylock)
+        packages = parse_pylock(resolved.pylock)
         resolver = _resolver(options.backend)
         head = header(
             plan.digest, inputs, plan.description, plan.steering, resolver=resolver, exclude_newer=options.exclude_newer

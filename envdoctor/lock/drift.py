@@ -13,13 +13,13 @@ def drift(requirements: RequirementSet, plans: list[LockPlan], options: LockOpti
     problems = []
     for plan in plans:
         path = plan.pylock_path(options.output_dir)
-        _, locked = parse_pylock(_body(path.read_text(encoding="utf-8")))
+        locked = parse_pylock(_body(path.read_text(encoding="utf-8")))
         request = LockRequest(requirements, plan.target, plan.steering, options.exclude_newer)
         resolved = backend.resolve(request)
         if resolved.error is not None:
             problems.append(f"{path}: the inputs no longer resolve: {resolved.error.splitlines()[-1]}")
             continue
-        _, fresh = parse_pylock(resolved.pylock)
+        fresh = parse_pylock(resolved.pylock)
         old = {p.name: p.version for p in locked}
         new = {p.name: p.version for p in fresh}
         moved = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import unquote, urlparse
 
 from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
@@ -54,7 +54,8 @@ def header(
     return lines
 
 
-def parse_pylock(text: str) -> tuple[dict[str, Any], list[LockedPackage]]:
+def parse_pylock(text: str) -> list[LockedPackage]:
+    """The packages of a pylock the resolver wrote, validated, each with the sha256 of its files."""
     try:
         data = tomllib.loads(text)
         Pylock.from_dict(data)
@@ -71,7 +72,7 @@ def parse_pylock(text: str) -> tuple[dict[str, Any], list[LockedPackage]]:
         if sdist and "sha256" in sdist.get("hashes", {}):
             hashes.append(f"sha256:{sdist['hashes']['sha256']}")
         packages.append(LockedPackage(package["name"], str(package["version"]), tuple(sorted(set(hashes)))))
-    return data, sorted(packages, key=lambda p: p.name)
+    return sorted(packages, key=lambda p: p.name)
 
 
 def requirements_lock(head: list[str], packages: list[LockedPackage], indexes: IndexOptions, steering: Steering) -> str:

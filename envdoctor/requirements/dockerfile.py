@@ -104,6 +104,10 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Instructions joined across trailing backslashes, each with the number of its first line.
+
+    Docker's rules, not a requirements file's: comment lines are dropped even inside a continued
+    instruction, blank lines are skipped, and a leading `# syntax=` directive is kept."""
     lines: list[tuple[int, str]] = []
     pending: list[str] = []
     start = 0
