@@ -121,6 +121,35 @@ def test_companions_out_of_step(tmp_path: Path) -> None:
     assert finding.fix == "torchvision==0.17.0"
 
 
+@pytest.mark.parametrize(
+    ("requirements", "message", "fix"),
+    [
+        (
+            "jax==0.4.31\njaxlib==0.4.28\n",
+            "jaxlib 0.4.28 does not go with jax 0.4.31, which needs jaxlib<=0.4.31,>=0.4.30",
+            "jaxlib<=0.4.31,>=0.4.30",
+        ),
+        (
+            "tensorflow==2.14.0\ntensorboard==2.16.2\n",
+            "tensorboard 2.16.2 does not go with tensorflow 2.14.0, which needs tensorboard<2.15,>=2.14",
+            "tensorboard<2.15,>=2.14",
+        ),
+    ],
+)
+def test_companions_pinned_by_a_release(tmp_path: Path, requirements: str, message: str, fix: str) -> None:
+    finding = codes(audit(tmp_path, {"requirements.txt": requirements}, LINUX_311))["ED202"]
+    assert (finding.message, finding.fix) == (message, fix)
+
+
+def test_companions_in_step_are_no_finding(tmp_path: Path) -> None:
+    report = audit(
+        tmp_path,
+        {"requirements.txt": "jax==0.4.31\njaxlib==0.4.31\ntensorflow==2.14.0\ntensorboard==2.14.1\n"},
+        LINUX_311,
+    )
+    assert "ED202" not in codes(report)
+
+
 def test_numpy_2_under_a_numpy_1_torch(tmp_path: Path) -> None:
     report = audit(tmp_path, {"requirements.txt": "torch==2.2.0\nnumpy==2.0.0\n"}, LINUX_311)
     finding = codes(report)["ED203"]

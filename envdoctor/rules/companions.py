@@ -59,21 +59,26 @@ def _jax(ctx: AuditContext) -> Iterator[Finding]:
         return
     wanted = {"jaxlib": release["jaxlib"], **release.get("cuda_plugin", {})}
     for name, pin in wanted.items():
-        version = ctx.version_of(name)
-        requirement = ctx.find(name)
-        if version is None or requirement is None:
-            continue
         specifier = SpecifierSet(pin) if any(op in pin for op in "<>=!~") else SpecifierSet(f"=={pin}")
-        if specifier.contains(version, prereleases=True):
-            continue
-        yield ctx.finding(
-            CODE,
-            f"{name} {version} does not go with jax {jax}, which needs {name}{specifier}",
-            requirement=requirement,
-            packages=(requirement.describe(), f"jax=={jax}"),
-            fix=f"{name}{specifier}",
-            references=(release["source"],),
-        )
+        yield from _outside(ctx, name, specifier, "jax", jax, source=release["source"])
+
+
+def _outside(
+    ctx: AuditContext, name: str, specifier: SpecifierSet, anchor: str, anchor_version: Version, *, source: str
+) -> Iterator[Finding]:
+    """A finding when the set asks for `name` outside what release `anchor_version` of `anchor` needs."""
+    version = ctx.version_of(name)
+    requirement = ctx.find(name)
+    if version is None or requirement is None or specifier.contains(version, prereleases=True):
+        return
+    yield ctx.finding(
+        CODE,
+        f"{name} {version} does not go with {anchor} {anchor_version}, which needs {name}{specifier}",
+        requirement=requirement,
+        packages=(requirement.describe(), f"{anchor}=={anchor_version}"),
+        fix=f"{name}{specifier}",
+        references=(source,),
+    )
 
 
 def _built_against_torch(ctx: AuditContext) -> Iterator[Finding]:
@@ -104,18 +109,7 @@ def _built_against_torch(ctx: AuditContext) -> Iterator[Finding]:
 def _tensorboard(ctx: AuditContext) -> Iterator[Finding]:
     tensorflow = ctx.version_of("tensorflow")
     wheel = facts.tensorflow_wheel(tensorflow) if tensorflow else None
-    tensorboard = ctx.version_of("tensorboard")
-    requirement = ctx.find("tensorboard")
-    if wheel is None or tensorboard is None or requirement is None or "tensorboard" not in wheel:
+    if tensorflow is None or wheel is None or "tensorboard" not in wheel:
         return
     specifier = SpecifierSet(wheel["tensorboard"])
-    if specifier.contains(tensorboard, prereleases=True):
-        return
-    yield ctx.finding(
-        CODE,
-        f"tensorboard {tensorboard} does not go with tensorflow {tensorflow}, which requires tensorboard{specifier}",
-        requirement=requirement,
-        packages=(requirement.describe(), f"tensorflow=={tensorflow}"),
-        fix=f"tensorboard{specifier}",
-        references=(wheel["source"],),
-    )
+    yield from _outside(ctx, "tensorboard", specifier, "tensorflow", tensorflow, source=wheel["source"])
