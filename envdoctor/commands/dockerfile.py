@@ -31,10 +31,10 @@ def run(args: argparse.Namespace) -> int:
     style = Style(use_color(args.color, sys.stdout))
     if args.tag and not _TAG.match(args.tag):
         raise UsageError(f"--tag {args.tag!r}: expected an image name like envdoctor/app:1")
-    lock_path, lock_text = _lock(args)
+    hosts = _hosts(args)
+    lock_path, lock_text = _lock(args, hosts)
     distributions = parse_lock(lock_text, lock_path)
     python = _python(args, lock_text, lock_path)
-    hosts = _hosts(args)
     pylock = _pylock_beside(lock_path)
     refusal = _refusals(lock_path, hosts) + _without_wheels(pylock)
     if refusal:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lock(args: argparse.Namespace) -> tuple[str, str]:
+def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str]:
     """The lockfile to build from: the one given, or one made now from the requirement files."""
     if len(args.inputs) == 1:
         text = read_text_input(args.inputs[0])
@@ -70,7 +70,6 @@ def _lock(args: argparse.Namespace) -> tuple[str, str]:
     from envdoctor.requirements import SourceOptions, load_requirement_set
 
     requirements = load_requirement_set(list(args.inputs), SourceOptions())
-    hosts = _hosts(args)
     if len(hosts) != 1:
         raise UsageError("one target for a Dockerfile: give one --host (or host flags)")
     options = LockOptions(output_dir=Path(args.output_dir) / "lockfiles")
@@ -93,10 +92,8 @@ def _python(args: argparse.Namespace, lock_text: str, lock_path: str) -> str:
 def _hosts(args: argparse.Namespace) -> list[tuple[str, HostProfile]]:
     from envdoctor.host.select import hosts_from_args
 
-    if not (args.host or args.driver or args.gpu or args.os or args.arch or args.cuda or args.python or args.wsl):
-        # Without a target, the image is judged for no host in particular.
-        return []
-    return list(hosts_from_args(args, ()))
+    # Without a target, the image is judged for no host in particular: this machine is not probed.
+    return hosts_from_args(args, (), this_machine=False)
 
 
 def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]:

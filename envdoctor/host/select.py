@@ -100,9 +100,11 @@ def select_host(host_file: str | None, overrides: HostOverrides) -> HostProfile:
     return apply_overrides(base, overrides)
 
 
-def hosts_from_args(args: argparse.Namespace, configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+def hosts_from_args(
+    args: argparse.Namespace, configured: tuple[str, ...], this_machine: bool = True
+) -> list[tuple[str, HostProfile]]:
     """The hosts a command works against: --host files (or the configured ones), else the host
-    flags alone, else this machine."""
+    flags alone, else this machine (none when ``this_machine`` is false)."""
     overrides = parse_overrides(
         os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
     )
@@ -112,4 +114,4 @@ def hosts_from_args(args: argparse.Namespace, configured: tuple[str, ...]) -> li
         return [(path, apply_overrides(load_profile(path), overrides)) for path in files]
     if not overrides.is_empty():
         return [("flags", apply_overrides(HostProfile(), overrides))]
-    return [("this machine", select_host(None, overrides))]
+    return [("this machine", select_host(None, overrides))] if this_machine else []
