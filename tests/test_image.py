@@ -38,7 +38,7 @@ def test_reference_images_regenerate_byte_for_byte(stack: str, tmp_path: Path) -
 
 
 def test_reference_stacks_are_the_promised_ones() -> None:
-    assert {"cpu", "blackwell-torch", "tensorflow-and-cuda"} <= set(stacks())
+    assert {"cpu", "blackwell-torch", "tensorflow-and-cuda", "onnxruntime-system-cudnn"} <= set(stacks())
 
 
 @pytest.mark.parametrize("stack", stacks())
@@ -87,6 +87,26 @@ def test_system_cuda_needs_a_cuda_base_never_devel(tmp_path: Path, capsys: pytes
     assert "COPY --from=python /usr/local /usr/local" in dockerfile
     assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.3"' in dockerfile
     assert not [line for line in dockerfile.splitlines() if line.startswith("FROM") and "devel" in line]
+
+
+def test_a_system_cudnn_stack_gets_the_cudnn_runtime_image_of_its_cuda_major() -> None:
+    # onnxruntime-gpu 1.20 loads CUDA 12 and cuDNN 9 from the system (knowledge base).
+    dockerfile = (IMAGES / "onnxruntime-system-cudnn" / "Dockerfile").read_text()
+    froms = [line for line in dockerfile.splitlines() if line.startswith("FROM")]
+    assert all("devel" not in line for line in froms)
+    assert "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@sha256:" in dockerfile
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.4"' in dockerfile
+
+
+def test_system_cuda_users_that_disagree_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = tmp_path / "requirements.linux-x86_64-py3.11.txt"
+    lock.write_text(
+        "# Written by `envdoctor lock`; do not edit.\n# target: linux x86_64, Python 3.11 (x)\n"
+        "onnxruntime-gpu==1.18.1 --hash=sha256:" + "1" * 64 + "\n"
+        "torch==2.4.1+cu124 --hash=sha256:" + "2" * 64 + "\n"
+    )
+    assert main(["dockerfile", str(lock), "-o", str(tmp_path / "out")]) == 1
+    assert "the lock's builds need CUDA 12.4, but onnxruntime-gpu==1.18.1 load CUDA 11" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -101,17 +101,30 @@ def lock_cuda(distributions: list[LockedDistribution]) -> tuple[str | None, str]
     return None, ""
 
 
-def system_cuda_users(distributions: list[LockedDistribution]) -> list[str]:
+class SystemCuda(NamedTuple):
+    """What a package that loads CUDA from the system needs the image to carry."""
+
+    user: str  # name==version
+    cuda: str | None  # major.minor, or a major alone when any minor of it will do
+    cudnn_major: int | None
+
+
+def system_cuda_users(distributions: list[LockedDistribution]) -> list[SystemCuda]:
     """Packages of the lock that load CUDA from the system rather than from wheels (knowledge base)."""
     users = []
     brings_wheels = any(_CUDA_RUNTIME.match(d.name) for d in distributions)
     for dist in distributions:
+        pinned = f"{dist.name}=={dist.version}"
         for row in facts.package_builds(dist.name):
             if row.get("loads_system_cuda") and SpecifierSet(row["versions"]).contains(Version(dist.version), True):
-                users.append(f"{dist.name}=={dist.version}")
+                major = row.get("cuda_major")
+                users.append(SystemCuda(pinned, str(major) if major else None, row.get("cudnn_major")))
                 break
         if dist.name == "tensorflow" and not brings_wheels:
-            users.append(f"{dist.name}=={dist.version} (without [and-cuda])")
+            tested = facts.tensorflow_tested(Version(dist.version))
+            cuda = major_minor(tested["cuda"]) if tested and "cuda" in tested else None
+            cudnn = int(str(tested["cudnn"]).split(".")[0]) if tested and "cudnn" in tested else None
+            users.append(SystemCuda(f"{pinned} (without [and-cuda])", cuda, cudnn))
     return users
 
 
@@ -132,21 +145,29 @@ def python_image(python: str, override: str | None = None) -> BaseImage:
     raise ImageRefused(f"the knowledge base has no digest for a python:{python}-slim image; give --base-image")
 
 
-def cuda_image(cuda: str, needs_cudnn: bool) -> BaseImage | None:
-    """The smallest nvidia/cuda flavour carrying CUDA ``cuda`` (and cuDNN if needed): never devel."""
-    flavours = ("cudnn-runtime",) if needs_cudnn else ("base", "runtime", "cudnn-runtime")
+def cuda_image(cuda: str, cudnn_major: int | None) -> BaseImage | None:
+    """The smallest nvidia/cuda flavour carrying CUDA ``cuda`` (a major.minor, or a major alone for
+    the newest of that major) and cuDNN ``cudnn_major`` if one is needed: never devel."""
+    flavours = ("cudnn-runtime",) if cudnn_major else ("base", "runtime", "cudnn-runtime")
     candidates = []
     for row in load_topic("base_images", "image"):
-        if row["repository"] != "nvidia/cuda" or "cuda" not in row or row["flavor"] not in flavours:
+        if row["repository"] != "nvidia/cuda" or "cuda" not in row or "digest" not in row:
             continue
-        if major_minor(row["cuda"]) == major_minor(cuda) and "digest" in row:
-            rank = flavours.index(row["flavor"])
-            candidates.append((rank, row["os"] != "ubuntu24.04", row["tag"], row))
+        if row["flavor"] not in flavours or not _same_cuda(row["cuda"], cuda):
+            continue
+        if cudnn_major and Version(row["cudnn"]).major != cudnn_major:
+            continue
+        newest_first = tuple(-part for part in Version(row["cuda"]).release)
+        candidates.append((flavours.index(row["flavor"]), newest_first, row["os"] != "ubuntu24.04", row["tag"], row))
     if not candidates:
         return None
     *_, row = min(candidates)
     why = f"carries CUDA {row['cuda']}" + (f" and cuDNN {row['cudnn']}" if "cudnn" in row else "")
     return BaseImage("nvidia/cuda", row["tag"], row["digest"], row.get("size_mb"), why)
+
+
+def _same_cuda(release: str, wanted: str) -> bool:
+    return major_minor(release) == wanted if "." in wanted else str(Version(release).major) == wanted
 
 
 def devel_image(cuda: str) -> BaseImage | None:
@@ -180,24 +201,38 @@ def plan_image(distributions: list[LockedDistribution], python: str, base_overri
             else "no GPU package: a plain Python base"
         )
         return ImagePlan(python, cuda, base, None, tuple(reasons))
-    wanted_cuda = cuda or _system_cuda(distributions)
+    names = ", ".join(user.user for user in users)
+    system_cuda = _agreed([user.cuda for user in users], names, "CUDA")
+    if cuda and system_cuda and not _same_cuda(cuda, system_cuda):
+        raise ImageRefused(f"the lock's builds need CUDA {cuda}, but {names} load CUDA {system_cuda} from the system")
+    wanted_cuda = cuda or system_cuda
     if wanted_cuda is None:
-        raise ImageRefused(f"{', '.join(users)} load CUDA from the system, but no CUDA version follows from the lock")
-    needs_cudnn = any("tensorflow" in user or "onnxruntime" in user for user in users)
-    found = parse_reference(base_override, "--base-image") if base_override else cuda_image(wanted_cuda, needs_cudnn)
+        raise ImageRefused(f"{names} load CUDA from the system, but no CUDA version follows from the lock")
+    cudnn_major = _agreed([user.cudnn_major for user in users], names, "cuDNN")
+    if base_override:
+        found: BaseImage | None = parse_reference(base_override, "--base-image")
+    else:
+        found = cuda_image(wanted_cuda, int(cudnn_major) if cudnn_major else None)
     if found is None:
+        cudnn = f" and cuDNN {cudnn_major}" if cudnn_major else ""
         raise ImageRefused(
-            f"{', '.join(users)} load CUDA {wanted_cuda} from the system, and the knowledge base has no "
+            f"{names} load CUDA {wanted_cuda}{cudnn} from the system, and the knowledge base has no "
             f"digest-pinned nvidia/cuda image for it: give --base-image nvidia/cuda:<tag>@sha256:<digest>"
         )
-    reasons.append(f"{', '.join(users)} load CUDA from the system: {found.name} ({found.why}), never devel")
-    return ImagePlan(python, wanted_cuda, found, python_image(python), tuple(reasons))
+    image_cuda = _image_cuda(found) or wanted_cuda
+    reasons.append(f"{names} load CUDA from the system: {found.name} ({found.why}), never devel")
+    return ImagePlan(python, image_cuda, found, python_image(python), tuple(reasons))
 
 
-def _system_cuda(distributions: list[LockedDistribution]) -> str | None:
-    for dist in distributions:
-        if dist.name == "tensorflow":
-            tested = facts.tensorflow_tested(Version(dist.version))
-            if tested is not None and "cuda" in tested:
-                return major_minor(tested["cuda"])
-    return None
+def _agreed(values: list[str | int | None], names: str, what: str) -> str | None:
+    """The one value the system-CUDA users agree on; two different ones cannot share an image."""
+    known = sorted({str(value) for value in values if value is not None})
+    if len(known) > 1:
+        raise ImageRefused(f"{names} need different {what} releases from the system ({', '.join(known)})")
+    return known[0] if known else None
+
+
+def _image_cuda(image: BaseImage) -> str | None:
+    """The CUDA (major.minor) a known nvidia/cuda image carries."""
+    row = facts.base_image(image.repository, image.tag)
+    return major_minor(row["cuda"]) if row and "cuda" in row else None
