@@ -179,6 +179,11 @@ def _add_dockerfile(commands: argparse._SubParsersAction[_Parser]) -> None:
     dockerfile.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where the build context goes")
     dockerfile.add_argument("--base-image", metavar="REF@DIGEST", help="your own (mirrored) base, pinned by digest")
     dockerfile.add_argument("--wheelhouse", metavar="DIR", help="install from these wheels; the build needs no network")
+    dockerfile.add_argument(
+        "--builder-image",
+        metavar="REF@DIGEST",
+        help="the image that builds locked sdists into wheels, pinned by digest",
+    )
     dockerfile.add_argument("--tag", metavar="NAME", help="image name the build recipe uses")
     add_host_options(dockerfile)
     dockerfile.set_defaults(handler="envdoctor.commands.dockerfile")

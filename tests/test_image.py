@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from envdoctor.cli import main
 from envdoctor.errors import InputError
-from envdoctor.image.plan import parse_lock
+from envdoctor.image import record_wheels, writer
+from envdoctor.image.plan import ImageRefused, parse_lock, plan_builder, plan_image, split_lock
+from envdoctor.image.sources import CUDA, NATIVE, PURE, SourceBuild, SourceProblem, inspect_sdist
 
 ROOT = Path(__file__).parent.parent
 IMAGES = ROOT / "images"
-SMALL_LOCK = Path(__file__).parent / "fixtures/images/small/requirements.linux-x86_64-py3.11.txt"
+FIXTURES = Path(__file__).parent / "fixtures/images"
+SMALL_LOCK = FIXTURES / "small/requirements.linux-x86_64-py3.11.txt"
+FROM_SOURCE = FIXTURES / "from-source"
 GOLDEN_FILES = ("Dockerfile", ".dockerignore", "build.sh", "requirements.lock")
 FAKE_DIGEST = "sha256:" + "ab" * 32
+
+
+def hadolint_binary() -> str:
+    return shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
 
 
 def stacks() -> list[str]:
@@ -45,8 +56,9 @@ def test_reference_stacks_are_the_promised_ones() -> None:
 def test_reference_images_pass_hadolint_and_envdoctors_own_audit(
     stack: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hadolint = shutil.which("hadolint") or str(Path(__import__("sys").executable).parent / "hadolint")
-    linted = subprocess.run([hadolint, str(IMAGES / stack / "Dockerfile")], capture_output=True, text=True, check=False)
+    linted = subprocess.run(
+        [hadolint_binary(), str(IMAGES / stack / "Dockerfile")], capture_output=True, text=True, check=False
+    )
     assert linted.returncode == 0, linted.stdout
     assert main(["audit", str(IMAGES / stack / "Dockerfile"), "--host", str(IMAGES / stack / "host.json"),
                  "--format", "json", "--fail-on", "info"]) == 0  # fmt: skip
@@ -165,13 +177,147 @@ def test_wheelhouse_build_needs_no_network(tmp_path: Path) -> None:
     assert "!wheelhouse" in (tmp_path / ".dockerignore").read_text()
 
 
-def test_a_package_without_wheels_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Recorded with envdoctor lock: antlr4-python3-runtime 4.9.3 is published as an sdist only.
-    (lock,) = (Path(__file__).parent / "fixtures/images/sdist-only").glob("requirements.*.txt")
-    assert main(["dockerfile", str(lock), "-o", str(tmp_path / "out")]) == 1
+def test_an_sdist_whose_build_requirements_are_not_locked_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Recorded with envdoctor lock: antlr4-python3-runtime 4.9.3 is published as an sdist only,
+    # and this lock pins no setuptools to build it with.
+    (lock,) = (FIXTURES / "sdist-only").glob("requirements.*.txt")
+    code = main(["dockerfile", str(lock), "-o", str(tmp_path / "out"), "--wheelhouse", str(FROM_SOURCE / "wheelhouse")])
+    assert code == 1
     out = capsys.readouterr().out
-    assert "antlr4-python3-runtime 4.9.3 has no wheel in the lock" in out and "six" not in out
+    assert "antlr4-python3-runtime 4.9.3 is built from its sdist in the image" in out
+    assert "needs setuptools>=40.8.0, wheel, which the lock does not pin" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_an_sdist_is_built_in_a_wheels_stage_and_installed_by_hash(tmp_path: Path) -> None:
+    (lock,) = FROM_SOURCE.glob("requirements.*.txt")
+    assert main(["dockerfile", str(lock), "-o", str(tmp_path), "--wheelhouse", str(FROM_SOURCE / "wheelhouse")]) == 0
+    dockerfile = (tmp_path / "Dockerfile").read_text()
+    assert "AS wheels" in dockerfile
+    assert "pip wheel --require-hashes --no-deps --no-build-isolation --no-binary=:all:" in dockerfile
+    assert "-r /tmp/built/built-wheels.lock --find-links /tmp/built" in dockerfile
+    sources = (tmp_path / "requirements.sources.lock").read_text()
+    wheels = (tmp_path / "requirements.wheels.lock").read_text()
+    assert "antlr4-python3-runtime==4.9.3 --hash=sha256:f224469b" in sources and "setuptools" not in sources
+    assert "setuptools==" in wheels and "antlr4" not in wheels
+    assert (tmp_path / "record_wheels.py").read_text() == Path(record_wheels.__file__).read_text()
+    assert "antlr4-python3-runtime-4.9.3.tar.gz" in {path.name for path in (tmp_path / "wheelhouse").iterdir()}
+    linted = subprocess.run(
+        [hadolint_binary(), str(tmp_path / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert linted.returncode == 0, linted.stdout
+
+
+def test_an_sdist_that_does_not_match_its_locked_hash_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheels = tmp_path / "wheels"
+    shutil.copytree(FROM_SOURCE / "wheelhouse", wheels)
+    (wheels / "antlr4-python3-runtime-4.9.3.tar.gz").write_bytes(b"not the locked archive")
+    (lock,) = FROM_SOURCE.glob("requirements.*.txt")
+    assert main(["dockerfile", str(lock), "-o", str(tmp_path / "out"), "--wheelhouse", str(wheels)]) == 1
+    assert "antlr4-python3-runtime-4.9.3.tar.gz: its sha256 does not match the lock" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_vcs_requirement_in_the_lock_is_a_clear_error() -> None:
+    line = "mylib @ git+https://github.com/example/mylib@0123456789abcdef0123456789abcdef01234567\n"
+    with pytest.raises(InputError, match="mylib is locked from a URL or VCS checkout"):
+        parse_lock(line, "requirements.lock")
+
+
+def _sdist(tmp_path: Path, files: dict[str, str], archive: str = "pkg-1.0.tar.gz") -> bytes:
+    root = tmp_path / "pkg-1.0"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    with tarfile.open(tmp_path / archive, "w:gz") as tar:
+        tar.add(root, arcname="pkg-1.0")
+    return (tmp_path / archive).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("files", "requires", "compiles"),
+    [
+        ({"setup.py": "from setuptools import setup\nsetup()"}, ("setuptools>=40.8.0", "wheel"), PURE),
+        ({"pyproject.toml": '[build-system]\nrequires = ["flit_core>=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n',
+          "pkg/__init__.py": ""}, ("flit_core>=3.2,<4",), PURE),
+        ({"pyproject.toml": "[project]\nname = 'pkg'\n", "src/fast.c": "int f(void){return 0;}"},
+         ("setuptools>=40.8.0", "wheel"), NATIVE),
+        ({"pyproject.toml": '[build-system]\nrequires = ["scikit-build-core"]\n'
+                            'build-backend = "scikit_build_core.build"\n'}, ("scikit-build-core",), NATIVE),
+        ({"setup.py": "from torch.utils.cpp_extension import CUDAExtension\n", "csrc/k.cu": "__global__ void k(){}"},
+         ("setuptools>=40.8.0", "wheel"), CUDA),
+    ],
+)  # fmt: skip
+def test_what_an_sdist_build_needs(
+    tmp_path: Path, files: dict[str, str], requires: tuple[str, ...], compiles: str
+) -> None:
+    assert inspect_sdist(_sdist(tmp_path, files), "pkg-1.0.tar.gz") == (requires, compiles)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x1f\x8b garbage", "not a readable sdist"),
+        (None, "not valid TOML"),
+    ],
+)
+def test_a_broken_sdist_is_refused(tmp_path: Path, data: bytes | None, message: str) -> None:
+    archive = data if data is not None else _sdist(tmp_path, {"pyproject.toml": "[build-system\n"})
+    with pytest.raises(SourceProblem, match=message):
+        inspect_sdist(archive, "pkg-1.0.tar.gz")
+
+
+def test_cuda_code_is_compiled_on_a_devel_image_in_the_wheels_stage_only() -> None:
+    (lock,) = (IMAGES / "onnxruntime-system-cudnn" / "lock").glob("requirements.*.txt")
+    distributions = parse_lock(lock.read_text(), str(lock))
+    plan = plan_image(distributions, "3.11")
+    build = SourceBuild("flash-attn", "2.7.4", "flash_attn-2.7.4.tar.gz", ("setuptools>=40.8.0",), CUDA)
+    builder = plan_builder(plan, [build])
+    assert builder.image.name == "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04"
+    dockerfile = writer.dockerfile(plan, FAKE_DIGEST, wheelhouse=False, builder=builder)
+    froms = [line for line in dockerfile.splitlines() if line.startswith("FROM")]
+    assert [line for line in froms if "devel" in line] == [f"FROM {builder.image.reference} AS wheels"]
+    assert "COPY --from=python /usr/local /usr/local" in dockerfile.split("AS wheels", 1)[1].split("FROM", 1)[0]
+
+
+def test_cuda_code_without_a_cuda_lock_is_refused() -> None:
+    distributions = parse_lock(SMALL_LOCK.read_text(), str(SMALL_LOCK))
+    build = SourceBuild("flash-attn", "2.7.4", "flash_attn-2.7.4.tar.gz", (), CUDA)
+    with pytest.raises(ImageRefused, match="no CUDA build to compile against"):
+        plan_builder(plan_image(distributions, "3.11"), [build])
+
+
+def test_native_code_on_a_slim_base_is_compiled_on_the_full_python_image() -> None:
+    distributions = parse_lock(SMALL_LOCK.read_text(), str(SMALL_LOCK))
+    build = SourceBuild("pkg", "1.0", "pkg-1.0.tar.gz", (), NATIVE)
+    builder = plan_builder(plan_image(distributions, "3.11"), [build])
+    assert builder.image.name == "python:3.11-bookworm" and builder.python_image is None
+
+
+def test_the_lock_is_split_between_wheels_and_sources() -> None:
+    text = (
+        "# header\n--index-url https://pypi.org/simple\n"
+        "a==1.0 \\\n    --hash=sha256:" + "1" * 64 + "\n"
+        "B_c==2.0 --hash=sha256:" + "2" * 64 + "  # comment\n"
+    )
+    wheels, sources = split_lock(text, {"b-c"})
+    assert wheels == "--index-url https://pypi.org/simple\na==1.0 --hash=sha256:" + "1" * 64 + "\n"
+    assert sources == "--index-url https://pypi.org/simple\nB_c==2.0 --hash=sha256:" + "2" * 64 + "\n"
+
+
+def test_built_wheels_are_recorded_by_hash(tmp_path: Path) -> None:
+    (tmp_path / "b_pkg-2.0-py3-none-any.whl").write_bytes(b"b")
+    (tmp_path / "a_pkg-1.0+local-cp311-cp311-linux_x86_64.whl").write_bytes(b"a")
+    text = record_wheels.record(tmp_path)
+    assert text == (
+        f"a_pkg==1.0+local --hash=sha256:{hashlib.sha256(b'a').hexdigest()}\n"
+        f"b_pkg==2.0 --hash=sha256:{hashlib.sha256(b'b').hexdigest()}\n"
+    )
+    assert (tmp_path / record_wheels.RECORD).read_text() == text
 
 
 def test_a_wheelhouse_must_hold_every_locked_wheel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

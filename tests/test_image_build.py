@@ -1,27 +1,32 @@
 """Generated Dockerfiles built for real: with Docker, run as their user, and rebuilt bit for bit.
 
-The stack is tests/fixtures/images/small: a lock made by envdoctor and the real wheels it pins,
-built as a wheelhouse with no network at all.
+The stacks are in tests/fixtures/images: locks made by envdoctor and the real files they pin, built
+from a wheelhouse with no network at all. `small` is wheels only; `from-source` locks
+antlr4-python3-runtime 4.9.3, which PyPI has as an sdist only, so its image builds that wheel in a
+wheels stage first.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
+
+import pytest
 
 from envdoctor.cli import main
 from tests.docker_env import DockerEnv, buildah
 
-SMALL = Path(__file__).parent / "fixtures" / "images" / "small"
+STACKS = Path(__file__).parent / "fixtures" / "images"
 
 
-def generate(folder: Path, base: str) -> Path:
+def generate(folder: Path, base: str, stack: str = "small") -> Path:
     out = folder / "context"
-    lock = SMALL / "requirements.linux-x86_64-py3.11.txt"
-    shutil.copy(SMALL / "pylock.linux-x86_64-py3.11.toml", folder / "pylock.linux-x86_64-py3.11.toml")
+    lock = STACKS / stack / "requirements.linux-x86_64-py3.11.txt"
+    shutil.copy(STACKS / stack / "pylock.linux-x86_64-py3.11.toml", folder / "pylock.linux-x86_64-py3.11.toml")
     shutil.copy(lock, folder / lock.name)
     code = main(["dockerfile", str(folder / lock.name), "-o", str(out), "--base-image", base,
-                 "--wheelhouse", str(SMALL / "wheelhouse")])  # fmt: skip
+                 "--wheelhouse", str(STACKS / stack / "wheelhouse")])  # fmt: skip
     assert code == 0
     return out
 
@@ -37,15 +42,38 @@ def test_image_builds_offline_and_runs_as_its_user(docker_env: DockerEnv, tmp_pa
     assert ran.stdout.split() == ["10001", "1.17.0", "24.2"]
 
 
-def test_rebuild_from_scratch_gives_the_same_image(docker_env: DockerEnv, tmp_path: Path) -> None:
-    context = generate(tmp_path, docker_env.base)
+def test_an_sdist_is_built_into_a_recorded_wheel_and_installed_hash_checked(
+    docker_env: DockerEnv, tmp_path: Path
+) -> None:
+    context = generate(tmp_path, docker_env.base, "from-source")
+    built = docker_env.docker("build", "--network", "none", "--build-arg", "SOURCE_DATE_EPOCH=0",
+                              "-t", "envdoctor-test/from-source:1", str(context))  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    probe = (
+        "import os, antlr4, importlib.metadata as m; print(os.getuid(), m.version('antlr4-python3-runtime')); "
+        "print(open('/opt/venv/built-wheels.lock').read().strip())"
+    )
+    ran = docker_env.docker("run", "--rm", "--network", "none", "envdoctor-test/from-source:1", "python3", "-c", probe)
+    assert ran.returncode == 0, ran.stderr
+    identity, record = ran.stdout.strip().splitlines()
+    assert identity.split() == ["10001", "4.9.3"]
+    assert re.fullmatch(r"antlr4_python3_runtime==4\.9\.3 --hash=sha256:[0-9a-f]{64}", record)
+    # No compiler, sdist or build requirement reaches the final image beyond what the lock pins.
+    leftovers = docker_env.docker("run", "--rm", "--network", "none", "envdoctor-test/from-source:1",
+                                  "sh", "-c", "ls /tmp; command -v gcc || true")  # fmt: skip
+    assert leftovers.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("stack", ["small", "from-source"])
+def test_rebuild_from_scratch_gives_the_same_image(docker_env: DockerEnv, tmp_path: Path, stack: str) -> None:
+    context = generate(tmp_path, docker_env.base, stack)
     ids = []
     for attempt in (1, 2):
         # chroot isolation shares the host network; the wheelhouse build uses none of it.
         built = buildah(
             docker_env.scratch, "bud", "--tls-verify=false", "--isolation", "chroot", "--timestamp", "0",
             "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=0", "--iidfile", str(tmp_path / f"id{attempt}"),
-            "-t", f"small-{attempt}", str(context),
+            "-t", f"{stack}-{attempt}", str(context),
         )  # fmt: skip
         assert built.returncode == 0, built.stderr[-2000:]
         ids.append((tmp_path / f"id{attempt}").read_text().strip())

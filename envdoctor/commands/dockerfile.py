@@ -14,8 +14,28 @@ from envdoctor.console import Style, use_color
 from envdoctor.errors import InputError, UsageError
 from envdoctor.fsio import atomic_write_text, read_text_input
 from envdoctor.host.profile import HostProfile
-from envdoctor.image.plan import ImagePlan, ImageRefused, LockedDistribution, devel_image, parse_lock, plan_image
-from envdoctor.image.writer import LOCK_NAME, build_recipe, dockerfile, dockerignore
+from envdoctor.image import record_wheels
+from envdoctor.image.plan import (
+    BuilderPlan,
+    ImagePlan,
+    ImageRefused,
+    LockedDistribution,
+    devel_image,
+    parse_lock,
+    plan_builder,
+    plan_image,
+    split_lock,
+)
+from envdoctor.image.sources import SourceBuild, SourceProblem, source_builds, unmet_build_requirements
+from envdoctor.image.writer import (
+    LOCK_NAME,
+    RECORD_SCRIPT,
+    SOURCES_LOCK,
+    WHEELS_LOCK,
+    build_recipe,
+    dockerfile,
+    dockerignore,
+)
 
 if TYPE_CHECKING:
     from packaging.pylock import Pylock
@@ -36,28 +56,62 @@ def run(args: argparse.Namespace) -> int:
     distributions = parse_lock(lock_text, lock_path)
     python = _python(args, lock_text, lock_path)
     pylock = _pylock_beside(lock_path)
-    refusal = _refusals(lock_path, hosts) + _without_wheels(pylock)
+    refusal = _refusals(lock_path, hosts)
     if refusal:
-        for line in refusal:
-            print(f"{style('refused', 'red', 'bold')}: {line}")
-        return 1
+        return _refused(style, refusal)
+    wheelhouse_dir = Path(args.wheelhouse) if args.wheelhouse else None
     try:
         plan = plan_image(distributions, python, args.base_image)
-    except ImageRefused as exc:
-        print(f"{style('refused', 'red', 'bold')}: {exc}")
-        return 1
+        builds = source_builds(pylock.packages, wheelhouse_dir) if pylock else []
+        unmet = _unmet_build_requirements(builds, distributions, python)
+        if unmet:
+            return _refused(style, unmet)
+        builder = plan_builder(plan, builds, args.builder_image) if builds else None
+    except (ImageRefused, SourceProblem) as exc:
+        return _refused(style, [str(exc)])
     out = Path(args.output_dir)
     digest = "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
-    wheelhouse = _wheelhouse(args.wheelhouse, out, distributions)
+    sources = {build.name for build in builder.builds} if builder else set()
+    wheelhouse = _wheelhouse(wheelhouse_dir, out, distributions, builder)
     atomic_write_text(out / LOCK_NAME, lock_text)
-    atomic_write_text(out / "Dockerfile", dockerfile(plan, digest, wheelhouse))
-    atomic_write_text(out / ".dockerignore", dockerignore())
+    if builder is not None:
+        wheels_lock, sources_lock = split_lock(lock_text, sources)
+        atomic_write_text(out / WHEELS_LOCK, wheels_lock)
+        atomic_write_text(out / SOURCES_LOCK, sources_lock)
+        atomic_write_text(out / RECORD_SCRIPT, Path(record_wheels.__file__).read_text(encoding="utf-8"))
+    atomic_write_text(out / "Dockerfile", dockerfile(plan, digest, wheelhouse, builder))
+    atomic_write_text(out / ".dockerignore", dockerignore(builder is not None))
     atomic_write_text(out / "build.sh", build_recipe(args.tag or "envdoctor-env:latest"))
     (out / "build.sh").chmod(0o755)
     print(f"wrote {out / 'Dockerfile'} (base {plan.base.name})")
+    if builder is not None:
+        print(f"built from source in a wheels stage on {builder.image.name}: {', '.join(sorted(sources))}")
     for line in _size_report(plan, pylock):
         print(line)
     return 0
+
+
+def _refused(style: Style, lines: list[str]) -> int:
+    for line in lines:
+        print(f"{style('refused', 'red', 'bold')}: {line}")
+    return 1
+
+
+def _unmet_build_requirements(
+    builds: list[SourceBuild], distributions: list[LockedDistribution], python: str
+) -> list[str]:
+    """The wheels stage installs build requirements from the lock, hash-checked: each must be there."""
+    locked = {dist.name: dist.version for dist in distributions}
+    lines = []
+    for build in builds:
+        unmet = unmet_build_requirements(build, locked, python)
+        if unmet:
+            lines.append(
+                f"{build.name} {build.version} is built from its sdist in the image, and its build needs "
+                f"{', '.join(unmet)}, which the lock does not pin: add them to the requirements and lock again "
+                "(the wheels stage installs build requirements from the lock, hash-checked)"
+            )
+    return lines
 
 
 def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str]:
@@ -111,21 +165,25 @@ def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]
     ]
 
 
-def _wheelhouse(given: str | None, out: Path, distributions: list[LockedDistribution]) -> bool:
-    if given is None:
+def _wheelhouse(
+    source: Path | None, out: Path, distributions: list[LockedDistribution], builder: BuilderPlan | None
+) -> bool:
+    if source is None:
         return False
-    source = Path(given)
     wheels = sorted(source.glob("*.whl")) if source.is_dir() else []
     if not wheels:
-        raise InputError(given, "--wheelhouse must be a folder of wheels")
-    missing = _not_in_wheelhouse(distributions, wheels)
+        raise InputError(str(source), "--wheelhouse must be a folder of wheels")
+    # The sdists of packages built from source were found and hash-checked by source_builds.
+    built = {build.name for build in builder.builds} if builder else set()
+    missing = _not_in_wheelhouse([dist for dist in distributions if dist.name not in built], wheels)
     if missing:
-        raise InputError(given, f"no wheel for {', '.join(missing)}: the build installs from this folder alone")
+        raise InputError(str(source), f"no wheel for {', '.join(missing)}: the build installs from this folder alone")
     target = out / "wheelhouse"
     target.mkdir(parents=True, exist_ok=True)
-    for wheel in wheels:
+    archives = [source / build.archive for build in builder.builds] if builder else []
+    for file in wheels + archives:
         if source.resolve() != target.resolve():
-            shutil.copyfile(wheel, target / wheel.name)
+            shutil.copyfile(file, target / file.name)
     return True
 
 
@@ -181,18 +239,3 @@ def _pylock_beside(lock_path: str) -> Pylock | None:
     from envdoctor.requirements.pylock import load_pylock
 
     return load_pylock(path.read_text(encoding="utf-8"), str(path))
-
-
-def _without_wheels(pylock: Pylock | None) -> list[str]:
-    """Packages the image cannot install: it installs wheels only (--only-binary=:all:), and the
-    lock holds no wheel for them, only a source archive or a folder."""
-    if pylock is None:
-        return []
-    return [
-        f"{package.name} {package.version or ''} has no wheel in the lock, only a source, and the image "
-        f"installs wheels only: build one (pip wheel --no-deps -w wheels {package.name}=={package.version}), "
-        "add --find-links wheels to the requirements and lock again; put the lock's other wheels in the folder "
-        "(pip download --no-deps --only-binary=:all: -r LOCK -d wheels) and pass --wheelhouse wheels"
-        for package in pylock.packages
-        if not package.wheels
-    ]

@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError, InputError
+from envdoctor.image.sources import CUDA, NATIVE, SourceBuild
 from envdoctor.kb import facts, load_topic
 from envdoctor.kb.check import major_minor
 
@@ -60,6 +61,16 @@ class ImagePlan(NamedTuple):
     reasons: tuple[str, ...]
 
 
+class BuilderPlan(NamedTuple):
+    """The wheels stage: where locked source archives become wheels, before the install."""
+
+    image: BaseImage
+    # Set when the builder image carries no Python: the interpreter is copied from this image.
+    python_image: BaseImage | None
+    builds: tuple[SourceBuild, ...]
+    reason: str
+
+
 class ImageRefused(EnvdoctorError):
     """The lock and the target contradict each other; the image would not work."""
 
@@ -73,6 +84,13 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
         line = raw.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
+        if " @ " in line or line.startswith(("git+", "http://", "https://", "file:")):
+            raise InputError(
+                path,
+                f"{line.split(' @ ')[0][:80]} is locked from a URL or VCS checkout, which pip cannot install with "
+                "--require-hashes: lock a released version, or build its wheel and lock with --find-links",
+                number,
+            )
         requirement, *options = line.split()
         name, separator, version = requirement.partition("==")
         if not separator or not _NAME.match(name) or not _VERSION.match(version):
@@ -84,6 +102,23 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
     if not found:
         raise InputError(path, "no pinned requirement in the lockfile")
     return found
+
+
+def split_lock(text: str, source_names: set[str]) -> tuple[str, str]:
+    """The lockfile cut in two: the packages installed as wheels, and those built from source.
+    Option lines (the index) go to both; each part stays a valid hash-pinned requirements file."""
+    wheels, sources = [], []
+    for line in text.replace("\\\n", " ").splitlines():
+        stripped = line.split("#", 1)[0].strip()
+        if not stripped:
+            continue
+        if stripped.startswith("-"):
+            wheels.append(stripped)
+            sources.append(stripped)
+            continue
+        name = canonicalize_name(stripped.split("==", 1)[0])
+        (sources if name in source_names else wheels).append(" ".join(stripped.split()))
+    return "".join(line + "\n" for line in wheels), "".join(line + "\n" for line in sources)
 
 
 def lock_cuda(distributions: list[LockedDistribution]) -> tuple[str | None, str]:
@@ -236,3 +271,58 @@ def _image_cuda(image: BaseImage) -> str | None:
     """The CUDA (major.minor) a known nvidia/cuda image carries."""
     row = facts.base_image(image.repository, image.tag)
     return major_minor(row["cuda"]) if row and "cuda" in row else None
+
+
+def plan_builder(plan: ImagePlan, builds: list[SourceBuild], override: str | None = None) -> BuilderPlan:
+    """The image that builds the source archives: a CUDA devel image only when one compiles CUDA
+    code (and only in this stage), a Python image with compilers for native code, else the base."""
+    names = ", ".join(f"{build.name}=={build.version}" for build in builds)
+    compiles = {build.compiles for build in builds}
+    given = parse_reference(override, "--builder-image") if override else None
+    if CUDA in compiles:
+        if plan.cuda is None:
+            raise ImageRefused(
+                f"{names}: its build compiles CUDA code, but the lock holds no CUDA build to compile against"
+            )
+        image = given or _devel_with_digest(plan.cuda)
+        if image is None:
+            raise ImageRefused(
+                f"{names}: its build compiles CUDA code, and the knowledge base has no digest-pinned nvidia/cuda "
+                f"devel image for CUDA {plan.cuda}: give --builder-image nvidia/cuda:<tag>@sha256:<digest>"
+            )
+        reason = f"{names}: CUDA code, compiled in a wheels stage on {image.name} (nvcc); the devel image stays there"
+        return BuilderPlan(image, python_image(plan.python), tuple(builds), reason)
+    if NATIVE in compiles and given is None:
+        if plan.python_image is None:
+            image = _known_image("python", f"{plan.python}-bookworm", "the official Python image with compilers")
+            copies = None
+        else:
+            image = _devel_with_digest(plan.cuda) if plan.cuda else None
+            copies = plan.python_image
+        if image is None:
+            raise ImageRefused(
+                f"{names}: its build compiles native code and no image with compilers is known: give --builder-image"
+            )
+        return BuilderPlan(
+            image, copies, tuple(builds), f"{names}: native code, compiled in a wheels stage on {image.name}"
+        )
+    what = "native code" if NATIVE in compiles else "no code to compile"
+    return BuilderPlan(
+        given or plan.base, plan.python_image, tuple(builds), f"{names}: {what}, built in a wheels stage"
+    )
+
+
+def _devel_with_digest(cuda: str) -> BaseImage | None:
+    """The digest-pinned nvidia/cuda devel image for CUDA ``cuda`` (major.minor), without cuDNN if one is known."""
+    rows = [
+        row
+        for row in load_topic("base_images", "image")
+        if row["repository"] == "nvidia/cuda" and row["flavor"] in ("devel", "cudnn-devel") and "digest" in row
+        and "cuda" in row and major_minor(row["cuda"]) == cuda
+    ]  # fmt: skip
+    if not rows:
+        return None
+    row = min(rows, key=lambda row: (row["flavor"] != "devel", row["os"] != "ubuntu24.04", row["tag"]))
+    return BaseImage(
+        "nvidia/cuda", row["tag"], row["digest"], row.get("size_mb"), f"carries nvcc for CUDA {row['cuda']}"
+    )

@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 
 from envdoctor import __version__
-from envdoctor.image.plan import ImagePlan
+from envdoctor.image.plan import BaseImage, BuilderPlan, ImagePlan
+from envdoctor.image.record_wheels import RECORD
 
 LOCK_NAME = "requirements.lock"
+# With packages built from source: the lock cut in two, and the script that records built wheels.
+WHEELS_LOCK = "requirements.wheels.lock"
+SOURCES_LOCK = "requirements.sources.lock"
+RECORD_SCRIPT = "record_wheels.py"
+BUILT = "/tmp/built"
 VENV = "/opt/venv"
 USER_ID = 10001
 _SAFE_LABEL = re.compile(r"^[A-Za-z0-9 ._:/@+=,()-]*$")
@@ -24,34 +30,29 @@ def _label(value: str) -> str:
     return '"' + value + '"'
 
 
-def dockerfile(plan: ImagePlan, lock_digest: str, wheelhouse: bool) -> str:
+def dockerfile(plan: ImagePlan, lock_digest: str, wheelhouse: bool, builder: BuilderPlan | None = None) -> str:
     base = plan.base
     lines = [
         f"# Written by envdoctor {__version__} (envdoctor dockerfile) from {LOCK_NAME} ({lock_digest}); do not edit.",
         *[f"# {reason}" for reason in plan.reasons],
+        *([f"# {builder.reason}"] if builder else []),
         "",
     ]
-    if plan.python_image is not None:
-        lines += [f"FROM {plan.python_image.reference} AS python", ""]
-    lines += [f"FROM {base.reference} AS build", *_python_from_image(plan)]
-    lines += [
-        "ARG SOURCE_DATE_EPOCH",
-        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1",
-        f"RUN python3 -m venv {VENV}",
-        f"COPY {LOCK_NAME} /tmp/{LOCK_NAME}",
-    ]
-    install = f"{VENV}/bin/pip install --require-hashes --no-deps --only-binary=:all: -r /tmp/{LOCK_NAME}"
-    if wheelhouse:
-        lines.append("COPY wheelhouse /tmp/wheelhouse")
-        lines.append(f"RUN {install} --no-index --find-links /tmp/wheelhouse --no-cache-dir")
+    interpreter = plan.python_image or (builder.python_image if builder else None)
+    if interpreter is not None:
+        lines += [f"FROM {interpreter.reference} AS python", ""]
+    if builder is not None:
+        lines += _wheels_stage(builder, wheelhouse)
+    lines += [f"FROM {base.reference} AS build", *_python_from(plan.python_image)]
+    lines += [*_pip_environment(), f"RUN python3 -m venv {VENV}"]
+    if builder is None:
+        lines.append(f"COPY {LOCK_NAME} /tmp/{LOCK_NAME}")
+        lines += _pip_steps([_install(f"-r /tmp/{LOCK_NAME}")], wheelhouse)
     else:
-        # A proxy's CA, if the build passes one (--secret id=pip-ca,src=...), for pip alone.
-        lines += [
-            "RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=pip-ca,required=false \\",
-            "    if [ -f /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi; \\",
-            f"    {install}",
-        ]
-    lines += ["", f"FROM {base.reference}", *_python_from_image(plan), "ARG SOURCE_DATE_EPOCH"]
+        lines += [f"COPY {WHEELS_LOCK} /tmp/{WHEELS_LOCK}", f"COPY --from=wheels {BUILT} {BUILT}"]
+        install = _install(f"-r /tmp/{WHEELS_LOCK} -r {BUILT}/{RECORD} --find-links {BUILT}")
+        lines += _pip_steps([install], wheelhouse, then=f"cp {BUILT}/{RECORD} {VENV}/{RECORD}")
+    lines += ["", f"FROM {base.reference}", *_python_from(plan.python_image), "ARG SOURCE_DATE_EPOCH"]
     labels = {
         "org.opencontainers.image.title": "envdoctor environment",
         "org.opencontainers.image.description": f"Python {plan.python} environment locked by envdoctor",
@@ -73,16 +74,59 @@ def dockerfile(plan: ImagePlan, lock_digest: str, wheelhouse: bool) -> str:
     return "\n".join(lines)
 
 
-def _python_from_image(plan: ImagePlan) -> list[str]:
-    """A CUDA base carries no Python: the interpreter comes from the official Python image."""
-    if plan.python_image is None:
+def _wheels_stage(builder: BuilderPlan, wheelhouse: bool) -> list[str]:
+    """Build the locked source archives into wheels (their sdists hash-checked, their build
+    requirements installed from the lock), then record the wheels' hashes for the install."""
+    build = (
+        f"{VENV}/bin/pip wheel --require-hashes --no-deps --no-build-isolation --no-binary=:all: "
+        f"-w {BUILT} -r /tmp/{SOURCES_LOCK}"
+    )
+    record = f"{VENV}/bin/python /tmp/{RECORD_SCRIPT} {BUILT}"
+    return [
+        f"FROM {builder.image.reference} AS wheels",
+        *_python_from(builder.python_image),
+        *_pip_environment(),
+        f"RUN python3 -m venv {VENV}",
+        f"COPY {WHEELS_LOCK} {SOURCES_LOCK} {RECORD_SCRIPT} /tmp/",
+        *_pip_steps([_install(f"-r /tmp/{WHEELS_LOCK}"), build], wheelhouse, then=record),
+        "",
+    ]
+
+
+def _pip_environment() -> list[str]:
+    return ["ARG SOURCE_DATE_EPOCH", "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1"]
+
+
+def _install(requirements: str) -> str:
+    return f"{VENV}/bin/pip install --require-hashes --no-deps --only-binary=:all: {requirements}"
+
+
+def _pip_steps(commands: list[str], wheelhouse: bool, then: str | None = None) -> list[str]:
+    """One RUN for pip commands: from the wheelhouse alone, or from the index with a cache mount
+    and, if the build passes one (--secret id=pip-ca,src=...), a proxy's CA for pip alone."""
+    if wheelhouse:
+        steps = [f"{command} --no-index --find-links /tmp/wheelhouse --no-cache-dir" for command in commands]
+        body = " \\\n    && ".join(steps + ([then] if then else []))
+        return ["COPY wheelhouse /tmp/wheelhouse", f"RUN {body}"]
+    body = " \\\n    && ".join(commands + ([then] if then else []))
+    return [
+        "RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=pip-ca,required=false \\",
+        "    if [ -f /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi; \\",
+        f"    {body}",
+    ]
+
+
+def _python_from(python_image: BaseImage | None) -> list[str]:
+    """A CUDA image carries no Python: the interpreter comes from the official Python image."""
+    if python_image is None:
         return []
     return ["COPY --from=python /usr/local /usr/local", "RUN ldconfig"]
 
 
-def dockerignore() -> str:
+def dockerignore(builder: bool = False) -> str:
+    sources = [f"!{WHEELS_LOCK}", f"!{SOURCES_LOCK}", f"!{RECORD_SCRIPT}"] if builder else []
     return "\n".join(
-        ["# Only the lockfile (and a wheelhouse) go into the build.", "*", f"!{LOCK_NAME}", "!wheelhouse", ""]
+        ["# Only the lockfile (and a wheelhouse) go into the build.", "*", f"!{LOCK_NAME}", *sources, "!wheelhouse", ""]
     )
 
 
