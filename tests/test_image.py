@@ -334,3 +334,11 @@ def test_same_inputs_same_bytes(tmp_path: Path) -> None:
         assert regenerate("tensorflow-and-cuda", tmp_path / name) == 0
     for name in GOLDEN_FILES:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+@pytest.mark.network
+def test_without_a_wheelhouse_the_sdist_is_read_from_its_locked_url(tmp_path: Path) -> None:
+    (lock,) = FROM_SOURCE.glob("requirements.*.txt")
+    assert main(["dockerfile", str(lock), "-o", str(tmp_path)]) == 0
+    dockerfile = (tmp_path / "Dockerfile").read_text()
+    assert "AS wheels" in dockerfile and "--no-index" not in dockerfile
