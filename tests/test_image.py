@@ -342,3 +342,8 @@ def test_without_a_wheelhouse_the_sdist_is_read_from_its_locked_url(tmp_path: Pa
     assert main(["dockerfile", str(lock), "-o", str(tmp_path)]) == 0
     dockerfile = (tmp_path / "Dockerfile").read_text()
     assert "AS wheels" in dockerfile and "--no-index" not in dockerfile
+
+
+def test_the_cuda_extension_fixture_is_seen_as_cuda_code() -> None:
+    archive = FIXTURES / "cuda-extension" / "vecadd_demo-1.0.tar.gz"
+    assert inspect_sdist(archive.read_bytes(), archive.name) == (("setuptools>=40.8.0", "wheel"), CUDA)
