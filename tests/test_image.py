@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -347,3 +348,26 @@ def test_without_a_wheelhouse_the_sdist_is_read_from_its_locked_url(tmp_path: Pa
 def test_the_cuda_extension_fixture_is_seen_as_cuda_code() -> None:
     archive = FIXTURES / "cuda-extension" / "vecadd_demo-1.0.tar.gz"
     assert inspect_sdist(archive.read_bytes(), archive.name) == (("setuptools>=40.8.0", "wheel"), CUDA)
+
+
+@pytest.mark.parametrize(
+    ("stack", "comparison"),
+    [
+        ("onnxruntime-system-cudnn", "the same lock on nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04: about 4,604 MB"),
+        ("tensorflow-and-cuda", "the same lock on a CUDA 12.3 devel base: about 6,797 MB (sized as "
+         "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04, the newest CUDA 12 devel image whose size is known)"),
+    ],
+)  # fmt: skip
+def test_the_estimate_is_printed_beside_a_devel_based_one(
+    stack: str, comparison: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert regenerate(stack, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert comparison in out
+    assert megabytes(r"estimated size: ([\d,]+) MB", out) < megabytes(r"about ([\d,]+) MB", out)
+
+
+def megabytes(pattern: str, text: str) -> int:
+    match = re.search(pattern, text)
+    assert match is not None, text
+    return int(match.group(1).replace(",", ""))

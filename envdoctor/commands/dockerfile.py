@@ -24,6 +24,7 @@ from envdoctor.image.plan import (
     parse_lock,
     plan_builder,
     plan_image,
+    python_image,
     split_lock,
 )
 from envdoctor.image.sources import SourceBuild, SourceProblem, source_builds, unmet_build_requirements
@@ -223,8 +224,15 @@ def _size_report(plan: ImagePlan, pylock: Pylock | None) -> list[str]:
         ]
     devel = devel_image(plan.cuda) if plan.cuda else None
     if devel is not None and devel.size_mb:
-        python_mb = (plan.python_image.size_mb or 0) if plan.python_image else 0
-        lines.append(f"the same lock on {devel.name}: about {devel.size_mb + python_mb + wheel_mb:,} MB")
+        # A devel image carries no Python either: the comparison adds the same interpreter.
+        python_mb = python_image(plan.python).size_mb or 0
+        total = f"about {devel.size_mb + python_mb + wheel_mb:,} MB"
+        if devel.why == "devel":
+            lines.append(f"the same lock on {devel.name}: {total}")
+        else:
+            lines.append(
+                f"the same lock on a CUDA {plan.cuda} devel base: {total} (sized as {devel.name}, {devel.why})"
+            )
     elif plan.cuda:
         lines.append(f"the size of a CUDA {plan.cuda} devel base is not in the knowledge base: no comparison")
     return lines

@@ -206,12 +206,22 @@ def _same_cuda(release: str, wanted: str) -> bool:
 
 
 def devel_image(cuda: str) -> BaseImage | None:
-    """The CUDA devel image a generator like Cog would start from, for the size comparison."""
-    for row in load_topic("base_images", "image"):
-        devel = row["repository"] == "nvidia/cuda" and row["flavor"] == "cudnn-devel" and "cuda" in row
-        if devel and major_minor(row["cuda"]) == major_minor(cuda):
-            return BaseImage("nvidia/cuda", row["tag"], row.get("digest", ""), row.get("size_mb"), "devel")
-    return None
+    """The CUDA devel image a generator like Cog would start from, for the size comparison: the
+    cuDNN devel image of this CUDA if its size is known, else the newest of the same major whose
+    size is known (its ``why`` then says so)."""
+    major = cuda.split(".", maxsplit=1)[0]
+    sized = [
+        row
+        for row in load_topic("base_images", "image")
+        if row["repository"] == "nvidia/cuda" and row["flavor"] == "cudnn-devel" and "size_mb" in row
+        and str(Version(row["cuda"]).major) == major
+    ]  # fmt: skip
+    if not sized:
+        return None
+    row = max(sized, key=lambda row: (major_minor(row["cuda"]) == cuda, Version(row["cuda"])))
+    same = major_minor(row["cuda"]) == cuda
+    why = "devel" if same else f"the newest CUDA {major} devel image whose size is known"
+    return BaseImage("nvidia/cuda", row["tag"], row.get("digest", ""), row["size_mb"], why)
 
 
 def parse_reference(reference: str, what: str) -> BaseImage:
