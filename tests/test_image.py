@@ -371,3 +371,16 @@ def megabytes(pattern: str, text: str) -> int:
     match = re.search(pattern, text)
     assert match is not None, text
     return int(match.group(1).replace(",", ""))
+
+
+def test_a_pylock_that_disagrees_with_its_requirements_lock_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for path in FROM_SOURCE.glob("*.linux-x86_64-py3.11.*"):
+        shutil.copy(path, tmp_path / path.name)
+    lock = tmp_path / "requirements.linux-x86_64-py3.11.txt"
+    lock.write_text(lock.read_text().replace("antlr4-python3-runtime==4.9.3", "antlr4-python3-runtime==4.9.2"))
+    code = main(["dockerfile", str(lock), "-o", str(tmp_path / "out"), "--wheelhouse", str(FROM_SOURCE / "wheelhouse")])
+    assert code == 2
+    assert "builds antlr4-python3-runtime 4.9.3, which it does not pin" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

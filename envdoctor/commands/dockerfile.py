@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = plan_image(distributions, python, args.base_image)
         builds = source_builds(pylock.packages, wheelhouse_dir) if pylock else []
+        _check_locked(builds, distributions, lock_path)
         unmet = _unmet_build_requirements(builds, distributions, python)
         if unmet:
             return _refused(style, unmet)
@@ -96,6 +97,19 @@ def _refused(style: Style, lines: list[str]) -> int:
     for line in lines:
         print(f"{style('refused', 'red', 'bold')}: {line}")
     return 1
+
+
+def _check_locked(builds: list[SourceBuild], distributions: list[LockedDistribution], lock_path: str) -> None:
+    """Each package the pylock says to build is pinned, as that version, by the requirements lock
+    (whose names and versions were checked): the two files were written together."""
+    from packaging.version import Version
+
+    locked = {(dist.name, Version(dist.version)) for dist in distributions}
+    for build in builds:
+        if (build.name, Version(build.version)) not in locked:
+            raise InputError(
+                lock_path, f"the pylock beside it builds {build.name} {build.version}, which it does not pin"
+            )
 
 
 def _unmet_build_requirements(
@@ -172,16 +186,16 @@ def _wheelhouse(
     if source is None:
         return False
     wheels = sorted(source.glob("*.whl")) if source.is_dir() else []
-    if not wheels:
-        raise InputError(str(source), "--wheelhouse must be a folder of wheels")
     # The sdists of packages built from source were found and hash-checked by source_builds.
+    archives = [source / build.archive for build in builder.builds] if builder else []
+    if not wheels and not archives:
+        raise InputError(str(source), "--wheelhouse must be a folder of wheels")
     built = {build.name for build in builder.builds} if builder else set()
     missing = _not_in_wheelhouse([dist for dist in distributions if dist.name not in built], wheels)
     if missing:
         raise InputError(str(source), f"no wheel for {', '.join(missing)}: the build installs from this folder alone")
     target = out / "wheelhouse"
     target.mkdir(parents=True, exist_ok=True)
-    archives = [source / build.archive for build in builder.builds] if builder else []
     for file in wheels + archives:
         if source.resolve() != target.resolve():
             shutil.copyfile(file, target / file.name)

@@ -270,8 +270,10 @@ def plan_image(distributions: list[LockedDistribution], python: str, base_overri
 
 
 def _agreed(values: list[str | int | None], names: str, what: str) -> str | None:
-    """The one value the system-CUDA users agree on; two different ones cannot share an image."""
-    known = sorted({str(value) for value in values if value is not None})
+    """The one value the system-CUDA users agree on (a major alone agrees with any release of it);
+    two different ones cannot share an image."""
+    given = {str(value) for value in values if value is not None}
+    known = sorted(value for value in given if not any(other.startswith(f"{value}.") for other in given))
     if len(known) > 1:
         raise ImageRefused(f"{names} need different {what} releases from the system ({', '.join(known)})")
     return known[0] if known else None

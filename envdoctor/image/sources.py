@@ -68,7 +68,8 @@ def source_builds(packages: Sequence[Package], wheelhouse: Path | None) -> list[
         archive = _archive_name(package.sdist)
         data = _sdist_bytes(package.sdist, archive, wheelhouse)
         requires, compiles = inspect_sdist(data, archive)
-        builds.append(SourceBuild(str(package.name), str(package.version), archive, requires, compiles))
+        name = str(canonicalize_name(package.name))
+        builds.append(SourceBuild(name, str(package.version), archive, requires, compiles))
     return builds
 
 
