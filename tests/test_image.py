@@ -16,7 +16,7 @@ import pytest
 from envdoctor.cli import main
 from envdoctor.errors import InputError
 from envdoctor.image import record_wheels, writer
-from envdoctor.image.plan import ImageRefused, parse_lock, plan_builder, plan_image, split_lock
+from envdoctor.image.plan import ImageRefused, LockedDistribution, parse_lock, plan_builder, plan_image, split_lock
 from envdoctor.image.sources import CUDA, NATIVE, PURE, SourceBuild, SourceProblem, inspect_sdist
 
 ROOT = Path(__file__).parent.parent
@@ -384,3 +384,15 @@ def test_a_pylock_that_disagrees_with_its_requirements_lock_is_an_error(
     assert code == 2
     assert "builds antlr4-python3-runtime 4.9.3, which it does not pin" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_icarus_stack_for_its_host_is_refused() -> None:
+    # The post-mortem's pins as `envdoctor lock` relabels them for the Icarus host (driver 520,
+    # CUDA 11.8): torch's cu118 build, beside tensorflow 2.16.1, which loads CUDA 12.3 from the
+    # system. The real lock needs the PyTorch index, which these machines cannot reach.
+    pins = [line.split("==") for line in (ROOT / "examples/icarus/requirements.txt").read_text().splitlines()
+            if line and not line.startswith("#")]  # fmt: skip
+    relabelled = [(name, version.replace("+cu121", "+cu118")) for name, version in pins]
+    distributions = [LockedDistribution(name, version, ("sha256:" + "0" * 64,)) for name, version in relabelled]
+    with pytest.raises(ImageRefused, match=r"need CUDA 11\.8, but tensorflow==2\.16\.1 \(without \[and-cuda\]\) load"):
+        plan_image(distributions, "3.11")

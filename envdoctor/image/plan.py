@@ -249,7 +249,10 @@ def plan_image(distributions: list[LockedDistribution], python: str, base_overri
     names = ", ".join(user.user for user in users)
     system_cuda = _agreed([user.cuda for user in users], names, "CUDA")
     if cuda and system_cuda and not _same_cuda(cuda, system_cuda):
-        raise ImageRefused(f"the lock's builds need CUDA {cuda}, but {names} load CUDA {system_cuda} from the system")
+        raise ImageRefused(
+            f"the lock's builds need CUDA {cuda}, but {names} load CUDA {system_cuda} from the system: "
+            "one image cannot carry both; put them in separate images"
+        )
     wanted_cuda = cuda or system_cuda
     if wanted_cuda is None:
         raise ImageRefused(f"{names} load CUDA from the system, but no CUDA version follows from the lock")
