@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import re
 import sys
 import tempfile
 import time
@@ -26,17 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from envdoctor.cli import main as envdoctor  # noqa: E402
+from envdoctor.lock.render import recorded_python  # noqa: E402
 from tests.docker_env import docker_env, unavailable  # noqa: E402
 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-_PYTHON = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
 
 
 def buildable(stack: Path) -> str | None:
     """Why a stack cannot be built on the local base, or None."""
     (lock,) = (stack / "lock").glob("requirements.*.txt")
-    match = _PYTHON.search(lock.read_text(encoding="utf-8"))
-    if match is None or match.group("python") != "3.11":
+    if recorded_python(lock.read_text(encoding="utf-8")) != "3.11":
         return "locked for another Python than the local base's 3.11"
     if "nvidia/cuda" in (stack / "Dockerfile").read_text(encoding="utf-8"):
         return "its base is an nvidia/cuda image, which cannot be pulled here"

@@ -41,8 +41,6 @@ from envdoctor.image.writer import (
 if TYPE_CHECKING:
     from packaging.pylock import Pylock
 
-LOCK_MARK = "# Written by `envdoctor lock`"
-_TARGET_PYTHON = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
 _TAG = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_.-]{1,128})?$")
 # Findings that mean the image could not work on the target: the generator refuses.
 REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
@@ -131,6 +129,8 @@ def _unmet_build_requirements(
 
 def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str]:
     """The lockfile to build from: the one given, or one made now from the requirement files."""
+    from envdoctor.lock.render import LOCK_MARK
+
     if len(args.inputs) == 1:
         text = read_text_input(args.inputs[0])
         if text.startswith(LOCK_MARK):
@@ -150,9 +150,11 @@ def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tup
 
 
 def _python(args: argparse.Namespace, lock_text: str, lock_path: str) -> str:
-    match = _TARGET_PYTHON.search(lock_text)
-    if match:
-        return match.group("python")
+    from envdoctor.lock.render import recorded_python
+
+    recorded = recorded_python(lock_text)
+    if recorded:
+        return recorded
     if args.python:
         return ".".join(args.python.split(".")[:2])
     raise InputError(lock_path, "the lockfile does not say its Python; give --python")

@@ -18,7 +18,10 @@ from envdoctor.requirements.model import IndexOptions
 from envdoctor.tomlcompat import tomllib
 
 PYPI = "https://pypi.org/simple"
+# The header's first words, by which envdoctor's own lockfiles are known.
+LOCK_MARK = "# Written by `envdoctor lock`"
 DIGEST_LINE = re.compile(r"^# inputs: (?P<digest>sha256:[0-9a-f]{64})", re.MULTILINE)
+_PYTHON_LINE = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
 _FILE_URL = re.compile(r'url = "(?P<url>file://[^"]+)"')
 
 
@@ -34,7 +37,7 @@ def header(
     from envdoctor.kb.check import newest_checked
 
     lines = [
-        "# Written by `envdoctor lock`; do not edit. `envdoctor lock --check` says whether it is current.",
+        f"{LOCK_MARK}; do not edit. `envdoctor lock --check` says whether it is current.",
         f"# envdoctor: {__version__}",
         f"# inputs: {digest} ({', '.join(inputs)})",
         f"# target: {target}",
@@ -115,3 +118,9 @@ def pylock_file(head: list[str], pylock_text: str, lock_folder: Path, locations:
 def recorded_digest(text: str) -> str | None:
     match = DIGEST_LINE.search(text)
     return match.group("digest") if match else None
+
+
+def recorded_python(text: str) -> str | None:
+    """The target's Python (major.minor) the header names."""
+    match = _PYTHON_LINE.search(text)
+    return match.group("python") if match else None
