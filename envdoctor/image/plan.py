@@ -7,6 +7,7 @@ runtime wheels, or what the knowledge base says a package loads from the system.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
@@ -15,7 +16,7 @@ from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.image.sources import CUDA, NATIVE, SourceBuild
-from envdoctor.kb import facts, load_topic
+from envdoctor.kb import Row, facts, load_topic
 from envdoctor.kb.check import major_minor
 
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -79,10 +80,8 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
     """The pinned distributions of a hash-pinned requirements lockfile, each checked, so that
     nothing from the file reaches the Dockerfile unless it is a well-formed name or version."""
     found = []
-    logical = text.replace("\\\n", " ")
-    for number, raw in enumerate(logical.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
+    for number, line in _lock_lines(text):
+        if line.startswith("-"):
             continue
         if " @ " in line or line.startswith(("git+", "http://", "https://", "file:")):
             raise InputError(
@@ -104,20 +103,25 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
     return found
 
 
+def _lock_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The lockfile's logical lines (continuations joined), numbered, without comments or blanks."""
+    for number, raw in enumerate(text.replace("\\\n", " ").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            yield number, line
+
+
 def split_lock(text: str, source_names: set[str]) -> tuple[str, str]:
     """The lockfile cut in two: the packages installed as wheels, and those built from source.
     Option lines (the index) go to both; each part stays a valid hash-pinned requirements file."""
     wheels, sources = [], []
-    for line in text.replace("\\\n", " ").splitlines():
-        stripped = line.split("#", 1)[0].strip()
-        if not stripped:
+    for _, line in _lock_lines(text):
+        if line.startswith("-"):
+            wheels.append(line)
+            sources.append(line)
             continue
-        if stripped.startswith("-"):
-            wheels.append(stripped)
-            sources.append(stripped)
-            continue
-        name = canonicalize_name(stripped.split("==", 1)[0])
-        (sources if name in source_names else wheels).append(" ".join(stripped.split()))
+        name = canonicalize_name(line.split("==", 1)[0])
+        (sources if name in source_names else wheels).append(" ".join(line.split()))
     return "".join(line + "\n" for line in wheels), "".join(line + "\n" for line in sources)
 
 
@@ -163,11 +167,24 @@ def system_cuda_users(distributions: list[LockedDistribution]) -> list[SystemCud
     return users
 
 
+def _image(row: Row, why: str) -> BaseImage:
+    return BaseImage(row["repository"], row["tag"], row.get("digest", ""), row.get("size_mb"), why)
+
+
 def _known_image(repository: str, tag: str, why: str) -> BaseImage | None:
-    for row in load_topic("base_images", "image"):
-        if row["repository"] == repository and row["tag"] == tag and "digest" in row:
-            return BaseImage(repository, tag, row["digest"], row.get("size_mb"), why)
-    return None
+    row = facts.base_image(repository, tag)
+    return _image(row, why) if row is not None and "digest" in row else None
+
+
+def _cuda_rows(flavours: tuple[str, ...], cuda: str, having: str) -> list[Row]:
+    """The nvidia/cuda images of these flavours that carry CUDA ``cuda`` (a major.minor, or a
+    major alone for any release of it) and whose row records ``having`` (digest, size_mb)."""
+    return [
+        row
+        for row in load_topic("base_images", "image")
+        if row["repository"] == "nvidia/cuda" and row["flavor"] in flavours and "cuda" in row and having in row
+        and _same_cuda(row["cuda"], cuda)
+    ]  # fmt: skip
 
 
 def python_image(python: str, override: str | None = None) -> BaseImage:
@@ -185,11 +202,7 @@ def cuda_image(cuda: str, cudnn_major: int | None) -> BaseImage | None:
     the newest of that major) and cuDNN ``cudnn_major`` if one is needed: never devel."""
     flavours = ("cudnn-runtime",) if cudnn_major else ("base", "runtime", "cudnn-runtime")
     candidates = []
-    for row in load_topic("base_images", "image"):
-        if row["repository"] != "nvidia/cuda" or "cuda" not in row or "digest" not in row:
-            continue
-        if row["flavor"] not in flavours or not _same_cuda(row["cuda"], cuda):
-            continue
+    for row in _cuda_rows(flavours, cuda, "digest"):
         if cudnn_major and Version(row["cudnn"]).major != cudnn_major:
             continue
         newest_first = tuple(-part for part in Version(row["cuda"]).release)
@@ -198,7 +211,7 @@ def cuda_image(cuda: str, cudnn_major: int | None) -> BaseImage | None:
         return None
     *_, row = min(candidates)
     why = f"carries CUDA {row['cuda']}" + (f" and cuDNN {row['cudnn']}" if "cudnn" in row else "")
-    return BaseImage("nvidia/cuda", row["tag"], row["digest"], row.get("size_mb"), why)
+    return _image(row, why)
 
 
 def _same_cuda(release: str, wanted: str) -> bool:
@@ -210,18 +223,13 @@ def devel_image(cuda: str) -> BaseImage | None:
     cuDNN devel image of this CUDA if its size is known, else the newest of the same major whose
     size is known (its ``why`` then says so)."""
     major = cuda.split(".", maxsplit=1)[0]
-    sized = [
-        row
-        for row in load_topic("base_images", "image")
-        if row["repository"] == "nvidia/cuda" and row["flavor"] == "cudnn-devel" and "size_mb" in row
-        and str(Version(row["cuda"]).major) == major
-    ]  # fmt: skip
+    sized = _cuda_rows(("cudnn-devel",), major, "size_mb")
     if not sized:
         return None
     row = max(sized, key=lambda row: (major_minor(row["cuda"]) == cuda, Version(row["cuda"])))
     same = major_minor(row["cuda"]) == cuda
     why = "devel" if same else f"the newest CUDA {major} devel image whose size is known"
-    return BaseImage("nvidia/cuda", row["tag"], row.get("digest", ""), row["size_mb"], why)
+    return _image(row, why)
 
 
 def parse_reference(reference: str, what: str) -> BaseImage:
@@ -329,15 +337,10 @@ def plan_builder(plan: ImagePlan, builds: list[SourceBuild], override: str | Non
 
 def _devel_with_digest(cuda: str) -> BaseImage | None:
     """The digest-pinned nvidia/cuda devel image for CUDA ``cuda`` (major.minor), without cuDNN if one is known."""
-    rows = [
-        row
-        for row in load_topic("base_images", "image")
-        if row["repository"] == "nvidia/cuda" and row["flavor"] in ("devel", "cudnn-devel") and "digest" in row
-        and "cuda" in row and major_minor(row["cuda"]) == cuda
-    ]  # fmt: skip
+    if "." not in cuda:
+        return None  # a CUDA major alone does not say which nvcc the build needs
+    rows = _cuda_rows(("devel", "cudnn-devel"), cuda, "digest")
     if not rows:
         return None
     row = min(rows, key=lambda row: (row["flavor"] != "devel", row["os"] != "ubuntu24.04", row["tag"]))
-    return BaseImage(
-        "nvidia/cuda", row["tag"], row["digest"], row.get("size_mb"), f"carries nvcc for CUDA {row['cuda']}"
-    )
+    return _image(row, f"carries nvcc for CUDA {row['cuda']}")
