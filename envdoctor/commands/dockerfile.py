@@ -71,11 +71,10 @@ def run(args: argparse.Namespace) -> int:
         return _refused(style, [str(exc)])
     out = Path(args.output_dir)
     digest = "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
-    sources = {build.name for build in builder.builds} if builder else set()
     wheelhouse = _wheelhouse(wheelhouse_dir, out, distributions, builder)
     atomic_write_text(out / LOCK_NAME, lock_text)
     if builder is not None:
-        wheels_lock, sources_lock = split_lock(lock_text, sources)
+        wheels_lock, sources_lock = split_lock(lock_text, builder.names)
         atomic_write_text(out / WHEELS_LOCK, wheels_lock)
         atomic_write_text(out / SOURCES_LOCK, sources_lock)
         atomic_write_text(out / RECORD_SCRIPT, Path(record_wheels.__file__).read_text(encoding="utf-8"))
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "build.sh").chmod(0o755)
     print(f"wrote {out / 'Dockerfile'} (base {plan.base.name})")
     if builder is not None:
-        print(f"built from source in a wheels stage on {builder.image.name}: {', '.join(sorted(sources))}")
+        print(f"built from source in a wheels stage on {builder.image.name}: {', '.join(sorted(builder.names))}")
     for line in _size_report(plan, pylock):
         print(line)
     return 0
@@ -192,7 +191,7 @@ def _wheelhouse(
     archives = [source / build.archive for build in builder.builds] if builder else []
     if not wheels and not archives:
         raise InputError(str(source), "--wheelhouse must be a folder of wheels")
-    built = {build.name for build in builder.builds} if builder else set()
+    built = builder.names if builder else frozenset()
     missing = _not_in_wheelhouse([dist for dist in distributions if dist.name not in built], wheels)
     if missing:
         raise InputError(str(source), f"no wheel for {', '.join(missing)}: the build installs from this folder alone")

@@ -7,7 +7,7 @@ runtime wheels, or what the knowledge base says a package loads from the system.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
@@ -71,6 +71,11 @@ class BuilderPlan(NamedTuple):
     builds: tuple[SourceBuild, ...]
     reason: str
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The (normalised) names of the packages it builds."""
+        return frozenset(build.name for build in self.builds)
+
 
 class ImageRefused(EnvdoctorError):
     """The lock and the target contradict each other; the image would not work."""
@@ -111,7 +116,7 @@ def _lock_lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def split_lock(text: str, source_names: set[str]) -> tuple[str, str]:
+def split_lock(text: str, source_names: Collection[str]) -> tuple[str, str]:
     """The lockfile cut in two: the packages installed as wheels, and those built from source.
     Option lines (the index) go to both; each part stays a valid hash-pinned requirements file."""
     wheels, sources = [], []
