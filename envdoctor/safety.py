@@ -43,13 +43,18 @@ def snippet(text: str, limit: int = 40) -> str:
     return shown + ("..." if len(text) > limit else "")
 
 
+def quote(text: str, limit: int = 40) -> str:
+    """``snippet`` in quotes, for naming a value in a message."""
+    return f"'{snippet(text, limit)}'"
+
+
 def one_token(value: str, what: str) -> str:
     """``value`` if it is one word with no whitespace or control character, else UnsafeValue.
 
     For index URLs, paths and anything else written where a space or a line break would start
     another option or another line."""
     if not value or _CONTROL_OR_SPACE.search(value):
-        raise UnsafeValue(f"{what} {snippet(value)!r} is not one token: it holds a space or a control character")
+        raise UnsafeValue(f"{what} {quote(value)} is not one token: it holds a space or a control character")
     return value
 
 
@@ -57,14 +62,14 @@ def one_line(value: str, what: str) -> str:
     """``value`` if it holds no control character (spaces are fine), else UnsafeValue: for text
     written into a comment line of a lockfile or a label, where a line break would end the comment."""
     if _CONTROL.search(value):
-        raise UnsafeValue(f"{what} {snippet(value)!r} holds a line break or a control character")
+        raise UnsafeValue(f"{what} {quote(value)} holds a line break or a control character")
     return value
 
 
 def matches(pattern: re.Pattern[str], value: str, what: str) -> str:
     """``value`` if the whole of it (no trailing newline either) matches ``pattern``, else UnsafeValue."""
     if pattern.fullmatch(value) is None:
-        raise UnsafeValue(f"{what} {snippet(value)!r} is not valid")
+        raise UnsafeValue(f"{what} {quote(value)} is not valid")
     return value
 
 

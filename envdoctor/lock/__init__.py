@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import NamedTuple
 
 from envdoctor.findings import Finding
-from envdoctor.fsio import atomic_write_text
+from envdoctor.fsio import atomic_write_text, read_input_bytes
 from envdoctor.host.profile import HostProfile
 from envdoctor.lock.backends import BACKENDS, LockRequest
 from envdoctor.lock.render import header, parse_pylock, pylock_file, recorded_digest, requirements_lock
@@ -81,9 +82,9 @@ def _digest(requirements: RequirementSet, options: LockOptions, description: str
     """What the lock depends on: the inputs' bytes, the options, the target and the steering."""
     hasher = hashlib.sha256(DIGEST_VERSION.encode())
     for item in requirements.inputs:
-        hasher.update(f"\0{item.kind}\0{Path(item.path).as_posix()}\0".encode())
+        hasher.update(f"\0{item.kind}\0{recorded_input(item.path, options.output_dir)}\0".encode())
         if not item.path.startswith("<"):
-            hasher.update(Path(item.path).read_bytes())
+            hasher.update(read_input_bytes(item.path))
     facts = [options.backend, options.exclude_newer or "", options.pytorch_index, *options.selection, description]
     facts += [f"{c.requirement}|{c.reason}" for c in steering.constraints]
     if steering.torch_index is not None:
@@ -93,6 +94,17 @@ def _digest(requirements: RequirementSet, options: LockOptions, description: str
     return f"sha256:{hasher.hexdigest()}"
 
 
+def recorded_input(path: str, output_dir: Path) -> str:
+    """An input as the lockfiles record it: relative to their folder, normalised, so that the
+    same project gives the same bytes whatever folder or spelling (./x, an absolute path) it was
+    locked from."""
+    if path == "-":
+        return "<stdin>"
+    if path.startswith("<"):
+        return path
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(output_dir))).as_posix()
+
+
 def run_locks(
     requirements: RequirementSet, plans: list[LockPlan], options: LockOptions
 ) -> tuple[list[Path], list[LockFailure]]:
@@ -100,7 +112,7 @@ def run_locks(
     backend = BACKENDS[options.backend]()
     written: list[tuple[Path, str]] = []
     failures: list[LockFailure] = []
-    inputs = [item.path for item in requirements.inputs]
+    inputs = [recorded_input(item.path, options.output_dir) for item in requirements.inputs]
     for plan in plans:
         previous = plan.pylock_path(options.output_dir)
         request = LockRequest(

@@ -3,6 +3,7 @@ under one header that says what made them. Same inputs, same bytes: no times, no
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -15,6 +16,7 @@ from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError
 from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import IndexOptions
+from envdoctor.safety import UnsafeValue, matches, one_line, one_token, quote
 from envdoctor.tomlcompat import tomllib
 
 PYPI = "https://pypi.org/simple"
@@ -23,6 +25,10 @@ LOCK_MARK = "# Written by `envdoctor lock`"
 DIGEST_LINE = re.compile(r"^# inputs: (?P<digest>sha256:[0-9a-f]{64})", re.MULTILINE)
 _PYTHON_LINE = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
 _FILE_URL = re.compile(r'url = "(?P<url>file://[^"]+)"')
+# What a lockfile line may hold, in full: PEP 503 names, PEP 440 versions, sha256 digests.
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSION = re.compile(r"[A-Za-z0-9.+!_-]{1,128}")
+_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class LockedPackage(NamedTuple):
@@ -39,7 +45,7 @@ def header(
     lines = [
         f"{LOCK_MARK}; do not edit. `envdoctor lock --check` says whether it is current.",
         f"# envdoctor: {__version__}",
-        f"# inputs: {digest} ({', '.join(inputs)})",
+        f"# inputs: {digest} ({', '.join(one_line(name, 'an input file name') for name in inputs)})",
         f"# target: {target}",
         f"# resolver: {resolver}",
         f"# knowledge base: facts checked up to {newest_checked()}",
@@ -54,7 +60,8 @@ def header(
             index = steering.torch_index
             lines.append(f"#   index {index.url} for {', '.join(index.packages)} only: {index.reason}")
         lines += [f"#   note: {note}" for note in steering.notes]
-    return lines
+    # Each is a comment: a line break in any value (a driver string, a file name) would end it.
+    return [one_line(line, "a lockfile header line") for line in lines]
 
 
 def parse_pylock(text: str) -> list[LockedPackage]:
@@ -79,23 +86,37 @@ def parse_pylock(text: str) -> list[LockedPackage]:
 
 
 def requirements_lock(head: list[str], packages: list[LockedPackage], indexes: IndexOptions, steering: Steering) -> str:
+    """The hash-pinned requirements file: every line is an option envdoctor writes, with one
+    checked token, or a checked name==version with checked hashes; nothing else can get in."""
     lines = [*head, ""]
     if not (indexes.no_index and indexes.find_links):
-        lines.append(f"--index-url {indexes.index_url or PYPI}")
-    lines += [f"--extra-index-url {url}" for url in indexes.extra_index_urls if "download.pytorch.org" not in url]
+        lines.append(option_line("--index-url", indexes.index_url or PYPI))
+    lines += [
+        option_line("--extra-index-url", url) for url in indexes.extra_index_urls if "download.pytorch.org" not in url
+    ]
     if steering.torch_index is not None:
         url = steering.torch_index.url
-        lines.append(f"--find-links {url}" if not url.startswith("http") else f"--extra-index-url {url}")
-    lines += [f"--find-links {link}" for link in indexes.find_links]
+        lines.append(option_line("--find-links" if not url.startswith("http") else "--extra-index-url", url))
+    lines += [option_line("--find-links", link) for link in indexes.find_links]
     if indexes.no_index:
         lines.append("--no-index")
     for package in packages:
         if not package.hashes:
             raise EnvdoctorError(f"{package.name} {package.version}: the resolver gave no hash for any of its files")
-        lines.append(f"{package.name}=={package.version} \\")
-        lines += [f"    --hash={digest} \\" for digest in package.hashes[:-1]]
-        lines.append(f"    --hash={package.hashes[-1]}")
+        name, version = matches(_NAME, package.name, "a package name"), matches(_VERSION, package.version, "a version")
+        lines.append(f"{name}=={version} \\")
+        hashes = [matches(_HASH, digest, "a hash") for digest in package.hashes]
+        lines += [f"    --hash={digest} \\" for digest in hashes[:-1]]
+        lines.append(f"    --hash={hashes[-1]}")
     return "\n".join(lines) + "\n"
+
+
+def option_line(option: str, value: str) -> str:
+    """``--option value``, the value one token that cannot be read as another option."""
+    token = one_token(value, f"{option} value")
+    if token.startswith("-"):
+        raise UnsafeValue(f"{option} value {quote(token)} would read as an option")
+    return f"{option} {token}"
 
 
 def pylock_file(head: list[str], pylock_text: str, lock_folder: Path, locations: list[str]) -> str:
@@ -108,7 +129,8 @@ def pylock_file(head: list[str], pylock_text: str, lock_folder: Path, locations:
             Path(location).is_absolute() and target.is_relative_to(Path(location).resolve()) for location in locations
         )
         shown = target if given_absolute else Path(os.path.relpath(target, lock_folder.resolve()))
-        return f'path = "{PurePosixPath(shown)}"'
+        # A TOML basic string: JSON's escapes are TOML's, and a control character is refused.
+        return f"path = {json.dumps(one_line(str(PurePosixPath(shown)), 'a local file path'), ensure_ascii=False)}"
 
     body = _FILE_URL.sub(path, pylock_text)
     body = "\n".join(line for line in body.splitlines() if not line.startswith("#")).strip()

@@ -8,14 +8,17 @@ Reads ``FROM`` (image, tag, digest, stage), ``ENV`` and ``ARG`` defaults, and in
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor.errors import InputError
+from envdoctor.fsio import is_inside, project_root
 from envdoctor.requirements.model import BaseImage, Input, Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text, parse_requirements
+from envdoctor.safety import UnsafeValue, one_token, quote
 
 _INSTRUCTION = re.compile(r"^\s*(?P<name>[A-Za-z]+)(?:\s+(?P<rest>.*))?$")
 _VARIABLE = re.compile(r"\$\{?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}?")
@@ -74,7 +77,7 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
     for number, line in _logical_lines(text):
         match = _INSTRUCTION.match(line)
         if match is None:
-            raise InputError(path, f"not a Dockerfile instruction: {line[:60]!r}", number)
+            raise InputError(path, f"not a Dockerfile instruction: {quote(line)}", number)
         name, rest = match.group("name").upper(), (match.group("rest") or "").strip()
         location = Location(path, number)
         if name == "ARG":
@@ -92,9 +95,15 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
         elif name in ("COPY", "ADD"):
             _copy(rest, result)
         elif name == "RUN":
-            command = _substitute(_shell_text(rest), arguments)
-            result.commands.append((command, location))
-            _run(command, location, path, result)
+            flags, shell, argv = _run_form(rest)
+            if argv is not None:  # the exec form: its words are the command's arguments, no shell splits them
+                argv = [_substitute(word, arguments) for word in argv]
+                result.commands.append((" ".join(flags + argv), location))
+                _install(argv, location, path, result)
+            else:
+                command = _substitute(shell, arguments)
+                result.commands.append((" ".join([*flags, command]), location))
+                _run(command, location, path, result)
     if result.images:
         last = result.images[-1]
         result.images[-1] = BaseImage(
@@ -167,21 +176,23 @@ def _env_pairs(rest: str) -> list[tuple[str, str]]:
     return [(key, value) for key, _, value in (word.partition("=") for word in words)]
 
 
-def _shell_text(rest: str) -> str:
-    """A RUN's command line, its --mount and --network flags kept in front; the exec form
-    ["sh", "-c", "..."] becomes its words."""
+def _run_form(rest: str) -> tuple[list[str], str, list[str] | None]:
+    """A RUN's --mount, --network and --security flags; then its shell command, or, in the exec
+    form ``["pip", "install", ...]``, its argument words (``["sh", "-c", "..."]`` is a shell command)."""
     flags = [word for word in rest.split() if word.startswith(("--mount", "--network", "--security"))]
     for word in flags:
         rest = rest.replace(word, "", 1)
     rest = rest.strip()
-    if flags:
-        return " ".join(flags) + " " + _shell_text(rest)
     if rest.startswith("["):
         try:
-            return " ".join(str(part) for part in json.loads(rest))
-        except ValueError:
-            return rest
-    return rest
+            words = json.loads(rest)
+        except (ValueError, RecursionError):
+            words = None  # Docker runs a RUN that is not a JSON array of strings as a shell command
+        if isinstance(words, list) and words and all(isinstance(word, str) for word in words):
+            if len(words) >= 3 and Path(words[0]).name in ("sh", "bash", "dash") and words[1] == "-c":
+                return flags, words[2], None
+            return flags, "", words
+    return flags, rest, None
 
 
 def _run(command: str, location: Location, path: str, result: Dockerfile) -> None:
@@ -190,13 +201,17 @@ def _run(command: str, location: Location, path: str, result: Dockerfile) -> Non
             words = shlex.split(part)
         except ValueError:
             words = part.split()
-        installer = _installer_arguments(words)
-        if installer is not None:
-            _pip_install(installer, location, path, result)
-            continue
-        if len(words) >= 2 and words[0] in ("apt-get", "apt") and "install" in words:
-            packages = words[words.index("install") + 1 :]
-            result.system_packages += [(word, location) for word in packages if not word.startswith("-")]
+        _install(words, location, path, result)
+
+
+def _install(words: list[str], location: Location, path: str, result: Dockerfile) -> None:
+    """What one command installs: Python packages through pip or uv, system packages through apt."""
+    installer = _installer_arguments(words)
+    if installer is not None:
+        _pip_install(installer, location, path, result)
+    elif len(words) >= 2 and words[0] in ("apt-get", "apt") and "install" in words:
+        packages = words[words.index("install") + 1 :]
+        result.system_packages += [(word, location) for word in packages if not word.startswith("-")]
 
 
 def _installer_arguments(words: list[str]) -> list[str] | None:
@@ -221,8 +236,9 @@ def _pip_install(arguments: list[str], location: Location, path: str, result: Do
             position += 1 if has_value else 2
             _included_file(target, location, path, result)
             continue
-        if name in ("-i", "--index-url", "--extra-index-url") and not has_value and position + 1 < len(arguments):
-            result.index_urls.append(arguments[position + 1])
+        if name in ("-i", "--index-url", "--extra-index-url"):
+            url = value if has_value else (arguments[position + 1] if position + 1 < len(arguments) else "")
+            result.index_urls.append(_token(url, name, location))
         if word.startswith("-"):
             position += 2 if (name in _PIP_OPTIONS_WITH_VALUE and not has_value) else 1
             continue
@@ -242,12 +258,25 @@ def _copy(rest: str, result: Dockerfile) -> None:
         result.copies[destination] = source
 
 
+def _token(value: str, option: str, location: Location) -> str:
+    """An option's value, one word: in the exec form or in quotes it can hold a space or a newline."""
+    try:
+        return one_token(value, option)
+    except UnsafeValue as exc:
+        raise InputError(location.path, str(exc), location.line) from None
+
+
 def _included_file(target: str, location: Location, path: str, result: Dockerfile) -> None:
+    """A requirements file the build installs, read where it comes from the build context (the
+    Dockerfile's folder); an absolute path not copied there names a file inside the image."""
     target = result.copies.get(target, target)
-    candidate = Path(path).parent / target
-    if not target or not candidate.is_file():
-        return  # a file made during the build, or outside the context: nothing to read here
-    requirements, inputs, index = parse_requirements(str(candidate))
+    if not target or Path(target).is_absolute():
+        return
+    root = project_root(path)
+    candidate = Path(path).parent / _token(target, "-r", location)
+    if not is_inside(Path(os.path.realpath(candidate)), root) or not candidate.is_file():
+        return  # made during the build, or outside the project: nothing of ours to read
+    requirements, inputs, index = parse_requirements(str(candidate), root=root)
     result.requirements += requirements
     result.inputs += inputs
     if index.index_url:

@@ -7,6 +7,7 @@ and comments are understood. ``pip freeze`` output is the same format.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,9 @@ from packaging.requirements import Requirement as Pep508
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 
 from envdoctor.errors import InputError
-from envdoctor.fsio import read_text_input
+from envdoctor.fsio import project_root, read_text_input
 from envdoctor.requirements.model import Form, IndexOptions, Input, Location, Requirement
+from envdoctor.safety import UnsafeValue, one_token, quote, snippet
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _IGNORE = re.compile(r"#\s*envdoctor:\s*ignore\[(?P<codes>[A-Z0-9,\s]+)\]")
@@ -27,6 +29,9 @@ _EGG = re.compile(r"[#&]egg=(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
 _ARCHIVE = re.compile(r"(\.whl|\.tar\.gz|\.tar\.bz2|\.tgz|\.zip)$")
 _DIRECT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _SDIST_NAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._]*?)-\d")
+# Deeper than any real project nests its requirement files; a chain longer than this is a
+# mistake or an attack, and each level costs stack.
+MAX_INCLUDE_DEPTH = 32
 
 # Options that take a value, by every spelling pip accepts.
 _VALUE_OPTIONS = {
@@ -62,6 +67,8 @@ _FLAG_OPTIONS = {
 class _Collected:
     requirements: list[Requirement] = field(default_factory=list)
     inputs: list[Input] = field(default_factory=list)
+    # Files already read (as requirements or as constraints): one read each, however often included.
+    seen: set[tuple[str, bool]] = field(default_factory=set)
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
@@ -84,22 +91,38 @@ class _File:
     kind: str
     stack: tuple[str, ...]
     constraint: bool
+    # The project of the file the user named: no include is read from outside it.
+    root: Path
+    # The -r or -c line that named this file, if an include did.
+    named_at: Location | None = None
 
 
-def parse_requirements(path: str, kind: str = "requirements") -> tuple[list[Requirement], list[Input], IndexOptions]:
+def parse_requirements(
+    path: str, kind: str = "requirements", root: Path | None = None
+) -> tuple[list[Requirement], list[Input], IndexOptions]:
     """Every requirement in ``path`` and the files it includes, with the index options they set."""
     collected = _Collected()
-    _parse_file(_File(path, kind, (), constraint=False), collected)
+    _parse_file(_File(path, kind, (), False, root or project_root(path)), collected)
     return collected.requirements, collected.inputs, collected.index()
 
 
 def _parse_file(file: _File, collected: _Collected) -> None:
-    resolved = file.path if file.path == "-" else str(Path(file.path).resolve())
+    resolved = file.path if file.path == "-" else os.path.realpath(file.path)
     if resolved in file.stack:
         raise InputError(file.path, "include cycle: the file includes itself through -r or -c")
+    if len(file.stack) > MAX_INCLUDE_DEPTH:
+        raise InputError(file.path, f"includes nested more than {MAX_INCLUDE_DEPTH} deep")
+    if (resolved, file.constraint) in collected.seen:
+        return  # read already: a second read would add the same lines again
+    collected.seen.add((resolved, file.constraint))
+    try:
+        text = read_text_input(file.path, file.root)
+    except InputError as exc:
+        if file.named_at is None:
+            raise
+        raise InputError(file.named_at.path, f"{quote(file.path, 80)}: {exc.message}", file.named_at.line) from None
     collected.inputs.append(Input(file.path, "constraints" if file.constraint else file.kind))
-    text = read_text_input(file.path)
-    inside = _File(file.path, file.kind, (*file.stack, resolved), file.constraint)
+    inside = _File(file.path, file.kind, (*file.stack, resolved), file.constraint, file.root)
     for line_number, line in _logical_lines(text):
         _parse_line(inside, line_number, line, collected)
 
@@ -141,6 +164,8 @@ def _parse_line(file: _File, number: int, line: str, collected: _Collected) -> N
     editable: str | None = None
     while position < len(tokens):
         option, value, position = _read_option(path, number, tokens, position)
+        if option in ("index_url", "extra_index_url", "find_links", "requirement", "constraint", "editable"):
+            _check_token(path, number, value, option.replace("_", "-"))
         if option == "hash":
             hashes.append(value)
         elif option == "editable":
@@ -157,7 +182,7 @@ def _parse_line(file: _File, number: int, line: str, collected: _Collected) -> N
             collected.no_index = True
     if editable is not None:
         if requirement_text:
-            raise InputError(path, f"unexpected {requirement_text!r} beside -e", number)
+            raise InputError(path, f"unexpected {quote(requirement_text)} beside -e", number)
         requirement_text = editable
     if not requirement_text:
         if hashes:
@@ -199,15 +224,24 @@ def _read_option(path: str, number: int, tokens: list[str], position: int) -> tu
     short = token[:2]
     if short in ("-r", "-c", "-e", "-i", "-f") and len(token) > 2:
         return _VALUE_OPTIONS[short], token[2:], position + 1
-    raise InputError(path, f"unknown option {token!r}", number)
+    raise InputError(path, f"unknown option {quote(token)}", number)
+
+
+def _check_token(path: str, number: int, value: str, what: str) -> None:
+    """An option's value is one word: split() leaves some control characters in a token."""
+    try:
+        one_token(value, what)
+    except UnsafeValue as exc:
+        raise InputError(path, str(exc), number) from None
 
 
 def _include(file: _File, number: int, target: str, collected: _Collected, constraint: bool) -> None:
     if target.startswith(_SCHEMES):
-        raise InputError(file.path, f"includes from URLs are not followed: {target}", number)
+        raise InputError(file.path, f"includes from URLs are not followed: {snippet(target)}", number)
     base = Path.cwd() if file.path == "-" else Path(file.path).parent
     included = Path(target) if Path(target).is_absolute() else base / target
-    _parse_file(_File(str(included), file.kind, file.stack, constraint), collected)
+    named_at = Location(file.path, number)
+    _parse_file(_File(str(included), file.kind, file.stack, constraint, file.root, named_at), collected)
 
 
 def parse_requirement_text(text: str, location: Location, editable: bool = False) -> Requirement:
@@ -219,7 +253,8 @@ def parse_requirement_text(text: str, location: Location, editable: bool = False
     try:
         parsed = Pep508(text)
     except InvalidRequirement as exc:
-        raise InputError(location.path, f"invalid requirement {text!r}: {exc}", location.line) from None
+        reason = snippet(str(exc).partition("\n")[0], 80)  # packaging adds the text and a caret below
+        raise InputError(location.path, f"invalid requirement {quote(text)}: {reason}", location.line) from None
     name = canonicalize_name(parsed.name)
     if parsed.url:
         requirement = _url_requirement(text, parsed.url, location, editable)
