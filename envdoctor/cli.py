@@ -228,7 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = module.run(args)
         return code
     except EnvdoctorError as exc:
-        print(f"envdoctor: error: {exc}", file=sys.stderr)
+        from envdoctor.safety import printable
+
+        # One line, whatever the message quotes: a file name or a value can hold any character.
+        print(f"envdoctor: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

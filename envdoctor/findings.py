@@ -19,6 +19,13 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str) -> Severity:
+        """A severity by name; UsageError for any other word (config files and the Action's inputs
+        reach here as well as the command line)."""
+        if text.upper() not in cls.__members__:
+            from envdoctor.errors import UsageError
+            from envdoctor.safety import quote
+
+            raise UsageError(f"{quote(text)} is not a severity: use error, warning or info")
         return cls[text.upper()]
 
 

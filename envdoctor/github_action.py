@@ -7,8 +7,11 @@ annotations, as a SARIF file and as step outputs, and optionally check lockfiles
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
 import os
+import secrets
 import shlex
 import sys
 import tempfile
@@ -24,13 +27,18 @@ from envdoctor.host.profile import HostProfile
 from envdoctor.host.select import load_profile
 from envdoctor.report import OutputFormat
 from envdoctor.requirements import SourceOptions, load_requirement_set
+from envdoctor.safety import printable, printable_lines
 
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _words(name: str) -> list[str]:
-    """An input that lists files or globs, separated by spaces or new lines."""
-    return shlex.split(os.environ.get(name, ""))
+    """An input that lists files or globs, separated by spaces or new lines (quotes as in a shell)."""
+    try:
+        return shlex.split(os.environ.get(name, ""))
+    except ValueError as exc:  # an unclosed quote: "it's requirements.txt"
+        input_name = name.removeprefix("ENVDOCTOR_").lower().replace("_", "-")
+        raise UsageError(f'{input_name}: {exc} (quote a name that holds a quote: "it\'s.txt")') from None
 
 
 def _expand(patterns: list[str], what: str) -> list[str]:
@@ -52,14 +60,25 @@ def _escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    """A workflow command that shows the finding on the diff."""
+    """A workflow command that shows the finding on the diff; every value escaped, so that nothing
+    in it ends the command or starts another."""
     properties = [f"title={_escape_property(f'{finding.code} {finding.category}')}"]
     if finding.location is not None:
-        properties.insert(0, f"file={_escape_property(finding.location.path)}")
+        properties.insert(0, f"file={_escape_property(printable(finding.location.path))}")
         if finding.location.line:
             properties.insert(1, f"line={finding.location.line}")
     message = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
-    return f"::{_LEVELS[finding.severity]} {','.join(properties)}::{_escape_data(message)}"
+    return f"::{_LEVELS[finding.severity]} {','.join(properties)}::{_escape_data(printable(message))}"
+
+
+def _print_inert(text: str) -> None:
+    """Print text that quotes the input into the runner's log with workflow commands stopped, so
+    that no line of it (a file name, a GPU name, a URL) is read as one: the runner ignores every
+    command until it sees the token, which nobody can know in advance."""
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}")
+    sys.stdout.write(printable_lines(text))
+    print(f"\n::{token}::", flush=True)
 
 
 def _append(path_variable: str, text: str) -> None:
@@ -79,7 +98,10 @@ def _hosts(configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
 
 def audit() -> int:
     files = _expand(_words("ENVDOCTOR_FILES") or ["requirements.txt"], "files")
-    fail_on = Severity.parse(os.environ.get("ENVDOCTOR_FAIL_ON") or "error")
+    try:
+        fail_on = Severity.parse(os.environ.get("ENVDOCTOR_FAIL_ON") or "error")
+    except UsageError as exc:
+        raise UsageError(f"fail-on: {exc}") from None
     sarif_path = os.environ.get("ENVDOCTOR_SARIF_FILE") or "envdoctor.sarif"
     if "\n" in sarif_path or "\r" in sarif_path:
         raise UsageError("sarif-file: a path cannot hold a line break")
@@ -96,7 +118,7 @@ def audit() -> int:
         "GITHUB_OUTPUT",
         f"findings={len(report.findings)}\nerrors={counts['error']}\nwarnings={counts['warning']}\nsarif-file={sarif_path}\n",
     )
-    sys.stdout.write(OutputFormat.TEXT.render(report, plain))
+    _print_inert(OutputFormat.TEXT.render(report, plain))
     return exit_code(report, fail_on)
 
 
@@ -107,7 +129,11 @@ def check_locks() -> int:
     hosts = [argument for path in _expand(_words("ENVDOCTOR_HOSTS"), "hosts") for argument in ("--host", path)]
     folder = os.environ.get("ENVDOCTOR_LOCKFILES_DIR") or "lockfiles"
     resolve = ["--resolve"] if os.environ.get("ENVDOCTOR_RESOLVE") == "true" else []
-    return main(["--color", "never", "lock", *files, *hosts, "-o", folder, "--check", *resolve])
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = main(["--color", "never", "lock", *files, *hosts, "-o", folder, "--check", *resolve])
+    _print_inert(output.getvalue())
+    return code
 
 
 def check_images() -> int:
@@ -122,12 +148,17 @@ def check_images() -> int:
             raise UsageError(f"images: {folder} needs lock/requirements.*.txt and host.json")
         with tempfile.TemporaryDirectory() as scratch:
             host, tag = str(base / "host.json"), f"envdoctor/{base.name}:1"
-            code = main(["--color", "never", "dockerfile", str(locks[0]), "-o", scratch, "--host", host, "--tag", tag])
+            arguments = ["dockerfile", str(locks[0]), "-o", scratch, "--host", host, "--tag", tag]
+            output = io.StringIO()
+            with contextlib.redirect_stdout(output):
+                code = main(["--color", "never", *arguments])
+            _print_inert(output.getvalue())
             for name in ("Dockerfile", ".dockerignore", "build.sh", "requirements.lock"):
                 fresh, committed = Path(scratch) / name, base / name
                 if code != 0 or not committed.is_file() or fresh.read_bytes() != committed.read_bytes():
-                    print(f"::error file={_escape_property(str(committed))},title=envdoctor::{name} is not what "
-                          "envdoctor dockerfile writes now: regenerate it")  # fmt: skip
+                    where = _escape_property(printable(str(committed)))
+                    print(f"::error file={where},title=envdoctor::{name} is not what envdoctor dockerfile writes now: "
+                          "regenerate it")  # fmt: skip
                     failures += 1
     return 1 if failures else 0
 
@@ -143,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[arguments[0]]()
     except EnvdoctorError as exc:
-        print(f"::error title=envdoctor::{_escape_data(str(exc))}")
+        print(f"::error title=envdoctor::{_escape_data(printable(str(exc)))}")
         return 2
 
 

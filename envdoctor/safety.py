@@ -11,10 +11,13 @@ from envdoctor.errors import EnvdoctorError
 
 # C0 and C1 control characters, DEL, and the other characters str.splitlines() breaks a line
 # at (U+2028, U+2029): any of them can end a line, move a cursor or start an escape sequence.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_OR_SPACE = re.compile("[\\s\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_OR_SPACE = re.compile("[\\s\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# A lone surrogate: what Python makes of a file name's bytes that are not UTF-8. No UTF-8 file
+# (JSON, SARIF, a terminal) can carry it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # What CommonMark or HTML would read as markup inside a table cell.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<!|~&])")
 
 
 class UnsafeValue(EnvdoctorError):
@@ -30,6 +33,12 @@ def printable(text: str) -> str:
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def json_text(dumped: str) -> str:
+    """JSON text from json.dumps(..., ensure_ascii=False) made encodable as UTF-8: a lone
+    surrogate (only ever inside a string) becomes the visible text ``\\udcff``."""
+    return _SURROGATE.sub(lambda match: f"\\\\u{ord(match.group()):04x}", dumped)
 
 
 def printable_lines(text: str) -> str:

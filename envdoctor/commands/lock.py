@@ -15,6 +15,7 @@ from envdoctor.lock.steering import SteeringError
 from envdoctor.report import AuditReport, OutputFormat
 from envdoctor.requirements import SourceOptions, load_requirement_set
 from envdoctor.requirements.model import RequirementSet
+from envdoctor.safety import printable
 
 EXIT_OK, EXIT_STALE = 0, 1
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         plans = plan_locks(requirements, hosts, options)
     except SteeringError as exc:
-        print(f"{style('refused', 'red', 'bold')}: {exc}")
+        print(f"{style('refused', 'red', 'bold')}: {printable(str(exc))}")
         return EXIT_STALE
     if args.check:
         return _check(args, requirements, plans, options, style)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no lockfile written: {len(failures)} target(s) could not be resolved")
         return EXIT_STALE
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {printable(str(path))}")
     return EXIT_OK
 
 
@@ -68,7 +69,7 @@ def _check(
 
         problems = drift(requirements, plans, options)
     for problem in problems:
-        print(f"{style('stale', 'yellow', 'bold')}: {problem}")
+        print(f"{style('stale', 'yellow', 'bold')}: {printable(problem)}")
     if problems:
         print("run `envdoctor lock` to update the lockfiles")
         return EXIT_STALE

@@ -18,6 +18,8 @@ from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.image.sources import CUDA, NATIVE, SourceBuild
 from envdoctor.kb import Row, facts, load_topic
 from envdoctor.kb.check import major_minor
+from envdoctor.lock.render import LOCK_OPTIONS, option_line
+from envdoctor.safety import UnsafeValue, quote
 
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _VERSION = re.compile(r"^[A-Za-z0-9.+!_-]+$")
@@ -87,6 +89,7 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
     found = []
     for number, line in _lock_lines(text):
         if line.startswith("-"):
+            _check_option_line(line, path, number)
             continue
         if " @ " in line or line.startswith(("git+", "http://", "https://", "file:")):
             raise InputError(
@@ -97,15 +100,32 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
             )
         requirement, *options = line.split()
         name, separator, version = requirement.partition("==")
-        if not separator or not _NAME.match(name) or not _VERSION.match(version):
+        if not separator or not _NAME.fullmatch(name) or not _VERSION.fullmatch(version):
             raise InputError(path, f"not a pinned requirement: {requirement[:80]!r}", number)
         hashes = tuple(option.removeprefix("--hash=") for option in options if option.startswith("--hash="))
-        if not hashes or not all(_HASH.match(value) for value in hashes):
+        if not hashes or not all(_HASH.fullmatch(value) for value in hashes):
             raise InputError(path, f"{name}: every requirement needs --hash=sha256:<hex>", number)
         found.append(LockedDistribution(str(canonicalize_name(name)), version, hashes))
     if not found:
         raise InputError(path, "no pinned requirement in the lockfile")
     return found
+
+
+def _check_option_line(line: str, path: str, number: int) -> None:
+    """Only the option lines `envdoctor lock` writes, each with one checked value: anything else
+    (-r, --trusted-host, a second option on the line) would be copied into the image's lock."""
+    words = line.split(" ")
+    if words == ["--no-index"]:
+        return
+    if len(words) == 2 and words[0] in LOCK_OPTIONS:
+        try:
+            option_line(words[0], words[1])
+            return
+        except UnsafeValue as exc:
+            raise InputError(path, str(exc), number) from None
+    raise InputError(
+        path, f"{quote(line)} is not an option line envdoctor writes ({', '.join(LOCK_OPTIONS)}, --no-index)", number
+    )
 
 
 def _lock_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -238,7 +258,7 @@ def devel_image(cuda: str) -> BaseImage | None:
 
 
 def parse_reference(reference: str, what: str) -> BaseImage:
-    match = IMAGE_REFERENCE.match(reference)
+    match = IMAGE_REFERENCE.fullmatch(reference)
     if match is None:
         raise InputError(reference, f"{what} must be NAME[:TAG]@sha256:<64 hex> (a digest-pinned reference)")
     return BaseImage(match.group("name"), match.group("tag") or "latest", match.group("digest"), None, "given")

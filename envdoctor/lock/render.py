@@ -29,6 +29,8 @@ _FILE_URL = re.compile(r'url = "(?P<url>file://[^"]+)"')
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9.+!_-]{1,128}")
 _HASH = re.compile(r"sha256:[0-9a-f]{64}")
+# The options a requirements lockfile holds, each with one value (and --no-index alone).
+LOCK_OPTIONS = ("--index-url", "--extra-index-url", "--find-links")
 
 
 class LockedPackage(NamedTuple):

@@ -9,6 +9,7 @@ from envdoctor.console import Style
 from envdoctor.findings import Finding
 from envdoctor.host.profile import profile_to_dict
 from envdoctor.report import AuditReport
+from envdoctor.safety import json_text
 
 SCHEMA = "envdoctor.audit/1"
 
@@ -37,4 +38,4 @@ def render(report: AuditReport, style: Style) -> str:
     document["inputs"] = [{"path": item.path, "kind": item.kind} for item in report.inputs]
     document["findings"] = [finding_to_dict(finding, several) for finding in report.findings]
     document["summary"] = report.counts()
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -5,12 +5,9 @@ from __future__ import annotations
 from envdoctor.console import Style
 from envdoctor.findings import Finding
 from envdoctor.report import AuditReport
+from envdoctor.safety import markdown, markdown_code
 
 _LABELS = {"error": "**error**", "warning": "**warning**", "info": "info"}
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render(report: AuditReport, style: Style) -> str:
@@ -19,7 +16,7 @@ def render(report: AuditReport, style: Style) -> str:
     lines.append(", ".join(f"{n} {_LABELS[name]}" for name, n in counts.items()))
     lines.append("")
     if report.hosts:
-        lines.append("Hosts: " + ", ".join(f"`{_cell(name)}`" for name, _ in report.hosts))
+        lines.append("Hosts: " + ", ".join(markdown_code(name) for name, _ in report.hosts))
         lines.append("")
     if not report.findings:
         lines.append("No findings.")
@@ -30,13 +27,13 @@ def render(report: AuditReport, style: Style) -> str:
 
 
 def _row(finding: Finding) -> str:
+    """One table row. Every value may come from a hostile file: escaped so that it renders as the
+    text it is (no link, image, HTML or cell boundary), and on one line."""
     where = ""
     if finding.location is not None:
-        where = (
-            f"`{_cell(finding.location.path)}" + (f":{finding.location.line}" if finding.location.line else "") + "`"
-        )
-    message = _cell(finding.message) + (f" ({_cell(finding.host)})" if finding.host else "")
+        where = markdown_code(finding.location.path + (f":{finding.location.line}" if finding.location.line else ""))
+    message = markdown(finding.message) + (f" ({markdown(finding.host)})" if finding.host else "")
     return (
         f"| {_LABELS[finding.severity.label]} | `{finding.code}` {finding.category} | {where} | {message} | "
-        f"{_cell(finding.fix or '')} |"
+        f"{markdown(finding.fix or '')} |"
     )

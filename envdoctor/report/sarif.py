@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote
 
 from envdoctor import __version__
 from envdoctor.codes import catalogue
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
 from envdoctor.report import AuditReport
+from envdoctor.safety import json_text
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -52,9 +54,11 @@ def _result(finding: Finding, rule_index: dict[str, int], anchor: str | None) ->
     path = finding.location.path if finding.location else anchor
     line = (finding.location.line if finding.location else None) or 1
     if path is not None and not path.startswith("<"):
-        result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": path}, "region": {"startLine": line}}}]
+        location = {"artifactLocation": {"uri": _uri(path)}, "region": {"startLine": line}}
+        result["locations"] = [{"physicalLocation": location}]
     identity = "\x1f".join([finding.code, path or "", *finding.packages, finding.host or ""])
-    result["partialFingerprints"] = {"envdoctorFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]}
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+    result["partialFingerprints"] = {"envdoctorFinding/v1": digest[:32]}
     if finding.packages or finding.host:
         result["properties"] = {"packages": list(finding.packages), **({"host": finding.host} if finding.host else {})}
     return result
@@ -82,4 +86,10 @@ def render(report: AuditReport, style: Style) -> str:
             }
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference for a path (SARIF): its bytes percent-encoded, so that a space,
+    a '#' or a file name's byte that is not UTF-8 stays part of the path."""
+    return quote(path.encode("utf-8", "surrogateescape"), safe="/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
 from envdoctor.report import AuditReport
+from envdoctor.safety import printable
 
 _COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -17,19 +18,22 @@ def render(report: AuditReport, style: Style) -> str:
             lines += _finding(finding, style, len(report.hosts) > 1)
     counts = report.counts()
     summary = ", ".join(f"{n} {name}{'s' if n != 1 and name != 'info' else ''}" for name, n in counts.items())
-    hosts = "; ".join(name for name, _ in report.hosts)
+    hosts = "; ".join(printable(name) for name, _ in report.hosts)
     lines.append(f"{style(summary, 'bold')} (host: {hosts})" if hosts else style(summary, "bold"))
     return "\n".join(lines) + "\n"
 
 
 def _finding(finding: Finding, style: Style, show_host: bool) -> list[str]:
+    """The finding's lines; every value from the input is made printable before colour is added,
+    so that only envdoctor's own escape sequences reach the terminal."""
     where = ""
     if finding.location is not None:
-        where = finding.location.path + (f":{finding.location.line}" if finding.location.line else "") + ": "
+        where = printable(finding.location.path) + (f":{finding.location.line}" if finding.location.line else "") + ": "
     label = style(finding.severity.label, _COLOURS[finding.severity], "bold")
-    host = f" [{finding.host}]" if show_host and finding.host else ""
-    lines = [f"{where}{label} {style(finding.code, 'bold')} ({finding.category}){host}: {finding.message}"]
+    host = f" [{printable(finding.host)}]" if show_host and finding.host else ""
+    message = printable(finding.message)
+    lines = [f"{where}{label} {style(finding.code, 'bold')} ({finding.category}){host}: {message}"]
     if finding.fix:
-        lines.append(f"    {style('fix', 'green')}: {finding.fix}")
-    lines += [f"    {style('see', 'dim')}: {reference}" for reference in finding.references]
+        lines.append(f"    {style('fix', 'green')}: {printable(finding.fix)}")
+    lines += [f"    {style('see', 'dim')}: {printable(reference)}" for reference in finding.references]
     return lines
