@@ -19,7 +19,7 @@ def parse_json(text: str, path: str) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"not JSON: {exc.msg}", exc.lineno) from None
+        raise InputError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
     except RecursionError:
         raise InputError(path, f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # an integer past Python's digit limit

@@ -8,7 +8,7 @@ from pathlib import PurePath
 from typing import NamedTuple
 
 from envdoctor.errors import InputError, UsageError
-from envdoctor.requirements.model import IndexOptions, Input, Requirement, RequirementSet
+from envdoctor.requirements.model import MAX_REQUIREMENTS, IndexOptions, Input, Requirement, RequirementSet
 
 KINDS = ("requirements", "pyproject", "pylock", "dockerfile")
 _DOCKERFILE_NAMES = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*", "Containerfile.*")
@@ -76,6 +76,9 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
             system_packages += dockerfile.system_packages
             commands += dockerfile.commands
             index = _merge_index(index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
+    if len(requirements) > MAX_REQUIREMENTS:
+        where = inputs[-1].path if inputs else "the inputs"
+        raise InputError(where, f"more than {MAX_REQUIREMENTS:,} requirements in all: not judged")
     if options.installed_python is not None:
         from envdoctor.requirements.installed import installed_requirements
 

@@ -10,6 +10,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
+# A real requirement set, a full ML freeze included, is hundreds of lines. Past this bound a file
+# is generated, and judging it would take minutes, so it is refused instead.
+MAX_REQUIREMENTS = 10_000
+
 
 class Form(enum.Enum):
     """How a requirement names what it wants."""

@@ -18,7 +18,8 @@ from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_n
 
 from envdoctor.errors import InputError
 from envdoctor.fsio import project_root, read_text_input
-from envdoctor.requirements.model import Form, IndexOptions, Input, Location, Requirement
+from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, IndexOptions, Input, Location, Requirement
+from envdoctor.requirements.versions import check_requirement
 from envdoctor.safety import UnsafeValue, one_token, quote, snippet
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -188,6 +189,8 @@ def _parse_line(file: _File, number: int, line: str, collected: _Collected) -> N
         if hashes:
             raise InputError(path, "--hash without a requirement", number)
         return
+    if len(collected.requirements) >= MAX_REQUIREMENTS:
+        raise InputError(path, f"more than {MAX_REQUIREMENTS:,} requirements: not judged", number)
     location = Location(path, number)
     requirement = parse_requirement_text(requirement_text, location, editable=editable is not None)
     collected.requirements.append(
@@ -245,7 +248,12 @@ def _include(file: _File, number: int, target: str, collected: _Collected, const
 
 
 def parse_requirement_text(text: str, location: Location, editable: bool = False) -> Requirement:
-    """One requirement as written: a PEP 508 string, a URL, a VCS reference or a local path."""
+    """One requirement as written: a PEP 508 string, a URL, a VCS reference or a local path;
+    a version of absurd size is refused here, before any rule compares it."""
+    return check_requirement(_requirement(text, location, editable))
+
+
+def _requirement(text: str, location: Location, editable: bool) -> Requirement:
     if text.startswith(_VCS) or text.startswith(_SCHEMES):
         return _url_requirement(text, text, location, editable)
     if _looks_like_path(text):

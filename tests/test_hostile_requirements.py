@@ -1,0 +1,124 @@
+"""Broken and hostile requirements files and Dockerfiles: each is one line naming the file (and
+line), exit 2, in seconds; never a traceback, never a hang. Cases that hung before run in a
+subprocess with a deadline, so that a regression fails instead of stalling the suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor.cli import main
+
+LINUX = ["--os", "linux", "--arch", "x86_64", "--python", "3.11"]
+ENVDOCTOR = [sys.executable, "-c", "from envdoctor.cli import main; raise SystemExit(main())"]
+
+
+def audit(capsys: pytest.CaptureFixture[str], path: Path, *extra: str) -> tuple[int, str]:
+    code = main(["audit", str(path), *LINUX, *extra])
+    return code, capsys.readouterr().err
+
+
+def refused(capsys: pytest.CaptureFixture[str], path: Path, expected: str) -> None:
+    code, err = audit(capsys, path)
+    assert code == 2, err
+    assert err.count("\n") == 1 and expected in err, err
+
+
+def audit_in_subprocess(path: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    command = [*ENVDOCTOR, "audit", str(path), *LINUX]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_a_symlink_loop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.txt").symlink_to(tmp_path / "b.txt")
+    (tmp_path / "b.txt").symlink_to(tmp_path / "a.txt")
+    (tmp_path / "requirements.txt").write_text("-r a.txt\n")
+    refused(capsys, tmp_path / "requirements.txt", "requirements.txt:1: ")
+    refused(capsys, tmp_path / "a.txt", "a.txt: ")
+
+
+def test_a_400_deep_include_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for level in range(400):
+        (tmp_path / f"r{level}.txt").write_text(f"six==1.16.0\n-r r{level + 1}.txt\n")
+    (tmp_path / "r400.txt").write_text("six==1.16.0\n")
+    refused(capsys, tmp_path / "r0.txt", "includes nested more than 32 deep")
+
+
+def test_includes_that_fan_out_are_each_read_once(tmp_path: Path) -> None:
+    # Each file includes the next twice: 2^25 reads if each include were read again.
+    for level in range(25):
+        (tmp_path / f"r{level}.txt").write_text(f"-r r{level + 1}.txt\n-c r{level + 1}.txt\n-r r{level + 1}.txt\n")
+    (tmp_path / "r25.txt").write_text("six==1.16.0\n")
+    result = audit_in_subprocess(tmp_path / "r0.txt")
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("-r x\x00y.txt", "is not one token"),
+        ("-r " + "n" * 300 + ".txt", "File name too long"),
+        ("-r " + "/".join(["d" * 200] * 30), "File name too long"),
+        ("torch==" + "1" * 5000, "holds a number of 5000 digits"),
+        ("numpy>=1." + "2" * 5000, "holds a number of 5000 digits"),
+        ("six; python_version >= '3." + "1" * 5000 + "'", "holds a number of 5000 digits"),
+        ("-r https://example.com/r.txt", "includes from URLs are not followed"),
+    ],
+)
+def test_hostile_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, expected: str) -> None:
+    (tmp_path / "requirements.txt").write_text(f"six==1.16.0\n{line}\n")
+    refused(capsys, tmp_path / "requirements.txt", expected)
+
+
+@pytest.mark.parametrize("as_include", [False, True])
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, as_include: bool) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "requirements.txt").write_text("-r pipe.txt\n")
+    result = audit_in_subprocess(tmp_path / ("requirements.txt" if as_include else "pipe.txt"), timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "not a regular file" in result.stderr
+
+
+def test_a_huge_file_of_valid_lines_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "requirements.txt").write_text("".join(f"pkg{n}==1.{n % 50}.0\n" for n in range(10_050)))
+    refused(capsys, tmp_path / "requirements.txt", "requirements.txt:10001: more than 10,000 requirements")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "RUN " + "[" * 100_000 + "]" * 100_000,
+        'RUN ["pip", "install", "torch==' + "9" * 5000 + '"]',
+        "RUN pip install torch==" + "9" * 5000,
+        'RUN ["pip", "install", {"a": 1}]',
+        'RUN ["pip", "install", "-r", "x\\u0000y"]',
+    ],
+)
+def test_hostile_dockerfile_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str], run: str) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11-slim\n{run}\n")
+    code, err = audit(capsys, tmp_path / "Dockerfile")
+    assert code in (0, 1, 2), err
+    assert code != 2 or (err.count("\n") == 1 and "Dockerfile:2: " in err), err
+
+
+def test_lock_from_standard_input_hashes_what_it_read(
+    tmp_path: Path, local_index: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = f"--no-index\n--find-links {local_index}\nsix\n"
+    monkeypatch.chdir(tmp_path)
+    command = [*ENVDOCTOR, "lock", "-", *LINUX]
+    locked = subprocess.run(command, input=text, capture_output=True, text=True, timeout=120, check=False)
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    header = (tmp_path / "lockfiles" / "requirements.linux-x86_64-py3.11.txt").read_text()
+    assert "(<stdin>)" in header
+    checked = subprocess.run([*command, "--check"], input=text, capture_output=True, text=True, timeout=60, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    other = subprocess.run(
+        [*command, "--check"], input=text + "numpy\n", capture_output=True, text=True, timeout=60, check=False
+    )
+    assert other.returncode == 1, other.stdout + other.stderr
