@@ -18,6 +18,8 @@ from envdoctor.errors import EnvdoctorError
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# A bug in envdoctor: never 1, which CI reads as findings.
+EXIT_INTERNAL = 3
 # The reporters of envdoctor.report, named here so that building the parser imports none of them.
 REPORT_FORMATS = ("text", "json", "sarif", "markdown")
 
@@ -237,3 +239,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:
+        import os
+
+        if os.environ.get("ENVDOCTOR_DEBUG"):
+            raise
+        from envdoctor.safety import snippet
+
+        # The traceback (ENVDOCTOR_DEBUG=1 shows it) would exit 1, which reads as findings.
+        print(
+            f"envdoctor: internal error: {type(exc).__name__}: {snippet(str(exc), 200)} (a bug in envdoctor: "
+            "please report it with the command; ENVDOCTOR_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
