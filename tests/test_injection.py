@@ -365,3 +365,23 @@ def test_the_image_tag_is_checked_in_full(tmp_path: Path, capsys: pytest.Capture
     code, _, err = run(capsys, "dockerfile", str(lock), "-o", str(tmp_path / "out"), "--tag", tag, *LINUX)
     one_line_error(code, err)
     assert not (tmp_path / "out").exists()
+
+
+def test_outside_git_the_current_folder_is_the_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A project unpacked from an archive, audited from its top: requirements/dev.txt may include
+    # ../requirements.txt; from inside requirements/, it may not.
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    (tmp_path / "requirements" / "dev.txt").write_text("-r ../requirements.txt\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "audit", "requirements/dev.txt", *LINUX, "--format", "json")
+    assert code in (0, 1), err
+    assert [item["path"] for item in json.loads(out)["inputs"]] == [
+        "requirements/dev.txt",
+        "requirements/../requirements.txt",
+    ]
+    monkeypatch.chdir(tmp_path / "requirements")
+    code, _, err = run(capsys, "audit", "dev.txt", *LINUX)
+    assert "resolves outside the project" in one_line_error(code, err)
