@@ -101,7 +101,7 @@ def parse_lock(text: str, path: str) -> list[LockedDistribution]:
         requirement, *options = line.split()
         name, separator, version = requirement.partition("==")
         if not separator or not _NAME.fullmatch(name) or not _VERSION.fullmatch(version):
-            raise InputError(path, f"not a pinned requirement: {requirement[:80]!r}", number)
+            raise InputError(path, f"not a pinned requirement: {quote(requirement, 80)}", number)
         hashes = tuple(option.removeprefix("--hash=") for option in options if option.startswith("--hash="))
         if not hashes or not all(_HASH.fullmatch(value) for value in hashes):
             raise InputError(path, f"{name}: every requirement needs --hash=sha256:<hex>", number)
