@@ -4,8 +4,6 @@ lock for one target, which the writers turn into envdoctor's lockfiles."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -15,8 +13,9 @@ from envdoctor.errors import EnvdoctorError
 from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
 from envdoctor.requirements.requirements_txt import parse_requirement_text
+from envdoctor.resolve import uv
 from envdoctor.resolve.target import Target
-from envdoctor.resolve.uv import uv_binary
+from envdoctor.safety import one_token
 
 TIMEOUT_S = 600.0
 # A requirement written as a bare URL (no "name @"), which a project's dependencies cannot hold.
@@ -47,25 +46,15 @@ class Backend(Protocol):
     def resolve(self, request: LockRequest) -> Resolved: ...
 
 
-def _run(argv: list[str], cwd: Path, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
+def _resolve(argv: list[str], name: str, folder: Path, output: str) -> uv.Answer:
+    """Run the resolver in ``folder``: the text of the file it wrote as ``output``, or why nothing fits."""
+    answer = uv.resolver_answer(argv, name, timeout=TIMEOUT_S, cwd=folder)
+    if answer.unsatisfiable is not None:
+        return answer
     try:
-        return subprocess.run(
-            argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environment, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise EnvdoctorError(f"{Path(argv[0]).name} did not finish within {timeout:g} s") from None
-    except OSError as exc:
-        raise EnvdoctorError(f"cannot run {argv[0]}: {exc}") from None
-
-
-def _error_text(completed: subprocess.CompletedProcess[str]) -> str:
-    lines = [line.rstrip() for line in (completed.stderr or completed.stdout).splitlines() if line.strip()]
-    text = "\n".join(lines) or f"exited with {completed.returncode}"
-    if any(marker in text for marker in _NETWORK_ERRORS):
-        reason = next((line.strip() for line in lines if "http" in line), lines[0] if lines else text)
-        raise IndexUnreachable(f"cannot reach the package index: {reason}")
-    return text
+        return uv.Answer((folder / output).read_bytes().decode("utf-8"), None)
+    except (OSError, UnicodeDecodeError):
+        raise uv.ResolverFailed(f"{name} exited 0 but wrote no readable {output}") from None
 
 
 def _local(url: str) -> bool:
@@ -79,15 +68,9 @@ def _absolute(location: str) -> str:
     return str(Path(location).resolve())
 
 
-_NETWORK_ERRORS = ("Failed to fetch", "error sending request", "dns error", "Could not fetch URL", "Connection")
-
-
-class IndexUnreachable(EnvdoctorError):
-    """The resolver could not reach a package index: not an unsatisfiable set."""
-
-
 def _toml_string(value: str) -> str:
-    return json.dumps(value)
+    # A JSON string is a TOML basic string, but for \uD83D-style surrogate pairs: keep non-ASCII as is.
+    return json.dumps(value, ensure_ascii=False)
 
 
 class UvBackend:
@@ -103,13 +86,13 @@ class UvBackend:
             (folder / "pyproject.toml").write_text(_project(named, request), encoding="utf-8")
             inputs = ["pyproject.toml"]
             if loose:
-                (folder / "requirements.in").write_text("\n".join(loose) + "\n", encoding="utf-8")
+                (folder / "requirements.in").write_text(uv.input_file(loose, "requirement"), encoding="utf-8")
                 inputs.append("requirements.in")
-            argv = [uv_binary(), "pip", "compile", *inputs, "--quiet", "--no-header", "--format", "pylock.toml"]
+            argv = [uv.uv_binary(), "pip", "compile", *inputs, "--quiet", "--no-header", "--format", "pylock.toml"]
             argv += ["--python-version", request.target.python, "--python-platform", request.target.platform]
             argv += _index_flags(request.requirements.indexes)
             if constraints:
-                (folder / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
+                (folder / "constraints.txt").write_text(uv.input_file(constraints, "constraint"), encoding="utf-8")
                 argv += ["--constraint", "constraints.txt"]
             if request.exclude_newer:
                 argv += ["--exclude-newer", request.exclude_newer]
@@ -121,10 +104,8 @@ class UvBackend:
             if request.previous_pylock:
                 output.write_text(request.previous_pylock, encoding="utf-8")
             argv += ["--output-file", "pylock.toml"]
-            completed = _run(argv, folder)
-            if completed.returncode != 0:
-                return Resolved(error=_error_text(completed), resolver=self.name)
-            return Resolved(output.read_text(encoding="utf-8"), resolver=self.name)
+            answer = _resolve(argv, "uv", folder, "pylock.toml")
+            return Resolved(answer.output, answer.unsatisfiable, self.name)
 
 
 def _split(request: LockRequest) -> tuple[list[str], list[str], list[str]]:
@@ -204,19 +185,22 @@ class PipToolsBackend:
             named, loose, constraints = _split(request)
             lines = _pip_index_lines(request)
             if constraints:
-                (folder / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
+                (folder / "constraints.txt").write_text(uv.input_file(constraints, "constraint"), encoding="utf-8")
                 lines.append("-c constraints.txt")
-            (folder / "requirements.in").write_text("\n".join(lines + named + loose) + "\n", encoding="utf-8")
+            # The index lines are ours, each option with one checked token; the rest are requirements.
+            (folder / "requirements.in").write_text(
+                "\n".join(lines) + "\n" + uv.input_file(named + loose, "requirement"), encoding="utf-8"
+            )
             argv = [sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header", "--no-annotate"]
             argv += ["--strip-extras", "--output-file", "pinned.txt", "requirements.in"]
             for name in request.upgrade:
                 argv += ["--upgrade-package", name]
-            completed = _run(argv, folder)
-            if completed.returncode != 0:
-                return Resolved(error=_error_text(completed), resolver=self.name)
+            answer = _resolve(argv, "pip-compile", folder, "pinned.txt")
+            if answer.unsatisfiable is not None:
+                return Resolved(error=answer.unsatisfiable, resolver=self.name)
             pinned = [
                 line.strip()
-                for line in (folder / "pinned.txt").read_text(encoding="utf-8").splitlines()
+                for line in answer.output.splitlines()
                 if line.strip() and not line.lstrip().startswith(("#", "-"))
             ]
         exact = [parse_requirement_text(line, Location("<pip-compile>")) for line in pinned]
@@ -233,9 +217,13 @@ class PipToolsBackend:
 
 def _pip_index_lines(request: LockRequest) -> list[str]:
     indexes = request.requirements.indexes
-    lines = [f"--index-url {indexes.index_url}"] if indexes.index_url else []
-    lines += [f"--extra-index-url {url}" for url in indexes.extra_index_urls if "download.pytorch.org" not in url]
-    lines += [f"--find-links {_absolute(link)}" for link in indexes.find_links]
+    lines = [f"--index-url {one_token(indexes.index_url, 'index URL')}"] if indexes.index_url else []
+    lines += [
+        f"--extra-index-url {one_token(url, 'index URL')}"
+        for url in indexes.extra_index_urls
+        if "download.pytorch.org" not in url
+    ]
+    lines += [f"--find-links {one_token(_absolute(link), 'find-links location')}" for link in indexes.find_links]
     if indexes.no_index:
         lines.append("--no-index")
     if request.steering.torch_index is not None:
@@ -245,7 +233,8 @@ def _pip_index_lines(request: LockRequest) -> list[str]:
 
 
 def _extra_index(url: str) -> str:
-    return f"--find-links {_absolute(url)}" if _local(url) else f"--extra-index-url {url}"
+    url = one_token(_absolute(url), "PyTorch index")
+    return f"--find-links {url}" if _local(url) else f"--extra-index-url {url}"
 
 
 BACKENDS: dict[str, type[UvBackend] | type[PipToolsBackend]] = {"uv": UvBackend, "pip-tools": PipToolsBackend}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envdoctor.fsio import read_text_input
 from envdoctor.lock import LockOptions, LockPlan
 from envdoctor.lock.backends import BACKENDS, LockRequest
 from envdoctor.lock.render import parse_pylock
@@ -13,9 +14,9 @@ def drift(requirements: RequirementSet, plans: list[LockPlan], options: LockOpti
     problems = []
     for plan in plans:
         path = plan.pylock_path(options.output_dir)
-        locked = parse_pylock(_body(path.read_text(encoding="utf-8")))
+        locked = parse_pylock(_body(read_text_input(str(path))))
         request = LockRequest(requirements, plan.target, plan.steering, options.exclude_newer)
-        resolved = backend.resolve(request)
+        resolved = backend.resolve(request)  # a resolver that gave no answer raises: exit 2, not drift
         if resolved.error is not None:
             problems.append(f"{path}: the inputs no longer resolve: {resolved.error.splitlines()[-1]}")
             continue

@@ -13,11 +13,11 @@ from urllib.parse import unquote, urlparse
 from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
 
 from envdoctor import __version__
-from envdoctor.errors import EnvdoctorError
+from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import IndexOptions
-from envdoctor.safety import UnsafeValue, matches, one_line, one_token, quote
-from envdoctor.tomlcompat import tomllib
+from envdoctor.safety import UnsafeValue, matches, one_line, one_token, quote, snippet
+from envdoctor.structured import parse_toml
 
 PYPI = "https://pypi.org/simple"
 # The header's first words, by which envdoctor's own lockfiles are known.
@@ -69,10 +69,12 @@ def header(
 def parse_pylock(text: str) -> list[LockedPackage]:
     """The packages of a pylock the resolver wrote, validated, each with the sha256 of its files."""
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text, "pylock.toml")
         Pylock.from_dict(data)
-    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
-        raise EnvdoctorError(f"the resolver wrote a pylock.toml that does not validate: {exc}") from None
+    except (InputError, PylockValidationError, PylockUnsupportedVersionError) as exc:
+        raise EnvdoctorError(
+            f"the resolver wrote a pylock.toml that does not validate: {snippet(str(exc), 120)}"
+        ) from None
     packages = []
     for package in data.get("packages", []):
         hashes = [

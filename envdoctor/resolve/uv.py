@@ -1,27 +1,62 @@
-"""uv as a subprocess: ``uv pip compile`` for one target, with a timeout."""
+"""The resolver as a subprocess: ``uv pip compile`` for one target, with a timeout.
+
+``resolver_answer`` is the one place a resolver (uv, or pip-compile for the pip-tools backend) is
+run and its failure classified, for ``audit --resolve``, ``lock`` and ``lock --check --resolve``
+alike: only a resolver that ran to the end and found no set of versions says something about the
+requirements (an ``unsatisfiable`` finding); one that is missing, killed, out of time or cut off
+from its index says nothing about them, and is a one-line error (exit 2).
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.requirements.model import IndexOptions
 from envdoctor.resolve.target import Target
+from envdoctor.safety import UnsafeValue, one_line, printable, snippet
 
 TIMEOUT_S = 300.0
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
+# What uv (hyper/reqwest) and pip say when an index or a file host cannot be reached.
+_NETWORK_ERRORS = (
+    "Failed to fetch", "error sending request", "dns error", "tcp connect error", "Could not fetch URL",
+    "Connection", "connection closed", "Failed to establish a new connection", "timed out",
+    "Temporary failure in name resolution", "Network connectivity is disabled",
+)  # fmt: skip
+# How much of the resolver's words a one-line error quotes.
+_QUOTED = 200
 
 
-class ResolverUnavailable(EnvdoctorError):
-    """uv could not be run at all."""
+class ResolverFailed(EnvdoctorError):
+    """The resolver gave no answer about the requirements (not installed, killed, out of time,
+    no index): an error, never an ``unsatisfiable`` finding, which would tell the user to relax pins."""
+
+
+class ResolverUnavailable(ResolverFailed):
+    """The resolver could not be run at all."""
+
+
+class IndexUnreachable(ResolverFailed):
+    """The resolver could not reach a package index: not an unsatisfiable set."""
+
+
+class Answer(NamedTuple):
+    """What a resolver that ran to the end said: its output, or why no set of versions fits."""
+
+    output: str
+    unsatisfiable: str | None
 
 
 @dataclass(frozen=True)
@@ -34,11 +69,74 @@ class Compiled:
 
 
 def uv_binary() -> str:
+    """The uv binary envdoctor runs: the one the ``uv`` package installed beside it."""
     try:
         from uv import find_uv_bin
-    except ImportError:
-        raise ResolverUnavailable("the uv package is not installed (pip install uv)") from None
-    return str(find_uv_bin())
+
+        return str(find_uv_bin())
+    except (ImportError, OSError):  # uv's UvNotFound is a FileNotFoundError
+        raise ResolverUnavailable(
+            "cannot find the uv binary: install uv into envdoctor's environment (pip install uv)"
+        ) from None
+
+
+def resolver_answer(argv: Sequence[str], name: str, *, timeout: float, cwd: Path | None = None) -> Answer:
+    """Run a resolver to the end: its output, or its explanation of an unsatisfiable set.
+
+    Raises ResolverFailed when it gave no answer (see ``classify_failure``)."""
+    environment = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
+    try:
+        completed = subprocess.run(
+            list(argv), cwd=cwd, capture_output=True, timeout=timeout, env=environment, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ResolverFailed(
+            f"{name} did not finish within {timeout:g} s: is the package index reachable and answering?"
+        ) from None
+    except OSError as exc:
+        raise ResolverUnavailable(f"cannot run {name}: {printable(exc.strerror or str(exc))}") from None
+    # Output that is not UTF-8 is the resolver's business, not a traceback of ours.
+    stdout = completed.stdout.decode("utf-8", errors="replace")
+    if completed.returncode == 0:
+        return Answer(stdout, None)
+    stderr = completed.stderr.decode("utf-8", errors="replace")
+    return Answer("", classify_failure(completed.returncode, stderr or stdout, name))
+
+
+def classify_failure(returncode: int, text: str, name: str) -> str:
+    """Why a resolver that exited with ``returncode`` (non-zero) failed, from its own words ``text``.
+
+    Returns its explanation of an unsatisfiable set (printable, one line per line of it); raises
+    ResolverFailed when it was killed by a signal, and IndexUnreachable when it could not reach
+    an index, which is no verdict on the requirements either."""
+    if returncode < 0:
+        number = -returncode
+        try:
+            signame = f" ({signal.Signals(number).name})"
+        except ValueError:
+            signame = ""
+        raise ResolverFailed(f"the resolver was killed by signal {number}{signame} before it answered ({name})")
+    lines = [printable(line.strip()) for line in text.splitlines() if line.strip()]
+    if any(marker in line for line in lines for marker in _NETWORK_ERRORS):
+        raise IndexUnreachable(f"cannot reach the package index: {_network_reason(lines)}")
+    return "\n".join(lines) or f"{name} exited with {returncode} without saying why"
+
+
+def _network_reason(lines: list[str]) -> str:
+    """The URL that failed and the innermost cause: uv prints a chain of ``cause:`` lines."""
+    causes = [line.removeprefix("cause:").removeprefix("error:").strip() for line in lines]
+    where = next((line for line in causes if "http" in line), causes[0])
+    root = causes[-1]
+    return snippet(where if root == where else f"{where} ({root})", _QUOTED)
+
+
+def input_file(lines: Sequence[str], what: str) -> str:
+    """Requirement lines as the text of a resolver's input file: each must be one line that is not
+    an option, or it would be read as more requirements or as an option (an index, a -r)."""
+    for line in lines:
+        if one_line(line, what).lstrip().startswith("-") and not line.startswith("-e "):
+            raise UnsafeValue(f"{what} {snippet(line)!r} reads as an option, not a requirement")
+    return "\n".join(lines) + "\n"
 
 
 def index_arguments(index: IndexOptions) -> list[str]:
@@ -61,12 +159,12 @@ def compile_requirements(
     index: IndexOptions,
     *,
     extra: list[str] | None = None,
-    timeout: float = TIMEOUT_S,
+    timeout: float | None = None,
 ) -> Compiled:
-    """Resolve ``requirements`` (requirement lines) for ``target``."""
+    """Resolve ``requirements`` (requirement lines) for ``target`` (within ``timeout``, default TIMEOUT_S)."""
     with tempfile.TemporaryDirectory(prefix="envdoctor-") as folder:
         inputs = Path(folder) / "requirements.in"
-        inputs.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        inputs.write_text(input_file(requirements, "requirement"), encoding="utf-8")
         argv = [
             uv_binary(), "pip", "compile", str(inputs), "--quiet", "--no-header", "--no-annotate",
             "--python-version", target.python, "--python-platform", target.platform,
@@ -74,20 +172,12 @@ def compile_requirements(
         ]  # fmt: skip
         if constraints:
             constraint_file = Path(folder) / "constraints.txt"
-            constraint_file.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+            constraint_file.write_text(input_file(constraints, "constraint"), encoding="utf-8")
             argv += ["--constraint", str(constraint_file)]
-        environment = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
-        try:
-            completed = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, env=environment, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return Compiled(error=f"uv did not finish within {timeout:g} s")
-        except OSError as exc:
-            raise ResolverUnavailable(f"cannot run uv: {exc}") from None
-    if completed.returncode != 0:
-        return Compiled(error=_explanation(completed.stderr or completed.stdout))
-    return Compiled(output=completed.stdout, pins=parse_pins(completed.stdout))
+        answer = resolver_answer(argv, "uv", timeout=TIMEOUT_S if timeout is None else timeout)
+    if answer.unsatisfiable is not None:
+        return Compiled(error=answer.unsatisfiable)
+    return Compiled(output=answer.output, pins=parse_pins(answer.output))
 
 
 def parse_pins(text: str) -> dict[NormalizedName, Version]:
@@ -97,12 +187,6 @@ def parse_pins(text: str) -> dict[NormalizedName, Version]:
         if match:
             try:
                 pins[canonicalize_name(match.group("name"))] = Version(match.group("version"))
-            except InvalidVersion:
+            except ValueError:  # InvalidVersion, or a release number past Python's digit limit
                 continue
     return pins
-
-
-def _explanation(stderr: str) -> str:
-    """uv's own words, less the noise: the lines after 'error:' or the hint."""
-    lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
-    return "\n".join(lines) or "uv failed without saying why"

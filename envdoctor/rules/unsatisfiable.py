@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
+from envdoctor.safety import printable
 
 CODE = "ED204"
 _NAME = re.compile(r"\b(nvidia-[a-z0-9-]+-cu\d+|[a-z][a-z0-9._-]*)(?:==|>=|<=|!=|<|>)")
@@ -15,7 +16,8 @@ _NAME = re.compile(r"\b(nvidia-[a-z0-9-]+-cu\d+|[a-z][a-z0-9._-]*)(?:==|>=|<=|!=
 def check(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.resolver_error is None:
         return
-    explanation = " ".join(line.strip() for line in ctx.resolver_error.splitlines() if line.strip())
+    # The resolver's words are quoted: no escape byte of theirs reaches a terminal or a report.
+    explanation = printable(" ".join(line.strip() for line in ctx.resolver_error.splitlines() if line.strip()))
     named = list(dict.fromkeys(match.group(1) for match in _NAME.finditer(explanation)))
     clashing = [name for name in named if name.startswith("nvidia-")]
     message = f"no set of versions satisfies the requirements: {explanation}"
