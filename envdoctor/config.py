@@ -1,14 +1,22 @@
-"""``[tool.envdoctor]`` in the project's ``pyproject.toml``: defaults the command line can override."""
+"""``[tool.envdoctor]`` in the project's ``pyproject.toml``: defaults the command line can override.
+
+The file is read by every command that takes the defaults (audit, lock, the Action), whatever it
+is asked about, so its shape is checked in full here: a bad value is one line naming the file,
+never an error deep in a command. The rest of the file is not envdoctor's and is not judged,
+except the ``[tool]`` table that must hold ours.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
 from envdoctor.findings import Severity
+from envdoctor.safety import printable, snippet
 
 _KEYS = frozenset({"ignore", "fail-on", "host"})
+_SEVERITIES = ("error", "warning", "info")
 
 
 class Config(NamedTuple):
@@ -23,28 +31,45 @@ def load_config(folder: Path) -> Config:
     if not path.is_file():
         return Config()
     from envdoctor.fsio import read_text_input
-    from envdoctor.requirements.pyproject import load_toml
+    from envdoctor.structured import parse_toml
 
     shown = str(path.relative_to(folder)) if folder == Path() else str(path)
-    table = load_toml(read_text_input(str(path)), shown).get("tool", {}).get("envdoctor", {})
-    if not isinstance(table, dict):
-        raise InputError(shown, "[tool.envdoctor] must be a table")
+    table = _table(parse_toml(read_text_input(str(path)), shown), shown)
     unknown = set(table) - _KEYS
     if unknown:
-        raise InputError(shown, f"[tool.envdoctor]: unknown key(s) {', '.join(sorted(unknown))}")
-    ignore = table.get("ignore", [])
-    if not isinstance(ignore, list) or not all(isinstance(code, str) for code in ignore):
-        raise InputError(shown, "[tool.envdoctor] ignore must be a list of codes or categories")
+        names = ", ".join(snippet(name, 20) for name in sorted(unknown)[:5])
+        raise InputError(shown, f"[tool.envdoctor]: unknown key(s) {names}")
+    ignore = _strings(table.get("ignore", []), shown, "ignore must be a list of codes or categories")
     fail_on = table.get("fail-on")
-    if fail_on is not None and fail_on not in ("error", "warning", "info"):
+    if fail_on is not None and (not isinstance(fail_on, str) or fail_on not in _SEVERITIES):
         raise InputError(shown, "[tool.envdoctor] fail-on must be error, warning or info")
     hosts = table.get("host", [])
     hosts = [hosts] if isinstance(hosts, str) else hosts
-    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise InputError(shown, "[tool.envdoctor] host must be a profile path or a list of them")
+    hosts = _strings(hosts, shown, "host must be a profile path or a list of them")
     base = path.parent
     return Config(
         ignore=frozenset(ignore),
         fail_on=Severity.parse(fail_on) if fail_on else None,
         hosts=tuple(str(base / host) if folder != Path() else host for host in hosts),
     )
+
+
+def _table(data: dict[str, Any], shown: str) -> dict[str, Any]:
+    """``[tool.envdoctor]``, or an empty table; InputError if ``tool`` or it is not a table."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise InputError(shown, "tool must be a table (it holds [tool.envdoctor])")
+    table = tool.get("envdoctor", {})
+    if not isinstance(table, dict):
+        raise InputError(shown, "[tool.envdoctor] must be a table")
+    return table
+
+
+def _strings(value: Any, shown: str, expected: str) -> list[str]:
+    """``value`` if it is a list of non-empty strings on one line each, else InputError."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise InputError(shown, f"[tool.envdoctor] {expected}")
+    for item in value:
+        if printable(item) != item:
+            raise InputError(shown, f"[tool.envdoctor] {snippet(item)!r} holds a control character")
+    return value

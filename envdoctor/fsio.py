@@ -11,7 +11,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from envdoctor.errors import InputError, UsageError
@@ -98,7 +98,7 @@ def _decode(data: bytes, path: str) -> str:
         raise InputError(_display(path), "not UTF-8 text", line) from None
 
 
-def atomic_write_text(path: str | Path, text: str, executable: bool = False) -> None:
+def atomic_write_text(path: str | Path, text: str) -> None:
     """Write text to path so that readers see the old file or the new one, never a part.
 
     The text goes to `.NAME.XXXXXXXX.tmp` beside the target, gets its mode there (see _mode_for),
@@ -115,7 +115,7 @@ def atomic_write_text(path: str | Path, text: str, executable: bool = False) -> 
         _remove_stale_temps(folder, {target.name})
         temp = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
         try:
-            _write_file(temp, text.encode("utf-8"), _mode_for(target, executable), executable)
+            _write_file(temp, [text.encode("utf-8")], _mode_for(target, False), False)
             os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -146,10 +146,10 @@ def write_output_set(
     texts: Mapping[str, str],
     executable: Collection[str] = (),
     copies: Mapping[str, Sequence[Path]] | None = None,
-) -> list[Path]:
+) -> None:
     """Write files (name to text) and folders of copied files (name to files) into folder, made if
     missing (its parent must exist), so that a reader or a kill -9 at any point finds the whole
-    old set or the whole new one. Returns the paths written."""
+    old set or the whole new one."""
     copies = copies or {}
     folder = output_folder(folder, create=True)
     with _output_errors(folder), _folder_lock(folder):
@@ -162,7 +162,7 @@ def write_output_set(
         try:
             for name, text in texts.items():
                 script = name in executable
-                _write_file(stage / name, text.encode("utf-8"), _mode_for(folder / name, script), script)
+                _write_file(stage / name, [text.encode("utf-8")], _mode_for(folder / name, script), script)
             for name, files in copies.items():
                 _copy_files(files, stage / name, _mode_for(folder / name, False))
             _fsync_folder(stage)
@@ -173,7 +173,6 @@ def write_output_set(
             raise
         _fsync_folder(folder)
         _move_into_place(committed, folder)
-    return [folder / name for name in (*texts, *copies)]
 
 
 def interrupted_write(folder: Path) -> Path | None:
@@ -256,7 +255,17 @@ def _output_errors(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
+def reading_output_set(folder: Path) -> Iterator[None]:
+    """Read the files of an output set under a shared lock on their folder, so that no writer
+    moves a new set into place half-way through the reading (no lock where none can be taken)."""
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(OSError):
+            stack.enter_context(_folder_lock(folder, shared=True))
+        yield
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on the folder while writing in it, so that what one run cleans up
     (stale temporary files, unfinished sets) is never what another run is writing right now."""
     if sys.platform == "win32":  # no flock there: writers are not serialised
@@ -266,8 +275,8 @@ def _folder_lock(folder: Path) -> Iterator[None]:
 
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with contextlib.suppress(OSError):  # a file system without locks: write unserialised
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # a file system without locks: unserialised
+            fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)
@@ -284,15 +293,17 @@ def _mode_for(target: Path, executable: bool) -> int | None:
     return mode | ((mode & 0o444) >> 2) if executable else mode
 
 
-def _write_file(path: Path, data: bytes, mode: int | None, executable: bool) -> None:
+def _write_file(path: Path, chunks: Iterable[bytes], mode: int | None, executable: bool) -> None:
+    """A new file with its mode set first, its bytes written and flushed to disk."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     descriptor = os.open(path, flags, 0o777 if executable else 0o666)
     try:
         if mode is not None:
             os.fchmod(descriptor, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(descriptor, view) :]
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
@@ -303,7 +314,8 @@ def _copy_files(files: Sequence[Path], folder: Path, mode: int | None) -> None:
     if mode is not None:
         os.chmod(folder, mode)
     for file in files:
-        _write_file(folder / file.name, file.read_bytes(), None, False)
+        with file.open("rb") as source:  # in pieces: a wheel can be gigabytes
+            _write_file(folder / file.name, iter(lambda: source.read(1 << 20), b""), None, False)
     _fsync_folder(folder)
 
 

@@ -8,6 +8,7 @@ missing, the tests are skipped with the reason, except under CI=true, where they
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -24,9 +25,8 @@ import pytest
 
 DOCKER = "/usr/bin/docker"  # the Debian client: the newer one on PATH has no buildx
 TOOLS = ("dockerd", DOCKER, "debootstrap", "docker-registry", "buildah")
-ROOTFS_CACHE = (
-    Path(os.environ.get("ENVDOCTOR_TEST_CACHE", Path.home() / ".cache" / "envdoctor-tests")) / "bookworm-python"
-)
+CACHE = Path(os.environ.get("ENVDOCTOR_TEST_CACHE", Path.home() / ".cache" / "envdoctor-tests"))
+ROOTFS_CACHE = CACHE / "bookworm-python"
 _PUSHED = re.compile(r"digest: (?P<digest>sha256:[0-9a-f]{64})")
 
 
@@ -75,19 +75,41 @@ def _wait_for(path: Path, seconds: float) -> bool:
 
 
 def _rootfs() -> Path:
-    """Debian bookworm, minimal, with Python 3.11 and CA certificates; made once and kept."""
-    if (ROOTFS_CACHE / "usr/bin/python3").exists():
-        return ROOTFS_CACHE
-    building = ROOTFS_CACHE.with_name(ROOTFS_CACHE.name + ".partial")
-    shutil.rmtree(building, ignore_errors=True)
-    building.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates", "bookworm",
-         str(building), "http://deb.debian.org/debian"],
-        check=True, capture_output=True, timeout=1200,
-    )  # fmt: skip
-    building.rename(ROOTFS_CACHE)
+    """Debian bookworm, minimal, with Python 3.11 and CA certificates; made once and kept.
+
+    Test runs on one machine share the cache: a file lock makes a second run wait for the first
+    one's debootstrap (then use its result) instead of deleting it half-way, and only the run
+    holding the lock removes what a killed run left."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "bookworm-python.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (ROOTFS_CACHE / "usr/bin/python3").exists():
+            return ROOTFS_CACHE
+        for leftover in [ROOTFS_CACHE, *CACHE.glob(f"{ROOTFS_CACHE.name}*.partial")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+        building = Path(tempfile.mkdtemp(prefix=f"{ROOTFS_CACHE.name}.", suffix=".partial", dir=CACHE))
+        try:
+            _debootstrap(building)
+            building.rename(ROOTFS_CACHE)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
     return ROOTFS_CACHE
+
+
+def _debootstrap(folder: Path) -> None:
+    """Run debootstrap; when it fails, say why with its own output and log, not only its exit code."""
+    argv = ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates", "bookworm",
+            str(folder), "http://deb.debian.org/debian"]  # fmt: skip
+    try:
+        made = subprocess.run(argv, capture_output=True, timeout=1200, check=False)
+        failure, output = (f"exit {made.returncode}", made.stdout + made.stderr) if made.returncode else ("", b"")
+    except subprocess.TimeoutExpired as exc:
+        failure, output = "no result within 1200 s", (exc.stdout or b"") + (exc.stderr or b"")
+    if failure:
+        log = folder / "debootstrap" / "debootstrap.log"
+        logged = log.read_bytes()[-2000:] if log.is_file() else b""
+        text = (output[-2000:] + b"\n" + logged).decode(errors="replace").strip()
+        skip_or_fail(f"debootstrap (needs the Debian mirror http://deb.debian.org/debian) failed, {failure}:\n{text}")
 
 
 @contextmanager

@@ -122,3 +122,26 @@ def test_lock_from_standard_input_hashes_what_it_read(
         [*command, "--check"], input=text + "numpy\n", capture_output=True, text=True, timeout=60, check=False
     )
     assert other.returncode == 1, other.stdout + other.stderr
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    [
+        "FROM python:3." + "1" * 4301 + "-slim\n",
+        "FROM nvidia/cuda:11." + "1" * 5000 + ".0-devel-ubuntu22.04\nRUN pip install torch==2.2.0\n",
+        "FROM python:3.11\x1b[2K-slim\n",
+    ],
+)
+def test_an_image_tag_outside_dockers_grammar_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dockerfile: str
+) -> None:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    refused(capsys, tmp_path / "Dockerfile", "Dockerfile:1: ")
+
+
+def test_a_dockerfile_include_the_file_system_cannot_name_is_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install -r " + "n" * 300 + "\n")
+    code, err = audit(capsys, tmp_path / "Dockerfile")
+    assert code in (0, 1), err

@@ -8,13 +8,17 @@ wheels stage first.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from envdoctor.cli import main
+from tests import docker_env as engine
 from tests.docker_env import DockerEnv, buildah
 
 STACKS = Path(__file__).parent / "fixtures" / "images"
@@ -78,3 +82,51 @@ def test_rebuild_from_scratch_gives_the_same_image(docker_env: DockerEnv, tmp_pa
         assert built.returncode == 0, built.stderr[-2000:]
         ids.append((tmp_path / f"id{attempt}").read_text().strip())
     assert ids[0] == ids[1]
+
+
+# The base image's cache: a stand-in debootstrap (arguments: options, suite, folder, mirror).
+FAKE_DEBOOTSTRAP = """#!/bin/sh
+echo run >> "$FAKE_DEBOOTSTRAP_RUNS"
+sleep 1
+if [ -n "${FAKE_DEBOOTSTRAP_FAILS:-}" ]; then
+  mkdir -p "$4/debootstrap" && echo "W: see the log detail here" > "$4/debootstrap/debootstrap.log"
+  echo "E: Failed getting release file http://deb.debian.org/debian/dists/bookworm/Release" >&2
+  exit 1
+fi
+mkdir -p "$4/usr/bin" && touch "$4/usr/bin/python3"
+"""
+
+
+@pytest.fixture
+def fake_debootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A debootstrap that takes a second, and a cache of the tests' own: returns the runs log."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "debootstrap").write_text(FAKE_DEBOOTSTRAP)
+    (tmp_path / "bin" / "debootstrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DEBOOTSTRAP_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(engine, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(engine, "ROOTFS_CACHE", tmp_path / "cache" / "bookworm-python")
+    return tmp_path / "runs"
+
+
+def test_two_test_runs_share_one_debootstrap_and_neither_breaks_the_other(fake_debootstrap: Path) -> None:
+    made: list[Path] = []
+    first = threading.Thread(target=lambda: made.append(engine._rootfs()))
+    first.start()
+    time.sleep(0.3)  # the second run starts while the first one's debootstrap works
+    made.append(engine._rootfs())
+    first.join()
+    assert made == [engine.ROOTFS_CACHE, engine.ROOTFS_CACHE]
+    assert (engine.ROOTFS_CACHE / "usr/bin/python3").is_file()
+    assert fake_debootstrap.read_text() == "run\n"
+    assert sorted(path.name for path in engine.CACHE.iterdir()) == ["bookworm-python", "bookworm-python.lock"]
+
+
+def test_a_failed_debootstrap_says_why(fake_debootstrap: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DEBOOTSTRAP_FAILS", "1")
+    with pytest.raises(pytest.skip.Exception, match="Failed getting release file") as skipped:
+        engine._rootfs()
+    assert "see the log detail here" in str(skipped.value)
+    assert sorted(path.name for path in engine.CACHE.iterdir()) == ["bookworm-python.lock"]

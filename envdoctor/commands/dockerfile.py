@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envdoctor.console import Style, use_color
 from envdoctor.errors import InputError, UsageError
-from envdoctor.fsio import atomic_write_text, read_text_input
+from envdoctor.fsio import interrupted_write, output_folder, read_text_input, write_output_set
 from envdoctor.host.profile import HostProfile
 from envdoctor.image import record_wheels
 from envdoctor.image.plan import (
@@ -37,6 +36,7 @@ from envdoctor.image.writer import (
     dockerfile,
     dockerignore,
 )
+from envdoctor.safety import printable
 
 if TYPE_CHECKING:
     from packaging.pylock import Pylock
@@ -48,7 +48,7 @@ REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch",
 
 def run(args: argparse.Namespace) -> int:
     style = Style(use_color(args.color, sys.stdout))
-    if args.tag and not _TAG.match(args.tag):
+    if args.tag and not _TAG.fullmatch(args.tag):
         raise UsageError(f"--tag {args.tag!r}: expected an image name like envdoctor/app:1")
     hosts = _hosts(args)
     lock_path, lock_text = _lock(args, hosts)
@@ -71,18 +71,19 @@ def run(args: argparse.Namespace) -> int:
         return _refused(style, [str(exc)])
     out = Path(args.output_dir)
     digest = "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
-    wheelhouse = _wheelhouse(wheelhouse_dir, out, distributions, builder)
-    atomic_write_text(out / LOCK_NAME, lock_text)
+    wheelhouse, wheel_files = _wheelhouse(wheelhouse_dir, out, distributions, builder)
+    texts = {LOCK_NAME: lock_text}
     if builder is not None:
         wheels_lock, sources_lock = split_lock(lock_text, builder.names)
-        atomic_write_text(out / WHEELS_LOCK, wheels_lock)
-        atomic_write_text(out / SOURCES_LOCK, sources_lock)
-        atomic_write_text(out / RECORD_SCRIPT, Path(record_wheels.__file__).read_text(encoding="utf-8"))
-    atomic_write_text(out / "Dockerfile", dockerfile(plan, digest, wheelhouse, builder))
-    atomic_write_text(out / ".dockerignore", dockerignore(builder is not None))
-    atomic_write_text(out / "build.sh", build_recipe(args.tag or "envdoctor-env:latest"))
-    (out / "build.sh").chmod(0o755)
-    print(f"wrote {out / 'Dockerfile'} (base {plan.base.name})")
+        texts |= {WHEELS_LOCK: wheels_lock, SOURCES_LOCK: sources_lock}
+        texts[RECORD_SCRIPT] = Path(record_wheels.__file__).read_text(encoding="utf-8")
+    texts["Dockerfile"] = dockerfile(plan, digest, wheelhouse, builder)
+    texts[".dockerignore"] = dockerignore(builder is not None)
+    texts["build.sh"] = build_recipe(args.tag or "envdoctor-env:latest")
+    # The build context is one output set: a kill never leaves a Dockerfile beside a lock (or a
+    # wheelhouse) other than the one its label names.
+    write_output_set(out, texts, executable={"build.sh"}, copies={"wheelhouse": wheel_files} if wheel_files else None)
+    print(f"wrote {printable(str(out / 'Dockerfile'))} (base {plan.base.name})")
     if builder is not None:
         print(f"built from source in a wheels stage on {builder.image.name}: {', '.join(sorted(builder.names))}")
     for line in _size_report(plan, pylock):
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _refused(style: Style, lines: list[str]) -> int:
     for line in lines:
-        print(f"{style('refused', 'red', 'bold')}: {line}")
+        print(f"{style('refused', 'red', 'bold')}: {printable(line)}")
     return 1
 
 
@@ -133,6 +134,11 @@ def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tup
     if len(args.inputs) == 1:
         text = read_text_input(args.inputs[0])
         if text.startswith(LOCK_MARK):
+            interrupted = interrupted_write(Path(args.inputs[0]).parent) if args.inputs[0] != "-" else None
+            if interrupted is not None:
+                raise InputError(
+                    args.inputs[0], f"a write of its folder was interrupted ({interrupted}): run envdoctor lock again"
+                )
             return args.inputs[0], text
     from envdoctor.lock import LockOptions, plan_locks, run_locks
     from envdoctor.requirements import SourceOptions, load_requirement_set
@@ -140,7 +146,8 @@ def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tup
     requirements = load_requirement_set(list(args.inputs), SourceOptions())
     if len(hosts) != 1:
         raise UsageError("one target for a Dockerfile: give one --host (or host flags)")
-    options = LockOptions(output_dir=Path(args.output_dir) / "lockfiles")
+    # The lockfiles go into the build context's own lockfiles/ folder.
+    options = LockOptions(output_dir=output_folder(Path(args.output_dir), create=True) / "lockfiles")
     written, failures = run_locks(requirements, plan_locks(requirements, hosts, options), options)
     if failures:
         raise UsageError("the requirements do not resolve for this target: run envdoctor lock to see why")
@@ -183,9 +190,11 @@ def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]
 
 def _wheelhouse(
     source: Path | None, out: Path, distributions: list[LockedDistribution], builder: BuilderPlan | None
-) -> bool:
+) -> tuple[bool, list[Path]]:
+    """Whether the build installs from a wheelhouse, and the files to copy into out/wheelhouse
+    (none when that is the wheelhouse given)."""
     if source is None:
-        return False
+        return False, []
     wheels = sorted(source.glob("*.whl")) if source.is_dir() else []
     # The sdists of packages built from source were found and hash-checked by source_builds.
     archives = [source / build.archive for build in builder.builds] if builder else []
@@ -195,12 +204,9 @@ def _wheelhouse(
     missing = _not_in_wheelhouse([dist for dist in distributions if dist.name not in built], wheels)
     if missing:
         raise InputError(str(source), f"no wheel for {', '.join(missing)}: the build installs from this folder alone")
-    target = out / "wheelhouse"
-    target.mkdir(parents=True, exist_ok=True)
-    for file in wheels + archives:
-        if source.resolve() != target.resolve():
-            shutil.copyfile(file, target / file.name)
-    return True
+    if source.resolve() == (out / "wheelhouse").resolve():
+        return True, []
+    return True, wheels + archives
 
 
 def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Path]) -> list[str]:
@@ -261,4 +267,4 @@ def _pylock_beside(lock_path: str) -> Pylock | None:
         return None
     from envdoctor.requirements.pylock import load_pylock
 
-    return load_pylock(path.read_text(encoding="utf-8"), str(path))
+    return load_pylock(read_text_input(str(path)), str(path))

@@ -25,7 +25,7 @@ _SAFE_LABEL = re.compile(r"^[A-Za-z0-9 ._:/@+=,()-]*$")
 
 
 def _label(value: str) -> str:
-    if not _SAFE_LABEL.match(value):
+    if not _SAFE_LABEL.fullmatch(value):
         raise ValueError(f"unsafe label value {value!r}")
     return '"' + value + '"'
 

@@ -7,8 +7,15 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from envdoctor.errors import InputError
 from envdoctor.findings import Finding
-from envdoctor.fsio import atomic_write_text, read_input_bytes
+from envdoctor.fsio import (
+    interrupted_write,
+    read_input_bytes,
+    read_text_input,
+    reading_output_set,
+    write_output_set,
+)
 from envdoctor.host.profile import HostProfile
 from envdoctor.lock.backends import BACKENDS, LockRequest
 from envdoctor.lock.render import header, parse_pylock, pylock_file, recorded_digest, requirements_lock
@@ -121,7 +128,7 @@ def run_locks(
             plan.steering,
             options.exclude_newer,
             options.upgrade,
-            previous.read_text(encoding="utf-8") if previous.is_file() else None,
+            _previous(previous),
         )
         resolved = backend.resolve(request)
         if resolved.error is not None:
@@ -143,9 +150,20 @@ def run_locks(
         written.append((plan.pylock_path(options.output_dir), pylock))
     if failures:
         return [], failures
-    for path, text in written:
-        atomic_write_text(path, text)
+    # Every target's two files are one output set: a kill leaves all of them old or all new.
+    write_output_set(options.output_dir, {path.name: text for path, text in written})
     return [path for path, _ in written], []
+
+
+def _previous(path: Path) -> str | None:
+    """The pylock being replaced, as the resolver's preference; one that cannot be read as text
+    (not UTF-8, not a file) is no preference, since it is about to be written anew."""
+    if not path.is_file():
+        return None
+    try:
+        return read_text_input(str(path))
+    except InputError:
+        return None
 
 
 def _local_locations(requirements: RequirementSet, plan: LockPlan) -> list[str]:
@@ -176,13 +194,25 @@ def _unsatisfiable(requirements: RequirementSet, plan: LockPlan, error: str) -> 
 
 def stale_locks(plans: list[LockPlan], folder: Path) -> list[str]:
     """Why each lockfile no longer matches its inputs (fast: nothing is resolved)."""
+    with reading_output_set(folder):
+        interrupted = interrupted_write(folder)
+        if interrupted is not None:
+            # Its files may be part old, part new: the next `envdoctor lock` finishes that write.
+            return [f"{interrupted}: a write of these lockfiles was interrupted; they may not belong together"]
+        return [problem for plan in plans for problem in _stale(plan, folder)]
+
+
+def _stale(plan: LockPlan, folder: Path) -> list[str]:
     problems = []
-    for plan in plans:
-        for path in (plan.requirements_path(folder), plan.pylock_path(folder)):
-            if not path.is_file():
-                problems.append(f"{path}: missing (target {plan.description})")
-                continue
-            recorded = recorded_digest(path.read_text(encoding="utf-8"))
-            if recorded != plan.digest:
-                problems.append(f"{path}: made from other inputs, options or knowledge ({recorded or 'no digest'})")
+    for path in (plan.requirements_path(folder), plan.pylock_path(folder)):
+        if not path.is_file():
+            problems.append(f"{path}: missing (target {plan.description})")
+            continue
+        try:
+            recorded = recorded_digest(read_text_input(str(path)))
+        except InputError as exc:
+            problems.append(f"{exc} (target {plan.description})")
+            continue
+        if recorded != plan.digest:
+            problems.append(f"{path}: made from other inputs, options or knowledge ({recorded or 'no digest'})")
     return problems

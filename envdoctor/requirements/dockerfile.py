@@ -23,6 +23,8 @@ from envdoctor.safety import UnsafeValue, one_token, quote
 _INSTRUCTION = re.compile(r"^\s*(?P<name>[A-Za-z]+)(?:\s+(?P<rest>.*))?$")
 _VARIABLE = re.compile(r"\$\{?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}?")
 _SPLIT_COMMANDS = re.compile(r"&&|\|\||;|\|")
+# Docker's grammar for a tag: what the rules read versions from is bounded by it.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _PIP_OPTIONS_WITH_VALUE = frozenset(
     {
         "-i",
@@ -163,6 +165,8 @@ def _from(rest: str, arguments: dict[str, str], stages: set[str], location: Loca
     last_slash = name.rfind("/")
     if name.rfind(":") > last_slash:
         repository, tag = name.rsplit(":", 1)
+        if "$" not in tag and not _TAG.fullmatch(tag):  # an ARG left unset stays as written
+            raise InputError(location.path, f"{quote(tag)} is not an image tag", location.line)
     return BaseImage(reference, repository, tag, digest or None, stage, location)
 
 
@@ -274,7 +278,11 @@ def _included_file(target: str, location: Location, path: str, result: Dockerfil
         return
     root = project_root(path)
     candidate = Path(path).parent / _token(target, "-r", location)
-    if not is_inside(Path(os.path.realpath(candidate)), root) or not candidate.is_file():
+    try:
+        readable = is_inside(Path(os.path.realpath(candidate)), root) and candidate.is_file()
+    except OSError:  # a name longer than the file system allows, a symlink loop
+        readable = False
+    if not readable:
         return  # made during the build, or outside the project: nothing of ours to read
     requirements, inputs, index = parse_requirements(str(candidate), root=root)
     result.requirements += requirements

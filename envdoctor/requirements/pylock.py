@@ -7,16 +7,36 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import Form, Location, Requirement
-from envdoctor.requirements.pyproject import load_toml
+from envdoctor.requirements.versions import check_marker, check_specifier, check_version
+from envdoctor.safety import snippet
+from envdoctor.structured import parse_toml
 
 
 def load_pylock(text: str, path: str) -> Pylock:
     """A pylock.toml, validated; bad input is an InputError naming the file."""
-    data = load_toml(text, path)
+    data = parse_toml(text, path)
     try:
-        return Pylock.from_dict(data)
+        lock = Pylock.from_dict(data)
     except (PylockValidationError, PylockUnsupportedVersionError) as exc:
-        raise InputError(path, f"not a valid pylock.toml: {exc}") from None
+        raise InputError(path, f"not a valid pylock.toml: {snippet(str(exc), 160)}") from None
+    _check_versions(lock, path, _package_lines(text))
+    return lock
+
+
+def _check_versions(lock: Pylock, path: str, lines: list[int]) -> None:
+    """Every version, range and marker of the lock of a sane size (packaging parses a version's
+    numbers with int(), past whose digit limit any later comparison raises)."""
+    if lock.requires_python is not None:
+        check_specifier(lock.requires_python, path)
+    for marker in lock.environments or ():
+        check_marker(marker, path)
+    for index, package in enumerate(lock.packages):
+        line = lines[index] if index < len(lines) else None
+        if package.version is not None:
+            check_version(str(package.version), path, line)
+        if package.requires_python is not None:
+            check_specifier(package.requires_python, path, line)
+        check_marker(package.marker, path, line)
 
 
 def parse_pylock(text: str, path: str) -> list[Requirement]:
@@ -50,4 +70,4 @@ def parse_pylock(text: str, path: str) -> list[Requirement]:
 
 
 def _package_lines(text: str) -> list[int]:
-    return [number for number, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[packages]]"]
+    return [number for number, line in enumerate(text.split("\n"), start=1) if line.strip() == "[[packages]]"]

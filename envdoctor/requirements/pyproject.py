@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text
-from envdoctor.tomlcompat import tomllib
+from envdoctor.requirements.versions import check_requirement
+from envdoctor.safety import snippet
+from envdoctor.structured import parse_toml
 
-_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-
-
-def load_toml(text: str, path: str) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        position = _TOML_POSITION.search(str(exc))
-        line = getattr(exc, "lineno", None) or (int(position.group(1)) if position else None)
-        message = str(exc).split(" (at ", 1)[0]
-        raise InputError(path, f"not valid TOML: {message}", line) from None
-    return data
+# An assignment at the start of a line: the anchor from which a key's values are searched.
+_ASSIGNMENT = re.compile(r"^[ \t]*[\"']?([^\"'=\n]*?)[\"']?[ \t]*=", re.MULTILINE)
+# Values not found as written (escapes, multi-line strings) each cost a search to the end of
+# the file; past this many, the rest get no line rather than the reader slowing to a crawl.
+_MAX_MISSES = 64
 
 
 class _LineFinder:
@@ -29,61 +25,139 @@ class _LineFinder:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.newlines = [match.start() for match in re.finditer("\n", text)]
+        self.anchors: dict[str, int] = {}
+        for match in _ASSIGNMENT.finditer(text):
+            self.anchors.setdefault(match.group(1).strip(), match.start())
+        self.misses = 0
 
     def lines_of(self, values: list[str], key: str) -> list[int | None]:
         """The lines of ``values``, searched in order from the line that assigns ``key``."""
-        anchor = re.search(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", self.text, re.MULTILINE)
-        offset = anchor.start() if anchor else 0
+        offset = self.anchors.get(key, 0)
         lines: list[int | None] = []
         for value in values:
-            positions = [p for p in (self.text.find(f"{q}{value}{q}", offset) for q in ('"', "'")) if p >= 0]
-            if not positions:
+            found = self._find(value, offset)
+            if found is None:
                 lines.append(None)
                 continue
-            offset = min(positions) + len(value)
-            lines.append(self.text.count("\n", 0, min(positions)) + 1)
+            offset = found + len(value)
+            lines.append(bisect.bisect_left(self.newlines, found) + 1)
         return lines
+
+    def _find(self, value: str, offset: int) -> int | None:
+        if self.misses >= _MAX_MISSES:
+            return None
+        positions = [p for p in (self.text.find(f"{q}{value}{q}", offset) for q in ('"', "'")) if p >= 0]
+        if not positions:
+            self.misses += 1
+            return None
+        return min(positions)
 
 
 def parse_pyproject(
     text: str, path: str, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()
 ) -> list[Requirement]:
-    data = load_toml(text, path)
+    data = parse_toml(text, path)
     project = data.get("project", {})
     if not isinstance(project, dict):
         raise InputError(path, "[project] must be a table")
     finder = _LineFinder(text)
     requirements = _strings(project.get("dependencies", []), path, "project.dependencies", finder, "dependencies")
     optional = project.get("optional-dependencies", {})
+    if extras and not isinstance(optional, dict):
+        raise InputError(path, "project.optional-dependencies must be a table")
     for extra in extras:
-        if not isinstance(optional, dict) or extra not in optional:
-            raise InputError(path, f"no optional dependencies named {extra!r} (--extra)")
+        if extra not in optional:
+            raise InputError(path, f"no optional dependencies named {snippet(extra)!r} (--extra)")
         requirements += _strings(optional[extra], path, f"optional-dependencies.{extra}", finder, extra)
-    all_groups = data.get("dependency-groups", {})
-    for group in groups:
-        requirements += _group(all_groups, group, path, finder, ())
+    if groups:
+        requirements += _DependencyGroups(data.get("dependency-groups", {}), path, finder).requirements(groups)
     return requirements
 
 
-def _group(all_groups: Any, group: str, path: str, finder: _LineFinder, seen: tuple[str, ...]) -> list[Requirement]:
-    if not isinstance(all_groups, dict) or group not in all_groups:
-        raise InputError(path, f"no dependency group named {group!r} (--group)")
-    if group in seen:
-        raise InputError(path, f"dependency group {group!r} includes itself")
-    found: list[Requirement] = []
-    entries = all_groups[group]
-    if not isinstance(entries, list):
-        raise InputError(path, f"dependency-groups.{group} must be a list")
-    for entry in entries:
-        if isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
-            found += _group(all_groups, entry["include-group"], path, finder, (*seen, group))
-        else:
-            found += _strings([entry], path, f"dependency-groups.{group}", finder, group)
-    return found
+class _DependencyGroups:
+    """PEP 735 groups, with ``include-group`` followed without recursion: each group is read once
+    however many groups include it (a diamond of includes is linear work, not exponential), a
+    group that includes itself through any chain is an error, and a chain of any depth is fine."""
+
+    def __init__(self, table: Any, path: str, finder: _LineFinder) -> None:
+        if not isinstance(table, dict):
+            raise InputError(path, "[dependency-groups] must be a table")
+        self.table: dict[str, Any] = table
+        self.path = path
+        self.finder = finder
+        self._parsed: dict[str, list[Requirement | str]] = {}
+
+    def requirements(self, groups: tuple[str, ...]) -> list[Requirement]:
+        """The requirements of ``groups`` and every group they include, each group's once, in order."""
+        found: list[Requirement] = []
+        done: set[str] = set()
+        for group in groups:
+            if group not in self.table:
+                raise InputError(self.path, f"no dependency group named {snippet(group)!r} (--group)")
+            self._walk(group, done, found)
+        return found
+
+    def _walk(self, start: str, done: set[str], found: list[Requirement]) -> None:
+        if start in done:
+            return
+        # The chain of groups being read, each with the index of its next entry.
+        path: list[tuple[str, int]] = [(start, 0)]
+        on_path = {start}
+        while path:
+            group, index = path[-1]
+            entries = self._entries(group)
+            if index == len(entries):
+                path.pop()
+                on_path.discard(group)
+                done.add(group)
+                continue
+            path[-1] = (group, index + 1)
+            entry = entries[index]
+            if isinstance(entry, Requirement):
+                found.append(entry)
+            elif entry in on_path:
+                raise InputError(self.path, f"dependency group {snippet(entry)!r} includes itself")
+            elif entry not in done:
+                if entry not in self.table:
+                    raise InputError(
+                        self.path, f"dependency-groups.{snippet(group)}: no group named {snippet(entry)!r} to include"
+                    )
+                path.append((entry, 0))
+                on_path.add(entry)
+
+    def _entries(self, group: str) -> list[Requirement | str]:
+        """A group's entries: its requirements, parsed once, and the names of groups it includes."""
+        cached = self._parsed.get(group)
+        if cached is not None:
+            return cached
+        entries = self.table[group]
+        where = f"dependency-groups.{snippet(group)}"
+        if not isinstance(entries, list):
+            raise InputError(self.path, f"{where} must be a list")
+        strings = [entry for entry in entries if isinstance(entry, str)]
+        parsed = iter(_strings(strings, self.path, where, self.finder, group))
+        result: list[Requirement | str] = []
+        for entry in entries:
+            if isinstance(entry, str):
+                result.append(next(parsed))
+            elif _is_include(entry):
+                result.append(entry["include-group"])
+            else:
+                raise InputError(self.path, f'{where}: each entry is a requirement or {{include-group = "NAME"}}')
+        self._parsed[group] = result
+        return result
+
+
+def _is_include(entry: Any) -> bool:
+    return isinstance(entry, dict) and set(entry) == {"include-group"} and isinstance(entry["include-group"], str)
 
 
 def _strings(values: Any, path: str, where: str, finder: _LineFinder, key: str) -> list[Requirement]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise InputError(path, f"{where} must be a list of strings")
     lines = finder.lines_of(values, key)
-    return [parse_requirement_text(value, Location(path, line)) for value, line in zip(values, lines, strict=True)]
+    return [
+        check_requirement(parse_requirement_text(value, Location(path, line)))
+        for value, line in zip(values, lines, strict=True)
+    ]
