@@ -27,7 +27,7 @@ from envdoctor.host.profile import HostProfile
 from envdoctor.host.select import load_profile
 from envdoctor.report import OutputFormat
 from envdoctor.requirements import SourceOptions, load_requirement_set
-from envdoctor.safety import printable, printable_lines
+from envdoctor.safety import printable, printable_lines, snippet
 
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -176,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     except EnvdoctorError as exc:
         print(f"::error title=envdoctor::{_escape_data(printable(str(exc)))}")
         return 2
+    except Exception as exc:
+        if os.environ.get("ENVDOCTOR_DEBUG"):
+            raise
+        # As on the command line: a bug is exit 3, never the 1 that means findings.
+        message = f"internal error: {type(exc).__name__}: {snippet(str(exc), 200)} (a bug in envdoctor)"
+        print(f"::error title=envdoctor::{_escape_data(message)}")
+        return 3
 
 
 if __name__ == "__main__":
