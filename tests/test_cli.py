@@ -194,3 +194,27 @@ def test_the_parser_offers_every_reporter() -> None:
     from envdoctor.report import OutputFormat
 
     assert tuple(output.value for output in OutputFormat) == REPORT_FORMATS
+
+
+def test_a_bug_is_exit_3_on_one_line_never_the_1_of_findings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from envdoctor import github_action
+    from envdoctor.commands import audit
+
+    def broken(*_: object) -> int:
+        raise KeyError("\x1b]0;not printed raw\x07")
+
+    monkeypatch.setattr(audit, "run", broken)
+    assert main(["audit", "requirements.txt"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("envdoctor: internal error: KeyError: ") and err.count("\n") == 1 and "\x1b" not in err
+    monkeypatch.setattr(github_action, "run_audit", broken)
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    monkeypatch.chdir(tmp_path)
+    assert github_action.main(["audit"]) == 3
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("::error title=envdoctor::internal error: KeyError") and "\x1b" not in line
+    monkeypatch.setenv("ENVDOCTOR_DEBUG", "1")
+    with pytest.raises(KeyError):
+        main(["audit", "requirements.txt"])
