@@ -54,7 +54,11 @@ def read_input_bytes(path: str, root: Path | None = None) -> bytes:
         raise InputError(_display(path), "a file name cannot hold a NUL byte")
     inside = root if root is not None else project_root(path)
     if not is_inside(Path(os.path.realpath(path)), inside):
-        raise InputError(_display(path), f"resolves outside the project ({inside}): not read")
+        raise InputError(
+            _display(path),
+            f"resolves outside the project ({inside}): not read; run envdoctor from the project's top folder "
+            "or inside its git work tree",
+        )
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(descriptor, "rb") as handle:

@@ -61,7 +61,7 @@ def test_includes_that_fan_out_are_each_read_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("-r x\x00y.txt", "is not one token"),
+        ("-r x\x00y.txt", "holds a line break or a control character"),
         ("-r " + "n" * 300 + ".txt", "File name too long"),
         ("-r " + "/".join(["d" * 200] * 30), "File name too long"),
         ("torch==" + "1" * 5000, "holds a number of 5000 digits"),
@@ -145,3 +145,40 @@ def test_a_dockerfile_include_the_file_system_cannot_name_is_not_read(
     (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install -r " + "n" * 300 + "\n")
     code, err = audit(capsys, tmp_path / "Dockerfile")
     assert code in (0, 1), err
+
+
+# What the hardening must not refuse: legitimate files found in real projects (a user trial of
+# vllm, pytorch/serve, transformers, detectron2 and lightning files, and pip's own rules).
+def test_quoted_option_values_are_read_as_pip_reads_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "base deps").mkdir()
+    (tmp_path / "base deps" / "réqs.txt").write_text("six==1.16.0\n")
+    (tmp_path / "requirements.txt").write_text(
+        '-r "base deps/réqs.txt"\n-c base\\ deps/réqs.txt\n'
+        '--extra-index-url "https://download.pytorch.org/whl/cu121"\ntorch==2.2.0+cu121\n'
+    )
+    code = main(["audit", str(tmp_path / "requirements.txt"), *LINUX, "--driver", "535.104.05", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    assert "ED406" not in out  # the quoted index URL names the PyTorch index
+
+
+def test_a_word_after_the_options_is_named_with_what_pip_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text("--extra-index-url https://pypi.nvidia.com nvidia-dali-cuda120\n")
+    refused(capsys, tmp_path / "requirements.txt", "'nvidia-dali-cuda120' after an option is ignored by pip")
+
+
+def test_dockerfile_shell_words_the_build_resolves_are_not_misread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "ARG PYTHON_VERSION\nFROM python:${PYTHON_VERSION}-slim AS base\nARG TARGETARCH\n"
+        "FROM base-${TARGETARCH} AS arch\nFROM python:${PY:-3.11}-slim@sha256:" + "a" * 64 + "\n"
+        "RUN pip install --no-cache-dir tensorboard==2.16.2   # cmake from apt-get is too old\n"
+        'RUN pip install --no-cache-dir "$EXTRA_PKGS" six==1.16.0\n'
+    )
+    code = main(["audit", str(tmp_path / "Dockerfile"), *LINUX, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert '"findings": []' in out

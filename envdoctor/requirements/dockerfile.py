@@ -25,6 +25,7 @@ _VARIABLE = re.compile(r"\$\{?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[
 _SPLIT_COMMANDS = re.compile(r"&&|\|\||;|\|")
 # Docker's grammar for a tag: what the rules read versions from is bounded by it.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_TAG_LENGTH = 128
 _PIP_OPTIONS_WITH_VALUE = frozenset(
     {
         "-i",
@@ -83,8 +84,9 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
         name, rest = match.group("name").upper(), (match.group("rest") or "").strip()
         location = Location(path, number)
         if name == "ARG":
-            key, _, default = rest.partition("=")
-            arguments[key.strip()] = _unquote(default.strip())
+            key, has_default, default = rest.partition("=")
+            if has_default:  # without one, the value comes from --build-arg: unknown here
+                arguments[key.strip()] = _unquote(default.strip())
         elif name == "FROM":
             image = _from(rest, arguments, stages, location)
             if image.stage:
@@ -165,7 +167,8 @@ def _from(rest: str, arguments: dict[str, str], stages: set[str], location: Loca
     last_slash = name.rfind("/")
     if name.rfind(":") > last_slash:
         repository, tag = name.rsplit(":", 1)
-        if "$" not in tag and not _TAG.fullmatch(tag):  # an ARG left unset stays as written
+        # Docker's grammar, or at least its length where an ARG without a value stays as written.
+        if not (_TAG.fullmatch(tag) or ("$" in tag and len(tag) <= _TAG_LENGTH)):
             raise InputError(location.path, f"{quote(tag)} is not an image tag", location.line)
     return BaseImage(reference, repository, tag, digest or None, stage, location)
 
@@ -202,7 +205,7 @@ def _run_form(rest: str) -> tuple[list[str], str, list[str] | None]:
 def _run(command: str, location: Location, path: str, result: Dockerfile) -> None:
     for part in _SPLIT_COMMANDS.split(command):
         try:
-            words = shlex.split(part)
+            words = shlex.split(part, comments=True)
         except ValueError:
             words = part.split()
         _install(words, location, path, result)
@@ -246,7 +249,8 @@ def _pip_install(arguments: list[str], location: Location, path: str, result: Do
         if word.startswith("-"):
             position += 2 if (name in _PIP_OPTIONS_WITH_VALUE and not has_value) else 1
             continue
-        result.requirements.append(parse_requirement_text(word, location))
+        if "$" not in word:  # a variable the Dockerfile does not set: unknown until the build
+            result.requirements.append(parse_requirement_text(word, location))
         position += 1
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from envdoctor.errors import InputError
 from envdoctor.fsio import project_root, read_text_input
 from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, IndexOptions, Input, Location, Requirement
 from envdoctor.requirements.versions import check_requirement
-from envdoctor.safety import UnsafeValue, one_token, quote, snippet
+from envdoctor.safety import UnsafeValue, one_line, one_token, quote, snippet
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _IGNORE = re.compile(r"#\s*envdoctor:\s*ignore\[(?P<codes>[A-Z0-9,\s]+)\]")
@@ -154,19 +155,22 @@ def _parse_line(file: _File, number: int, line: str, collected: _Collected) -> N
     line = _COMMENT.sub("", line).strip()
     if not line:
         return
-    tokens = line.split()
+    words = line.split()
+    first_option = next((n for n, word in enumerate(words) if word.startswith("-")), len(words))
+    requirement_text = " ".join(words[:first_option])
+    # As pip does: the words before the first option are the requirement; the options are split
+    # as a shell would, so that a quoted value ("a b.txt", "https://...") is one value.
+    try:
+        tokens = shlex.split(" ".join(words[first_option:]))
+    except ValueError as exc:
+        raise InputError(path, f"options: {exc}", number) from None
     position = 0
-    words: list[str] = []
-    while position < len(tokens) and not tokens[position].startswith("-"):
-        words.append(tokens[position])
-        position += 1
-    requirement_text = " ".join(words)
     hashes: list[str] = []
     editable: str | None = None
     while position < len(tokens):
         option, value, position = _read_option(path, number, tokens, position)
         if option in ("index_url", "extra_index_url", "find_links", "requirement", "constraint", "editable"):
-            _check_token(path, number, value, option.replace("_", "-"))
+            _check_value(path, number, value, option)
         if option == "hash":
             hashes.append(value)
         elif option == "editable":
@@ -227,13 +231,17 @@ def _read_option(path: str, number: int, tokens: list[str], position: int) -> tu
     short = token[:2]
     if short in ("-r", "-c", "-e", "-i", "-f") and len(token) > 2:
         return _VALUE_OPTIONS[short], token[2:], position + 1
+    if not token.startswith("-"):
+        raise InputError(path, f"{quote(token)} after an option is ignored by pip: give it a line of its own", number)
     raise InputError(path, f"unknown option {quote(token)}", number)
 
 
-def _check_token(path: str, number: int, value: str, what: str) -> None:
-    """An option's value is one word: split() leaves some control characters in a token."""
+def _check_value(path: str, number: int, value: str, option: str) -> None:
+    """An index option's value is one token, since it is written into lockfiles; a file name (-r,
+    -c, -e) may hold a space, but no control character."""
+    check = one_token if option in ("index_url", "extra_index_url", "find_links") else one_line
     try:
-        one_token(value, what)
+        check(value, option.replace("_", "-"))
     except UnsafeValue as exc:
         raise InputError(path, str(exc), number) from None
 

@@ -23,8 +23,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         return
     stages = {image.stage for image in images if image.stage}
     for image in images:
-        if image.reference in stages or image.reference == "scratch" or image.digest:
-            continue
+        if image.reference in stages or image.reference == "scratch" or image.digest or "$" in image.reference:
+            continue  # a stage, nothing, pinned, or named by an ARG whose value only the build knows
         yield ctx.finding(
             "ED405",
             f"FROM {image.reference} names a tag that can be re-pointed: the same Dockerfile builds on other "
