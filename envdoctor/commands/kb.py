@@ -15,8 +15,11 @@ from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.kb import Row, load_topic
 from envdoctor.kb.schema import TOPIC_BY_NAME, TOPICS, Table, Topic
+from envdoctor.safety import snippet
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
+# Longer than any release number the knowledge base holds, with room to spare.
+MAX_VERSION_CHARS = 100
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,13 +67,20 @@ def _list(output_format: str) -> int:
     return EXIT_OK
 
 
-def _matches(table: Table, row: Row, key: str) -> bool:
+def _as_version(key: str) -> Version | None:
+    """``key`` as a version, if it is one; a key too long to be one (5,000 digits would pass
+    the grammar and fail in ``int``) is not."""
+    if len(key) > MAX_VERSION_CHARS:
+        return None
+    try:
+        return Version(key)
+    except (InvalidVersion, ValueError):
+        return None
+
+
+def _matches(table: Table, row: Row, key: str, version: Version | None) -> bool:
     """Whether a row is about ``key``: a field equal to it, a version equal to it, a range
     holding it, or (for the table's key field) text containing it."""
-    try:
-        version: Version | None = Version(key)
-    except InvalidVersion:
-        version = None
     kinds = {**table.required, **table.optional}
     for name, value in row.items():
         if name in ("source", "checked"):
@@ -94,17 +104,18 @@ def _matches(table: Table, row: Row, key: str) -> bool:
 def _show(topic_name: str, key: str | None, output_format: str, style: Style) -> int:
     topic = TOPIC_BY_NAME.get(topic_name)
     if topic is None:
-        raise UsageError(f"no topic {topic_name!r}; topics: {', '.join(TOPIC_BY_NAME)}")
+        raise UsageError(f"no topic {snippet(topic_name)!r}; topics: {', '.join(TOPIC_BY_NAME)}")
+    version = _as_version(key) if key is not None else None
     shown: list[dict[str, Any]] = []
     for table in topic.tables:
         for row in load_topic(topic.name, table.name):
-            if key is None or _matches(table, row, key):
+            if key is None or _matches(table, row, key, version):
                 shown.append({"table": table.name, **{k: str(v) if k == "checked" else v for k, v in row.items()}})
     if output_format == "json":
         sys.stdout.write(json.dumps({"topic": topic.name, "key": key, "rows": shown}, indent=2) + "\n")
         return EXIT_OK
     if not shown:
-        print(f"{topic.name}: no row matches {key!r}")
+        print(f"{topic.name}: no row matches {snippet(key or '', 100)!r}")
         return EXIT_OK
     for row in shown:
         facts = ", ".join(f"{k}={_value(v)}" for k, v in row.items() if k not in ("table", "source", "checked"))

@@ -17,7 +17,7 @@ NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
 NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18
 
-_LIBRARY_VERSION = re.compile(r"libnvidia-ml\.so\.(\d+\.\d+(?:\.\d+)?)\s*$")
+_LIBRARY_VERSION = re.compile(r"libnvidia-ml\.so\.([0-9]{1,9}\.[0-9]{1,9}(?:\.[0-9]{1,9})?)\s*\Z")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,13 @@ def _read_gpu(pynvml: Any, index: int) -> NvmlGpu:
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
     except pynvml.NVMLError as exc:
         return NvmlGpu(None, None, None, None, error=f"GPU {index}: {exc}")
-    name = _text(pynvml.nvmlDeviceGetName(handle))
+    error = None
+    try:
+        name: str | None = _text(pynvml.nvmlDeviceGetName(handle))
+    except pynvml.NVMLError as exc:
+        name, error = None, f"GPU {index}: its name: {exc}"
+    except UnicodeDecodeError:  # nvidia-ml-py decodes the C string as UTF-8
+        name, error = None, f"GPU {index}: NVML gave a name that is not UTF-8 text"
     try:
         major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(handle)
         capability: str | None = f"{major}.{minor}"
@@ -100,7 +106,7 @@ def _read_gpu(pynvml: Any, index: int) -> NvmlGpu:
         mig: int | None = int(pynvml.nvmlDeviceGetMigMode(handle)[0])
     except pynvml.NVMLError:
         mig = None
-    return NvmlGpu(name, capability, memory, mig)
+    return NvmlGpu(name, capability, memory, mig, error)
 
 
 def _text(value: str | bytes) -> str:

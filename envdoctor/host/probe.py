@@ -9,33 +9,51 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from envdoctor.host import nvml as nvml_codes
 from envdoctor.host.nvml import NvmlFailure, NvmlReading, cuda_version_from_int
 from envdoctor.host.profile import (
+    COMPUTE_CAPABILITY,
+    ENV_VALUE,
+    GPU_NAME,
+    MAX_GPUS,
+    MAX_MEMORY_MIB,
+    PACKAGE_NAME,
+    PACKAGE_VERSION,
+    PATH,
+    PYTHON_VERSION,
     SOURCE_KB,
     SOURCE_NVIDIA_SMI,
     SOURCE_NVML,
     SOURCE_PROCFS,
     SOURCE_SYSTEM,
+    TOKEN,
+    VERSION,
     CudaLibrary,
     CudaToolkit,
     Gpu,
+    Grammar,
     HostProfile,
     Libc,
     NoNvidia,
     Nvidia,
 )
-from envdoctor.host.system import System
+from envdoctor.host.system import CommandResult, PlatformFacts, System, within
 from envdoctor.importers.procfs import parse_driver_version_file, parse_gpu_information
 from envdoctor.importers.smi_csv import SmiRow, parse_query_csv
 from envdoctor.importers.smi_query import parse_smi_query_header
+from envdoctor.safety import snippet
 
 PROBE_BUDGET_S = 8.0
 NVML_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 4.0
+# A file under /proc or /sys answers at once, unless the driver behind it is wedged.
+FILE_TIMEOUT_S = 1.0
+# Reasons quote what a library or a command said; this much is enough to say what went wrong.
+REASON_CHARS = 500
 
 # Variables that change which CUDA libraries load or which GPUs a process sees.
 CUDA_ENV_VARS = (
@@ -83,9 +101,9 @@ GPU_PACKAGE_NAMES = frozenset(
 )
 GPU_PACKAGE_PREFIXES = ("nvidia-", "cupy", "jax-cuda", "jax-plugin")
 
-_NVCC_RELEASE = re.compile(r"release (\d+\.\d+)")
-_LIBRARY_FILE = re.compile(r"^(?P<name>lib[a-z_]+)\.so(?:\.(?P<version>\d+(?:\.\d+)*))?$")
-_MUSL_VERSION = re.compile(r"^Version (\S+)", re.MULTILINE)
+_NVCC_RELEASE = re.compile(r"release ([0-9]{1,9}\.[0-9]{1,9})")
+_LIBRARY_FILE = re.compile(r"(?P<name>lib[a-z_]+)\.so(?:\.(?P<version>[0-9]{1,9}(?:\.[0-9]{1,9}){0,3}))?")
+_MUSL_VERSION = re.compile(r"^Version ([0-9.]+)", re.MULTILINE)
 _CONTAINER_CGROUP = re.compile(r"docker|kubepods|containerd|libpod|lxc|crio")
 
 
@@ -96,48 +114,117 @@ class _Deadline:
     budget_s: float
     started: float = field(default_factory=time.monotonic)
 
+    def left(self) -> float:
+        return self.budget_s - (time.monotonic() - self.started)
+
     def cap(self, timeout: float) -> float:
-        left = self.budget_s - (time.monotonic() - self.started)
-        return max(0.1, min(timeout, left))
+        return max(0.1, min(timeout, self.left()))
+
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class _BoundedSystem:
+    """``system`` with its file reads inside the probe's budget: a read of /proc/driver/nvidia
+    can block for good when the driver is wedged. ``late`` holds each path that gave no answer."""
+
+    system: System
+    deadline: _Deadline
+    late: list[str] = field(default_factory=list)
+
+    def _bounded(self, path: str, call: Callable[[], _T], fallback: _T) -> _T:
+        answer = within(self.deadline.cap(FILE_TIMEOUT_S), call) if self.deadline.left() > 0 else None
+        if answer is None:
+            self.late.append(path)
+            return fallback
+        return answer.value
+
+    def read_text(self, path: str) -> str | None:
+        return self._bounded(path, lambda: self.system.read_text(path), None)
+
+    def exists(self, path: str) -> bool:
+        return self._bounded(path, lambda: self.system.exists(path), False)
+
+    def listdir(self, path: str) -> list[str] | None:
+        return self._bounded(path, lambda: self.system.listdir(path), None)
+
+    def platform_facts(self) -> PlatformFacts:
+        return self.system.platform_facts()
+
+    def which(self, name: str) -> str | None:
+        return self.system.which(name)
+
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult:
+        return self.system.run(argv, timeout, env)
+
+    def environ(self) -> Mapping[str, str]:
+        return self.system.environ()
+
+    def nvml(self, timeout: float) -> NvmlReading | NvmlFailure:
+        return self.system.nvml(timeout)
+
+    def python_packages(self, names: frozenset[str], prefixes: tuple[str, ...]) -> dict[str, str]:
+        return self.system.python_packages(names, prefixes)
+
+    def late_among(self, *paths: str) -> str | None:
+        """Why the facts read from ``paths`` are unknown, if one of them gave no answer."""
+        late = [path for path in paths if path in self.late]
+        return f"no answer from {', '.join(late)} within the probe's time" if late else None
 
 
 def probe_host(system: System, *, include_packages: bool = True) -> HostProfile:
-    """Describe the machine behind ``system``."""
+    """Describe the machine behind ``system``.
+
+    Every value read passes its field's grammar here or is left unknown with the reason, so that
+    the profile passes the check every profile passes (``profile_problem``) and ``probe -o``
+    never writes what ``--host`` would refuse."""
     deadline = _Deadline(PROBE_BUDGET_S)
+    bounded = _BoundedSystem(system, deadline)
     facts = system.platform_facts()
     sources: dict[str, str] = {}
     reasons: dict[str, str] = {}
     os_name = _os_name(facts.sys_platform)
     arch = _arch(facts.machine, os_name)
+    python = _valid(facts.python_version, PYTHON_VERSION, "python", "the interpreter", reasons)
     for name in ("os", "arch", "python"):
         sources[name] = SOURCE_SYSTEM
-    libc = _libc(system, facts.gnu_libc, os_name, deadline) if os_name == "linux" else None
+    libc = _libc(bounded, facts.gnu_libc, os_name, deadline, reasons) if os_name == "linux" else None
     if libc is not None:
         sources["libc"] = SOURCE_SYSTEM
-    wsl = _wsl(system) if os_name == "linux" else 0
+    wsl = _wsl(bounded, reasons) if os_name == "linux" else 0
     sources["wsl"] = SOURCE_PROCFS if os_name == "linux" else SOURCE_SYSTEM
-    container = _container(system) if os_name == "linux" else None
+    container = _container(bounded, reasons) if os_name == "linux" else None
     if container is not None:
         sources["container"] = SOURCE_SYSTEM
     seen = _Seen(os_name, arch, wsl, container)
-    nvidia = _nvidia(system, seen, deadline, sources, reasons)
-    toolkit = _cuda_toolkit(system, deadline, sources)
-    env = environ_subset(system.environ())
-    packages = system.python_packages(GPU_PACKAGE_NAMES, GPU_PACKAGE_PREFIXES) if include_packages else {}
+    nvidia = _nvidia(bounded, seen, deadline, sources, reasons)
+    toolkit = _cuda_toolkit(bounded, deadline, sources, reasons)
+    env = _environment(system.environ(), reasons)
+    packages = _packages(system, reasons) if include_packages else {}
     return HostProfile(
         os=os_name,
         arch=arch,
         libc=libc,
-        python=facts.python_version,
+        python=python,
         wsl=wsl,
         container=container,
         nvidia=nvidia,
         cuda_toolkit=toolkit,
         env=env,
         sources=sources,
-        reasons=reasons,
+        # Reasons quote libraries and commands: one line each, control characters shown as escapes.
+        reasons={key: snippet(text, REASON_CHARS) for key, text in reasons.items()},
         python_packages=packages,
     )
+
+
+def _valid(value: str | None, grammar: Grammar, fact: str, source: str, reasons: dict[str, str]) -> str | None:
+    """``value`` if it matches ``grammar`` in full; else None, and ``reasons`` says what was read."""
+    if value is None or grammar.matches(value):
+        return value
+    reasons[fact] = f"{source} gave {snippet(value)!r}, which is not {grammar.expected}"
+    return None
 
 
 # --- platform ---------------------------------------------------------------------------------
@@ -163,22 +250,31 @@ def _arch(machine: str, os_name: str | None) -> str | None:
     return None
 
 
-def _libc(system: System, gnu_libc: str | None, os_name: str | None, deadline: _Deadline) -> Libc | None:
+def _libc(
+    system: _BoundedSystem, gnu_libc: str | None, os_name: str | None, deadline: _Deadline, reasons: dict[str, str]
+) -> Libc | None:
     if gnu_libc:
         name, _, version = gnu_libc.partition(" ")
-        return Libc("glibc" if name == "glibc" else name, version or None)
+        if not TOKEN.matches(name):
+            reasons["libc"] = f"the interpreter names its libc {snippet(gnu_libc)!r}"
+            return None
+        return Libc("glibc" if name == "glibc" else name, _valid(version or None, VERSION, "libc", "glibc", reasons))
     # musl's dynamic loader prints its version when run without arguments.
     for folder in ("/lib", "/usr/lib"):
         for entry in system.listdir(folder) or []:
             if entry.startswith("ld-musl-") and entry.endswith(".so.1"):
                 result = system.run([f"{folder}/{entry}"], deadline.cap(1.0))
                 match = _MUSL_VERSION.search(result.stderr)
-                return Libc("musl", match.group(1) if match else None)
+                return Libc("musl", _valid(match.group(1), VERSION, "libc", "musl", reasons) if match else None)
     return None
 
 
-def _wsl(system: System) -> int:
+def _wsl(system: _BoundedSystem, reasons: dict[str, str]) -> int | None:
     release = (system.read_text("/proc/sys/kernel/osrelease") or "").lower()
+    late = system.late_among("/proc/sys/kernel/osrelease")
+    if late:
+        reasons["wsl"] = late
+        return None
     if "microsoft" not in release:
         return 0
     # WSL 2 runs a real Linux kernel built by Microsoft ("...-microsoft-standard-WSL2");
@@ -186,12 +282,16 @@ def _wsl(system: System) -> int:
     return 2 if "standard" in release or "wsl2" in release else 1
 
 
-def _container(system: System) -> bool:
+def _container(system: _BoundedSystem, reasons: dict[str, str]) -> bool | None:
     if system.exists("/.dockerenv") or system.exists("/run/.containerenv"):
         return True
     if system.environ().get("container") or system.environ().get("KUBERNETES_SERVICE_HOST"):
         return True
     cgroup = system.read_text("/proc/1/cgroup") or ""
+    late = system.late_among("/.dockerenv", "/run/.containerenv", "/proc/1/cgroup")
+    if late:
+        reasons["container"] = late
+        return None
     return bool(_CONTAINER_CGROUP.search(cgroup))
 
 
@@ -208,6 +308,8 @@ class _DriverEvidence:
     smi_rows: list[SmiRow] = field(default_factory=list)
     smi_cuda: str | None = None
     smi_failure: str | None = None
+    # Why /proc and /sys could not say whether a driver is loaded (they gave no answer in time).
+    procfs_late: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,12 +318,12 @@ class _Seen:
 
     os: str | None
     arch: str | None
-    wsl: int
+    wsl: int | None
     container: bool | None
 
 
 def _nvidia(
-    system: System, seen: _Seen, deadline: _Deadline, sources: dict[str, str], reasons: dict[str, str]
+    system: _BoundedSystem, seen: _Seen, deadline: _Deadline, sources: dict[str, str], reasons: dict[str, str]
 ) -> Nvidia | NoNvidia | None:
     if seen.os == "macos":
         reasons["nvidia"] = (
@@ -242,19 +344,26 @@ def _nvidia(
     return _conclude(evidence, seen.container, sources, reasons)
 
 
-def _read_procfs(system: System, evidence: _DriverEvidence) -> None:
-    version = (system.read_text("/sys/module/nvidia/version") or "").strip()
+def _read_procfs(system: _BoundedSystem, evidence: _DriverEvidence) -> None:
+    sys_version = (system.read_text("/sys/module/nvidia/version") or "").strip()
+    version = sys_version if VERSION.matches(sys_version) else None
     if not version:
         parsed = parse_driver_version_file(system.read_text("/proc/driver/nvidia/version") or "")
-        version = parsed.version if parsed else ""
-    evidence.kernel_module = version or None
-    for bus_id in system.listdir("/proc/driver/nvidia/gpus") or []:
-        model = parse_gpu_information(system.read_text(f"/proc/driver/nvidia/gpus/{bus_id}/information") or "")
+        version = parsed.version if parsed else None
+    evidence.kernel_module = version
+    information = [
+        f"/proc/driver/nvidia/gpus/{bus_id}/information"
+        for bus_id in (system.listdir("/proc/driver/nvidia/gpus") or [])[:MAX_GPUS]
+    ]
+    for path in information:
+        model = parse_gpu_information(system.read_text(path) or "")
         if model:
             evidence.procfs_gpus.append(model)
+    late = system.late_among("/sys/module/nvidia/version", "/proc/driver/nvidia/version", "/proc/driver/nvidia/gpus")
+    evidence.procfs_late = late or system.late_among(*information)
 
 
-def _read_nvidia_smi(system: System, wsl: int, deadline: _Deadline, evidence: _DriverEvidence) -> None:
+def _read_nvidia_smi(system: _BoundedSystem, wsl: int | None, deadline: _Deadline, evidence: _DriverEvidence) -> None:
     smi = system.which("nvidia-smi") or ("/usr/lib/wsl/lib/nvidia-smi" if wsl == 2 else None)
     if smi is None or (wsl == 2 and not system.exists(smi)):
         evidence.smi_failure = "nvidia-smi is not on PATH"
@@ -270,7 +379,7 @@ def _read_nvidia_smi(system: System, wsl: int, deadline: _Deadline, evidence: _D
     if not result.ok:
         evidence.smi_failure = result.failure or _first_line(result.stdout + result.stderr) or "nvidia-smi failed"
         return
-    evidence.smi_rows = parse_query_csv(result.stdout)
+    evidence.smi_rows = parse_query_csv(result.stdout)[:MAX_GPUS]
     header = system.run([smi, "-q", "-d", "COMPUTE"], deadline.cap(COMMAND_TIMEOUT_S), env)
     if header.ok:
         evidence.smi_cuda = parse_smi_query_header(header.stdout).cuda
@@ -281,7 +390,7 @@ def _conclude(
 ) -> Nvidia | NoNvidia | None:
     nvml = evidence.nvml
     if isinstance(nvml, NvmlReading):
-        return _from_nvml(nvml, evidence.kernel_module, sources)
+        return _from_nvml(nvml, evidence.kernel_module, sources, reasons)
     assert isinstance(nvml, NvmlFailure)
     if nvml.code == nvml_codes.NVML_ERROR_LIB_RM_VERSION_MISMATCH and evidence.kernel_module:
         user_space = nvml.library_version or _smi_driver(evidence)
@@ -306,8 +415,14 @@ def _conclude(
             )
             return NoNvidia.NONE
         reasons["nvidia.cuda"] = f"{nvml.reason}; {evidence.smi_failure or 'nvidia-smi gave no GPUs'}"
+        if evidence.procfs_late:
+            reasons["nvidia.gpus"] = evidence.procfs_late
         gpus = _procfs_gpus(evidence.procfs_gpus, sources)
         return Nvidia(driver=evidence.kernel_module, cuda=None, gpus=gpus)
+    if evidence.procfs_late:
+        # A driver that does not answer through /proc is there, and wedged.
+        reasons["nvidia"] = f"{nvml.reason}; {evidence.procfs_late}; {evidence.smi_failure}"
+        return None
     if nvml.code in (nvml_codes.NVML_ERROR_LIBRARY_NOT_FOUND, nvml_codes.NVML_ERROR_DRIVER_NOT_LOADED):
         reasons["nvidia"] = f"no NVIDIA driver: {nvml.reason}; no /proc/driver/nvidia; {evidence.smi_failure}"
         return NoNvidia.NONE
@@ -316,24 +431,41 @@ def _conclude(
     return None
 
 
-def _from_nvml(reading: NvmlReading, kernel_module: str | None, sources: dict[str, str]) -> Nvidia:
+def _from_nvml(
+    reading: NvmlReading, kernel_module: str | None, sources: dict[str, str], reasons: dict[str, str]
+) -> Nvidia:
     for key in ("nvidia.driver", "nvidia.cuda", "nvidia.gpus"):
         sources[key] = SOURCE_NVML
-    gpus = tuple(
-        Gpu(
-            name=gpu.name,
-            compute_capability=gpu.compute_capability,
-            memory_mib=gpu.memory_total_bytes // (1024 * 1024) if gpu.memory_total_bytes is not None else None,
-            # NVML answers "not supported" for GPUs without MIG: MIG is then off.
-            mig=bool(gpu.mig_mode) if gpu.mig_mode is not None else False,
+    if len(reading.gpus) > MAX_GPUS:
+        reasons["nvidia.gpus"] = f"NVML lists {len(reading.gpus)} GPUs; only the first {MAX_GPUS} are kept"
+    gpus = []
+    for index, gpu in enumerate(reading.gpus[:MAX_GPUS]):
+        where = f"nvidia.gpus[{index}]"
+        if gpu.error:
+            reasons[where] = gpu.error
+        memory = gpu.memory_total_bytes // (1024 * 1024) if gpu.memory_total_bytes is not None else None
+        gpus.append(
+            Gpu(
+                name=_valid(gpu.name, GPU_NAME, f"{where}.name", "NVML", reasons),
+                compute_capability=_valid(
+                    gpu.compute_capability, COMPUTE_CAPABILITY, f"{where}.compute_capability", "NVML", reasons
+                ),
+                memory_mib=memory if memory is not None and 0 <= memory <= MAX_MEMORY_MIB else None,
+                # NVML answers "not supported" for GPUs without MIG: MIG is then off.
+                mig=bool(gpu.mig_mode) if gpu.mig_mode is not None else False,
+            )
         )
-        for gpu in reading.gpus
-    )
     cuda = cuda_version_from_int(reading.cuda_driver_version) if reading.cuda_driver_version else None
-    module = kernel_module if kernel_module and kernel_module != reading.driver else None
+    driver = _valid(reading.driver, VERSION, "nvidia.driver", "NVML", reasons)
+    module = kernel_module if kernel_module and kernel_module != driver else None
     if module:
         sources["nvidia.kernel_module"] = SOURCE_PROCFS
-    return Nvidia(driver=reading.driver, cuda=cuda, gpus=gpus, kernel_module=module)
+    return Nvidia(
+        driver=driver,
+        cuda=_valid(cuda, VERSION, "nvidia.cuda", "NVML", reasons),
+        gpus=tuple(gpus),
+        kernel_module=module,
+    )
 
 
 def _from_smi(evidence: _DriverEvidence, sources: dict[str, str], reasons: dict[str, str], nvml: NvmlFailure) -> Nvidia:
@@ -377,8 +509,11 @@ def _first_line(text: str) -> str:
 # --- CUDA toolkit -----------------------------------------------------------------------------
 
 
-def _cuda_toolkit(system: System, deadline: _Deadline, sources: dict[str, str]) -> CudaToolkit:
+def _cuda_toolkit(
+    system: _BoundedSystem, deadline: _Deadline, sources: dict[str, str], reasons: dict[str, str]
+) -> CudaToolkit:
     environ = system.environ()
+    already_late = len(system.late)
     nvcc_path = system.which("nvcc")
     if nvcc_path is None:
         for home in (environ.get("CUDA_HOME"), environ.get("CUDA_PATH"), "/usr/local/cuda"):
@@ -395,15 +530,19 @@ def _cuda_toolkit(system: System, deadline: _Deadline, sources: dict[str, str]) 
     libraries = _libraries_on_path(system, environ.get("LD_LIBRARY_PATH", ""))
     if libraries:
         sources["cuda_toolkit.libraries"] = "LD_LIBRARY_PATH"
+    late = system.late_among(*system.late[already_late:])
+    if late:
+        reasons["cuda_toolkit"] = late
     return CudaToolkit(nvcc=nvcc, libraries=libraries)
 
 
-def _libraries_on_path(system: System, ld_library_path: str) -> tuple[CudaLibrary, ...]:
+def _libraries_on_path(system: _BoundedSystem, ld_library_path: str) -> tuple[CudaLibrary, ...]:
     found: list[CudaLibrary] = []
-    for folder in dict.fromkeys(part for part in ld_library_path.split(":") if part):
+    folders = [part for part in ld_library_path.split(":") if part and PATH.matches(part)]
+    for folder in dict.fromkeys(folders):
         best: dict[str, tuple[str | None, str]] = {}
         for entry in system.listdir(folder) or []:
-            match = _LIBRARY_FILE.match(entry)
+            match = _LIBRARY_FILE.fullmatch(entry)
             if not match or match.group("name") not in CUDA_LIBRARY_NAMES:
                 continue
             name, version = match.group("name"), match.group("version")
@@ -411,9 +550,30 @@ def _libraries_on_path(system: System, ld_library_path: str) -> tuple[CudaLibrar
             # The most specific file name carries the full version (libcudnn.so.8.9.2).
             if current is None or len(version or "") > len(current[0] or ""):
                 best[name] = (version, f"{folder.rstrip('/')}/{entry}")
-        found.extend(CudaLibrary(name, version, path) for name, (version, path) in sorted(best.items()))
+        found.extend(
+            CudaLibrary(name, version, path) for name, (version, path) in sorted(best.items()) if PATH.matches(path)
+        )
     return tuple(found)
 
 
 def environ_subset(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: environ[name] for name in CUDA_ENV_VARS if name in environ}
+
+
+def _environment(environ: Mapping[str, str], reasons: dict[str, str]) -> dict[str, str]:
+    """The CUDA variables whose values are one line; the others are left out, and ``reasons`` says so."""
+    found = {}
+    for name, value in environ_subset(environ).items():
+        if _valid(value, ENV_VALUE, f"env.{name}", "the environment", reasons) is not None:
+            found[name] = value
+    return found
+
+
+def _packages(system: System, reasons: dict[str, str]) -> dict[str, str]:
+    """The GPU packages installed, those whose name or version is not one left out."""
+    found = system.python_packages(GPU_PACKAGE_NAMES, GPU_PACKAGE_PREFIXES)
+    return {
+        name: version
+        for name, version in found.items()
+        if PACKAGE_NAME.matches(name) and PACKAGE_VERSION.matches(version)
+    }

@@ -10,11 +10,13 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
+from envdoctor.safety import UnsafeValue, snippet
+from envdoctor.structured import parse_json
 
 SCHEMA = "envdoctor.host/1"
 
@@ -32,8 +34,42 @@ SOURCE_FILE = "file"
 SOURCE_KB = "kb"
 SOURCE_SYSTEM = "system"
 
-_DOTTED_VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
-_COMPUTE_CAPABILITY = re.compile(r"^\d{1,2}\.\d{1,2}$")
+# The grammar of every text field, matched in full (re.fullmatch: "$" would let a final newline
+# through) with ASCII digits only ("²".isdigit() is true and \d matches it, but int("²") fails).
+# Numbers are at most nine digits, so that int() of any part is cheap and within its limits.
+_NUMBER = "[0-9]{1,9}"
+_VERSION = rf"{_NUMBER}(?:\.{_NUMBER}){{0,3}}"
+# A line of text: no C0/C1 control character, nor a character str.splitlines() breaks a line at.
+_LINE = "[^\x00-\x1f\x7f-\x9f\u2028\u2029]"
+
+
+class Grammar(NamedTuple):
+    pattern: re.Pattern[str]
+    expected: str
+
+    def matches(self, value: str) -> bool:
+        return self.pattern.fullmatch(value) is not None
+
+
+VERSION = Grammar(re.compile(_VERSION), "a version like 535.104.05")
+# What platform.python_version() says, pre-releases ("3.13.0rc1") and development builds ("+") included.
+PYTHON_VERSION = Grammar(re.compile(rf"{_VERSION}(?:(?:a|b|rc){_NUMBER})?\+?"), "a Python version like 3.11.9")
+COMPUTE_CAPABILITY = Grammar(re.compile(r"[0-9]{1,2}\.[0-9]{1,2}"), "a compute capability like 8.6")
+GPU_NAME = Grammar(re.compile(f"{_LINE}{{1,200}}"), "a GPU name on one line, at most 200 characters")
+# libc and library names, where a fact came from, the import format.
+TOKEN = Grammar(re.compile("[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,99}"), "a word of letters, digits and _.:/+-")
+PATH = Grammar(re.compile(f"{_LINE}{{0,4096}}"), "a path on one line")
+ENV_NAME = Grammar(re.compile("[A-Za-z_][A-Za-z0-9_]{0,127}"), "an environment variable name")
+ENV_VALUE = Grammar(re.compile(f"{_LINE}{{0,32768}}"), "a value on one line")
+# Keys of ``sources`` and ``reasons``: a field's path, such as nvidia.gpus[0].compute_capability.
+FIELD_PATH = Grammar(re.compile(r"[A-Za-z0-9_.\[\]-]{1,100}"), "a field path like nvidia.gpus[0].name")
+REASON = Grammar(re.compile(f"{_LINE}{{0,2000}}"), "text on one line, at most 2000 characters")
+PACKAGE_NAME = Grammar(re.compile("[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"), "a package name")
+PACKAGE_VERSION = Grammar(re.compile("[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}"), "a package version")
+
+# More GPUs than any one machine has; a profile or paste that claims more is capped or refused.
+MAX_GPUS = 256
+MAX_MEMORY_MIB = 2**31
 
 
 class NoNvidia(enum.Enum):
@@ -130,11 +166,11 @@ def normalize_arch(value: str) -> str | None:
 
 
 def is_dotted_version(value: str) -> bool:
-    return bool(_DOTTED_VERSION.match(value))
+    return VERSION.matches(value)
 
 
 def is_compute_capability(value: str) -> bool:
-    return bool(_COMPUTE_CAPABILITY.match(value))
+    return COMPUTE_CAPABILITY.matches(value)
 
 
 def apply_overrides(profile: HostProfile, overrides: HostOverrides) -> HostProfile:
@@ -164,11 +200,85 @@ def apply_overrides(profile: HostProfile, overrides: HostOverrides) -> HostProfi
     return profile._replace(**changes)
 
 
+# --- the check every profile passes ----------------------------------------------------------
+
+
+def checked_profile(profile: HostProfile, path: str) -> HostProfile:
+    """``profile`` if ``profile_problem`` finds nothing wrong with it, else InputError naming ``path``."""
+    problem = profile_problem(profile)
+    if problem is not None:
+        raise InputError(path, problem)
+    return profile
+
+
+def profile_problem(profile: HostProfile) -> str | None:
+    """What is wrong with the profile, whichever way it was made (a file, flags, a paste, NVML,
+    nvidia-smi): the first field of a wrong value or grammar, or None if every field is valid.
+
+    Profiles are checked where they are read and again where they are written, so that a value
+    that could forge a line in a lockfile, a log or a terminal never passes through one."""
+    for where, value, grammar in _text_fields(profile):
+        if value is not None and not grammar.matches(value):
+            return f"{where}: {snippet(value)!r} is not {grammar.expected}"
+    if profile.os is not None and profile.os not in OS_NAMES:
+        return f"os: expected one of {', '.join(OS_NAMES)}"
+    if profile.arch is not None and profile.arch not in ARCH_NAMES:
+        return f"arch: expected one of {', '.join(ARCH_NAMES)}"
+    if profile.wsl is not None and (type(profile.wsl) is not int or profile.wsl not in (0, 1, 2)):
+        return "wsl: expected 0, 1 or 2"
+    gpus = profile.driver.gpus if profile.driver is not None else None
+    if gpus is not None and len(gpus) > MAX_GPUS:
+        return f"nvidia.gpus: {len(gpus)} GPUs; a host has at most {MAX_GPUS}"
+    for index, gpu in enumerate(gpus or ()):
+        memory = gpu.memory_mib
+        if memory is not None and (type(memory) is not int or not 0 <= memory <= MAX_MEMORY_MIB):
+            return f"nvidia.gpus[{index}].memory_mib: expected a whole number of MiB"
+    return None
+
+
+def _text_fields(profile: HostProfile) -> Iterator[tuple[str, str | None, Grammar]]:
+    """Every text field of the profile, where it is, and the grammar it must match in full."""
+    if profile.libc is not None:
+        yield "libc.name", profile.libc.name, TOKEN
+        yield "libc.version", profile.libc.version, VERSION
+    yield "python", profile.python, PYTHON_VERSION
+    nvidia = profile.driver
+    if nvidia is not None:
+        yield "nvidia.driver", nvidia.driver, VERSION
+        yield "nvidia.cuda", nvidia.cuda, VERSION
+        yield "nvidia.kernel_module", nvidia.kernel_module, VERSION
+        for index, gpu in enumerate((nvidia.gpus or ())[:MAX_GPUS]):
+            yield f"nvidia.gpus[{index}].name", gpu.name, GPU_NAME
+            yield f"nvidia.gpus[{index}].compute_capability", gpu.compute_capability, COMPUTE_CAPABILITY
+    if profile.cuda_toolkit is not None:
+        yield "cuda_toolkit.nvcc", profile.cuda_toolkit.nvcc, VERSION
+        for index, library in enumerate(profile.cuda_toolkit.libraries):
+            where = f"cuda_toolkit.libraries[{index}]"
+            yield f"{where}.name", library.name, TOKEN
+            yield f"{where}.version", library.version, VERSION
+            yield f"{where}.path", library.path, PATH
+    for name, keys, values in (
+        ("env", ENV_NAME, ENV_VALUE),
+        ("sources", FIELD_PATH, TOKEN),
+        ("reasons", FIELD_PATH, REASON),
+        ("python_packages", PACKAGE_NAME, PACKAGE_VERSION),
+    ):
+        for key, value in getattr(profile, name).items():
+            yield f"a key of {name}", key, keys
+            yield f"{name}.{key}", value, values
+    yield "import_format", profile.import_format, TOKEN
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 
 def profile_to_dict(profile: HostProfile) -> dict[str, Any]:
-    """The contract's JSON object; unknown fields are left out, keys in a fixed order."""
+    """The contract's JSON object; unknown fields are left out, keys in a fixed order.
+
+    Checked first: what is written here (``probe -o``, a report) is what ``--host`` reads back."""
+    problem = profile_problem(profile)
+    if problem is not None:
+        raise UnsafeValue(f"the host profile cannot be written: {problem}")
     out: dict[str, Any] = {"schema": SCHEMA}
     for name in ("os", "arch"):
         if getattr(profile, name) is not None:
@@ -228,19 +338,18 @@ def _drop_none(mapping: dict[str, Any]) -> dict[str, Any]:
 
 def profile_from_json(text: str, path: str) -> HostProfile:
     """Parse a saved host profile; raises InputError naming the file, line or field."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
-    return profile_from_dict(data, path)
+    return profile_from_dict(parse_json(text, path), path)
 
 
 def profile_from_dict(data: object, path: str) -> HostProfile:
+    """The profile a parsed JSON value describes; InputError naming the file and the field whose
+    type or grammar is wrong (``profile_problem``, the same check every other profile passes)."""
     reader = _FieldReader(path)
     obj = reader.mapping(data, "profile")
     schema = obj.get("schema", SCHEMA)
     if schema != SCHEMA:
-        raise InputError(path, f"schema is {schema!r}; this envdoctor reads {SCHEMA!r}")
+        shown = snippet(schema) if isinstance(schema, str) else type(schema).__name__
+        raise InputError(path, f"schema is {shown!r}; this envdoctor reads {SCHEMA!r}")
     os_name = reader.optional_str(obj, "os")
     if os_name is not None:
         os_name = reader.check(normalize_os(os_name), "os", f"one of {', '.join(OS_NAMES)}")
@@ -251,11 +360,8 @@ def profile_from_dict(data: object, path: str) -> HostProfile:
     if obj.get("libc") is not None:
         libc_obj = reader.mapping(obj["libc"], "libc")
         libc = Libc(reader.optional_str(libc_obj, "name", "libc."), reader.optional_str(libc_obj, "version", "libc."))
-    python = reader.optional_str(obj, "python")
-    if python is not None and not is_dotted_version(python):
-        raise InputError(path, f"python: {python!r} is not a version like 3.11.9")
     wsl = obj.get("wsl")
-    if wsl is not None and (isinstance(wsl, bool) or wsl not in (0, 1, 2)):
+    if wsl is not None and (type(wsl) is not int or wsl not in (0, 1, 2)):
         raise InputError(path, "wsl: expected 0, 1 or 2")
     container = obj.get("container")
     if container is not None and not isinstance(container, bool):
@@ -278,11 +384,11 @@ def profile_from_dict(data: object, path: str) -> HostProfile:
                 )
             )
         toolkit = CudaToolkit(reader.optional_str(toolkit_obj, "nvcc", "cuda_toolkit."), tuple(libraries))
-    return HostProfile(
+    profile = HostProfile(
         os=os_name,
         arch=arch,
         libc=libc,
-        python=python,
+        python=reader.optional_str(obj, "python"),
         wsl=wsl,
         container=container,
         nvidia=nvidia,
@@ -293,34 +399,41 @@ def profile_from_dict(data: object, path: str) -> HostProfile:
         python_packages=reader.str_mapping(obj, "python_packages"),
         import_format=reader.optional_str(obj, "import_format"),
     )
+    return checked_profile(profile, path)
 
 
 def _nvidia_from_dict(reader: _FieldReader, data: object) -> Nvidia:
     obj = reader.mapping(data, "nvidia")
-    driver = reader.optional_str(obj, "driver", "nvidia.")
-    if driver is not None and not is_dotted_version(driver):
-        raise InputError(reader.path, f"nvidia.driver: {driver!r} is not a driver version like 535.104.05")
-    cuda = reader.optional_str(obj, "cuda", "nvidia.")
-    if cuda is not None and not is_dotted_version(cuda):
-        raise InputError(reader.path, f"nvidia.cuda: {cuda!r} is not a CUDA version like 12.2")
     gpus = None
     if obj.get("gpus") is not None:
+        items = reader.sequence(obj["gpus"], "nvidia.gpus")
+        if len(items) > MAX_GPUS:
+            raise InputError(reader.path, f"nvidia.gpus: {len(items)} GPUs; a host has at most {MAX_GPUS}")
         gpu_list = []
-        for index, item in enumerate(reader.sequence(obj["gpus"], "nvidia.gpus")):
+        for index, item in enumerate(items):
             where = f"nvidia.gpus[{index}]."
             gpu = reader.mapping(item, where[:-1])
-            capability = reader.optional_str(gpu, "compute_capability", where)
-            if capability is not None and not is_compute_capability(capability):
-                raise InputError(reader.path, f"{where}compute_capability: {capability!r} is not like 8.6")
             memory = gpu.get("memory_mib")
-            if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 0):
+            if memory is not None and (type(memory) is not int or not 0 <= memory <= MAX_MEMORY_MIB):
                 raise InputError(reader.path, f"{where}memory_mib: expected a whole number of MiB")
             mig = gpu.get("mig")
             if mig is not None and not isinstance(mig, bool):
                 raise InputError(reader.path, f"{where}mig: expected true or false")
-            gpu_list.append(Gpu(reader.optional_str(gpu, "name", where), capability, memory, mig))
+            gpu_list.append(
+                Gpu(
+                    reader.optional_str(gpu, "name", where),
+                    reader.optional_str(gpu, "compute_capability", where),
+                    memory,
+                    mig,
+                )
+            )
         gpus = tuple(gpu_list)
-    return Nvidia(driver, cuda, gpus, reader.optional_str(obj, "kernel_module", "nvidia."))
+    return Nvidia(
+        reader.optional_str(obj, "driver", "nvidia."),
+        reader.optional_str(obj, "cuda", "nvidia."),
+        gpus,
+        reader.optional_str(obj, "kernel_module", "nvidia."),
+    )
 
 
 class _FieldReader(NamedTuple):
@@ -357,7 +470,7 @@ class _FieldReader(NamedTuple):
         mapping = self.mapping(value, key)
         for item_key, item in mapping.items():
             if not isinstance(item, str):
-                raise InputError(self.path, f"{key}.{item_key}: expected a string")
+                raise InputError(self.path, f"{key}[{snippet(item_key)!r}]: expected a string")
         return dict(mapping)
 
     def check(self, value: str | None, key: str, expected: str) -> str:

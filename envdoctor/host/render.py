@@ -1,10 +1,15 @@
-"""A host profile as paste-friendly ``key: value`` lines."""
+"""A host profile as paste-friendly ``key: value`` lines.
+
+Every key and value is printed through ``safety.printable``: a profile can come from a file
+anyone can propose, and a GPU name holding an escape sequence or a line break must not reach a
+terminal or a CI log as one."""
 
 from __future__ import annotations
 
 from envdoctor import __version__
 from envdoctor.console import Style
 from envdoctor.host.profile import Gpu, HostProfile, NoNvidia, Nvidia
+from envdoctor.safety import printable
 
 UNKNOWN = "unknown"
 
@@ -32,8 +37,8 @@ def render_text(profile: HostProfile, style: Style) -> str:
 
 
 def _line(key: str, value: str, profile: HostProfile, style: Style) -> str:
-    shown = style(value, "yellow") if value == UNKNOWN else value
-    return f"{style(key, 'bold')}: {shown}\n"
+    shown = style(value, "yellow") if value == UNKNOWN else printable(value)
+    return f"{style(printable(key), 'bold')}: {shown}\n"
 
 
 def _libc(profile: HostProfile) -> str:

@@ -9,17 +9,20 @@ from envdoctor.errors import UsageError
 from envdoctor.fsio import read_text_input
 from envdoctor.host.profile import (
     ARCH_NAMES,
+    GPU_NAME,
     OS_NAMES,
+    PYTHON_VERSION,
+    VERSION,
     Gpu,
     HostOverrides,
     HostProfile,
     apply_overrides,
     is_compute_capability,
-    is_dotted_version,
     normalize_arch,
     normalize_os,
     profile_from_json,
 )
+from envdoctor.safety import snippet
 
 
 def parse_overrides(
@@ -37,17 +40,17 @@ def parse_overrides(
     arch_name = _checked(arch, normalize_arch, "--arch", ", ".join(ARCH_NAMES))
     if os_name == "macos" and arch_name == "aarch64":
         arch_name = "arm64"
-    for flag, value, example in (
-        ("--python", python, "3.11"),
-        ("--driver", driver, "535.104.05"),
-        ("--cuda", cuda, "12.2"),
+    for flag, value, grammar, example in (
+        ("--python", python, PYTHON_VERSION, "3.11"),
+        ("--driver", driver, VERSION, "535.104.05"),
+        ("--cuda", cuda, VERSION, "12.2"),
     ):
-        if value is not None and not is_dotted_version(value):
-            raise UsageError(f"{flag} {value!r}: expected a version like {example}")
+        if value is not None and not grammar.matches(value):
+            raise UsageError(f"{flag} {snippet(value)!r}: expected a version like {example}")
     wsl_level = None
     if wsl is not None:
         if wsl not in ("0", "1", "2"):
-            raise UsageError(f"--wsl {wsl!r}: expected 0, 1 or 2")
+            raise UsageError(f"--wsl {snippet(wsl)!r}: expected 0, 1 or 2")
         wsl_level = int(wsl)
     return HostOverrides(
         os=os_name,
@@ -65,7 +68,7 @@ def _checked(value: str | None, normalize: Callable[[str], str | None], flag: st
         return None
     result = normalize(value)
     if result is None:
-        raise UsageError(f"{flag} {value!r}: expected one of {expected}")
+        raise UsageError(f"{flag} {snippet(value)!r}: expected one of {expected}")
     return result
 
 
@@ -75,9 +78,9 @@ def _gpu(value: str) -> Gpu:
         return Gpu(compute_capability=value)
     from envdoctor.kb.gpus import compute_capability_for
 
-    capability = compute_capability_for(value)
+    capability = compute_capability_for(value) if GPU_NAME.matches(value) else None
     if capability is None:
-        raise UsageError(f"--gpu {value!r}: expected a compute capability like 8.6 or a known GPU model")
+        raise UsageError(f"--gpu {snippet(value)!r}: expected a compute capability like 8.6 or a known GPU model")
     return Gpu(name=value, compute_capability=capability)
 
 

@@ -13,11 +13,44 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from envdoctor.host.nvml import NvmlFailure, NvmlReading, read_nvml
+from envdoctor.safety import snippet
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Answer(Generic[_T]):
+    """What a call cut off by ``within`` returned in time."""
+
+    value: _T
+
+
+def within(timeout: float, call: Callable[[], _T]) -> Answer[_T] | None:
+    """``call()``'s answer if it comes within ``timeout`` seconds, else None.
+
+    The call runs on a daemon thread, so that one blocked for good (a wedged driver holds NVML
+    or a read of its /proc file) is left behind rather than waited for. An exception it raises
+    is raised here, in the caller's thread, where it can be reported for what it is."""
+    answers: list[Answer[_T]] = []
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            answers.append(Answer(call()))
+        except Exception as exc:  # handed to the caller, never printed by the thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if errors:
+        raise errors[0]
+    return answers[0] if answers else None
 
 
 @dataclass(frozen=True)
@@ -118,14 +151,14 @@ class LocalSystem:
         return os.environ
 
     def nvml(self, timeout: float) -> NvmlReading | NvmlFailure:
-        # A wedged driver can block NVML forever; a daemon thread lets the probe give up.
-        results: list[NvmlReading | NvmlFailure] = []
-        worker = threading.Thread(target=lambda: results.append(read_nvml()), daemon=True)
-        worker.start()
-        worker.join(timeout)
-        if not results:
+        # A wedged driver can block NVML forever; ``within`` lets the probe give up.
+        try:
+            answer = within(timeout, read_nvml)
+        except Exception as exc:  # the binding itself failed: say so, not that NVML was slow
+            return NvmlFailure(f"NVML failed: {type(exc).__name__}: {snippet(str(exc), 200)}")
+        if answer is None:
             return NvmlFailure(f"NVML did not answer within {timeout:g} s")
-        return results[0]
+        return answer.value
 
     def python_packages(self, names: frozenset[str], prefixes: tuple[str, ...]) -> dict[str, str]:
         # Names and versions come from the metadata folders' names, so that no metadata file is

@@ -14,6 +14,8 @@ from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor.host.profile import (
+    MAX_GPUS,
+    PACKAGE_VERSION,
     SCHEMA,
     SOURCE_FILE,
     CudaLibrary,
@@ -22,12 +24,13 @@ from envdoctor.host.profile import (
     Libc,
     NoNvidia,
     Nvidia,
+    checked_profile,
     normalize_arch,
     normalize_os,
     profile_from_json,
 )
 from envdoctor.importers import collect_env, k8s_node, procfs, smi_csv, smi_query, smi_table, smi_xml
-from envdoctor.importers.common import build_gpus, checked_version
+from envdoctor.importers.common import build_gpus, checked_version, whole_number
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,11 @@ class ImportFormat:
 def _from_report(report: smi_query.QueryReport | smi_table.SmiTable) -> HostProfile:
     driver, cuda = checked_version(report.driver), checked_version(report.cuda)
     sources = {"nvidia.driver": SOURCE_FILE}
+    reasons: dict[str, str] = {}
     if cuda:
         sources["nvidia.cuda"] = SOURCE_FILE
-    gpus = build_gpus([(gpu.name, None, gpu.memory_mib, gpu.mig) for gpu in report.gpus], sources)
-    return HostProfile(nvidia=Nvidia(driver=driver, cuda=cuda, gpus=gpus), sources=sources)
+    gpus = build_gpus([(gpu.name, None, gpu.memory_mib, gpu.mig) for gpu in report.gpus], sources, reasons)
+    return HostProfile(nvidia=Nvidia(driver=driver, cuda=cuda, gpus=gpus), sources=sources, reasons=reasons)
 
 
 def _build_xml(text: str, path: str) -> HostProfile:
@@ -77,17 +81,20 @@ def _build_csv(text: str, path: str) -> HostProfile:
     rows = smi_csv.parse_query_csv(text)
     driver = next((row.driver for row in rows if row.driver), None)
     sources: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     if driver:
         sources["nvidia.driver"] = SOURCE_FILE
-    gpus = build_gpus([(row.name, row.compute_capability, row.memory_mib, row.mig) for row in rows], sources)
-    return HostProfile(nvidia=Nvidia(driver=driver, gpus=gpus), sources=sources)
+    gpus = build_gpus([(row.name, row.compute_capability, row.memory_mib, row.mig) for row in rows], sources, reasons)
+    return HostProfile(nvidia=Nvidia(driver=driver, gpus=gpus), sources=sources, reasons=reasons)
 
 
 def _build_procfs(text: str, path: str) -> HostProfile:
     module = procfs.parse_driver_version_file(text)
     assert module is not None
     arch = normalize_arch(module.arch) if module.arch else None
-    sources = {"nvidia.driver": SOURCE_FILE, "os": SOURCE_FILE}
+    sources = {"os": SOURCE_FILE}
+    if module.version:
+        sources["nvidia.driver"] = SOURCE_FILE
     if arch:
         sources["arch"] = SOURCE_FILE
     return HostProfile(
@@ -113,7 +120,7 @@ def _build_collect_env(text: str, path: str) -> HostProfile:
     nvidia: Nvidia | NoNvidia | None = None
     driver = checked_version(report.value("Nvidia driver version"))
     if driver or report.gpus:
-        gpus = build_gpus([(name, None, None, None) for name in report.gpus], sources) if report.gpus else None
+        gpus = build_gpus([(name, None, None, None) for name in report.gpus], sources, reasons) if report.gpus else None
         nvidia = Nvidia(driver=driver, gpus=gpus)
         sources["nvidia.driver"] = SOURCE_FILE
         reasons["nvidia.cuda"] = "collect_env does not show the CUDA version the driver supports"
@@ -126,7 +133,7 @@ def _build_collect_env(text: str, path: str) -> HostProfile:
         toolkit = CudaToolkit(nvcc=report.nvcc, libraries=libraries)
     packages = dict(report.packages)
     torch = report.value("PyTorch version")
-    if torch:
+    if torch and PACKAGE_VERSION.matches(torch):
         packages["torch"] = torch  # torch's own spelling, as imported, over pip's normalised one
     return HostProfile(
         os=os_name,
@@ -143,8 +150,9 @@ def _build_collect_env(text: str, path: str) -> HostProfile:
 
 
 def _build_k8s(text: str, path: str) -> HostProfile:
-    labels = k8s_node.node_labels(text)
+    labels = k8s_node.node_labels(text, path)
     sources: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     os_label = labels.get("kubernetes.io/os") or labels.get("beta.kubernetes.io/os")
     arch_label = labels.get("kubernetes.io/arch") or labels.get("beta.kubernetes.io/arch")
     os_name = normalize_os(os_label) if os_label else None
@@ -159,14 +167,17 @@ def _build_k8s(text: str, path: str) -> HostProfile:
     for key, value in (("nvidia.driver", driver), ("nvidia.cuda", cuda)):
         if value is not None:
             sources[key] = SOURCE_FILE
-    count_text = labels.get("nvidia.com/gpu.count", "")
-    count = int(count_text) if count_text.isdigit() else 0
+    count = whole_number(labels.get("nvidia.com/gpu.count")) or 0
+    if count > MAX_GPUS:
+        # The profile lists GPUs one by one: a count of a hundred million would be that many entries.
+        reasons["nvidia.gpus"] = f"the node's nvidia.com/gpu.count is {count}; only {MAX_GPUS} GPUs are listed"
+        count = MAX_GPUS
     product = labels.get("nvidia.com/gpu.product")
-    memory_text = labels.get("nvidia.com/gpu.memory", "")
-    memory = int(memory_text) if memory_text.isdigit() else None
+    memory = whole_number(labels.get("nvidia.com/gpu.memory"))
     row = (product, k8s_node.compute_capability(labels), memory, k8s_node.mig_enabled(labels))
-    gpus = build_gpus([row] * count, sources) if count else None
-    return HostProfile(os=os_name, arch=arch, nvidia=Nvidia(driver=driver, cuda=cuda, gpus=gpus), sources=sources)
+    gpus = build_gpus([row] * count, sources, reasons) if count else None
+    nvidia = Nvidia(driver=driver, cuda=cuda, gpus=gpus)
+    return HostProfile(os=os_name, arch=arch, nvidia=nvidia, sources=sources, reasons=reasons)
 
 
 def _build_saved(text: str, path: str) -> HostProfile:
@@ -195,7 +206,8 @@ KNOWN_FORMATS = (
 
 
 def import_host(text: str, path: str) -> HostProfile:
-    """The host described by pasted text; InputError if no known format is in it."""
+    """The host described by pasted text; InputError if no known format is in it, or if what was
+    read fails the check every profile passes (``checked_profile``)."""
     matched = [fmt for fmt in FORMATS if fmt.recognises(text)]
     if not matched:
         raise InputError(path, f"not a host description envdoctor can read; expected {KNOWN_FORMATS}", 1)
@@ -207,7 +219,7 @@ def import_host(text: str, path: str) -> HostProfile:
     profile = HostProfile()
     for fmt in matched:
         profile = _fill_unknown(profile, fmt.build(text, path))
-    return profile._replace(import_format="+".join(fmt.name for fmt in matched))
+    return checked_profile(profile._replace(import_format="+".join(fmt.name for fmt in matched)), path)
 
 
 def _fill_unknown(known: HostProfile, extra: HostProfile) -> HostProfile:

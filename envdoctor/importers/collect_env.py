@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from envdoctor.importers.common import clean_value
+from envdoctor.host.profile import PACKAGE_NAME, PACKAGE_VERSION, PATH, PYTHON_VERSION, VERSION
+from envdoctor.importers.common import clean_value, lines_of
 
-_FIELD = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_ ]*?):\s*(?P<value>.*)$")
-_GPU_LINE = re.compile(r"^GPU \d+:\s*(?P<name>.+?)\s*(?:\(UUID:.*\))?$")
-_OS_ARCH = re.compile(r"\((?P<arch>x86_64|aarch64|arm64|AMD64)\)\s*$")
-_PLATFORM_ARCH = re.compile(r"-(?P<arch>x86_64|aarch64|arm64)(?:-|$)")
-_LIBC = re.compile(r"^(?P<name>glibc|musl)-(?P<version>[\d.]+)$")
-_PYTHON = re.compile(r"^(?P<version>\d+\.\d+\.\d+)")
-_RELEASE = re.compile(r"^(?P<version>\d+\.\d+)")
-_CUDNN_PATH = re.compile(r"(?P<path>\S*libcudnn\.so\.(?P<version>\d+(?:\.\d+)*))\s*$")
+_FIELD = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9_ ]*?):\s*(?P<value>.*)")
+_GPU_LINE = re.compile(r"GPU [0-9]+:(?P<rest>.*)")
+_OS_ARCH = re.compile(r"\((?P<arch>x86_64|aarch64|arm64|AMD64)\)\s*\Z")
+_PLATFORM_ARCH = re.compile(r"-(?P<arch>x86_64|aarch64|arm64)(?:-|\Z)")
+_LIBC = re.compile(r"(?P<name>glibc|musl)-(?P<version>[0-9.]+)")
+_PYTHON = re.compile(r"(?P<version>[0-9]+\.[0-9]+\.[0-9]+)")
+_RELEASE = re.compile(r"(?P<version>[0-9]+\.[0-9]+)")
+_CUDNN_FILE = re.compile(r"libcudnn\.so\.(?P<version>[0-9]+(?:\.[0-9]+)*)\Z")
 
 
 @dataclass
@@ -53,13 +54,13 @@ class CollectEnvReport:
 
     @property
     def libc(self) -> tuple[str, str] | None:
-        match = _LIBC.match(self.value("Libc version") or "")
-        return (match.group("name"), match.group("version")) if match else None
+        match = _LIBC.fullmatch(self.value("Libc version") or "")
+        return (match.group("name"), match.group("version")) if match and VERSION.matches(match["version"]) else None
 
     @property
     def python(self) -> str | None:
         match = _PYTHON.match(self.fields.get("Python version", ""))
-        return match.group("version") if match else None
+        return match.group("version") if match and PYTHON_VERSION.matches(match["version"]) else None
 
     @property
     def wsl(self) -> int | None:
@@ -71,7 +72,7 @@ class CollectEnvReport:
     @property
     def nvcc(self) -> str | None:
         match = _RELEASE.match(self.value("CUDA runtime version") or "")
-        return match.group("version") if match else None
+        return match.group("version") if match and VERSION.matches(match["version"]) else None
 
 
 def looks_like_collect_env(text: str) -> bool:
@@ -81,28 +82,30 @@ def looks_like_collect_env(text: str) -> bool:
 def parse_collect_env(text: str) -> CollectEnvReport:
     report = CollectEnvReport()
     section: str | None = None
-    for raw in text.splitlines():
+    for raw in lines_of(text):
         line = raw.strip()
         if not line:
             section = None
             continue
         if section == "gpus":
-            gpu = _GPU_LINE.match(line)
+            gpu = _gpu_name(line)
             if gpu:
-                report.gpus.append(gpu.group("name"))
+                report.gpus.append(gpu)
                 continue
             section = None
         if section == "cudnn":
-            path = _CUDNN_PATH.search(line)
-            if path:
-                report.cudnn.append((path.group("version"), path.group("path")))
+            cudnn = _cudnn(line)
+            if cudnn:
+                report.cudnn.append(cudnn)
                 continue
             section = None
         if line.startswith("[pip") and "]" in line and "==" in line:
             name, _, version = line.split("]", 1)[1].strip().partition("==")
-            report.packages.setdefault(name.strip().lower(), version.strip())
+            name, version = name.strip().lower(), version.strip()
+            if PACKAGE_NAME.matches(name) and PACKAGE_VERSION.matches(version):
+                report.packages.setdefault(name, version)
             continue
-        match = _FIELD.match(line)
+        match = _FIELD.fullmatch(line)
         if match is None:
             continue
         key, value = match.group("key"), match.group("value").strip()
@@ -112,14 +115,30 @@ def parse_collect_env(text: str) -> CollectEnvReport:
             _read_inline_gpu(report, value)
         elif key == "cuDNN version":
             section = "cudnn"
-            path = _CUDNN_PATH.search(value)
-            if path:
-                report.cudnn.append((path.group("version"), path.group("path")))
+            cudnn = _cudnn(value)
+            if cudnn:
+                report.cudnn.append(cudnn)
     return report
+
+
+def _gpu_name(line: str) -> str | None:
+    """The name in "GPU 0: NVIDIA H200 (UUID: GPU-...)", or None if the line is not one."""
+    match = _GPU_LINE.fullmatch(line)
+    if match is None:
+        return None
+    return match.group("rest").split("(UUID:", 1)[0].strip() or None
+
+
+def _cudnn(line: str) -> tuple[str, str] | None:
+    """(version, path) of a line naming a cuDNN library file, such as /usr/lib/libcudnn.so.8.4.0."""
+    words = line.split()
+    file = _CUDNN_FILE.search(words[-1]) if words else None
+    if file is None or not VERSION.matches(file.group("version")) or not PATH.matches(words[-1]):
+        return None
+    return file.group("version"), words[-1]
 
 
 def _read_inline_gpu(report: CollectEnvReport, value: str) -> None:
     if clean_value(value) is None:
         return
-    gpu = _GPU_LINE.match(value)
-    report.gpus.append(gpu.group("name") if gpu else value)
+    report.gpus.append(_gpu_name(value) or value)

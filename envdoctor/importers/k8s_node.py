@@ -1,15 +1,16 @@
 """A Kubernetes node labelled by NVIDIA GPU Feature Discovery.
 
-Reads ``kubectl get node NAME -o json`` (a Node or a List of them) and, failing JSON, any
+Reads ``kubectl get node NAME -o json`` (a Node or a List of them) and any other
 text that carries the labels as ``key: value`` or ``key=value`` (YAML, ``kubectl describe``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from envdoctor.structured import parse_json
 
 _LABEL = re.compile(
     r"(?P<key>(?:nvidia\.com|(?:beta\.)?kubernetes\.io)/[A-Za-z0-9_.\-]+)\s*[:=]\s*[\"']?(?P<value>[^\"'\s,}]+)"
@@ -20,21 +21,24 @@ def looks_like_k8s_node(text: str) -> bool:
     return "nvidia.com/gpu." in text or "nvidia.com/cuda." in text
 
 
-def node_labels(text: str) -> dict[str, str]:
-    """The node's labels; with several nodes in a List, those of the first GPU node."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
+def node_labels(text: str, path: str) -> dict[str, str]:
+    """The node's labels; with several nodes in a List, those of the first GPU node.
+
+    Text that starts as JSON is read as JSON (InputError naming ``path`` if it is not, or is
+    nested too deep); other text (YAML, ``kubectl describe``) for its ``key: value`` labels."""
+    if text.lstrip().startswith(("{", "[")):
+        data = parse_json(text, path)
         for node in _nodes(data):
-            labels = node.get("metadata", {}).get("labels")
-            if isinstance(labels, Mapping) and any(str(key).startswith("nvidia.com/") for key in labels):
-                return {str(key): str(value) for key, value in labels.items()}
+            metadata = node.get("metadata")
+            labels = metadata.get("labels") if isinstance(metadata, dict) else None
+            if isinstance(labels, dict) and any(str(key).startswith("nvidia.com/") for key in labels):
+                return {key: value for key, value in labels.items() if isinstance(value, str)}
     return {match.group("key"): match.group("value") for match in _LABEL.finditer(text)}
 
 
-def _nodes(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _nodes(data: object) -> list[dict[str, Any]]:
+    if not isinstance(data, dict):
+        return []
     items = data.get("items")
     if isinstance(items, list):
         return [item for item in items if isinstance(item, dict)]

@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from envdoctor.importers.common import checked_name, checked_version, lines_of
+
 # "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023"
 # "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (...)"
 _NVRM = re.compile(
     r"NVRM version:\s+NVIDIA UNIX\s+(?P<open>Open\s+)?(?:(?P<arch1>\S+)\s+)?Kernel Module"
-    r"(?:\s+for\s+(?P<arch2>\S+))?\s+(?P<version>\d+\.\d+(?:\.\d+)?)"
+    r"(?:\s+for\s+(?P<arch2>\S+))?\s+(?P<version>[0-9]+\.[0-9]+(?:\.[0-9]+)?)"
 )
-_MODEL = re.compile(r"^Model:\s*(?P<model>.+?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class KernelModule:
-    version: str
+    # None where the file's version is not one (too long, say).
+    version: str | None
     open_source: bool
     arch: str | None
 
@@ -27,10 +29,13 @@ def parse_driver_version_file(text: str) -> KernelModule | None:
     if not match:
         return None
     arch = match.group("arch1") or match.group("arch2")
-    return KernelModule(match.group("version"), bool(match.group("open")), arch)
+    return KernelModule(checked_version(match.group("version")), bool(match.group("open")), arch)
 
 
 def parse_gpu_information(text: str) -> str | None:
-    """The GPU model from /proc/driver/nvidia/gpus/BUS_ID/information."""
-    match = _MODEL.search(text)
-    return match.group("model") if match else None
+    """The GPU model from /proc/driver/nvidia/gpus/BUS_ID/information, if it is a GPU name."""
+    for line in lines_of(text):
+        key, colon, value = line.partition(":")
+        if colon and key == "Model":
+            return checked_name(value)
+    return None

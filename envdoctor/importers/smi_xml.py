@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
-from envdoctor.importers.common import clean_value, mig_from_text
+from envdoctor.importers.common import checked_name, checked_version, clean_value, mig_from_text, whole_number
 from envdoctor.importers.smi_query import QueryGpu, QueryReport
 
 _START = re.compile(r"<\?xml[^>]*\?>|<nvidia_smi_log\b")
 _END = "</nvidia_smi_log>"
+_MIB = re.compile(r"(?P<number>[0-9]+)\s*(?:MiB)?")
 
 
 class NotSmiXml(ValueError):
@@ -34,16 +35,15 @@ def parse_smi_xml(text: str) -> QueryReport:
     except ElementTree.ParseError as exc:
         raise NotSmiXml(f"malformed XML: {exc}") from None
     report = QueryReport(
-        driver=clean_value(root.findtext("driver_version")) or clean_value(root.findtext("kmd_version")),
-        cuda=clean_value(root.findtext("cuda_version")) or clean_value(root.findtext("cuda_umd_version")),
+        driver=checked_version(root.findtext("driver_version")) or checked_version(root.findtext("kmd_version")),
+        cuda=checked_version(root.findtext("cuda_version")) or checked_version(root.findtext("cuda_umd_version")),
     )
     for gpu in root.findall("gpu"):
-        total = clean_value(gpu.findtext("fb_memory_usage/total"))
-        memory = re.match(r"(\d+)", total or "")
+        memory = _MIB.fullmatch(clean_value(gpu.findtext("fb_memory_usage/total")) or "")
         report.gpus.append(
             QueryGpu(
-                name=clean_value(gpu.findtext("product_name")),
-                memory_mib=int(memory.group(1)) if memory else None,
+                name=checked_name(gpu.findtext("product_name")),
+                memory_mib=whole_number(memory.group("number")) if memory else None,
                 mig=mig_from_text(gpu.findtext("mig_mode/current_mig")),
             )
         )
