@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
 from envdoctor.findings import Severity
-from envdoctor.safety import printable, snippet
+from envdoctor.safety import printable, quote, snippet
 
 _KEYS = frozenset({"ignore", "fail-on", "host"})
 _SEVERITIES = ("error", "warning", "info")
@@ -71,5 +71,5 @@ def _strings(value: Any, shown: str, expected: str) -> list[str]:
         raise InputError(shown, f"[tool.envdoctor] {expected}")
     for item in value:
         if printable(item) != item:
-            raise InputError(shown, f"[tool.envdoctor] {snippet(item)!r} holds a control character")
+            raise InputError(shown, f"[tool.envdoctor] {quote(item)} holds a control character")
     return value

@@ -15,7 +15,7 @@ from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.kb import Row, load_topic
 from envdoctor.kb.schema import TOPIC_BY_NAME, TOPICS, Table, Topic
-from envdoctor.safety import snippet
+from envdoctor.safety import quote
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 # Longer than any release number the knowledge base holds, with room to spare.
@@ -104,7 +104,7 @@ def _matches(table: Table, row: Row, key: str, version: Version | None) -> bool:
 def _show(topic_name: str, key: str | None, output_format: str, style: Style) -> int:
     topic = TOPIC_BY_NAME.get(topic_name)
     if topic is None:
-        raise UsageError(f"no topic {snippet(topic_name)!r}; topics: {', '.join(TOPIC_BY_NAME)}")
+        raise UsageError(f"no topic {quote(topic_name)}; topics: {', '.join(TOPIC_BY_NAME)}")
     version = _as_version(key) if key is not None else None
     shown: list[dict[str, Any]] = []
     for table in topic.tables:
@@ -115,7 +115,7 @@ def _show(topic_name: str, key: str | None, output_format: str, style: Style) ->
         sys.stdout.write(json.dumps({"topic": topic.name, "key": key, "rows": shown}, indent=2) + "\n")
         return EXIT_OK
     if not shown:
-        print(f"{topic.name}: no row matches {snippet(key or '', 100)!r}")
+        print(f"{topic.name}: no row matches {quote(key or '', 100)}")
         return EXIT_OK
     for row in shown:
         facts = ", ".join(f"{k}={_value(v)}" for k, v in row.items() if k not in ("table", "source", "checked"))

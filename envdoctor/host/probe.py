@@ -45,7 +45,7 @@ from envdoctor.host.system import CommandResult, PlatformFacts, System, within
 from envdoctor.importers.procfs import parse_driver_version_file, parse_gpu_information
 from envdoctor.importers.smi_csv import SmiRow, parse_query_csv
 from envdoctor.importers.smi_query import parse_smi_query_header
-from envdoctor.safety import snippet
+from envdoctor.safety import quote, snippet
 
 PROBE_BUDGET_S = 8.0
 NVML_TIMEOUT_S = 5.0
@@ -223,7 +223,7 @@ def _valid(value: str | None, grammar: Grammar, fact: str, source: str, reasons:
     """``value`` if it matches ``grammar`` in full; else None, and ``reasons`` says what was read."""
     if value is None or grammar.matches(value):
         return value
-    reasons[fact] = f"{source} gave {snippet(value)!r}, which is not {grammar.expected}"
+    reasons[fact] = f"{source} gave {quote(value)}, which is not {grammar.expected}"
     return None
 
 
@@ -256,7 +256,7 @@ def _libc(
     if gnu_libc:
         name, _, version = gnu_libc.partition(" ")
         if not TOKEN.matches(name):
-            reasons["libc"] = f"the interpreter names its libc {snippet(gnu_libc)!r}"
+            reasons["libc"] = f"the interpreter names its libc {quote(gnu_libc)}"
             return None
         return Libc("glibc" if name == "glibc" else name, _valid(version or None, VERSION, "libc", "glibc", reasons))
     # musl's dynamic loader prints its version when run without arguments.

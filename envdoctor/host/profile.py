@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
-from envdoctor.safety import UnsafeValue, snippet
+from envdoctor.safety import UnsafeValue, quote, snippet
 from envdoctor.structured import parse_json
 
 SCHEMA = "envdoctor.host/1"
@@ -219,7 +219,7 @@ def profile_problem(profile: HostProfile) -> str | None:
     that could forge a line in a lockfile, a log or a terminal never passes through one."""
     for where, value, grammar in _text_fields(profile):
         if value is not None and not grammar.matches(value):
-            return f"{where}: {snippet(value)!r} is not {grammar.expected}"
+            return f"{where}: {quote(value)} is not {grammar.expected}"
     if profile.os is not None and profile.os not in OS_NAMES:
         return f"os: expected one of {', '.join(OS_NAMES)}"
     if profile.arch is not None and profile.arch not in ARCH_NAMES:
@@ -470,7 +470,7 @@ class _FieldReader(NamedTuple):
         mapping = self.mapping(value, key)
         for item_key, item in mapping.items():
             if not isinstance(item, str):
-                raise InputError(self.path, f"{key}[{snippet(item_key)!r}]: expected a string")
+                raise InputError(self.path, f"{key}[{quote(item_key)}]: expected a string")
         return dict(mapping)
 
     def check(self, value: str | None, key: str, expected: str) -> str:

@@ -22,7 +22,7 @@ from envdoctor.host.profile import (
     normalize_os,
     profile_from_json,
 )
-from envdoctor.safety import snippet
+from envdoctor.safety import quote
 
 
 def parse_overrides(
@@ -46,11 +46,11 @@ def parse_overrides(
         ("--cuda", cuda, VERSION, "12.2"),
     ):
         if value is not None and not grammar.matches(value):
-            raise UsageError(f"{flag} {snippet(value)!r}: expected a version like {example}")
+            raise UsageError(f"{flag} {quote(value)}: expected a version like {example}")
     wsl_level = None
     if wsl is not None:
         if wsl not in ("0", "1", "2"):
-            raise UsageError(f"--wsl {snippet(wsl)!r}: expected 0, 1 or 2")
+            raise UsageError(f"--wsl {quote(wsl)}: expected 0, 1 or 2")
         wsl_level = int(wsl)
     return HostOverrides(
         os=os_name,
@@ -68,7 +68,7 @@ def _checked(value: str | None, normalize: Callable[[str], str | None], flag: st
         return None
     result = normalize(value)
     if result is None:
-        raise UsageError(f"{flag} {snippet(value)!r}: expected one of {expected}")
+        raise UsageError(f"{flag} {quote(value)}: expected one of {expected}")
     return result
 
 
@@ -80,7 +80,7 @@ def _gpu(value: str) -> Gpu:
 
     capability = compute_capability_for(value) if GPU_NAME.matches(value) else None
     if capability is None:
-        raise UsageError(f"--gpu {snippet(value)!r}: expected a compute capability like 8.6 or a known GPU model")
+        raise UsageError(f"--gpu {quote(value)}: expected a compute capability like 8.6 or a known GPU model")
     return Gpu(name=value, compute_capability=capability)
 
 

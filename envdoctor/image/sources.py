@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError, InputError
-from envdoctor.safety import printable, snippet
+from envdoctor.safety import printable, quote, snippet
 from envdoctor.structured import parse_toml
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def source_builds(packages: Sequence[Package], wheelhouse: Path | None) -> list[
 def _archive_name(sdist: PackageSdist) -> str:
     name = sdist.name or (sdist.url or str(sdist.path or "")).rsplit("/", 1)[-1]
     if not _ARCHIVE.fullmatch(name):
-        raise SourceProblem(f"{snippet(name, 80)!r} is not an sdist file name (.tar.gz or .zip)")
+        raise SourceProblem(f"{quote(name, 80)} is not an sdist file name (.tar.gz or .zip)")
     return name
 
 
@@ -319,7 +319,7 @@ def _build_system(pyproject: bytes | None, archive: str) -> tuple[tuple[str, ...
         raise SourceProblem(f"{archive}: [build-system] requires must be a list of strings")
     for item in requires:  # each is quoted in messages, and can reach a terminal
         if printable(item) != item:
-            raise SourceProblem(f"{archive}: build requirement {snippet(item)!r} holds a control character")
+            raise SourceProblem(f"{archive}: build requirement {quote(item)} holds a control character")
     backend = table.get("build-backend", "")
     return tuple(requires), backend if isinstance(backend, str) else ""
 
@@ -333,7 +333,7 @@ def unmet_build_requirements(build: SourceBuild, locked: dict[str, str], python:
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
-            raise SourceProblem(f"{build.archive}: build requirement {snippet(text)!r} is not valid") from None
+            raise SourceProblem(f"{build.archive}: build requirement {quote(text)} is not valid") from None
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
             continue
         version = locked.get(canonicalize_name(requirement.name))

@@ -8,7 +8,7 @@ import subprocess
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import Form, Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text
-from envdoctor.safety import printable, snippet
+from envdoctor.safety import printable, quote, snippet
 from envdoctor.structured import parse_json
 
 # Runs inside the audited interpreter; standard library only, Python 3.8 and later.
@@ -74,7 +74,7 @@ def _listing(listing: object, shown: str) -> tuple[list[tuple[str, str]], str]:
         if not _WORD.fullmatch(name) or not _WORD.fullmatch(package_version):
             raise InputError(
                 shown,
-                f"listing its packages gave {snippet(name)!r} {snippet(package_version)!r}: not a name and version",
+                f"listing its packages gave {quote(name)} {quote(package_version)}: not a name and version",
             )
         pairs.append((name, package_version))
     return pairs, version

@@ -10,7 +10,7 @@ from envdoctor.errors import InputError
 from envdoctor.requirements.model import Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text
 from envdoctor.requirements.versions import check_requirement
-from envdoctor.safety import snippet
+from envdoctor.safety import quote, snippet
 from envdoctor.structured import parse_toml
 
 # An assignment at the start of a line: the anchor from which a key's values are searched.
@@ -68,7 +68,7 @@ def parse_pyproject(
         raise InputError(path, "project.optional-dependencies must be a table")
     for extra in extras:
         if extra not in optional:
-            raise InputError(path, f"no optional dependencies named {snippet(extra)!r} (--extra)")
+            raise InputError(path, f"no optional dependencies named {quote(extra)} (--extra)")
         requirements += _strings(optional[extra], path, f"optional-dependencies.{extra}", finder, extra)
     if groups:
         requirements += _DependencyGroups(data.get("dependency-groups", {}), path, finder).requirements(groups)
@@ -94,7 +94,7 @@ class _DependencyGroups:
         done: set[str] = set()
         for group in groups:
             if group not in self.table:
-                raise InputError(self.path, f"no dependency group named {snippet(group)!r} (--group)")
+                raise InputError(self.path, f"no dependency group named {quote(group)} (--group)")
             self._walk(group, done, found)
         return found
 
@@ -117,11 +117,11 @@ class _DependencyGroups:
             if isinstance(entry, Requirement):
                 found.append(entry)
             elif entry in on_path:
-                raise InputError(self.path, f"dependency group {snippet(entry)!r} includes itself")
+                raise InputError(self.path, f"dependency group {quote(entry)} includes itself")
             elif entry not in done:
                 if entry not in self.table:
                     raise InputError(
-                        self.path, f"dependency-groups.{snippet(group)}: no group named {snippet(entry)!r} to include"
+                        self.path, f"dependency-groups.{snippet(group)}: no group named {quote(entry)} to include"
                     )
                 path.append((entry, 0))
                 on_path.add(entry)

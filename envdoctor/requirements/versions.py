@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import Requirement
-from envdoctor.safety import snippet
+from envdoctor.safety import quote
 
 # Far past any version published (dates with a time of day are 14 digits), far below the limit.
 MAX_DIGITS = 64
@@ -28,9 +28,9 @@ def check_version(version: str, path: str, line: int | None = None) -> str:
     """``version`` if it is of a sane size (its grammar is packaging's business), else InputError."""
     longest = max((len(number) for number in _NUMBER.findall(version)), default=0)
     if longest > MAX_DIGITS:
-        raise InputError(path, f"version {snippet(version)!r} holds a number of {longest} digits: not a version", line)
+        raise InputError(path, f"version {quote(version)} holds a number of {longest} digits: not a version", line)
     if len(version) > MAX_LENGTH:
-        raise InputError(path, f"version {snippet(version)!r} is {len(version)} characters long: not a version", line)
+        raise InputError(path, f"version {quote(version)} is {len(version)} characters long: not a version", line)
     return version
 
 
@@ -49,7 +49,7 @@ def check_marker(marker: Marker | None, path: str, line: int | None = None) -> M
         text = str(marker)
         longest = max((len(number) for number in _NUMBER.findall(text)), default=0)
         if longest > MAX_DIGITS:
-            raise InputError(path, f"marker {snippet(text)!r} holds a number of {longest} digits", line)
+            raise InputError(path, f"marker {quote(text)} holds a number of {longest} digits", line)
     return marker
 
 

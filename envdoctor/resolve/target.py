@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from envdoctor.errors import UsageError
 from envdoctor.host.profile import HostProfile
-from envdoctor.safety import printable, snippet
+from envdoctor.safety import printable, quote, snippet
 
 # The manylinux glibc levels uv accepts after "x86_64-manylinux_2_" (uv pip compile --help).
 _MANYLINUX_LEVELS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
@@ -40,7 +40,7 @@ def target_of(host: HostProfile, name: str) -> Target:
     assert host.os is not None and host.arch is not None and host.python is not None
     version = _PYTHON.fullmatch(host.python)
     if version is None:
-        raise UsageError(f"host {name}: python {snippet(host.python)!r} is not a version like 3.11")
+        raise UsageError(f"host {name}: python {quote(host.python)} is not a version like 3.11")
     python = ".".join(part for part in version.groups() if part is not None)
     arch = _UV_ARCH.get(host.arch)
     if arch is None:
@@ -59,7 +59,7 @@ def _platform(host: HostProfile, arch: str, name: str) -> str:
     if libc is not None and libc.name == "glibc" and libc.version:
         glibc = _GLIBC.fullmatch(libc.version)
         if glibc is None:
-            raise UsageError(f"host {name}: glibc version {snippet(libc.version)!r} is not a version like 2.35")
+            raise UsageError(f"host {name}: glibc version {quote(libc.version)} is not a version like 2.35")
         minor = int(glibc.group(2) or 0) if glibc.group(1) == "2" else 0
         levels = [level for level in _MANYLINUX_LEVELS if level <= minor]
         if levels:

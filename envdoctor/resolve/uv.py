@@ -25,7 +25,7 @@ from packaging.version import Version
 from envdoctor.errors import EnvdoctorError
 from envdoctor.requirements.model import IndexOptions
 from envdoctor.resolve.target import Target
-from envdoctor.safety import UnsafeValue, one_line, printable, snippet
+from envdoctor.safety import UnsafeValue, one_line, printable, quote, snippet
 
 TIMEOUT_S = 300.0
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
@@ -135,7 +135,7 @@ def input_file(lines: Sequence[str], what: str) -> str:
     an option, or it would be read as more requirements or as an option (an index, a -r)."""
     for line in lines:
         if one_line(line, what).lstrip().startswith("-") and not line.startswith("-e "):
-            raise UnsafeValue(f"{what} {snippet(line)!r} reads as an option, not a requirement")
+            raise UnsafeValue(f"{what} {quote(line)} reads as an option, not a requirement")
     return "\n".join(lines) + "\n"
 
 
