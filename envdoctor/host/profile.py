@@ -51,7 +51,7 @@ class Grammar(NamedTuple):
         return self.pattern.fullmatch(value) is not None
 
 
-VERSION = Grammar(re.compile(_VERSION), "a version like 535.104.05")
+VERSION = Grammar(re.compile(_VERSION), "a version of dotted numbers (2.35, 12.2, 535.104.05)")
 # What platform.python_version() says, pre-releases ("3.13.0rc1") and development builds ("+") included.
 PYTHON_VERSION = Grammar(re.compile(rf"{_VERSION}(?:(?:a|b|rc){_NUMBER})?\+?"), "a Python version like 3.11.9")
 COMPUTE_CAPABILITY = Grammar(re.compile(r"[0-9]{1,2}\.[0-9]{1,2}"), "a compute capability like 8.6")
