@@ -182,3 +182,9 @@ def test_dockerfile_shell_words_the_build_resolves_are_not_misread(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert '"findings": []' in out
+
+
+def test_an_invalid_requirement_names_the_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The quotation is cut short (it must not echo a file); the column still finds the mistake.
+    (tmp_path / "requirements.txt").write_text('torch>=2.0,<3 ; python_version >= "3.9" and garbage here\n')
+    refused(capsys, tmp_path / "requirements.txt", "Expected a marker variable or quoted string (column 45)")

@@ -269,8 +269,7 @@ def _requirement(text: str, location: Location, editable: bool) -> Requirement:
     try:
         parsed = Pep508(text)
     except InvalidRequirement as exc:
-        reason = snippet(str(exc).partition("\n")[0], 80)  # packaging adds the text and a caret below
-        raise InputError(location.path, f"invalid requirement {quote(text)}: {reason}", location.line) from None
+        raise InputError(location.path, f"invalid requirement {quote(text)}: {_reason(exc)}", location.line) from None
     name = canonicalize_name(parsed.name)
     if parsed.url:
         requirement = _url_requirement(text, parsed.url, location, editable)
@@ -294,6 +293,16 @@ def _requirement(text: str, location: Location, editable: bool) -> Requirement:
         marker=parsed.marker,
         editable=editable,
     )
+
+
+def _reason(exc: InvalidRequirement) -> str:
+    """packaging's reason, on one line: below it, packaging repeats the text and marks the place
+    with a caret; the text is quoted short, so the place is given as a column instead."""
+    reason, *rest = str(exc).splitlines() or [""]
+    caret = rest[-1] if len(rest) == 2 else ""
+    marks = [caret.find(mark) for mark in "~^" if mark in caret]
+    column = f" (column {min(marks) - 3})" if marks and min(marks) >= 4 else ""
+    return snippet(reason, 80) + column
 
 
 def _looks_like_path(text: str) -> bool:
