@@ -1,7 +1,10 @@
-"""The CLI fuzz run over every project reader (tests/cli_fuzzer.py): inputs, exit codes,
-tracebacks and seconds per reader, then each distinct failure with a shrunk reproducer.
+"""The CLI fuzz run over every reader (tests/cli_fuzzer.py): requirements, pyproject,
+[tool.envdoctor], pylock, Dockerfile, lockfiles, every ``probe --import`` format and host profiles.
+Prints inputs, exit codes, tracebacks, broken promises, hangs and seconds per reader, then each
+distinct failure with a shrunk reproducer.
 
-The promise: 0 tracebacks, exit 0, 1 or 2, exactly one line on stderr with exit 2.
+The promise: 0 tracebacks, exit 0, 1 or 2, exactly one line on stderr with exit 2, no hang, and
+what ``probe --import`` prints as JSON reads back with ``probe --host``.
 
     python benchmarks/fuzz.py [--count 10000] [--seed 11] [--reader NAME ...] [--no-shrink]
 
@@ -13,12 +16,24 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cli_fuzzer import DEFAULT_SEED, Tally, fuzz, readers, run_case, shown, shrink, signature  # noqa: E402
+from tests.cli_fuzzer import (  # noqa: E402
+    DEFAULT_SEED,
+    Case,
+    Outcome,
+    Tally,
+    fuzz,
+    readers,
+    run_case,
+    shown,
+    shrink,
+    signature,
+)
 
 
 def main() -> int:
@@ -36,9 +51,10 @@ def main() -> int:
             tally = fuzz(every[name], args.count, folder, args.seed)
             tallies.append(tally)
             print(_row(tally), flush=True)
-        inputs, tracebacks = sum(t.inputs for t in tallies), sum(t.tracebacks for t in tallies)
-        broken, seconds = sum(len(t.failures) for t in tallies), sum(t.seconds for t in tallies)
-        print(f"total: {inputs} inputs, {tracebacks} tracebacks, {broken} broken promises, {seconds:.1f} s")
+        total = Tally("total", sum(t.inputs for t in tallies), sum((t.codes for t in tallies), Counter()))
+        total.failures = [failure for tally in tallies for failure in tally.failures]
+        total.seconds = sum(t.seconds for t in tallies)
+        print(_row(total))
         _failures(tallies, folder, shrinking=not args.no_shrink)
     return 1 if any(t.failures for t in tallies) else 0
 
@@ -46,8 +62,8 @@ def main() -> int:
 def _row(tally: Tally) -> str:
     codes = ", ".join(f"{code}: {count}" for code, count in sorted(tally.codes.items()))
     return (
-        f"{tally.reader:15} {tally.inputs:6} inputs  exit codes {{{codes}}}  "
-        f"tracebacks {tally.tracebacks}  broken {len(tally.failures)}  {tally.seconds:.1f} s"
+        f"{tally.reader:18} {tally.inputs:6} inputs  exit codes {{{codes}}}  "
+        f"tracebacks {tally.tracebacks}  broken {len(tally.failures)}  hangs {tally.hangs}  {tally.seconds:.1f} s"
     )
 
 
@@ -57,7 +73,7 @@ def _failures(tallies: list[Tally], folder: Path, shrinking: bool) -> None:
 
     for tally in tallies:
         groups: dict[tuple[str, ...], list[int]] = {}
-        first = {}
+        first: dict[tuple[str, ...], tuple[Case, Outcome]] = {}
         for case, outcome in tally.failures:
             key = signature(outcome)
             groups.setdefault(key, []).append(case.number)
@@ -72,7 +88,7 @@ def _failures(tallies: list[Tally], folder: Path, shrinking: bool) -> None:
                     outcome = run_case(case, folder)
                 finally:
                     os.chdir(previous)
-            detail = outcome.crash.message if outcome.crash else outcome.stderr.strip()[:160]
+            detail = outcome.crash.message if outcome.crash else outcome.unread or outcome.stderr.strip()[:160]
             first_seen = f"first #{numbers[0]}, seed {case.seed}"
             print(f"\n[{tally.reader}] {' / '.join(key)}: {len(numbers)} inputs ({first_seen})")
             print(f"  argv: envdoctor {' '.join(case.argv)}")

@@ -4,6 +4,8 @@ thousands deep or holding a number of thousands of digits is a one-line error, n
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from envdoctor.errors import InputError
@@ -12,35 +14,47 @@ from envdoctor.tomlcompat import tomllib
 # Far deeper than any real profile, pyproject or pylock; shallow enough that no later walk
 # over the data (rendering, comparing, dumping) comes near Python's recursion limit.
 MAX_DEPTH = 64
+# Python 3.11 to 3.13 give a TOML error's place only in its message.
+_TOML_POSITION = re.compile(r"\(at line (?P<line>[0-9]+), column [0-9]+\)")
 
 
 def parse_json(text: str, path: str) -> Any:
     """The JSON value of ``text``; InputError naming ``path`` if it is not JSON or too deep."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
-    except RecursionError:
-        raise InputError(path, f"nested deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:  # an integer past Python's digit limit
-        raise InputError(path, f"not usable JSON: {_first_words(exc)}") from None
-    _check_depth(data, path)
-    return data
+    return _parse(json.loads, json.JSONDecodeError, "JSON", text, path)
 
 
 def parse_toml(text: str, path: str) -> dict[str, Any]:
     """The table of ``text``; InputError naming ``path`` if it is not TOML or too deep."""
+    data: dict[str, Any] = _parse(tomllib.loads, tomllib.TOMLDecodeError, "TOML", text, path)
+    return data
+
+
+def _parse(load: Callable[[str], Any], syntax_error: type[ValueError], kind: str, text: str, path: str) -> Any:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError(path, f"not valid TOML: {_first_words(exc)}", line) from None
+        data = load(text)
+    except syntax_error as exc:
+        reason, line = _syntax(exc, text)
+        raise InputError(path, f"not valid {kind}: {reason}", line) from None
     except RecursionError:
         raise InputError(path, f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # an integer past Python's digit limit
-        raise InputError(path, f"not usable TOML: {_first_words(exc)}") from None
+        raise InputError(path, f"not usable {kind}: {_first_words(exc)}") from None
     _check_depth(data, path)
     return data
+
+
+def _syntax(exc: ValueError, text: str) -> tuple[str, int | None]:
+    """A syntax error's reason and line, from the attributes where the parser sets them, else
+    from the message."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg, exc.lineno
+    line = getattr(exc, "lineno", None)  # Python 3.14 and tomli 2.1
+    position = _TOML_POSITION.search(str(exc))
+    if line is None and position:
+        line = int(position.group("line"))
+    elif line is None and "(at end of document)" in str(exc):
+        line = text.count("\n") + (0 if text.endswith("\n") else 1) or 1
+    return _first_words(exc), line
 
 
 def _check_depth(data: Any, path: str) -> None:

@@ -1,24 +1,31 @@
-"""A seeded mutation fuzzer for the project readers, driven through the CLI entry point.
+"""A seeded mutation fuzzer for every reader of the project, driven through the CLI entry point.
 
 One implementation, shared by tests/test_fuzz_cli.py (a fast slice in the default suite, a long
 run under ``-m fuzz``) and benchmarks/fuzz.py (the figures). Every input starts from a real file
 of this repository (tests/fixtures, examples/, images/*/lock, lockfiles/, the project's own
-pyproject.toml), is damaged by a few stacked mutations (bytes, lines, splices from other seeds,
-hostile tokens: digit runs past Python's int limit, deep brackets, control characters, ``-r``
-lines, include-group entries), and is run as a user would run it, from inside a scratch folder:
+pyproject.toml, the pastes of tests/fixtures/hosts, host profiles), is damaged by a few stacked
+mutations (bytes, lines, splices from other seeds, numbers made huge or written in digits that are
+not ASCII, JSON values of another shape, hostile tokens: digit runs past Python's int limit, deep
+brackets, control characters, ``-r`` lines, include-group entries), and is run as a user would run
+it, from inside a scratch folder:
 
     envdoctor audit FILE --os linux --arch x86_64 --python 3.11
     envdoctor dockerfile LOCK -o out --os linux --arch x86_64 --python 3.11
+    envdoctor probe --import PASTE --format text|json      (one reader per folder of tests/fixtures/hosts)
+    envdoctor probe --host PROFILE --format text|json
 
-The promise checked: exit 0, 1 or 2; on exit 2, exactly one line on stderr; no exception out of
-``main``; no input runs for more than a few seconds. Input ``i`` of a reader depends only on
-(seed, reader, i), so any failure is reproduced by its number.
+The promise checked: exit 0, 1 or 2; on exit 2, exactly one ``envdoctor: error:`` line on stderr;
+no exception out of ``main``; no input runs for more than a few seconds; and a profile that
+``probe --import`` printed as JSON is read back unchanged by ``probe --host`` (what ``probe -o``
+writes, ``--host`` reads). Input ``i`` of a reader depends only on (seed, reader, i), so any
+failure is reproduced by its number.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import re
@@ -34,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+HOSTS = ROOT / "tests/fixtures/hosts"
 HOST_FLAGS = ("--os", "linux", "--arch", "x86_64", "--python", "3.11")
 LOCK_MARK = "# Written by `envdoctor lock`"
 # Past this an input counts as a hang (the default suite's inputs take milliseconds).
@@ -46,6 +54,12 @@ HOSTILE = (
     _BIG,
     "9" * 4301,
     ".1" * 3000,
+    "1." + _BIG,
+    # Counts past any machine, and digits that are not ASCII ("²".isdigit() is true, int("²") fails).
+    "100000000",
+    "4294967296",
+    "-1",
+    "\u0668.\u0666",
     f"torch=={_BIG}",
     f"numpy>={_BIG},<2",
     f"numpy<{_BIG}",
@@ -77,12 +91,18 @@ HOSTILE = (
     "d = " + "[" * 60 + "]" * 60,
     "c; " + "(" * 2000 + "python_version > '3'" + ")" * 2000,
     "RUN " + "[" * 3000 + "]" * 3000,
+    '{"a":' * 3000,
+    "<a>" * 3000,
     # Control characters and line breaks of other kinds.
     "\x00",
     "\x1b]0;title\x07",
     "\x1b[31m",
+    "\x1b[2J",
+    "\x9b31m",
+    "\n::error::forged\n",
     "\r",
     "\u2028",
+    "\u2029",
     "\x85",
     "\ufeff",
     "\\\n",
@@ -168,8 +188,50 @@ HOSTILE = (
     "# inputs: sha256:" + "0" * 64 + " (\x00)",
     "--index-url https://pypi.org/simple",
     "--find-links /tmp",
+    # Pasted host outputs (nvidia-smi, collect_env, /proc, Kubernetes nodes).
+    "<!ENTITY x 'y'>",
+    "<!DOCTYPE x SYSTEM 'file:///etc/passwd'>",
+    "nvidia.com/gpu.count: 100000000",
+    '"nvidia.com/gpu.count": "100000000"',
+    "nvidia.com/gpu.memory: " + _BIG,
+    "NVIDIA-SMI 1.0 Driver Version: " + _BIG + " CUDA Version: 1²",
+    "|   0  " + " " * 3000 + "On  | 00000000:01:00.0 Off |",
+    "| N/A 30C P0 1W / 1W | " + _BIG + "MiB / " + _BIG + "MiB |",
+    "NVRM version: NVIDIA UNIX x86_64 Kernel Module  " + _BIG + ".1  x",
+    "Failed to initialize NVML: \x1b]0;x\x07",
+    "GPU 0: " + "A" * 5000,
+    "Model: " + " " * 5000 + "x",
+    "Python version: 3.11.²",
+    "Libc version: glibc-2.x",
+    "[pip3] torch==2.0\x1b[31m",
+    "index, name, memory.total [MiB]\n², a, " + _BIG + " MiB",
+    '"' * 3000,
+    "," * 5000,
+    " :" * 3000,
+    "a" * 20000,
 )
-_ALPHABET = "[]{}()=\"'<>;~!,.*@#\\\n\t +-_:/$`|&%^?" + "0123456789" + "abcxyz" + "é²\x00\x1b\u2028"
+UNICODE_DIGITS = ("²", "³", "⁰", "\u0663", "\u0661", "\u096f", "\uff10", "\U0001d7d7")
+# Values of every JSON shape, put where a profile or a Kubernetes paste holds another.
+JSON_HOSTILE: tuple[Any, ...] = (
+    None,
+    True,
+    -1,
+    1.5,
+    2**70,
+    "",
+    "2.x",
+    "535.104.05\n",
+    "\x1b]0;title\x07",
+    _BIG,
+    "²",
+    [],
+    {},
+    [{}] * 300,
+    ["x"],
+    {"name": 1},
+    {"a": {"b": {"c": []}}},
+)
+_ALPHABET = "[]{}()=\"'<>;~!,.*@#\\\n\t +-_:/$`|&%^?" + "0123456789" + "abcxyzMiB" + "é²\u0663\x00\x1b\u2028"
 
 
 @dataclass(frozen=True)
@@ -229,6 +291,8 @@ class Outcome:
     seconds: float
     crash: Crash | None = None
     hang: bool = False
+    # What ``probe --host`` answered to the profile ``probe --import`` printed, when it did not read it back.
+    unread: str = ""
 
     def problems(self) -> list[str]:
         """How this run broke the promise; empty when it kept it."""
@@ -239,8 +303,10 @@ class Outcome:
             found.append(f"traceback: {self.crash.kind} at {self.crash.envdoctor_site} ({self.crash.site})")
         if self.code is not None and self.code not in (0, 1, 2):
             found.append(f"exit code {self.code}")
-        if self.code == 2 and (self.stderr.count("\n") != 1 or not self.stderr.endswith("\n")):
-            found.append(f"exit 2 with {self.stderr.count(chr(10))} lines on stderr")
+        if self.code == 2 and not re.fullmatch("envdoctor: error: [^\n]*\n", self.stderr):
+            found.append(f"exit 2 with {self.stderr.count(chr(10))} lines on stderr, not one `envdoctor: error:`")
+        if self.unread:
+            found.append("probe --host did not read back what probe --import printed")
         if "Traceback (most recent call last)" in self.stderr + self.stdout:
             found.append("a traceback printed")
         return found
@@ -390,6 +456,24 @@ def _pylock_beside_seeds() -> tuple[Seed, ...]:
     return tuple(seeds)
 
 
+def _formats(label: str, target: str, text: str) -> tuple[Seed, ...]:
+    """A host input, printed as text (escapes shown) and as JSON (then read back with --host)."""
+    return tuple(
+        Seed(f"{label} --format {form}", target, text, options=("--format", form)) for form in ("text", "json")
+    )
+
+
+def _paste_seeds(folder: str) -> tuple[Seed, ...]:
+    """The real pastes of one --import format (the .toml beside each says where it came from)."""
+    names = [name for name in _glob(f"tests/fixtures/hosts/{folder}/*") if not name.endswith(".toml")]
+    return tuple(seed for name in names for seed in _formats(name, "paste.txt", _read(name)))
+
+
+def _profile_seeds() -> tuple[Seed, ...]:
+    names = ["examples/icarus/prod-host.json", "tests/fixtures/device-h200/probe.json", *_glob("images/*/host.json")]
+    return tuple(seed for name in names for seed in _formats(name, "host.json", _read(name)))
+
+
 def _audit(seed: Seed) -> list[str]:
     return ["audit", seed.target, *seed.options, *HOST_FLAGS]
 
@@ -406,8 +490,16 @@ def _dockerfile_beside(seed: Seed) -> list[str]:
     return ["dockerfile", seed.siblings[0][0], "-o", "out", *HOST_FLAGS]
 
 
+def _import(seed: Seed) -> list[str]:
+    return ["probe", "--import", seed.target, *seed.options]
+
+
+def _host(seed: Seed) -> list[str]:
+    return ["probe", "--host", seed.target, *seed.options]
+
+
 def readers() -> dict[str, Reader]:
-    """Every project reader, by name, with its seeds and the command that reads it."""
+    """Every reader, by name, with its seeds and the command that reads it."""
     found = [
         Reader("requirements", _requirements_seeds(), _audit),
         Reader("pyproject", _pyproject_seeds(), _audit),
@@ -416,6 +508,8 @@ def readers() -> dict[str, Reader]:
         Reader("dockerfile", _dockerfile_seeds(), _audit),
         Reader("lock", _lock_seeds(), _dockerfile_of_lock, keep_prefix=LOCK_MARK),
         Reader("lock+pylock", _pylock_beside_seeds(), _dockerfile_beside),
+        *(Reader(f"import:{path.name}", _paste_seeds(path.name), _import) for path in sorted(HOSTS.iterdir())),
+        Reader("host-profile", _profile_seeds(), _host),
     ]
     return {reader.name: reader for reader in found}
 
@@ -438,14 +532,40 @@ def _insert_hostile(text: str, rng: random.Random, pool: list[str]) -> str:
     return text[:at] + token + ("\n" if rng.random() < 0.5 else "") + text[at:]
 
 
-def _long_digits(text: str, rng: random.Random, pool: list[str]) -> str:
-    """A number already there (a version, a count) made thousands of digits long."""
-    runs = list(re.finditer(r"\d+", text))
+def _replace_number(text: str, rng: random.Random, pool: list[str]) -> str:
+    """A number already there (a version, a count, a GPU index), or one digit of it, made thousands of
+    digits long, past any machine, negative, or written in digits that are not ASCII."""
+    runs = list(re.finditer("[0-9]+" if rng.random() < 0.5 else "[0-9]", text))
     if not runs:
         return _insert_hostile(text, rng, pool)
     run = rng.choice(runs)
-    digits = rng.choice((4301, 5000, 40, 200))
-    return text[: run.start()] + "1" * digits + text[run.end() :]
+    other = rng.choice(UNICODE_DIGITS)
+    new = rng.choice(("1" * 4301, "1" * 5000, "1" * 40, "1" * 200, "100000000", "-1", other, other * 3))
+    return text[: run.start()] + new + text[run.end() :]
+
+
+def _json_field(text: str, rng: random.Random, pool: list[str]) -> str:
+    """For JSON text: one value, anywhere in the document, replaced by one of another shape."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, or nested past what json can read
+        return _insert_hostile(text, rng, pool)
+    containers: list[Any] = [data]
+    places: list[tuple[Any, Any]] = []
+    while containers:
+        value = containers.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            places.append((value, key))
+            containers.append(item)
+    if not places:
+        return _insert_hostile(text, rng, pool)
+    parent, key = rng.choice(places)
+    parent[key] = rng.choice(JSON_HOSTILE)
+    try:
+        return json.dumps(data, indent=rng.choice((None, 2)), ensure_ascii=rng.random() < 0.5)
+    except RecursionError:
+        return text
 
 
 def _deepen(text: str, rng: random.Random, pool: list[str]) -> str:
@@ -469,7 +589,8 @@ def _delete(text: str, rng: random.Random, pool: list[str]) -> str:
 def _duplicate(text: str, rng: random.Random, pool: list[str]) -> str:
     at = _position(text, rng)
     piece = text[at : at + rng.randint(1, 300)]
-    return text[:at] + piece * rng.randint(2, 4) + text[at:]
+    # Up to hundreds of times: many GPU rows, a long line.
+    return text[:at] + piece * rng.choice((2, 3, 4, 300)) + text[at:]
 
 
 def _noise(text: str, rng: random.Random, pool: list[str]) -> str:
@@ -506,8 +627,8 @@ def _splice(text: str, rng: random.Random, pool: list[str]) -> str:
 MUTATIONS: tuple[Callable[[str, random.Random, list[str]], str], ...] = (
     _insert_hostile,
     _insert_hostile,
-    _long_digits,
-    _long_digits,
+    _replace_number,
+    _replace_number,
     _deepen,
     _delete,
     _duplicate,
@@ -516,6 +637,7 @@ MUTATIONS: tuple[Callable[[str, random.Random, list[str]], str], ...] = (
     _lines,
     _lines,
     _splice,
+    _json_field,
 )
 
 
@@ -593,8 +715,8 @@ def _no_network(*args: Any, **kwargs: Any) -> Any:
 def offline() -> Iterator[None]:
     """No name lookups and no connections: an sdist the pylock points at fails fast, as offline."""
     saved = (socket.getaddrinfo, socket.create_connection, socket.socket.connect)
-    socket.getaddrinfo = _no_network  # type: ignore[assignment]
-    socket.create_connection = _no_network  # type: ignore[assignment]
+    socket.getaddrinfo = _no_network
+    socket.create_connection = _no_network
     socket.socket.connect = _no_network  # type: ignore[method-assign]
     try:
         yield
@@ -640,17 +762,32 @@ def run_case(case: Case, folder: Path) -> Outcome:
     code: int | None = None
     crash: Crash | None = None
     hang = False
+    unread = ""
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), _debug(), _deadline(HANG_S):
             code = main(list(case.argv))
+            if code == 0 and case.argv[:2] == ("probe", "--import") and case.argv[-2:] == ("--format", "json"):
+                unread = _read_back(stdout.getvalue(), folder)
     except SystemExit as exc:  # argparse
         code = exc.code if isinstance(exc.code, int) else 2
     except _Hang:
         hang = True
     except Exception as exc:
         crash = _crash(exc)
-    return Outcome(code, stdout.getvalue(), stderr.getvalue(), time.perf_counter() - started, crash, hang)
+    return Outcome(code, stdout.getvalue(), stderr.getvalue(), time.perf_counter() - started, crash, hang, unread)
+
+
+def _read_back(profile: str, folder: Path) -> str:
+    """What ``probe --host`` says of a profile ``probe --import`` printed (what ``probe -o`` writes,
+    ``--host`` reads): nothing when it prints the same profile back."""
+    from envdoctor.cli import main
+
+    (folder / "again.json").write_text(profile, encoding="utf-8", errors="surrogatepass")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["probe", "--host", "again.json", "--format", "json"])
+    return "" if (code, stdout.getvalue()) == (0, profile) else f"exit {code}: {stderr.getvalue()[:160]}"
 
 
 # Shrinking a failing input to a small reproducer.
@@ -709,6 +846,10 @@ class Tally:
     @property
     def tracebacks(self) -> int:
         return sum(1 for _, outcome in self.failures if outcome.crash is not None)
+
+    @property
+    def hangs(self) -> int:
+        return sum(1 for _, outcome in self.failures if outcome.hang)
 
 
 def fuzz(reader: Reader, count: int, folder: Path, seed: int = DEFAULT_SEED, start: int = 0) -> Tally:
