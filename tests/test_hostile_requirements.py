@@ -4,6 +4,7 @@ subprocess with a deadline, so that a regression fails instead of stalling the s
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -188,3 +189,16 @@ def test_an_invalid_requirement_names_the_column(tmp_path: Path, capsys: pytest.
     # The quotation is cut short (it must not echo a file); the column still finds the mistake.
     (tmp_path / "requirements.txt").write_text('torch>=2.0,<3 ; python_version >= "3.9" and garbage here\n')
     refused(capsys, tmp_path / "requirements.txt", "Expected a marker variable or quoted string (column 45)")
+
+
+def test_the_exec_form_expands_no_variable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Docker passes ["pip", "install", "torch==$TORCH"] to pip as written: no shell expands it.
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nARG TORCH=2.2.0\n"
+        'RUN ["pip", "install", "torch==$TORCH"]\nRUN pip install torch==$TORCH\n'
+    )
+    code = main(["audit", str(tmp_path / "Dockerfile"), *LINUX, "--driver", "470.82.01", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    driver_lines = {f["location"]["line"] for f in json.loads(out)["findings"] if f["code"] == "ED101"}
+    assert driver_lines == {4}

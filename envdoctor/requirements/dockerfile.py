@@ -100,8 +100,7 @@ def parse_dockerfile(text: str, path: str) -> Dockerfile:
             _copy(rest, result)
         elif name == "RUN":
             flags, shell, argv = _run_form(rest)
-            if argv is not None:  # the exec form: its words are the command's arguments, no shell splits them
-                argv = [_substitute(word, arguments) for word in argv]
+            if argv is not None:  # the exec form: no shell splits its words or expands $VARIABLES in them
                 result.commands.append((" ".join(flags + argv), location))
                 _install(argv, location, path, result)
             else:
