@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from envdoctor.console import Style, use_color
 from envdoctor.errors import InputError, UsageError
-from envdoctor.fsio import interrupted_write, output_folder, read_text_input, write_output_set
+from envdoctor.fsio import interrupted_write, output_folder, read_text_input, reading_output_set, write_output_set
 from envdoctor.host.profile import HostProfile
 from envdoctor.image import record_wheels
 from envdoctor.image.plan import (
@@ -51,10 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tag and not _TAG.fullmatch(args.tag):
         raise UsageError(f"--tag {args.tag!r}: expected an image name like envdoctor/app:1")
     hosts = _hosts(args)
-    lock_path, lock_text = _lock(args, hosts)
+    lock_path, lock_text, pylock = _lock(args, hosts)
     distributions = parse_lock(lock_text, lock_path)
     python = _python(args, lock_text, lock_path)
-    pylock = _pylock_beside(lock_path)
     refusal = _refusals(lock_path, hosts)
     if refusal:
         return _refused(style, refusal)
@@ -127,19 +126,24 @@ def _unmet_build_requirements(
     return lines
 
 
-def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str]:
-    """The lockfile to build from: the one given, or one made now from the requirement files."""
+def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str, Pylock | None]:
+    """The lockfile to build from, and the pylock beside it: the one given, or one made now from
+    the requirement files."""
     from envdoctor.lock.render import LOCK_MARK
 
     if len(args.inputs) == 1:
-        text = read_text_input(args.inputs[0])
-        if text.startswith(LOCK_MARK):
-            interrupted = interrupted_write(Path(args.inputs[0]).parent) if args.inputs[0] != "-" else None
-            if interrupted is not None:
-                raise InputError(
-                    args.inputs[0], f"a write of its folder was interrupted ({interrupted}): run envdoctor lock again"
-                )
-            return args.inputs[0], text
+        # The lock and the pylock beside it are read under the folder's shared lock: a `lock`
+        # writing there now cannot move a new set into place between the two reads.
+        with reading_output_set(Path(args.inputs[0]).parent):
+            text = read_text_input(args.inputs[0])
+            if text.startswith(LOCK_MARK):
+                interrupted = interrupted_write(Path(args.inputs[0]).parent) if args.inputs[0] != "-" else None
+                if interrupted is not None:
+                    raise InputError(
+                        args.inputs[0],
+                        f"a write of its folder was interrupted ({interrupted}): run envdoctor lock again",
+                    )
+                return args.inputs[0], text, _pylock_beside(args.inputs[0])
     from envdoctor.lock import LockOptions, plan_locks, run_locks
     from envdoctor.requirements import SourceOptions, load_requirement_set
 
@@ -152,7 +156,7 @@ def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tup
     if failures:
         raise UsageError("the requirements do not resolve for this target: run envdoctor lock to see why")
     path = str(next(p for p in written if p.name.startswith("requirements.")))
-    return path, Path(path).read_text(encoding="utf-8")
+    return path, Path(path).read_text(encoding="utf-8"), _pylock_beside(path)
 
 
 def _python(args: argparse.Namespace, lock_text: str, lock_path: str) -> str:
