@@ -202,3 +202,11 @@ def test_the_exec_form_expands_no_variable(tmp_path: Path, capsys: pytest.Captur
     assert code == 1, err
     driver_lines = {f["location"]["line"] for f in json.loads(out)["findings"] if f["code"] == "ED101"}
     assert driver_lines == {4}
+
+
+def test_an_include_through_an_environment_variable_says_it_is_not_expanded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQ_DIR", str(tmp_path))
+    (tmp_path / "requirements.txt").write_text("-r ${REQ_DIR}/other.txt\n")
+    refused(capsys, tmp_path / "requirements.txt", "does not expand ${VARIABLES} in an include")

@@ -122,7 +122,11 @@ def _parse_file(file: _File, collected: _Collected) -> None:
     except InputError as exc:
         if file.named_at is None:
             raise
-        raise InputError(file.named_at.path, f"{snippet(file.path, 80)}: {exc.message}", file.named_at.line) from None
+        # pip would put an environment variable's value here; envdoctor does not, since in CI the
+        # environment holds secrets and the path is quoted in errors.
+        unexpanded = " (envdoctor does not expand ${VARIABLES} in an include)" if "${" in file.path else ""
+        message = f"{snippet(file.path, 80)}: {exc.message}{unexpanded}"
+        raise InputError(file.named_at.path, message, file.named_at.line) from None
     collected.inputs.append(Input(file.path, "constraints" if file.constraint else file.kind))
     inside = _File(file.path, file.kind, (*file.stack, resolved), file.constraint, file.root)
     for line_number, line in _logical_lines(text):
