@@ -238,7 +238,9 @@ def test_fail_on_and_the_checks(tmp_path: Path, local_index: Path) -> None:
     assert runner.code("Check lockfiles") == 0, runner.output("Check lockfiles")
     assert runner.code("Check generated images") == 0, runner.output("Check generated images")
     assert not any("upload-sarif" in uses for uses, _ in runner.used)  # no SARIF upload unless asked
-    (workspace / "requirements.in").write_text((workspace / "requirements.in").read_text() + "filelock\n")
+    # A URL without a hash: a warning even in the input of a lock (unpinned names are not, there).
+    url = "filelock @ https://files.example/filelock-3.13.1-py3-none-any.whl"
+    (workspace / "requirements.in").write_text((workspace / "requirements.in").read_text() + url + "\n")
     strict = Runner(workspace, inputs | {"fail-on": "warning"})
     installed(strict)
     strict.run()

@@ -10,6 +10,8 @@ from envdoctor.findings import Finding, Severity
 from envdoctor.requirements.model import Form, Requirement
 
 _COMMIT = re.compile(r"@[0-9a-f]{40}(?:[#&]|$)")
+# How many names a grouped finding's message lists; its packages list them all.
+_SHOWN = 6
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -44,16 +46,40 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _unpinned(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
+    """One finding per file, naming what is loose in it: fifty lines of "X is not pinned" hide the
+    findings that matter. A ``.in`` file is the input of a lock, where ranges belong."""
+    by_file: dict[str, list[Requirement]] = {}
     for requirement in requirements:
         if requirement.form is not Form.NAMED or requirement.pinned_version is not None:
             continue
-        what = f"is ranged ({requirement.specifier})" if requirement.specifier else "is not pinned"
+        if "ED401" in requirement.ignored or _locked_later(requirement):
+            continue
+        by_file.setdefault(requirement.location.path, []).append(requirement)
+    for path, loose in by_file.items():
+        if len(loose) == 1:
+            (requirement,) = loose
+            what = f"is ranged ({requirement.specifier})" if requirement.specifier else "is not pinned"
+            message = f"{requirement.name} {what}: each install can pick another version"
+        else:
+            shown = ", ".join(r.describe() for r in loose[:_SHOWN])
+            more = f" and {len(loose) - _SHOWN} more" if len(loose) > _SHOWN else ""
+            message = (
+                f"{len(loose)} requirements in {path} are not pinned or are ranges ({shown}{more}): each "
+                "install can pick other versions"
+            )
         yield ctx.finding(
             "ED401",
-            f"{requirement.name} {what}: each install can pick another version",
-            requirement=requirement,
+            message,
+            requirement=loose[0],
+            packages=tuple(r.describe() for r in loose),
             fix="lock the set (envdoctor lock) and install from the lockfile, or pin name==version",
         )
+
+
+def _locked_later(requirement: Requirement) -> bool:
+    """A requirement of a ``.in`` file: the input of a lock (pip-compile's and uv's convention),
+    where ranges and hashless pins are what belongs."""
+    return requirement.location.path.endswith(".in")
 
 
 def _pyproject_ranges(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
@@ -74,6 +100,8 @@ def _pyproject_ranges(ctx: AuditContext, requirements: list[Requirement]) -> Ite
 def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str, str]) -> Iterator[Finding]:
     by_file: dict[str, list[Requirement]] = {}
     for requirement in requirements:
+        if _locked_later(requirement):
+            continue
         if kinds.get(requirement.location.path) in ("requirements", "pylock") and requirement.pinned_version:
             by_file.setdefault(requirement.location.path, []).append(requirement)
     for path, pinned in by_file.items():
