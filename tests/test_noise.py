@@ -79,3 +79,31 @@ def test_one_finding_whatever_the_number_of_hosts(tmp_path: Path, capsys: pytest
     out = capsys.readouterr().out
     assert code in (0, 1)
     assert len(with_code(json.loads(out)["findings"], "ED401")) == 1
+
+
+@pytest.mark.parametrize(
+    ("numpy", "warned"),
+    [
+        ("numpy<2", False),
+        ("numpy>=1.24,<2", False),
+        ("numpy~=1.26", False),
+        ("numpy<=1.26.4", False),
+        ("numpy", True),
+        ("numpy>=1.26", True),
+        ("numpy<3", True),
+        ("numpy!=2.0.0", True),
+    ],
+)
+def test_a_range_that_keeps_out_numpy_2_is_not_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], numpy: str, warned: bool
+) -> None:
+    # torch 2.2.0 was built against NumPy 1.x (knowledge base, torch numpy_build); the set's own
+    # numpy<2 already keeps NumPy 2 out, and the finding used to tell it to add numpy<2.
+    (tmp_path / "requirements.txt").write_text(f"torch==2.2.0\n{numpy}\n")
+    assert bool(with_code(findings(capsys, str(tmp_path / "requirements.txt")), "ED203")) is warned
+
+
+def test_a_constraint_file_counts_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "constraints.txt").write_text("numpy<2\n")
+    (tmp_path / "requirements.txt").write_text("-c constraints.txt\ntorch==2.2.0\nnumpy\n")
+    assert not with_code(findings(capsys, str(tmp_path / "requirements.txt")), "ED203")

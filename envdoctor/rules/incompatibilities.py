@@ -78,6 +78,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         other_version = ctx.version_of(other.name)
         if other_version is not None and not other.specifier.contains(other_version, prereleases=True):
             continue
+        if other_version is None and not _may_meet(_asked(ctx, other.name), other.specifier):
+            continue  # the set already keeps it out of the breaking range (numpy<2 beside torch 2.2)
         seen.add((conflict.package, other.name))
         if other_version is None:
             # Offline and unpinned: the installer may pick the breaking release.
@@ -98,3 +100,38 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             references=(conflict.source,),
             severity=severity,
         )
+
+
+def _asked(ctx: AuditContext, name: str) -> SpecifierSet:
+    """Everything the set asks of a package, constraint files included."""
+    specifier = SpecifierSet()
+    for requirement in ctx.requirements.requirements:
+        if requirement.name == name:
+            specifier &= requirement.specifier
+    return specifier
+
+
+def _may_meet(asked: SpecifierSet, breaking: SpecifierSet) -> bool:
+    """Whether some release may satisfy both specifiers. Each admits an interval around the
+    versions it names, so trying those versions and the releases just past them answers it."""
+    if not asked:
+        return True
+    named = [Version(spec.version.removesuffix(".*")) for spec in (*asked, *breaking) if _is_version(spec.version)]
+    probes = {Version("0")}
+    for version in named:
+        major, minor, micro = (*version.release, 0, 0)[:3]
+        probes |= {
+            version,
+            Version(f"{major}.{minor}.{micro + 1}"),
+            Version(f"{major}.{minor + 1}"),
+            Version(f"{major + 1}"),
+        }
+    return any(asked.contains(probe) and breaking.contains(probe) for probe in probes)
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text.removesuffix(".*"))
+    except ValueError:
+        return False
+    return True
