@@ -107,3 +107,24 @@ def test_a_constraint_file_counts_too(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "constraints.txt").write_text("numpy<2\n")
     (tmp_path / "requirements.txt").write_text("-c constraints.txt\ntorch==2.2.0\nnumpy\n")
     assert not with_code(findings(capsys, str(tmp_path / "requirements.txt")), "ED203")
+
+
+@pytest.mark.parametrize(
+    ("lines", "flagged"),
+    [
+        ("RUN pip install --no-cache-dir six==1.16.0", False),
+        ("RUN pip install --no-cache six==1.16.0", False),  # pip takes an unambiguous prefix
+        ("ENV PIP_NO_CACHE_DIR=1\nRUN pip install six==1.16.0", False),
+        ("RUN --mount=type=cache,target=/root/.cache/pip pip install six==1.16.0", False),
+        ("RUN pip install six==1.16.0", True),
+        ("RUN pip install --no-cache-dirs six==1.16.0", True),
+    ],
+)
+def test_the_pip_cache_finding_knows_what_pip_knows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, flagged: bool
+) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11-slim@sha256:{'a' * 64}\n{lines}\n")
+    cache = [
+        f for f in with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED502") if "cache" in str(f["message"])
+    ]
+    assert bool(cache) is flagged

@@ -68,6 +68,10 @@ def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
         )
 
 
+# pip takes any unambiguous prefix of an option: --no-cache is --no-cache-dir.
+_NO_CACHE = re.compile(r"--no-cache(?:-|-d|-di|-dir)?(?![\w-])")
+
+
 def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterator[Finding]:
     for package, location in ctx.requirements.system_packages:
         if (location.line or 0) < first_line or not _BUILD_PACKAGES.match(package):
@@ -78,11 +82,13 @@ def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterat
             location=location,
             fix="install build tools in a builder stage, or remove them in the same RUN after use",
         )
+    # ENV PIP_NO_CACHE_DIR=1 turns the cache off for every pip after it.
+    cache_off = any(key == "PIP_NO_CACHE_DIR" and value for key, value, _ in ctx.requirements.environment)
     for command, location in ctx.requirements.commands:
         if (location.line or 0) < first_line:
             continue
         installs = re.search(r"\bpip3? install\b|-m pip install\b", command)
-        if installs and "--no-cache-dir" not in command and "type=cache" not in command:
+        if installs and not cache_off and not _NO_CACHE.search(command) and "type=cache" not in command:
             yield ctx.finding(
                 "ED502",
                 "pip installs in the final stage without --no-cache-dir or a cache mount: its download cache stays "
