@@ -128,3 +128,18 @@ def test_the_pip_cache_finding_knows_what_pip_knows(
         f for f in with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED502") if "cache" in str(f["message"])
     ]
     assert bool(cache) is flagged
+
+
+@pytest.mark.parametrize("python", [[], ["--python", "3.11"]])
+def test_a_line_for_another_os_is_not_judged_even_without_the_hosts_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], python: list[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        'torch==2.2.0+cu121 ; sys_platform == "win32" and python_version >= "3.8"\n'
+        'torch==2.2.0+cu118 ; sys_platform == "linux" and python_version >= "3.8"\n'
+    )
+    code = main(["audit", str(tmp_path / "requirements.txt"), "--os", "linux", "--driver", "470.82.01", *python,
+                 "--format", "json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    assert not [f for f in json.loads(out)["findings"] if f["code"] == "ED101"]

@@ -57,17 +57,22 @@ class AuditContext:
         return environment
 
     def applies(self, requirement: Requirement) -> bool:
-        """Whether the requirement's marker holds on this host; unknown facts count as holding."""
+        """Whether the requirement's marker can hold on this host. A fact the host leaves unknown
+        (its Python, its machine) takes each value it could have: a line for Windows is not judged
+        on Linux even when the host's Python is not given."""
         marker: Marker | None = requirement.marker
         if marker is None:
             return True
         environment = self.marker_environment()
         if environment is None:
             return True
-        try:
-            return marker.evaluate({**environment, "extra": ""})
-        except Exception:
-            return True
+        for candidate in _completions(environment, self.host.os or ""):
+            try:
+                if marker.evaluate({**candidate, "extra": ""}):
+                    return True
+            except Exception:
+                return True  # a marker packaging cannot evaluate: judged, as before
+        return False
 
     def wanted(self) -> list[Requirement]:
         """Named requirements (not constraints) that apply to this host."""
@@ -140,3 +145,22 @@ class AuditContext:
             references=tuple(dict.fromkeys(references)),
             host=self.host_name,
         )
+
+
+# The values an unknown fact of a host can take, for evaluating markers.
+_PYTHONS = tuple(f"3.{minor}" for minor in range(8, 15))
+_MACHINES = {"linux": ("x86_64", "aarch64"), "macos": ("arm64", "x86_64"), "windows": ("AMD64", "ARM64")}
+
+
+def _completions(environment: dict[str, str], os_name: str) -> list[dict[str, str]]:
+    """The host's marker environment with each unknown fact filled in every way it could be."""
+    pythons = (environment["python_version"],) if "python_version" in environment else _PYTHONS
+    machines = (environment["platform_machine"],) if "platform_machine" in environment else _MACHINES[os_name]
+    completions = []
+    for python in pythons:
+        for machine in machines:
+            full = environment.get("python_full_version", f"{python}.0")
+            completions.append(
+                {**environment, "python_version": python, "python_full_version": full, "platform_machine": machine}
+            )
+    return completions
