@@ -7,6 +7,7 @@ them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
@@ -98,6 +99,18 @@ def kernels_run_on(capability: str, sm: list[str], ptx: list[str]) -> bool:
     return any(_capability(p) <= gpu for p in ptx)
 
 
+def toolkit_targets(cuda: str, capability: str) -> bool | None:
+    """Whether a CUDA toolkit of this version can compile machine code for the capability (its
+    architecture row's first and last CUDA); None where the base does not know."""
+    row = next(
+        (r for r in load_topic("gpu_architectures", "architecture") if r["compute_capability"] == capability), None
+    )
+    if row is None or "first_cuda" not in row:
+        return None
+    version = Version(cuda)
+    return Version(row["first_cuda"]) <= version and ("last_cuda" not in row or version <= Version(row["last_cuda"]))
+
+
 BINARY_COMPATIBILITY_URL = "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#binary-compatibility"
 
 
@@ -137,6 +150,27 @@ def torch_arch(version: Version, variant: str) -> Row | None:
         ),
         None,
     )
+
+
+def best_torch_variant(
+    version: Version, variants: Sequence[str], driver: str, capabilities: Sequence[str]
+) -> str | None:
+    """The newest CUDA build among ``variants`` of this torch release that the driver runs and
+    whose kernels cover every capability: the one answer for the audit's fix and the lock's
+    steering. Where a build's kernels are not recorded, a CUDA too old to compile for a GPU of
+    the host (CUDA 12.6 for an RTX 5090's 12.0) rules it out all the same."""
+    runnable = []
+    for variant in variants:
+        cuda = cuda_of_torch_variant(variant)
+        if cuda is None or not driver_runs(driver, cuda):
+            continue
+        arch = torch_arch(version, variant)
+        if arch is not None and not all(kernels_run_on(c, arch["sm"], arch["ptx"]) for c in capabilities):
+            continue
+        if arch is None and any(toolkit_targets(cuda, c) is False for c in capabilities):
+            continue
+        runnable.append((Version(cuda), variant))
+    return max(runnable)[1] if runnable else None
 
 
 def torch_numpy_major(version: Version) -> Row | None:

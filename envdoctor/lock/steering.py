@@ -131,22 +131,14 @@ def _best_variant(host: HostProfile, torch: Version, variants: list[str]) -> str
     nvidia = host.driver
     assert nvidia is not None and nvidia.driver is not None
     capabilities = [g.compute_capability for g in nvidia.gpus or () if g.compute_capability]
-    runnable = []
-    for variant in variants:
-        cuda = facts.cuda_of_torch_variant(variant)
-        if cuda is None or not facts.driver_runs(nvidia.driver, cuda):
-            continue
-        arch = facts.torch_arch(torch, variant)
-        if arch is not None and not all(facts.kernels_run_on(c, arch["sm"], arch["ptx"]) for c in capabilities):
-            continue
-        runnable.append((Version(cuda), variant))
-    if not runnable:
+    best = facts.best_torch_variant(torch, variants, nvidia.driver, capabilities)
+    if best is None:
         raise SteeringError(
             f"no CUDA build of torch {torch.public} ({', '.join(variants)}) runs on driver {nvidia.driver}"
             + (f" with GPUs of compute capability {', '.join(capabilities)}" if capabilities else "")
             + ": upgrade the driver, or pin another torch release"
         )
-    return max(runnable)[1]
+    return best
 
 
 def _runnable(host: HostProfile, variant: str) -> bool | None:

@@ -75,14 +75,5 @@ def runnable_variant(ctx: AuditContext, torch: TorchBuild) -> str | None:
     nvidia = ctx.host.driver
     if release is None or nvidia is None or nvidia.driver is None:
         return None
-    candidates = []
-    for variant in release["variants"]:
-        cuda = facts.cuda_of_torch_variant(variant)
-        if cuda is None or not facts.driver_runs(nvidia.driver, cuda):
-            continue
-        arch = facts.torch_arch(torch.version, variant)
-        capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
-        if arch is not None and not all(facts.kernels_run_on(c, arch["sm"], arch["ptx"]) for c in capabilities):
-            continue
-        candidates.append((Version(cuda), variant))
-    return max(candidates)[1] if candidates else None
+    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    return facts.best_torch_variant(torch.version, release["variants"], nvidia.driver, capabilities)

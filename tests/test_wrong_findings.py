@@ -1,0 +1,88 @@
+"""Findings that were wrong (issue 12's list, and a user trial on real projects): each case is a
+setup that must not be told what it already does, or must not be told to do what cannot work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from envdoctor.cli import main
+from tests.test_noise import findings, with_code
+
+
+@pytest.mark.parametrize(
+    ("numpy", "warned"),
+    [
+        ("numpy<2", False),
+        ("numpy>=1.24,<2", False),
+        ("numpy~=1.26", False),
+        ("numpy<=1.26.4", False),
+        ("numpy", True),
+        ("numpy>=1.26", True),
+        ("numpy<3", True),
+        ("numpy!=2.0.0", True),
+    ],
+)
+def test_a_range_that_keeps_out_numpy_2_is_not_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], numpy: str, warned: bool
+) -> None:
+    # torch 2.2.0 was built against NumPy 1.x (knowledge base, torch numpy_build); the set's own
+    # numpy<2 already keeps NumPy 2 out, and the finding used to tell it to add numpy<2.
+    (tmp_path / "requirements.txt").write_text(f"torch==2.2.0\n{numpy}\n")
+    assert bool(with_code(findings(capsys, str(tmp_path / "requirements.txt")), "ED203")) is warned
+
+
+def test_a_constraint_file_counts_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "constraints.txt").write_text("numpy<2\n")
+    (tmp_path / "requirements.txt").write_text("-c constraints.txt\ntorch==2.2.0\nnumpy\n")
+    assert not with_code(findings(capsys, str(tmp_path / "requirements.txt")), "ED203")
+
+
+@pytest.mark.parametrize(
+    ("lines", "flagged"),
+    [
+        ("RUN pip install --no-cache-dir six==1.16.0", False),
+        ("RUN pip install --no-cache six==1.16.0", False),  # pip takes an unambiguous prefix
+        ("ENV PIP_NO_CACHE_DIR=1\nRUN pip install six==1.16.0", False),
+        ("RUN --mount=type=cache,target=/root/.cache/pip pip install six==1.16.0", False),
+        ("RUN pip install six==1.16.0", True),
+        ("RUN pip install --no-cache-dirs six==1.16.0", True),
+    ],
+)
+def test_the_pip_cache_finding_knows_what_pip_knows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, flagged: bool
+) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11-slim@sha256:{'a' * 64}\n{lines}\n")
+    cache = [
+        f for f in with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED502") if "cache" in str(f["message"])
+    ]
+    assert bool(cache) is flagged
+
+
+@pytest.mark.parametrize("python", [[], ["--python", "3.11"]])
+def test_a_line_for_another_os_is_not_judged_even_without_the_hosts_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], python: list[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        'torch==2.2.0+cu121 ; sys_platform == "win32" and python_version >= "3.8"\n'
+        'torch==2.2.0+cu118 ; sys_platform == "linux" and python_version >= "3.8"\n'
+    )
+    code = main(["audit", str(tmp_path / "requirements.txt"), "--os", "linux", "--driver", "470.82.01", *python,
+                 "--format", "json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    assert not [f for f in json.loads(out)["findings"] if f["code"] == "ED101"]
+
+
+def test_the_driver_fix_never_names_a_build_too_old_for_the_hosts_gpu(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torch 2.12.0 comes as cpu, cu126, cu130 and cu132 builds (knowledge base: torch release); an
+    # RTX 5090 (12.0) needs CUDA 12.8 or newer to have kernels (gpu_architectures: first_cuda), and
+    # driver 570 runs no CUDA 13 build: no build works, so the fix is the driver, not cu126.
+    (tmp_path / "requirements.txt").write_text("torch==2.12.0\n")
+    argv = [str(tmp_path / "requirements.txt"), "--driver", "570.86.10", "--gpu", "12.0"]
+    (finding,) = with_code(findings(capsys, *argv), "ED101")
+    assert finding["fix"] == "upgrade the NVIDIA driver to >= 580.65.06"
