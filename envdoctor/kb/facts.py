@@ -186,8 +186,18 @@ def variant_of_pypi_cuda(cuda: str) -> str:
     return "cu" + major_minor(cuda).replace(".", "")
 
 
-def newest_torch() -> Version | None:
-    return max(_by_version("torch", "release", "torch"), default=None)
+def newest_torch(specifier: SpecifierSet | None = None, python: str | None = None) -> Version | None:
+    """The newest torch release the base knows that ``specifier`` admits and that supports
+    ``python``: what a fresh install of a torch range gets today."""
+    return max(
+        (
+            version
+            for version, row in _by_version("torch", "release", "torch").items()
+            if (specifier is None or specifier.contains(version))
+            and (python is None or SpecifierSet(row["python"]).contains(Version(python)))
+        ),
+        default=None,
+    )
 
 
 # --- TensorFlow, JAX -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.host.profile import HostProfile, NoNvidia
-from envdoctor.kb import facts, load_topic
+from envdoctor.kb import facts
 from envdoctor.requirements.model import RequirementSet
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -59,7 +59,7 @@ def steer(requirements: RequirementSet, host: HostProfile, target_python: str, p
     torch_index = None
     rewrites: list[tuple[str, str, str]] = []
     if "torch" in wanted:
-        torch = pinned.get("torch") or _newest_torch_for(target_python)
+        torch = pinned.get("torch") or facts.newest_torch(requirements.specifier_of("torch"), target_python)
         if torch is not None:
             torch_index = _torch_index(host, torch, pinned.get("torch"), pytorch_base, wanted)
             constraints += _torch_constraints(torch, pinned, wanted)
@@ -90,15 +90,6 @@ def _relabel(requirements: RequirementSet, index: TorchIndex | None) -> list[tup
             why = f"the {version.local} build cannot run on the target; the same release's {index.variant} build can"
             found.append((requirement.text, new, why))
     return found
-
-
-def _newest_torch_for(python: str) -> Version | None:
-    supporting = [
-        Version(row["torch"])
-        for row in load_topic("torch", "release")
-        if SpecifierSet(row["python"]).contains(Version(python))
-    ]
-    return max(supporting, default=None)
 
 
 def _torch_index(

@@ -91,6 +91,14 @@ class RequirementSet(NamedTuple):
     def named(self) -> list[Requirement]:
         return [r for r in self.requirements if r.name is not None and not r.constraint]
 
+    def specifier_of(self, name: str) -> SpecifierSet:
+        """Everything the set asks of a package, constraint files included."""
+        specifier = SpecifierSet()
+        for requirement in self.requirements:
+            if requirement.name == name:
+                specifier &= requirement.specifier
+        return specifier
+
 
 class BaseImage(NamedTuple):
     """A FROM line: the image reference and what it is pinned to."""

@@ -29,15 +29,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _with_unpinned_torch(ctx: AuditContext, claims: list[CudaClaim]) -> list[CudaClaim]:
-    """An unpinned torch on Linux installs the newest release: judge that one, and say so."""
+    """An unpinned or ranged torch on Linux installs the newest release it admits: judge that one,
+    and say so."""
     requirement = ctx.find("torch")
     if requirement is None or torch_build(ctx) is not None or ctx.host.os not in (None, "linux"):
         return claims
-    newest = facts.newest_torch()
+    newest = facts.newest_torch(ctx.requirements.specifier_of("torch"), ctx.host.python)
     build = facts.torch_pypi_build(newest) if newest else None
     if build is None:
         return claims
-    what = f"{requirement.describe()} (unpinned: today PyPI serves torch {newest}, a CUDA {build['cuda']} build)"
+    loose = "ranged" if requirement.specifier else "unpinned"
+    what = f"{requirement.describe()} ({loose}: today PyPI serves torch {newest}, a CUDA {build['cuda']} build)"
     return [*claims, CudaClaim(requirement, build["cuda"], what, (build["source"],))]
 
 

@@ -78,7 +78,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         other_version = ctx.version_of(other.name)
         if other_version is not None and not other.specifier.contains(other_version, prereleases=True):
             continue
-        if other_version is None and not _may_meet(_asked(ctx, other.name), other.specifier):
+        if other_version is None and not _may_meet(ctx.requirements.specifier_of(other.name), other.specifier):
             continue  # the set already keeps it out of the breaking range (numpy<2 beside torch 2.2)
         seen.add((conflict.package, other.name))
         if other_version is None:
@@ -100,15 +100,6 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             references=(conflict.source,),
             severity=severity,
         )
-
-
-def _asked(ctx: AuditContext, name: str) -> SpecifierSet:
-    """Everything the set asks of a package, constraint files included."""
-    specifier = SpecifierSet()
-    for requirement in ctx.requirements.requirements:
-        if requirement.name == name:
-            specifier &= requirement.specifier
-    return specifier
 
 
 def _may_meet(asked: SpecifierSet, breaking: SpecifierSet) -> bool:
