@@ -99,3 +99,14 @@ def test_a_torch_range_is_judged_as_the_release_it_admits(
     (tmp_path / "Dockerfile").write_text(f"FROM nvidia/cuda:11.8.0-runtime-ubuntu22.04\nRUN pip install '{torch}'\n")
     (finding,) = with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED201")
     assert f"today PyPI serves {served}" in str(finding["message"])
+
+
+def test_a_wsl_1_host_given_by_flags_has_no_gpu_as_when_probed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The probe says WSL 1 has no usable GPU; a host described with --wsl 1 used to be judged as
+    # if its driver worked.
+    (tmp_path / "requirements.txt").write_text("torch==2.2.0\n")
+    argv = [str(tmp_path / "requirements.txt"), "--wsl", "1", "--driver", "535.104.05"]
+    (finding,) = with_code(findings(capsys, *argv), "ED103")
+    assert "WSL 1 cannot reach the GPU" in str(finding["message"]) and str(finding["fix"]).endswith("move to WSL 2")

@@ -32,6 +32,7 @@ from envdoctor.host.profile import (
     SOURCE_SYSTEM,
     TOKEN,
     VERSION,
+    WSL1_NO_GPU,
     CudaLibrary,
     CudaToolkit,
     Gpu,
@@ -333,7 +334,7 @@ def _nvidia(
         )
         return NoNvidia.NONE
     if seen.wsl == 1:
-        reasons["nvidia"] = "WSL 1 cannot reach the GPU: CUDA on Windows Subsystem for Linux needs WSL 2"
+        reasons["nvidia"] = WSL1_NO_GPU
         return NoNvidia.NONE
     evidence = _DriverEvidence()
     evidence.nvml = system.nvml(deadline.cap(NVML_TIMEOUT_S))

@@ -67,6 +67,8 @@ REASON = Grammar(re.compile(f"{_LINE}{{0,2000}}"), "text on one line, at most 20
 PACKAGE_NAME = Grammar(re.compile("[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"), "a package name")
 PACKAGE_VERSION = Grammar(re.compile("[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}"), "a package version")
 
+# Why a WSL 1 host has no usable GPU, whether probed or described.
+WSL1_NO_GPU = "WSL 1 cannot reach the GPU: CUDA on Windows Subsystem for Linux needs WSL 2"
 # More GPUs than any one machine has; a profile or paste that claims more is capped or refused.
 MAX_GPUS = 256
 MAX_MEMORY_MIB = 2**31

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from envdoctor.audit.context import AuditContext
 from envdoctor.audit.stack import cuda_claims
 from envdoctor.findings import Finding
-from envdoctor.host.profile import NoNvidia
+from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 
 CODE = "ED103"
 
@@ -16,7 +16,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     claims = cuda_claims(ctx)
     if not claims:
         return
-    absent = isinstance(ctx.host.nvidia, NoNvidia) or ctx.host.os == "macos"
+    # WSL 1 reaches no GPU whatever its driver: a profile given with --wsl 1 is judged as the probe's.
+    absent = isinstance(ctx.host.nvidia, NoNvidia) or ctx.host.os == "macos" or ctx.host.wsl == 1
     if ctx.host.nvidia is None and not absent:
         reason = ctx.host.reasons.get("nvidia", "the host profile does not say")
         yield ctx.finding(
@@ -29,21 +30,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         return
     if not absent:
         return
-    reason = ctx.host.reasons.get(
-        "nvidia", "macOS has no NVIDIA driver" if ctx.host.os == "macos" else "no usable NVIDIA driver"
-    )
+    default = "macOS has no NVIDIA driver" if ctx.host.os == "macos" else "no usable NVIDIA driver"
+    reason = ctx.host.reasons.get("nvidia", WSL1_NO_GPU if ctx.host.wsl == 1 else default)
     for claim in claims:
         yield ctx.finding(
             CODE,
             f"{claim.what} needs an NVIDIA GPU, but the host has none it can use: {reason}",
             requirement=claim.requirement,
-            fix=_fix(claim.requirement.name or ""),
+            fix=_fix(claim.requirement.name or "", "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"),
         )
 
 
-def _fix(name: str) -> str:
+def _fix(name: str, remedy: str) -> str:
     if name == "torch":
-        return "install the CPU build (torch from https://download.pytorch.org/whl/cpu), or give the host a GPU"
+        return f"install the CPU build (torch from https://download.pytorch.org/whl/cpu), or {remedy}"
     if name == "tensorflow":
-        return "install tensorflow without [and-cuda], or give the host a GPU"
-    return f"leave {name} out of this host's requirements (an environment marker), or give the host a GPU"
+        return f"install tensorflow without [and-cuda], or {remedy}"
+    return f"leave {name} out of this host's requirements (an environment marker), or {remedy}"
