@@ -110,3 +110,13 @@ def test_a_wsl_1_host_given_by_flags_has_no_gpu_as_when_probed(
     argv = [str(tmp_path / "requirements.txt"), "--wsl", "1", "--driver", "535.104.05"]
     (finding,) = with_code(findings(capsys, *argv), "ED103")
     assert "WSL 1 cannot reach the GPU" in str(finding["message"]) and str(finding["fix"]).endswith("move to WSL 2")
+
+
+@pytest.mark.parametrize(("python", "minor"), [("3.14.0a1+", "3.14"), ("3.13.0rc1", "3.13"), ("3.11.9", "3.11")])
+def test_a_pre_release_python_that_probe_records_is_a_target_too(python: str, minor: str) -> None:
+    # probe -o writes what platform.python_version() says, pre-releases included, and --host reads
+    # it: the lock's target must take it too, as its minor.
+    from envdoctor.host.profile import HostProfile
+    from envdoctor.resolve.target import target_of
+
+    assert target_of(HostProfile(os="linux", arch="x86_64", python=python), "h").python == minor

@@ -188,13 +188,14 @@ def variant_of_pypi_cuda(cuda: str) -> str:
 
 def newest_torch(specifier: SpecifierSet | None = None, python: str | None = None) -> Version | None:
     """The newest torch release the base knows that ``specifier`` admits and that supports
-    ``python``: what a fresh install of a torch range gets today."""
+    ``python`` (compared by major.minor: a host's Python can be a build like 3.14.0a1+)."""
+    minor = Version(".".join(python.split(".")[:2])) if python else None
     return max(
         (
             version
             for version, row in _by_version("torch", "release", "torch").items()
             if (specifier is None or specifier.contains(version))
-            and (python is None or SpecifierSet(row["python"]).contains(Version(python)))
+            and (minor is None or SpecifierSet(row["python"]).contains(minor))
         ),
         default=None,
     )

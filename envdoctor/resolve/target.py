@@ -14,7 +14,9 @@ _MANYLINUX_LEVELS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
 _UV_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 # The Python of a target names lockfiles and goes to the resolver: ASCII digits only ("²" is a digit
 # to str.isdigit), few of them (int() refuses thousands).
-_PYTHON = re.compile(r"([0-9]{1,2})(?:\.([0-9]{1,3}))?(?:\.[0-9]{1,4}){0,2}", re.ASCII)
+# Major.minor is what a target needs; a pre-release or a development build (3.14.0a1+, as
+# platform.python_version() prints it and a profile may hold) resolves as its minor.
+_PYTHON = re.compile(r"([0-9]{1,2})(?:\.([0-9]{1,3}))?(?:\.[0-9]{1,4}){0,2}(?:(?:a|b|rc)[0-9]{1,9})?\+?", re.ASCII)
 _GLIBC = re.compile(r"([0-9]{1,3})(?:\.([0-9]{1,4}))?(?:\.[0-9]{1,4})?", re.ASCII)
 
 
