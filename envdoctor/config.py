@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
 from envdoctor.findings import Severity
-from envdoctor.safety import printable, quote, snippet
+from envdoctor.safety import has_control, quote, snippet
 
 _KEYS = frozenset({"ignore", "fail-on", "host"})
 _SEVERITIES = ("error", "warning", "info")
@@ -70,6 +70,6 @@ def _strings(value: Any, shown: str, expected: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise InputError(shown, f"[tool.envdoctor] {expected}")
     for item in value:
-        if printable(item) != item:
+        if has_control(item):
             raise InputError(shown, f"[tool.envdoctor] {quote(item)} holds a control character")
     return value

@@ -67,10 +67,15 @@ def one_token(value: str, what: str) -> str:
     return value
 
 
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a character ``printable`` would show as an escape."""
+    return _CONTROL.search(text) is not None
+
+
 def one_line(value: str, what: str) -> str:
     """``value`` if it holds no control character (spaces are fine), else UnsafeValue: for text
     written into a comment line of a lockfile or a label, where a line break would end the comment."""
-    if _CONTROL.search(value):
+    if has_control(value):
         raise UnsafeValue(f"{what} {quote(value)} holds a line break or a control character")
     return value
 

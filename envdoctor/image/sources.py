@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError, InputError
-from envdoctor.safety import printable, quote, snippet
+from envdoctor.safety import has_control, quote, snippet
 from envdoctor.structured import parse_toml
 
 if TYPE_CHECKING:
@@ -318,7 +318,7 @@ def _build_system(pyproject: bytes | None, archive: str) -> tuple[tuple[str, ...
     if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
         raise SourceProblem(f"{archive}: [build-system] requires must be a list of strings")
     for item in requires:  # each is quoted in messages, and can reach a terminal
-        if printable(item) != item:
+        if has_control(item):
             raise SourceProblem(f"{archive}: build requirement {quote(item)} holds a control character")
     backend = table.get("build-backend", "")
     return tuple(requires), backend if isinstance(backend, str) else ""
