@@ -362,9 +362,6 @@ def profile_from_dict(data: object, path: str) -> HostProfile:
     if obj.get("libc") is not None:
         libc_obj = reader.mapping(obj["libc"], "libc")
         libc = Libc(reader.optional_str(libc_obj, "name", "libc."), reader.optional_str(libc_obj, "version", "libc."))
-    wsl = obj.get("wsl")
-    if wsl is not None and (type(wsl) is not int or wsl not in (0, 1, 2)):
-        raise InputError(path, "wsl: expected 0, 1 or 2")
     container = obj.get("container")
     if container is not None and not isinstance(container, bool):
         raise InputError(path, "container: expected true or false")
@@ -391,7 +388,7 @@ def profile_from_dict(data: object, path: str) -> HostProfile:
         arch=arch,
         libc=libc,
         python=reader.optional_str(obj, "python"),
-        wsl=wsl,
+        wsl=obj.get("wsl"),  # its value is checked with every other field's, by checked_profile
         container=container,
         nvidia=nvidia,
         cuda_toolkit=toolkit,
@@ -415,9 +412,6 @@ def _nvidia_from_dict(reader: _FieldReader, data: object) -> Nvidia:
         for index, item in enumerate(items):
             where = f"nvidia.gpus[{index}]."
             gpu = reader.mapping(item, where[:-1])
-            memory = gpu.get("memory_mib")
-            if memory is not None and (type(memory) is not int or not 0 <= memory <= MAX_MEMORY_MIB):
-                raise InputError(reader.path, f"{where}memory_mib: expected a whole number of MiB")
             mig = gpu.get("mig")
             if mig is not None and not isinstance(mig, bool):
                 raise InputError(reader.path, f"{where}mig: expected true or false")
@@ -425,7 +419,7 @@ def _nvidia_from_dict(reader: _FieldReader, data: object) -> Nvidia:
                 Gpu(
                     reader.optional_str(gpu, "name", where),
                     reader.optional_str(gpu, "compute_capability", where),
-                    memory,
+                    gpu.get("memory_mib"),  # checked by checked_profile, as wsl is
                     mig,
                 )
             )
