@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from envdoctor.errors import EnvdoctorError
+from envdoctor.lock.render import option_line
 from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
 from envdoctor.requirements.requirements_txt import parse_requirement_text
 from envdoctor.resolve import uv
 from envdoctor.resolve.target import Target
-from envdoctor.safety import one_token
 
 TIMEOUT_S = 600.0
 # A requirement written as a bare URL (no "name @"), which a project's dependencies cannot hold.
@@ -217,13 +217,11 @@ class PipToolsBackend:
 
 def _pip_index_lines(request: LockRequest) -> list[str]:
     indexes = request.requirements.indexes
-    lines = [f"--index-url {one_token(indexes.index_url, 'index URL')}"] if indexes.index_url else []
+    lines = [option_line("--index-url", indexes.index_url)] if indexes.index_url else []
     lines += [
-        f"--extra-index-url {one_token(url, 'index URL')}"
-        for url in indexes.extra_index_urls
-        if "download.pytorch.org" not in url
+        option_line("--extra-index-url", url) for url in indexes.extra_index_urls if "download.pytorch.org" not in url
     ]
-    lines += [f"--find-links {one_token(_absolute(link), 'find-links location')}" for link in indexes.find_links]
+    lines += [option_line("--find-links", _absolute(link)) for link in indexes.find_links]
     if indexes.no_index:
         lines.append("--no-index")
     if request.steering.torch_index is not None:
@@ -233,8 +231,8 @@ def _pip_index_lines(request: LockRequest) -> list[str]:
 
 
 def _extra_index(url: str) -> str:
-    url = one_token(_absolute(url), "PyTorch index")
-    return f"--find-links {url}" if _local(url) else f"--extra-index-url {url}"
+    url = _absolute(url)
+    return option_line("--find-links" if _local(url) else "--extra-index-url", url)
 
 
 BACKENDS: dict[str, type[UvBackend] | type[PipToolsBackend]] = {"uv": UvBackend, "pip-tools": PipToolsBackend}
