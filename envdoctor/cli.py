@@ -126,6 +126,7 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     audit.add_argument("--ignore", action="append", metavar="CODE", help="a code or category to leave out; repeatable")
     audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically)")
+    audit.add_argument("-q", "--quiet", action="store_true", help="show no progress on stderr")
     add_host_options(audit, several=True)
     audit.set_defaults(handler="envdoctor.commands.audit")
 

@@ -83,7 +83,7 @@ def test_case_7_tensorflow_2_12_on_python_3_12(tmp_path: Path) -> None:
     report = audit(tmp_path, {"requirements.txt": "tensorflow==2.12.0\n"}, host(python="3.12.1"))
     finding = codes(report)["ED302"]
     assert finding.category == "python-unsupported"
-    assert finding.fix == "tensorflow==2.16.1 is the first release for Python 3.12"
+    assert finding.fix == "tensorflow>=2.16.1 (the first newer release with a wheel for Linux x86_64, Python 3.12)"
 
 
 def test_case_8_cuda_devel_base_under_an_unpinned_torch(tmp_path: Path) -> None:
@@ -289,14 +289,22 @@ def test_image_python_and_library_path_are_layers_of_the_stack(tmp_path: Path) -
         tmp_path, {"Dockerfile": dockerfile}, host(HostProfile(os="linux", arch="x86_64"), driver="550.54.15")
     )
     python = codes(report)["ED302"]
-    assert "the image python:3.12-slim has Python 3.12" in python.message
+    assert "the image python:3.12-slim (Linux x86_64, Python 3.12)" in python.message
     assert any(f.code == "ED201" and "LD_LIBRARY_PATH" in f.message for f in report.findings)
 
 
-def test_unpinned_gpu_package_is_not_judged_offline(tmp_path: Path) -> None:
-    report = audit(tmp_path, {"requirements.txt": "torch\n"}, host(driver="550.54.15"))
+def test_unpinned_gpu_package_the_base_knows_no_release_of_is_not_judged_offline(tmp_path: Path) -> None:
+    # nvidia-cudnn-cu12 is not among the packages whose releases the base tracks (kb/data/releases.toml).
+    report = audit(tmp_path, {"requirements.txt": "nvidia-cudnn-cu12\ntorch\n"}, host(driver="550.54.15"))
     finding = codes(report)["ED900"]
     assert "cannot be judged offline" in finding.message and "--resolve" in (finding.fix or "")
+    assert "nvidia-cudnn-cu12" in finding.message and "torch" not in finding.message
+
+
+def test_unpinned_torch_is_judged_as_what_a_fresh_install_gets(tmp_path: Path) -> None:
+    report = audit(tmp_path, {"requirements.txt": "torch\n"}, host(driver="470.82.01"))
+    finding = codes(report)["ED101"]
+    assert "resolves today to" in finding.message and "ED900" not in codes(report)
 
 
 def test_explain(capsys: pytest.CaptureFixture[str]) -> None:

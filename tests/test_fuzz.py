@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envdoctor.errors import InputError
+from envdoctor.host.importers import import_host
 from envdoctor.host.profile import HostProfile, profile_from_json, profile_to_json
-from envdoctor.importers import import_host
 from tests.fakes import FIXTURES
 
 REAL_PASTES = sorted(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from envdoctor.host.importers import import_host
 from envdoctor.host.profile import NoNvidia, Nvidia, normalize_arch
-from envdoctor.importers import import_host
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -31,7 +31,6 @@ def test_the_shipped_base_is_broad() -> None:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty base in a temporary folder; the caches are cleared around each test."""
     monkeypatch.setattr(kb, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(check, "DATA_DIR", tmp_path)
     kb.clear_caches()
     yield tmp_path
     kb.clear_caches()

@@ -90,7 +90,10 @@ def test_the_driver_fix_never_names_a_build_too_old_for_the_hosts_gpu(
 
 @pytest.mark.parametrize(
     ("torch", "served"),
-    [("torch==2.6.0.*", "torch 2.6.0, a CUDA 12.4 build"), ("torch>=2.2,<2.3", "torch 2.2.2, a CUDA 12.1 build")],
+    [
+        ("torch==2.6.0.*", "resolves today to 2.6.0 (cu124 build"),
+        ("torch>=2.2,<2.3", "resolves today to 2.2.2 (cu121 build"),
+    ],
 )
 def test_a_torch_range_is_judged_as_the_release_it_admits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], torch: str, served: str
@@ -98,7 +101,7 @@ def test_a_torch_range_is_judged_as_the_release_it_admits(
     # It used to be judged as the newest torch of all (2.14.0, CUDA 13.0), whatever the range said.
     (tmp_path / "Dockerfile").write_text(f"FROM nvidia/cuda:11.8.0-runtime-ubuntu22.04\nRUN pip install '{torch}'\n")
     (finding,) = with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED201")
-    assert f"today PyPI serves {served}" in str(finding["message"])
+    assert served in str(finding["message"])
 
 
 def test_a_wsl_1_host_given_by_flags_has_no_gpu_as_when_probed(

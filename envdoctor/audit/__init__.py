@@ -14,9 +14,19 @@ from envdoctor.host.profile import HostProfile
 from envdoctor.report import AuditReport
 from envdoctor.requirements.model import RequirementSet
 
-# What a resolver returns for one host: the versions it chose, or its explanation of failure.
-Resolution = tuple[Mapping[NormalizedName, Version], str | None]
-Resolver = Callable[[RequirementSet, HostProfile], Resolution]
+
+class Resolution(NamedTuple):
+    """What a resolver returns for one host: the versions it chose, or its explanation of failure."""
+
+    pins: Mapping[NormalizedName, Version]
+    error: str | None
+    # Sentences saying what the resolver assumed where the host did not say (its OS, arch,
+    # Python), for the reader: reported as one ED901 finding per host.
+    assumptions: tuple[str, ...] = ()
+
+
+# A resolver, given the set, one host and the host's name (for progress and messages).
+Resolver = Callable[[RequirementSet, HostProfile, str], Resolution]
 
 
 class AuditOptions(NamedTuple):
@@ -29,18 +39,40 @@ def run_audit(requirements: RequirementSet, hosts: list[tuple[str, HostProfile]]
 
     findings: list[Finding] = []
     for name, host in hosts:
-        resolved, error = options.resolver(requirements, host) if options.resolver else ({}, None)
-        context = AuditContext(requirements, host, name, resolved, error)
+        resolution = options.resolver(requirements, host, name) if options.resolver else Resolution({}, None)
+        context = AuditContext(requirements, host, name, resolution.pins, resolution.error)
         for rule in HOST_RULES:
             findings += rule(context)
+        findings += _assumed(context, resolution)
     if hosts:
         once = AuditContext(requirements, hosts[0][1], hosts[0][0])
         for rule in SET_RULES:
             findings += [_without_host(finding) for finding in rule(once)]
-    kept = _kept(findings, requirements, options.ignore)
-    if len(hosts) == 1:
-        kept = [_without_host(finding) for finding in kept]
-    return AuditReport(tuple(hosts), requirements.inputs, tuple(sorted(set(kept), key=Finding.sort_key)))
+    kept = _grouped(_kept(findings, requirements, options.ignore), [name for name, _ in hosts])
+    return AuditReport(tuple(hosts), requirements.inputs, tuple(sorted(kept, key=Finding.sort_key)))
+
+
+def _grouped(findings: list[Finding], hosts: list[str]) -> list[Finding]:
+    """The same finding about several hosts is one finding naming them; about every host, one
+    finding naming none (it does not depend on the host)."""
+    by_finding: dict[Finding, list[str]] = {}
+    for finding in findings:
+        named = by_finding.setdefault(_without_host(finding), [])
+        if finding.host is not None and finding.host not in named:
+            named.append(finding.host)
+    grouped = []
+    for finding, named in by_finding.items():
+        every_host = not named or len(named) == len(hosts)
+        grouped.append(finding if every_host else finding._replace(host=", ".join(named)))
+    return grouped
+
+
+def _assumed(context: AuditContext, resolution: Resolution) -> list[Finding]:
+    """ED901: what the resolver assumed for this host, once, so that the verdicts can be read with it."""
+    if not resolution.assumptions:
+        return []
+    fix = "give the host's facts: --host FILE from envdoctor probe, or --os/--arch/--python"
+    return [context.finding("ED901", "; ".join(resolution.assumptions), fix=fix)]
 
 
 def _without_host(finding: Finding) -> Finding:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
+from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from envdoctor.audit.candidates import Candidates, HostFacts, Origin, candidates, pinned
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import HostProfile
-from envdoctor.requirements.model import Location, Requirement, RequirementSet
+from envdoctor.requirements.model import Form, Location, Requirement, RequirementSet
 
+if TYPE_CHECKING:
+    from envdoctor.kb.releases import Dependency
+
+_PYTHON_TAG = re.compile(r"^(?P<version>3\.\d+(?:\.\d+)?)(?:-|$)")
 # PEP 508 marker values for each (os, arch) of a host profile.
 _SYS_PLATFORM = {"linux": "linux", "macos": "darwin", "windows": "win32"}
 _PLATFORM_SYSTEM = {"linux": "Linux", "macos": "Darwin", "windows": "Windows"}
@@ -75,41 +84,227 @@ class AuditContext:
         return False
 
     def wanted(self) -> list[Requirement]:
-        """Named requirements (not constraints) that apply to this host."""
-        return list(self._wanted)
+        """Named requirements (not constraints) that apply to this host, then the GPU packages
+        they pull in that the set does not name (each with ``required_by``)."""
+        return [*self._direct, *self._pulled_in]
 
     @functools.cached_property
-    def _wanted(self) -> tuple[Requirement, ...]:
+    def _direct(self) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements.named() if self.applies(r))
 
     @functools.cached_property
     def _by_name(self) -> dict[NormalizedName, Requirement]:
         found: dict[NormalizedName, Requirement] = {}
-        for requirement in self._wanted:
+        for requirement in self.wanted():
             if requirement.name is not None:
                 found.setdefault(requirement.name, requirement)
         return found
 
     @functools.cached_property
-    def _constraint_pins(self) -> dict[NormalizedName, Version]:
-        return {
-            r.name: r.pinned_version
-            for r in self.requirements.requirements
-            if r.constraint and r.name is not None and r.pinned_version is not None
-        }
+    def _asked(self) -> dict[NormalizedName, SpecifierSet]:
+        """Everything the set's lines that apply here ask of each package, constraints included."""
+        asked: dict[NormalizedName, SpecifierSet] = {}
+        for requirement in self.requirements.requirements:
+            if requirement.name is not None and self.applies(requirement):
+                asked[requirement.name] = asked.get(requirement.name, SpecifierSet()) & requirement.specifier
+        return asked
+
+    @functools.cached_property
+    def _exact(self) -> dict[NormalizedName, tuple[Version, Origin]]:
+        """Versions known exactly: the resolver's picks, else == pins (a named line's over a constraint's)."""
+        from_constraints: dict[NormalizedName, tuple[Version, Origin]] = {}
+        from_lines: dict[NormalizedName, tuple[Version, Origin]] = {}
+        for requirement in self.requirements.requirements:
+            version = requirement.pinned_version
+            if requirement.name is None or version is None or not self.applies(requirement):
+                continue
+            chosen = from_constraints if requirement.constraint else from_lines
+            chosen.setdefault(requirement.name, (version, Origin.PINNED))
+        resolved = {name: (version, Origin.RESOLVED) for name, version in self.resolved.items()}
+        return {**from_constraints, **from_lines, **resolved}
+
+    @functools.cached_property
+    def _pulls(self) -> tuple[tuple[Requirement, NormalizedName, Pep508], ...]:
+        """(the line of a package in the set, the package that declares it, a GPU requirement its
+        chosen release declares), for every package the base knows the dependencies of, followed
+        a few levels deep."""
+        from envdoctor.kb import releases as kb_releases
+
+        found: list[tuple[Requirement, NormalizedName, Pep508]] = []
+        seen: set[NormalizedName] = set()
+        frontier = [(r, r) for r in self._direct if r.name is not None]
+        for _depth in range(3):
+            following: list[tuple[Requirement, Requirement]] = []
+            for line, parent in frontier:
+                assert parent.name is not None
+                if parent.name in seen:
+                    continue
+                seen.add(parent.name)
+                for dependency in self._dependencies_of(parent, kb_releases.gpu_dependencies(parent.name)):
+                    found.append((line, parent.name, dependency))
+                    child = canonicalize_name(dependency.name)
+                    following.append((line, parent._replace(name=child, extras=frozenset(dependency.extras))))
+            frontier = following
+        return tuple(found)
+
+    def _dependencies_of(self, parent: Requirement, rows: tuple[Dependency, ...]) -> list[Pep508]:
+        """The GPU requirements of the release of ``parent`` that would be installed here."""
+        if not rows or parent.name is None:
+            return []
+        version = self._parent_version(parent.name, rows)
+        if version is None:
+            return []
+        wanted = []
+        for row in rows:
+            if not row.versions.contains(version, prereleases=True):
+                continue
+            marker = row.requirement.marker
+            if marker is not None and not self._marker_holds(marker, parent.extras):
+                continue
+            wanted.append(row.requirement)
+        return wanted
+
+    def _parent_version(self, name: NormalizedName, rows: tuple[Dependency, ...]) -> Version | None:
+        """The release of a package that pulls in others: exact if known, else the newest candidate
+        whose requirements the set's own lines can meet (torchvision beside torch==2.1.0 is the
+        torchvision of torch 2.1.0, as a resolver would pick)."""
+        if name in self._exact:
+            return self._exact[name][0]
+        for version in self._own_candidates(name).versions:
+            if all(self._can_meet(row.requirement) for row in rows if row.versions.contains(version, True)):
+                return version
+        return None
+
+    def _can_meet(self, requirement: Pep508) -> bool:
+        """Whether some release the set allows meets ``requirement`` (unknown: yes)."""
+        from envdoctor.kb import releases as kb_releases
+
+        name = canonicalize_name(requirement.name)
+        asked = self._asked.get(name)
+        if asked is None or not str(asked):
+            return True
+        known = kb_releases.releases(name)
+        if not known:
+            return True
+        return any(asked.contains(r.version, True) and requirement.specifier.contains(r.version, True) for r in known)
+
+    def _marker_holds(self, marker: Marker, extras: frozenset[str]) -> bool:
+        environment = self.marker_environment()
+        if environment is None:
+            return "extra" not in str(marker)
+        for candidate in _completions(environment, self.host.os or ""):
+            for extra in (*extras, ""):
+                try:
+                    if marker.evaluate({**candidate, "extra": extra}):
+                        return True
+                except Exception:
+                    return False
+        return False
+
+    @functools.cached_property
+    def _pulled_in(self) -> tuple[Requirement, ...]:
+        """A requirement for each GPU package the set does not name but its packages pull in,
+        written where the package that pulls it in was."""
+        named = {r.name for r in self._direct}
+        pulled: dict[NormalizedName, Requirement] = {}
+        for line, _parent, dependency in self._pulls:
+            name = canonicalize_name(dependency.name)
+            if name in named or name in pulled:
+                continue
+            pulled[name] = Requirement(
+                name=name,
+                form=Form.NAMED,
+                location=line.location,
+                text=str(dependency),
+                specifier=dependency.specifier,
+                extras=frozenset(dependency.extras),
+                ignored=line.ignored,
+                required_by=line.describe(),
+            )
+        return tuple(pulled.values())
+
+    def _inherited(self, name: NormalizedName, moving: frozenset[str]) -> SpecifierSet:
+        """What the packages of the set ask of ``name`` through their own requirements, but for
+        those in ``moving`` (companions that would move with it)."""
+        specifier = SpecifierSet()
+        for _line, parent, dependency in self._pulls:
+            if canonicalize_name(dependency.name) == name and parent not in moving:
+                specifier &= dependency.specifier
+        return specifier
 
     def find(self, name: str) -> Requirement | None:
         return self._by_name.get(canonicalize_name(name))
 
-    def version_of(self, name: str) -> Version | None:
-        """The version that would be installed: the resolver's choice, else an exact pin."""
+    def _own_candidates(self, name: NormalizedName) -> Candidates:
+        """Candidates from the set's own lines alone (not what other packages ask of this one)."""
+        return self._candidates_for(name, self._asked.get(name, SpecifierSet()))
+
+    def _candidates_for(self, name: NormalizedName, specifier: SpecifierSet) -> Candidates:
+        from envdoctor.kb import facts
+
+        if name in self._exact:
+            version, origin = self._exact[name]
+            return pinned(name, specifier, version, origin, self.facts)
+        allowed = facts.index_serves(name, self.requirements.indexes)
+        return candidates(name, specifier, self.facts, allowed)
+
+    @functools.cached_property
+    def facts(self) -> HostFacts:
+        """The facts that decide what installs: the host's, or for a Dockerfile whose final stage
+        runs an official python:X.Y image, Linux with that image's Python."""
+        host = HostFacts.of(self.host)
+        image = self.image_python()
+        if image is None:
+            return host
+        arch = "aarch64" if host.arch == "arm64" else host.arch
+        python = ".".join(image[0].split(".")[:2])
+        return host._replace(python=python, os="linux", arch=arch, libc=None, image=image[1])
+
+    def image_python(self) -> tuple[str, str] | None:
+        """(the Python version, the image) of a Dockerfile's final image, when it is an official
+        python:X.Y image."""
+        images = self.requirements.images
+        if not images or images[-1].repository not in ("python", "docker.io/library/python", "library/python"):
+            return None
+        match = _PYTHON_TAG.match(images[-1].tag or "")
+        return (match.group("version"), images[-1].reference) if match else None
+
+    def candidates(self, name: str, moving: Collection[str] = ()) -> Candidates:
+        """What a requirement of ``name`` can become on this host (see ``audit/candidates.py``).
+        ``moving``: packages whose requirements on it do not count, since a fix moves them with it
+        (torchvision, which pins its torch, moves with torch)."""
         wanted = canonicalize_name(name)
-        if wanted in self.resolved:
-            return self.resolved[wanted]
-        requirement = self.find(wanted)
-        if requirement is not None and requirement.pinned_version is not None:
-            return requirement.pinned_version
-        return self._constraint_pins.get(wanted)
+        key = (wanted, frozenset(moving))
+        cached = self._candidate_cache.get(key)
+        if cached is None:
+            specifier = self._asked.get(wanted, SpecifierSet()) & self._inherited(wanted, key[1])
+            cached = self._candidate_cache[key] = self._candidates_for(wanted, specifier)
+        return cached
+
+    @functools.cached_property
+    def _candidate_cache(self) -> dict[tuple[NormalizedName, frozenset[str]], Candidates]:
+        return {}
+
+    def version_of(self, name: str) -> Version | None:
+        """The version a rule judges: the resolver's choice, else an exact pin (of a line or a
+        constraint), else the newest candidate: what a fresh install gets today."""
+        return self.candidates(name).newest
+
+    def exact_version(self, name: str) -> Version | None:
+        """The version installed if it is known exactly (a pin or the resolver's pick), else None."""
+        found = self._exact.get(canonicalize_name(name))
+        return found[0] if found else None
+
+    def subject(self, name: str, version: Version | None = None) -> str:
+        """How a message names the version judged: "torch 2.1.0" for a pin; for a range, what
+        was considered: "torch>=2.0 on Linux x86_64, Python 3.12 resolves today to 2.15.0"."""
+        found = self.candidates(name)
+        version = version or found.newest
+        requirement = self.find(name)
+        if found.exact or requirement is None:
+            return f"{canonicalize_name(name)} {version}"
+        where = self.facts.describe()
+        return f"{requirement.describe()} on {where} resolves today to {version}"
 
     def anchor(self) -> Location | None:
         """Where findings about the host alone are shown: the first line of the first input."""

@@ -1,44 +1,59 @@
-"""Which CUDA each GPU package of a requirement set brings or needs, and why envdoctor thinks so."""
+"""The build of each GPU package of a requirement set on a host, as the knowledge base's one build
+model (``kb/builds.py``) tells it, with the line that asked for it and what was considered."""
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 from packaging.version import Version
 
 from envdoctor.audit.context import AuditContext
-from envdoctor.kb import facts
-from envdoctor.kb.check import major_minor
+from envdoctor.kb import builds, facts
+from envdoctor.kb.builds import Build
 from envdoctor.requirements.model import Requirement
 
-PYTORCH_INDEX = re.compile(
-    r"https?://download\.pytorch\.org/whl/(?:(?:nightly|test)/)?(?P<variant>cpu|cu\d{2,3}|rocm[\d.]+)/?$"
-)
-_LOCAL_VARIANT = re.compile(r"^(?P<variant>cpu|cu\d{2,3}|rocm[\d.]+)$")
-_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-(runtime|nvrtc)-cu(?P<major>\d+)$")
-_CUDA_MAJOR_SUFFIX = re.compile(
-    r"^(?:nvidia-.*-cu|cupy-cuda|jax-cuda|tensorrt-cu)(?P<major>\d+)(?:x|-plugin|-pjrt|-libs|-bindings)?$"
-)
 
+class PackageBuild(NamedTuple):
+    """The build a requirement installs on the host."""
 
-class TorchBuild(NamedTuple):
     requirement: Requirement
-    version: Version
-    # cpu, cu121 ...; None where the build cannot be told (a platform without a known default).
-    variant: str | None
-    # How the variant was learnt, for messages: "the +cu121 label", "the cu121 index", "PyPI's default".
-    how: str
-    references: tuple[str, ...] = ()
+    build: Build
+    # For a version that is not pinned, what was considered ("torch>=2.0 on Linux x86_64, Python
+    # 3.12 resolves today to 2.15.0"); None for a pin or the resolver's pick.
+    considered: str | None = None
+
+    @property
+    def version(self) -> Version:
+        return self.build.version
+
+    @property
+    def variant(self) -> str | None:
+        return self.build.variant
 
     @property
     def cuda(self) -> str | None:
-        return facts.cuda_of_torch_variant(self.variant) if self.variant else None
+        return self.build.cuda
+
+    @property
+    def how(self) -> str:
+        return self.build.how
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return self.build.sources
+
+    @property
+    def from_pypi(self) -> bool:
+        return self.build.from_pypi
 
     def describe(self) -> str:
-        return (
-            f"torch {self.version} ({self.variant} build, from {self.how})" if self.variant else f"torch {self.version}"
-        )
+        subject = self.considered or f"{self.build.package} {self.version}"
+        variant = f"{self.variant} build, " if self.variant else ""
+        return f"{subject} ({variant}from {self.how})" if self.variant or self.cuda else subject
+
+
+# The build of torch, which the rules judge most: the same type as any other package's.
+TorchBuild = PackageBuild
 
 
 class CudaClaim(NamedTuple):
@@ -53,85 +68,94 @@ class CudaClaim(NamedTuple):
 def pytorch_index_variant(ctx: AuditContext) -> str | None:
     """The build variant of a PyTorch wheel index the requirement set uses, if any."""
     urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
-    for url in urls:
-        match = PYTORCH_INDEX.match(url)
-        if match:
-            return match.group("variant")
+    return next((variant for url in urls if (variant := facts.pytorch_index_variant(url))), None)
+
+
+def package_build(ctx: AuditContext, name: str, version: Version | None = None) -> PackageBuild | None:
+    """The build of ``name`` installed on the host: of ``version`` if given, else of the version
+    the audit judges (a pin, the resolver's pick, or the newest candidate)."""
+    requirement = ctx.find(name)
+    version = version or ctx.version_of(name)
+    if requirement is None or version is None:
+        return None
+    where = builds.Where(ctx.facts.os or ctx.host.os, ctx.host.arch, pytorch_index_variant(ctx), requirement.extras)
+    build = builds.build_of(name, version, where)
+    if build is None:
+        return None
+    considered = None if ctx.candidates(name).exact else ctx.subject(name, version)
+    return PackageBuild(requirement, build, considered)
+
+
+def torch_build(ctx: AuditContext, version: Version | None = None) -> PackageBuild | None:
+    return package_build(ctx, "torch", version)
+
+
+def torch_builds(ctx: AuditContext) -> list[PackageBuild]:
+    """The build of every torch release the requirement can become on the host, newest first."""
+    return [build for version in ctx.candidates("torch").versions if (build := torch_build(ctx, version))]
+
+
+class RunnableTorch(NamedTuple):
+    version: Version
+    variant: str
+    # The companions the set asks for, at the release that goes with this torch: (name, version).
+    companions: tuple[tuple[str, str], ...] = ()
+
+    def install(self) -> str:
+        """The fix as a user writes it: the pins, companions moved with torch, and the index that
+        serves that build."""
+        pins = [f"torch=={self.version.public}+{self.variant}"]
+        pins += [f"{name}=={version}+{self.variant}" for name, version in self.companions]
+        return f"{' '.join(pins)} from {facts.pytorch_index_url(self.variant)}"
+
+
+def runnable_torch(ctx: AuditContext) -> RunnableTorch | None:
+    """The newest torch the requirement can become whose build of some variant the host's driver
+    runs with kernels for each of its GPUs, with the companions the set asks for moved with it:
+    the one fix ED101, ED102 and ED103 agree on."""
+    nvidia = ctx.host.driver
+    if nvidia is None or nvidia.driver is None:
+        return None
+    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    for version in ctx.candidates("torch", moving=facts.TORCH_COMPANIONS).versions:
+        release = facts.torch_release(version)
+        if release is None:
+            continue
+        variant = facts.best_torch_variant(version, release["variants"], nvidia.driver, capabilities)
+        if variant is None:
+            continue
+        companions = tuple(
+            (name, str(release[name])) for name in facts.TORCH_COMPANIONS if name in release and ctx.find(name)
+        )
+        return RunnableTorch(version, variant, companions)
     return None
 
 
-def torch_build(ctx: AuditContext) -> TorchBuild | None:
-    requirement = ctx.find("torch")
-    version = ctx.version_of("torch")
-    if requirement is None or version is None:
-        return None
-    local = _LOCAL_VARIANT.match(version.local or "")
-    if local:
-        return TorchBuild(requirement, version, local.group("variant"), f"the +{version.local} label")
-    index_variant = pytorch_index_variant(ctx)
-    if index_variant:
-        # pip and uv prefer the index build: its local label sorts above the plain release.
-        return TorchBuild(requirement, version, index_variant, f"https://download.pytorch.org/whl/{index_variant}")
-    if ctx.host.os == "macos":
-        return TorchBuild(requirement, version, "cpu", "PyPI, which has no CUDA builds for macOS")
-    if ctx.host.os == "linux" and ctx.host.arch in (None, "x86_64"):
-        build = facts.torch_pypi_build(version)
-        if build is not None:
-            variant = facts.variant_of_pypi_cuda(build["cuda"])
-            return TorchBuild(requirement, version, variant, "PyPI's default Linux wheel", (build["source"],))
-    return TorchBuild(requirement, version, None, "an unknown index")
+def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
+    """The build of every package of the set that needs a CUDA, in the set's order."""
+    found = []
+    for requirement in ctx.wanted():
+        build = package_build(ctx, requirement.name or "")
+        if build is not None and build.cuda is not None and build.requirement is requirement:
+            found.append(build)
+    return found
 
 
 def cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
-    """Every package whose build needs a CUDA, with the CUDA it needs."""
-    claims: list[CudaClaim] = []
-    torch = torch_build(ctx)
-    if torch is not None and torch.cuda is not None:
-        claims.append(CudaClaim(torch.requirement, torch.cuda, torch.describe(), torch.references))
-    for requirement in ctx.wanted():
-        name = requirement.name or ""
-        version = ctx.version_of(name)
-        runtime = _CUDA_RUNTIME.match(name)
-        if runtime and version is not None:
-            claims.append(CudaClaim(requirement, major_minor(str(version)), f"{name} {version}"))
-        elif _CUDA_MAJOR_SUFFIX.match(name):
-            major = _CUDA_MAJOR_SUFFIX.match(name).group("major")  # type: ignore[union-attr]
-            claims.append(CudaClaim(requirement, major, f"{name} (CUDA {major} build)"))
-        if name == "tensorflow" and "and-cuda" in requirement.extras and version is not None:
-            claims += _tensorflow_claims(requirement, version)
-    return claims
+    """Every package whose build brings its CUDA as wheels, or needs one it cannot run without."""
+    return [_claim(b) for b in gpu_builds(ctx) if not b.build.gpu_optional]
 
 
-def _tensorflow_claims(requirement: Requirement, version: Version) -> list[CudaClaim]:
-    wheel = facts.tensorflow_wheel(version)
-    if wheel is None or "and_cuda" not in wheel:
-        return []
-    pins: dict[str, str] = wheel["and_cuda"]
-    for name, pin in pins.items():
-        match = _CUDA_RUNTIME.match(name)
-        if match:
-            try:
-                cuda = major_minor(pin)
-            except ValueError:
-                cuda = match.group("major")
-            what = f"tensorflow[and-cuda] {version} (pins {name}=={pin})"
-            return [CudaClaim(requirement, cuda, what, (wheel["source"],))]
-    return []
+def system_cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
+    """Packages that use the GPU through the system's CUDA if it is there and run on the CPU if
+    not (TensorFlow without [and-cuda]): a driver too old for that CUDA loses the GPU, not the program."""
+    return [_claim(b) for b in gpu_builds(ctx) if b.build.gpu_optional]
+
+
+def _claim(build: PackageBuild) -> CudaClaim:
+    assert build.cuda is not None
+    return CudaClaim(build.requirement, build.cuda, build.describe(), build.references)
 
 
 def cuda_major(cuda: str) -> int:
     return int(cuda.split(".", maxsplit=1)[0])
-
-
-def system_cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
-    """Packages that use the GPU through the system's CUDA, not wheels: TensorFlow without
-    [and-cuda] on Linux needs the CUDA it was tested with to use the GPU at all."""
-    requirement = ctx.find("tensorflow")
-    version = ctx.version_of("tensorflow")
-    if requirement is None or version is None or "and-cuda" in requirement.extras or ctx.host.os != "linux":
-        return []
-    tested = facts.tensorflow_tested(version)
-    if tested is None or "cuda" not in tested:
-        return []
-    what = f"tensorflow {version} (built and tested with CUDA {tested['cuda']}; to use the GPU it loads that CUDA)"
-    return [CudaClaim(requirement, major_minor(tested["cuda"]), what, (tested["source"],))]

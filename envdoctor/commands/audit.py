@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -35,9 +36,11 @@ def run(args: argparse.Namespace) -> int:
     hosts = hosts_from_args(args, config.hosts)
     resolver = None
     if args.resolve:
-        from envdoctor.resolve.audit import resolve_for_host
+        from envdoctor.resolve.audit import Progress, resolve_for_host
 
-        resolver = resolve_for_host
+        # Progress goes to stderr, never to stdout: stdout is the report.
+        progress = Progress(None if args.quiet else sys.stderr, terminal=sys.stderr.isatty())
+        resolver = functools.partial(resolve_for_host, progress=progress)
     report = run_audit(
         requirements, hosts, AuditOptions(ignore=config.ignore | frozenset(args.ignore or ()), resolver=resolver)
     )

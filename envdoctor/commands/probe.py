@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     if args.import_file is not None and args.host is not None:
         raise UsageError("--import and --host cannot be used together")
     if args.import_file is not None:
-        from envdoctor.importers import import_host
+        from envdoctor.host.importers import import_host
 
         source = "<stdin>" if args.import_file == "-" else args.import_file
         profile: HostProfile = apply_overrides(import_host(read_text_input(args.import_file), source), overrides)

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from envdoctor.host import nvml as nvml_codes
+from envdoctor.host.importers.procfs import parse_driver_version_file, parse_gpu_information
+from envdoctor.host.importers.smi_csv import SmiRow, parse_query_csv
+from envdoctor.host.importers.smi_query import parse_smi_query_header
 from envdoctor.host.nvml import NvmlFailure, NvmlReading, cuda_version_from_int
 from envdoctor.host.profile import (
     COMPUTE_CAPABILITY,
@@ -43,9 +46,6 @@ from envdoctor.host.profile import (
     Nvidia,
 )
 from envdoctor.host.system import CommandResult, PlatformFacts, System, within
-from envdoctor.importers.procfs import parse_driver_version_file, parse_gpu_information
-from envdoctor.importers.smi_csv import SmiRow, parse_query_csv
-from envdoctor.importers.smi_query import parse_smi_query_header
 from envdoctor.safety import quote, snippet
 
 PROBE_BUDGET_S = 8.0

@@ -10,13 +10,12 @@ import re
 from collections.abc import Collection, Iterator
 from typing import NamedTuple
 
-from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.image.sources import CUDA, NATIVE, SourceBuild
-from envdoctor.kb import Row, facts, load_topic
+from envdoctor.kb import Row, builds, facts, load_topic
 from envdoctor.kb.check import major_minor
 from envdoctor.lock.render import LOCK_OPTIONS, option_line
 from envdoctor.safety import UnsafeValue, quote
@@ -24,8 +23,6 @@ from envdoctor.safety import UnsafeValue, quote
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _VERSION = re.compile(r"^[A-Za-z0-9.+!_-]+$")
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(-cu(?P<major>\d+))?$")
-_LOCAL_CUDA = re.compile(r"^cu(?P<digits>\d{2,3})$")
 # An image reference as --base-image takes it: name[:tag]@sha256:digest, nothing else.
 IMAGE_REFERENCE = re.compile(
     r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
@@ -151,17 +148,15 @@ def split_lock(text: str, source_names: Collection[str]) -> tuple[str, str]:
 
 
 def lock_cuda(distributions: list[LockedDistribution]) -> tuple[str | None, str]:
-    """The CUDA (major.minor) the lock's builds need, and what says so."""
-    for dist in distributions:
-        if dist.name == "torch":
-            local = Version(dist.version).local or ""
-            match = _LOCAL_CUDA.match(local)
-            if match:
-                digits = match.group("digits")
-                return f"{int(digits[:-1])}.{digits[-1]}", f"torch=={dist.version}"
-    for dist in distributions:
-        if _CUDA_RUNTIME.match(dist.name):
-            return major_minor(dist.version), f"{dist.name}=={dist.version}"
+    """The CUDA (major.minor) the lock's builds bring as wheels, and which pin says so: a build
+    variant of the torch family first (its label names the minor), else NVIDIA's runtime wheel."""
+    where = builds.Where("linux", None)
+    found = [(dist, builds.build_of(dist.name, Version(dist.version), where)) for dist in distributions]
+    labelled = [(d, b) for d, b in found if b is not None and b.variant and Version(d.version).local and b.cuda]
+    runtimes = [(d, b) for d, b in found if b is not None and builds.is_cuda_runtime(d.name) and b.cuda]
+    for dist, build in [*labelled, *runtimes]:
+        assert build is not None and build.cuda is not None
+        return build.cuda, f"{dist.name}=={dist.version}"
     return None, ""
 
 
@@ -176,19 +171,14 @@ class SystemCuda(NamedTuple):
 def system_cuda_users(distributions: list[LockedDistribution]) -> list[SystemCuda]:
     """Packages of the lock that load CUDA from the system rather than from wheels (knowledge base)."""
     users = []
-    brings_wheels = any(_CUDA_RUNTIME.match(d.name) for d in distributions)
+    brings_wheels = any(builds.is_cuda_runtime(d.name) for d in distributions)
     for dist in distributions:
-        pinned = f"{dist.name}=={dist.version}"
-        for row in facts.package_builds(dist.name):
-            if row.get("loads_system_cuda") and SpecifierSet(row["versions"]).contains(Version(dist.version), True):
-                major = row.get("cuda_major")
-                users.append(SystemCuda(pinned, str(major) if major else None, row.get("cudnn_major")))
-                break
-        if dist.name == "tensorflow" and not brings_wheels:
-            tested = facts.tensorflow_tested(Version(dist.version))
-            cuda = major_minor(tested["cuda"]) if tested and "cuda" in tested else None
-            cudnn = int(str(tested["cudnn"]).split(".")[0]) if tested and "cudnn" in tested else None
-            users.append(SystemCuda(f"{pinned} (without [and-cuda])", cuda, cudnn))
+        build = builds.build_of(dist.name, Version(dist.version), builds.Where("linux", None))
+        if build is None or not build.loads_system_cuda or (build.gpu_optional and brings_wheels):
+            continue
+        # TensorFlow without [and-cuda] loads the CUDA it was tested with; with the wheels, those.
+        suffix = " (without [and-cuda])" if build.gpu_optional else ""
+        users.append(SystemCuda(f"{dist.name}=={dist.version}{suffix}", build.cuda, build.cudnn_major))
     return users
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from packaging.version import Version
 
-from envdoctor.kb import COMPILED, DATA_DIR, KnowledgeBaseError, Row, compile_sources, source_rows
+from envdoctor.kb import COMPILED, COMPILED_DIR, KnowledgeBaseError, Row, compile_sources, compiled_files, source_rows
 from envdoctor.kb.schema import TOPICS
 
 # Tables whose key must name one row only.
@@ -49,9 +49,9 @@ def problems(today: datetime.date | None = None) -> list[str]:
             except KnowledgeBaseError as exc:
                 found.append(str(exc))
                 rows[(topic.name, table.name)] = ()
-    compiled = DATA_DIR / COMPILED
-    if compiled.is_file() and compiled.read_text(encoding="utf-8") != compile_sources():
-        found.append(f"{COMPILED} no longer matches the TOML files: run ci/kb-compile")
+    compiled = compiled_files()
+    if compiled and compiled != compile_sources():
+        found.append(f"{COMPILED} and {COMPILED_DIR}/ no longer match the TOML files: run ci/kb-compile")
     found += _duplicates(rows)
     found += _dates(rows, today or datetime.date.today())
     found += list(_cross_topic(rows))

@@ -7,8 +7,9 @@ them.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -16,6 +17,9 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.kb import Row, load_topic
 from envdoctor.kb.check import cuda_of_variant, major_minor
+
+if TYPE_CHECKING:
+    from envdoctor.requirements.model import IndexOptions
 
 MINOR_COMPAT_FIRST_MAJOR = 11  # minor version compatibility exists from CUDA 11 on (cuda.toml)
 
@@ -116,6 +120,45 @@ BINARY_COMPATIBILITY_URL = "https://docs.nvidia.com/cuda/cuda-c-programming-guid
 
 # --- PyTorch ---------------------------------------------------------------------------------
 
+# The PyTorch wheel index: one folder per build variant, nightly and test builds in their own.
+PYTORCH_INDEX = "https://download.pytorch.org/whl"
+_PYTORCH_INDEX_URL = re.compile(
+    r"https?://download\.pytorch\.org/whl/(?:(?:nightly|test)/)?(?P<variant>cpu|cu\d{2,3}|rocm[\d.]+)/?$"
+)
+
+
+# The packages released in lockstep with torch, whose release rows name their version.
+TORCH_COMPANIONS = ("torchvision", "torchaudio")
+
+
+def pytorch_index_variant(url: str) -> str | None:
+    """The build variant a PyTorch index URL serves (cu121 for .../whl/cu121), else None."""
+    match = _PYTORCH_INDEX_URL.match(url)
+    return match.group("variant") if match else None
+
+
+def pytorch_index_url(variant: str) -> str:
+    return f"{PYTORCH_INDEX}/{variant}"
+
+
+def index_serves(name: str, indexes: IndexOptions) -> frozenset[Version] | None:
+    """The releases of ``name`` reachable when a PyTorch variant index is the only index (those
+    it has a build of), or None when nothing limits them."""
+    if indexes.extra_index_urls or indexes.find_links or not indexes.index_url:
+        return None
+    variant = pytorch_index_variant(indexes.index_url)
+    if variant is None:
+        return None
+    wanted = canonicalize_name(name)
+    served = set()
+    for row in load_topic("torch", "release"):
+        if variant not in row["variants"]:
+            continue
+        for field in ("torch", *TORCH_COMPANIONS):
+            if field == wanted and field in row:
+                served.add(Version(row[field]))
+    return frozenset(served) if wanted in ("torch", *TORCH_COMPANIONS) else None
+
 
 @functools.cache
 def _by_version(topic: str, table: str, field: str) -> dict[Version, Row]:
@@ -138,6 +181,19 @@ def torch_release(version: Version) -> Row | None:
 
 def torch_pypi_build(version: Version) -> Row | None:
     return _by_version("torch", "pypi_build", "torch").get(Version(version.public))
+
+
+def torch_pypi_platform(os_name: str, version: Version) -> Row | None:
+    """The variant every PyPI torch wheel for ``os_name`` is (macOS, Windows: CPU), if one is."""
+    public = Version(version.public)
+    return next(
+        (
+            row
+            for specifier, row in _by_range("torch", "pypi_platform", "torch")
+            if row["os"] == os_name and specifier.contains(public, prereleases=True)
+        ),
+        None,
+    )
 
 
 def torch_arch(version: Version, variant: str) -> Row | None:

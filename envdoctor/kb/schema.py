@@ -104,12 +104,45 @@ def _digest(value: Any) -> None:
         raise RowError(f"{value!r} is not a sha256:<64 hex> digest")
 
 
-_PLATFORM = re.compile(r"^(any|(linux|macos|windows)-(x86_64|aarch64|arm64))$")
+# A musllinux wheel is its own platform: a glibc build does not load on musl, nor the reverse.
+_PLATFORM = re.compile(r"^(any|(linux|macos|windows)-(x86_64|aarch64|arm64)|linux-(x86_64|aarch64)-musl)$")
 
 
 def _platforms(value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) and _PLATFORM.match(v) for v in value):
         raise RowError("expected a list of platforms like linux-x86_64, macos-arm64, any")
+
+
+_PYTHON_MINOR = re.compile(r"^[23]\.\d{1,2}$")
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def _python_minor(value: Any) -> None:
+    if not isinstance(value, str) or not _PYTHON_MINOR.match(value):
+        raise RowError(f"{value!r} is not a Python minor like 3.12")
+
+
+def _python_minors(value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise RowError("expected a list of Python minors like 3.12")
+    for item in value:
+        _python_minor(item)
+
+
+def _python_platforms(value: Any) -> None:
+    """Pairs of a Python minor and a platform, like "3.13 macos-arm64"."""
+    if not isinstance(value, list) or not value:
+        raise RowError("expected a list of a Python minor and a platform, like 3.13 macos-arm64")
+    for item in value:
+        minor, _, platform = item.partition(" ") if isinstance(item, str) else ("", "", "")
+        if not _PYTHON_MINOR.match(minor) or not _PLATFORM.match(platform):
+            raise RowError(f"{item!r} is not a Python minor and a platform, like 3.13 macos-arm64")
+
+
+def _name(value: Any) -> None:
+    """A project name in its canonical form (PEP 503), as lookups normalise the name they are given."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise RowError(f"{value!r} is not a canonical package name like scikit-learn")
 
 
 def _pins(value: Any) -> None:
@@ -140,6 +173,10 @@ KINDS = {
     "pins": _pins,
     "platforms": _platforms,
     "digest": _digest,
+    "python_minor": _python_minor,
+    "python_minors": _python_minors,
+    "python_platforms": _python_platforms,
+    "name": _name,
 }
 
 
@@ -176,6 +213,9 @@ class Topic(NamedTuple):
     name: str
     title: str
     tables: tuple[Table, ...]
+    # A large topic whose rows are compiled one file per package (the value of this field), so
+    # that an audit reads only the packages it judges.
+    split_by: str | None = None
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -238,6 +278,8 @@ TOPICS: tuple[Topic, ...] = (
                 {"torch": "specifier", "variant": "text", "sm": "capabilities", "ptx": "capabilities"},
             ),
             Table("numpy_build", "torch", {"torch": "specifier", "numpy_major": "int"}),
+            # The build PyPI's own torch wheels are on an OS whose PyPI wheels are all one variant.
+            Table("pypi_platform", "os", {"os": "text", "torch": "specifier", "variant": "text"}),
         ),
     ),
     Topic(
@@ -333,6 +375,32 @@ TOPICS: tuple[Topic, ...] = (
                 },
             ),
         ),
+    ),
+    Topic(
+        "releases",
+        "Releases of the tracked packages on the package index: Python, platforms, glibc, sdist",
+        (
+            Table(
+                "release",
+                "package",
+                {"package": "name", "version": "version", "platforms": "platforms", "sdist": "bool"},
+                {
+                    "requires_python": "specifier",
+                    "pythons": "python_minors",
+                    "abi3": "python_minor",
+                    "missing": "python_platforms",
+                    "glibc": "version",
+                    "glibc_aarch64": "version",
+                },
+            ),
+        ),
+        split_by="package",
+    ),
+    Topic(
+        "dependencies",
+        "The GPU packages widely used packages require, read from their metadata",
+        (Table("requires", "package", {"package": "name", "versions": "specifier", "requires": "requirement"}),),
+        split_by="package",
     ),
 )
 

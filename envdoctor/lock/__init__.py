@@ -185,11 +185,26 @@ def _resolver(backend: str) -> str:
 
 
 def _unsatisfiable(requirements: RequirementSet, plan: LockPlan, error: str) -> tuple[Finding, ...]:
-    from envdoctor.audit.context import AuditContext
-    from envdoctor.rules import unsatisfiable
+    """The resolver's failure as the audit reports it (ED204), shown at the first input."""
+    from envdoctor.codes import doc
+    from envdoctor.requirements.model import Location
+    from envdoctor.resolve.explain import unsatisfiable
 
-    context = AuditContext(requirements, plan.host, plan.host_name, {}, error)
-    return tuple(unsatisfiable.check(context))
+    said = unsatisfiable(error)
+    entry = doc("ED204")
+    first = next((item.path for item in requirements.inputs if not item.path.startswith("<")), None)
+    return (
+        Finding(
+            code="ED204",
+            category=entry.category,
+            severity=entry.severity,
+            message=said.message,
+            packages=said.packages,
+            location=Location(first, 1) if first else None,
+            fix=said.fix,
+            host=plan.host_name,
+        ),
+    )
 
 
 def stale_locks(plans: list[LockPlan], folder: Path) -> list[str]:

@@ -15,7 +15,7 @@ from envdoctor.kb import facts
 from envdoctor.requirements.model import RequirementSet
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
-TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+TORCH_FAMILY = ("torch", *facts.TORCH_COMPANIONS)
 
 
 class Constraint(NamedTuple):
@@ -147,7 +147,7 @@ def _torch_constraints(torch: Version, pinned: dict[str, Version], wanted: set[s
         found.append(Constraint("numpy<2", f"torch {torch.public} was built against NumPy 1.x ({numpy['source']})"))
     release = facts.torch_release(torch)
     if release is not None and "torch" in pinned:
-        for companion in ("torchvision", "torchaudio"):
+        for companion in facts.TORCH_COMPANIONS:
             if companion in wanted and companion not in pinned and companion in release:
                 reason = f"released with torch {torch.public} ({release['source']})"
                 found.append(Constraint(f"{companion}=={release[companion]}", reason))

@@ -58,7 +58,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
             from envdoctor.requirements.pyproject import parse_pyproject
 
             requirements += parse_pyproject(read_text_input(path), path, options.extras, options.groups)
-            inputs.append(Input(path, kind))
+            inputs.append(Input(path, kind, _lockfile_beside(path)))
         elif kind == "pylock":
             from envdoctor.requirements.pylock import parse_pylock
 
@@ -94,6 +94,22 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
         system_packages=tuple(system_packages),
         commands=tuple(commands),
     )
+
+
+# Lockfiles a project keeps beside its pyproject.toml: uv's, PEP 751's, and envdoctor's own folder.
+_LOCKFILES = ("uv.lock", "pylock.toml", "poetry.lock", "pdm.lock", "lockfiles")
+
+
+def _lockfile_beside(path: str) -> str | None:
+    """The lockfile kept beside a project file, if any (its name, relative to the project file)."""
+    from pathlib import Path
+
+    folder = Path(path).parent
+    for name in _LOCKFILES:
+        if (folder / name).exists():
+            return name
+    named = sorted(p.name for p in folder.glob("pylock.*.toml"))
+    return named[0] if named else None
 
 
 def _merge_index(first: IndexOptions, second: IndexOptions) -> IndexOptions:

@@ -46,6 +46,9 @@ class Requirement(NamedTuple):
     constraint: bool = False
     # Codes silenced on this line with "# envdoctor: ignore[ED101]".
     ignored: frozenset[str] = frozenset()
+    # For a package the set does not name but one of its packages pulls in (torch for
+    # accelerate): that package's line, as written. Such requirements exist only in the audit.
+    required_by: str | None = None
 
     @property
     def pinned_version(self) -> Version | None:
@@ -62,7 +65,8 @@ class Requirement(NamedTuple):
         """name==version as a user would write it, for messages."""
         if self.name is None:
             return self.text
-        return f"{self.name}{self.specifier}" if self.specifier else str(self.name)
+        described = f"{self.name}{self.specifier}" if self.specifier else str(self.name)
+        return f"{described} (required by {self.required_by})" if self.required_by else described
 
 
 class IndexOptions(NamedTuple):
@@ -75,6 +79,9 @@ class IndexOptions(NamedTuple):
 class Input(NamedTuple):
     path: str
     kind: str
+    # A lockfile beside a project file (uv.lock, pylock.toml, lockfiles/): the project's ranges
+    # are the input of that lock, and installs come from the lock.
+    locked_by: str | None = None
 
 
 class RequirementSet(NamedTuple):

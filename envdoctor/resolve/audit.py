@@ -1,16 +1,33 @@
-"""``audit --resolve``: the versions uv would install for each host."""
+"""``audit --resolve``: the versions uv would install for each host.
+
+Where the host does not give a fact the resolver needs, the audit resolves under a stated
+assumption rather than refusing (a lock never guesses: ``target_of`` alone stays strict): Linux
+when no OS is given, the OS's usual architecture, and the newest CPython for which every package
+of the set that the knowledge base tracks has a wheel. The assumptions come back with the
+resolution, for the audit to report.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple, TextIO
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from envdoctor.audit import Resolution
 from envdoctor.host.profile import HostProfile
-from envdoctor.requirements.model import RequirementSet
-from envdoctor.resolve.target import target_of
+from envdoctor.requirements.model import Requirement, RequirementSet
+from envdoctor.resolve.target import ASSUMED_PYTHONS, assumed_platform, target_of
 from envdoctor.resolve.uv import compile_requirements
+from envdoctor.safety import printable
+
+# A resolution that takes longer than this shows progress on stderr.
+PROGRESS_AFTER_S = 1.0
 
 
 def requirement_lines(requirements: RequirementSet) -> tuple[list[str], list[str]]:
@@ -20,9 +37,155 @@ def requirement_lines(requirements: RequirementSet) -> tuple[list[str], list[str
     return list(dict.fromkeys(asked)), list(dict.fromkeys(constraints))
 
 
+class Progress(NamedTuple):
+    """Where a resolution's progress goes: ``stream`` (stderr, never the report's stdout), None for none (-q).
+
+    On a terminal one line appears once the resolution has taken ``after`` seconds and is
+    finished in place; elsewhere (a CI log) one plain line follows a resolution that took that long."""
+
+    stream: TextIO | None
+    terminal: bool = False
+    after: float | None = None  # seconds; None: PROGRESS_AFTER_S
+
+    @contextmanager
+    def step(self, doing: str) -> Iterator[None]:
+        if self.stream is None:
+            yield
+            return
+        stream = self.stream
+        after = PROGRESS_AFTER_S if self.after is None else self.after
+        lock = threading.Lock()
+        shown = False
+
+        ellipsis = _ellipsis(stream)
+
+        def show() -> None:
+            nonlocal shown
+            with lock:
+                shown = True
+                stream.write(f"{doing}{ellipsis}")
+                stream.flush()
+
+        timer = threading.Timer(after, show) if self.terminal else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        started = time.monotonic()
+        outcome = "failed after"
+        try:
+            yield
+            outcome = "done in"
+        finally:
+            elapsed = time.monotonic() - started
+            if timer is not None:
+                timer.cancel()
+                timer.join()  # a line being written is finished before the outcome follows it
+            with lock:
+                if shown:
+                    stream.write(f" {outcome} {elapsed:.1f} s\n")
+                elif not self.terminal and elapsed >= after:
+                    stream.write(f"{doing}: {outcome} {elapsed:.1f} s\n")
+                stream.flush()
+
+
+def _ellipsis(stream: TextIO) -> str:
+    """ "…" where the stream can write it (a terminal set to ASCII cannot)."""
+    try:
+        "…".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return "..."
+    return "…"
+
+
+class Assumed(NamedTuple):
+    """A host with what the resolver needs filled in, and a sentence saying what was assumed ('' when nothing)."""
+
+    host: HostProfile
+    statement: str
+
+
+def assumed_host(requirements: RequirementSet, host: HostProfile) -> Assumed:
+    """The host as ``audit --resolve`` resolves for it: each fact it lacks replaced by an assumption."""
+    from envdoctor.audit.candidates import HostFacts
+
+    facts_given = (("OS", host.os), ("architecture", host.arch), ("Python", host.python))
+    missing = [fact for fact, value in facts_given if not value]
+    if not missing:
+        return Assumed(host, "")
+    completed = assumed_platform(host)
+    why = ""
+    if completed.python is None:
+        python, why = _newest_python(requirements, completed)
+        completed = completed._replace(python=python)
+    facts = HostFacts.of(completed)._replace(libc=None).describe()
+    said = f"{', '.join(missing[:-1])} or {missing[-1]}" if len(missing) > 1 else missing[0]
+    statement = f"the host profile does not give its {said}: --resolve assumed {facts}{f' ({why})' if why else ''}"
+    return Assumed(completed, statement)
+
+
+def _newest_python(requirements: RequirementSet, host: HostProfile) -> tuple[str, str]:
+    """The newest CPython minor for which every package of the set the base tracks has a release
+    with a wheel for the host's platform, and why it was chosen. Failing that, the newest that
+    serves the most of them, naming those it does not serve."""
+    best: tuple[int, str, list[str]] | None = None
+    for python in ASSUMED_PYTHONS:
+        unserved = _unserved(requirements, host._replace(python=python))
+        if not unserved:
+            return python, "the newest Python every tracked requirement has wheels for"
+        if best is None or len(unserved) < best[0]:
+            best = (len(unserved), python, unserved)
+    assert best is not None
+    _, python, unserved = best
+    lowest = ASSUMED_PYTHONS[-1]
+    return python, (
+        f"no Python from {lowest} to {ASSUMED_PYTHONS[0]} has wheels for every tracked requirement; {python} has "
+        f"them for the most, all but {', '.join(unserved)}"
+    )
+
+
+def _unserved(requirements: RequirementSet, host: HostProfile) -> list[str]:
+    """The packages of the set, tracked by the base, that have no release with a wheel for the host."""
+    from envdoctor.audit.candidates import HostFacts, candidates
+    from envdoctor.audit.context import AuditContext
+
+    context = AuditContext(requirements, host, "host")
+    applying = [r for r in requirements.requirements if r.url is None and context.applies(r)]
+    # A constraint adds no package: it narrows one the set names.
+    asked: dict[NormalizedName, SpecifierSet] = {}
+    for requirement in applying:
+        if requirement.name is not None and not requirement.constraint:
+            asked[requirement.name] = SpecifierSet()
+    for requirement in applying:
+        if requirement.name is not None and requirement.name in asked:
+            asked[requirement.name] &= _public(requirement)
+    facts = HostFacts.of(host)
+    return [
+        printable(name)
+        for name, specifier in asked.items()
+        if not (found := candidates(name, specifier, facts, None)).versions and found.tracked
+    ]
+
+
+def _public(requirement: Requirement) -> SpecifierSet:
+    """A requirement's specifier, a pin's local label (+cu121) left out: the base knows public releases."""
+    version = requirement.pinned_version
+    if version is not None and version.local:
+        return SpecifierSet(f"=={version.public}")
+    return requirement.specifier
+
+
 def resolve_for_host(
-    requirements: RequirementSet, host: HostProfile
-) -> tuple[Mapping[NormalizedName, Version], str | None]:
+    requirements: RequirementSet, host: HostProfile, name: str = "host", *, progress: Progress | None = None
+) -> Resolution:
+    """What uv installs for the host, under stated assumptions where the host does not say."""
+    from envdoctor.audit.candidates import HostFacts
+
     asked, constraints = requirement_lines(requirements)
-    compiled = compile_requirements(asked, constraints, target_of(host, "host"), requirements.indexes)
-    return compiled.pins, compiled.error
+    assumed = assumed_host(requirements, host)
+    target = target_of(assumed.host, name)
+    inputs = ", ".join(printable(item.path) for item in requirements.inputs) or "the requirements"
+    described = HostFacts(target.python, target.os, target.arch, None).describe()
+    with (progress or Progress(None)).step(f"Resolving {inputs} for host {printable(name)} ({described}) with uv"):
+        compiled = compile_requirements(asked, constraints, target, requirements.indexes)
+    pins: dict[NormalizedName, Version] = compiled.pins
+    return Resolution(pins, compiled.error, (assumed.statement,) if assumed.statement else ())

@@ -67,3 +67,17 @@ def _platform(host: HostProfile, arch: str, name: str) -> str:
         if levels:
             return f"{arch}-manylinux_2_{levels[-1]}"
     return f"{arch}-unknown-linux-gnu"
+
+
+# What the audit's resolver assumes where a host does not say (a lock never guesses: target_of).
+ASSUMED_OS = "linux"
+# The architecture most machines of each OS have, as a host profile names it.
+ASSUMED_ARCH = {"linux": "x86_64", "macos": "arm64", "windows": "x86_64"}
+# The CPython minors an assumed Python is chosen from, newest first.
+ASSUMED_PYTHONS = tuple(f"3.{minor}" for minor in range(14, 8, -1))
+
+
+def assumed_platform(host: HostProfile) -> HostProfile:
+    """The host with the OS and architecture the audit's resolver assumes where it gives none."""
+    os_name = host.os or ASSUMED_OS
+    return host._replace(os=os_name, arch=host.arch or ASSUMED_ARCH.get(os_name, "x86_64"))

@@ -1,4 +1,7 @@
-"""ED202 companion-mismatch: packages released in lockstep are out of step."""
+"""ED202 companion-mismatch: packages released in lockstep are out of step.
+
+Judged on versions known exactly (pins, the resolver's picks): a range of a companion resolves to
+the release that matches, since each companion's metadata pins its torch or jaxlib."""
 
 from __future__ import annotations
 
@@ -23,12 +26,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _torch(ctx: AuditContext) -> Iterator[Finding]:
-    torch = ctx.version_of("torch")
+    torch = ctx.exact_version("torch")
     release = facts.torch_release(torch) if torch else None
     if torch is None or release is None:
         return
-    for companion in ("torchvision", "torchaudio"):
-        version = ctx.version_of(companion)
+    for companion in facts.TORCH_COMPANIONS:
+        version = ctx.exact_version(companion)
         requirement = ctx.find(companion)
         expected = release.get(companion)
         if version is None or requirement is None or expected is None:
@@ -53,7 +56,7 @@ def _same_build(torch: Version, companion: Version) -> bool:
 
 
 def _jax(ctx: AuditContext) -> Iterator[Finding]:
-    jax = ctx.version_of("jax")
+    jax = ctx.exact_version("jax")
     release = facts.jax_release(jax) if jax else None
     if jax is None or release is None:
         return
@@ -67,7 +70,7 @@ def _outside(
     ctx: AuditContext, name: str, specifier: SpecifierSet, anchor: str, anchor_version: Version, *, source: str
 ) -> Iterator[Finding]:
     """A finding when the set asks for `name` outside what release `anchor_version` of `anchor` needs."""
-    version = ctx.version_of(name)
+    version = ctx.exact_version(name)
     requirement = ctx.find(name)
     if version is None or requirement is None or specifier.contains(version, prereleases=True):
         return
@@ -82,11 +85,11 @@ def _outside(
 
 
 def _built_against_torch(ctx: AuditContext) -> Iterator[Finding]:
-    torch = ctx.version_of("torch")
+    torch = ctx.exact_version("torch")
     if torch is None:
         return
     for requirement in ctx.wanted():
-        version = ctx.version_of(requirement.name or "")
+        version = ctx.exact_version(requirement.name or "")
         if version is None:
             continue
         for row in facts.package_builds(requirement.name or ""):
@@ -107,7 +110,7 @@ def _built_against_torch(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _tensorboard(ctx: AuditContext) -> Iterator[Finding]:
-    tensorflow = ctx.version_of("tensorflow")
+    tensorflow = ctx.exact_version("tensorflow")
     wheel = facts.tensorflow_wheel(tensorflow) if tensorflow else None
     if tensorflow is None or wheel is None or "tensorboard" not in wheel:
         return

@@ -20,27 +20,12 @@ _CUDNN_WHEEL = re.compile(r"^nvidia-cudnn-cu\d+$")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    claims = _with_unpinned_torch(ctx, cuda_claims(ctx))
+    claims = cuda_claims(ctx)
     yield from _base_image(ctx, claims)
     yield from _mixed_majors(ctx, claims)
     yield from _system_cudnn(ctx, claims)
     yield from _image_library_path(ctx, claims)
     yield from _separate_stacks(ctx, claims)
-
-
-def _with_unpinned_torch(ctx: AuditContext, claims: list[CudaClaim]) -> list[CudaClaim]:
-    """An unpinned or ranged torch on Linux installs the newest release it admits: judge that one,
-    and say so."""
-    requirement = ctx.find("torch")
-    if requirement is None or torch_build(ctx) is not None or ctx.host.os not in (None, "linux"):
-        return claims
-    newest = facts.newest_torch(ctx.requirements.specifier_of("torch"), ctx.host.python)
-    build = facts.torch_pypi_build(newest) if newest else None
-    if build is None:
-        return claims
-    loose = "ranged" if requirement.specifier else "unpinned"
-    what = f"{requirement.describe()} ({loose}: today PyPI serves torch {newest}, a CUDA {build['cuda']} build)"
-    return [*claims, CudaClaim(requirement, build["cuda"], what, (build["source"],))]
 
 
 def _image_cuda(image: BaseImage) -> tuple[str, tuple[str, ...]] | None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import CudaClaim, TorchBuild, cuda_claims, system_cuda_claims, torch_build
+from envdoctor.audit.stack import CudaClaim, TorchBuild, cuda_claims, runnable_torch, system_cuda_claims, torch_build
 from envdoctor.findings import Finding, Severity
 from envdoctor.kb import facts
 
@@ -58,22 +58,7 @@ def _fix(ctx: AuditContext, claim: CudaClaim, torch: TorchBuild | None, minimum:
     upgrade = f"upgrade the NVIDIA driver to >= {minimum}"
     if torch is None or claim.requirement is not torch.requirement:
         return f"{upgrade}, or install a build of {claim.requirement.name} for a CUDA the driver runs"
-    variant = runnable_variant(ctx, torch)
-    if variant is None:
+    runnable = runnable_torch(ctx)
+    if runnable is None:
         return upgrade
-    version = torch.version.public
-    return (
-        f"install the {variant} build (torch=={version}+{variant} from https://download.pytorch.org/whl/{variant}) "
-        f"or {upgrade}"
-    )
-
-
-def runnable_variant(ctx: AuditContext, torch: TorchBuild) -> str | None:
-    """The newest CUDA build of this torch release that the host's driver runs and whose
-    kernels cover every known GPU of the host."""
-    release = facts.torch_release(torch.version)
-    nvidia = ctx.host.driver
-    if release is None or nvidia is None or nvidia.driver is None:
-        return None
-    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
-    return facts.best_torch_variant(torch.version, release["variants"], nvidia.driver, capabilities)
+    return f"install the {runnable.variant} build ({runnable.install()}) or {upgrade}"

@@ -4,56 +4,108 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from envdoctor.audit.candidates import span
 from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import TorchBuild, torch_build
-from envdoctor.findings import Finding
-from envdoctor.kb import facts
+from envdoctor.audit.stack import TorchBuild, runnable_torch, torch_build, torch_builds
+from envdoctor.findings import Finding, Severity
+from envdoctor.host.profile import Gpu
+from envdoctor.kb import Row, facts
 
 CODE = "ED102"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     nvidia = ctx.host.driver
-    torch = torch_build(ctx)
-    if nvidia is None or not nvidia.gpus or torch is None or torch.variant is None or torch.cuda is None:
+    if nvidia is None or not nvidia.gpus:
         return
-    arch = facts.torch_arch(torch.version, torch.variant)
-    if arch is None:
+    newest = torch_build(ctx)
+    if newest is None:
         return
     for gpu in nvidia.gpus:
-        capability = gpu.compute_capability
-        if capability is None or facts.kernels_run_on(capability, arch["sm"], arch["ptx"]):
+        if gpu.compute_capability is None:
             continue
-        name = f"{gpu.name} ({capability})" if gpu.name else f"a GPU of compute capability {capability}"
-        kernels = ", ".join(arch["sm"])
-        ptx = f"; PTX for {', '.join(arch['ptx'])}" if arch["ptx"] else "; no PTX"
-        yield ctx.finding(
-            CODE,
-            f"{torch.describe()} carries kernels for compute capability {kernels}{ptx}: none runs on {name}",
-            requirement=torch.requirement,
-            fix=_fix(ctx, torch, capability),
-            references=(arch["source"], facts.BINARY_COMPATIBILITY_URL),
-        )
+        arch = _arch(newest)
+        if arch is not None and not facts.kernels_run_on(gpu.compute_capability, arch["sm"], arch["ptx"]):
+            yield _newest_fails(ctx, newest, gpu, gpu.compute_capability, arch)
+            return
+        # A fresh install runs here; older releases the range admits may not (a resolver can pick them).
+        failing = [b.version for b in torch_builds(ctx) if _lacks_kernels(b, gpu.compute_capability)]
+        if failing and not ctx.candidates("torch").exact and ctx.candidates("torch").bounded:
+            yield _range_fails(ctx, newest, gpu, gpu.compute_capability, failing)
+            return
+
+
+def _arch(build: TorchBuild) -> Row | None:
+    if build.variant is None or build.cuda is None:
+        return None
+    return facts.torch_arch(build.version, build.variant)
+
+
+def _lacks_kernels(build: TorchBuild, capability: str) -> bool:
+    arch = _arch(build)
+    return arch is not None and not facts.kernels_run_on(capability, arch["sm"], arch["ptx"])
+
+
+def _gpu_name(gpu: Gpu, capability: str) -> str:
+    return f"{gpu.name} ({capability})" if gpu.name else f"a GPU of compute capability {capability}"
+
+
+def _newest_fails(ctx: AuditContext, torch: TorchBuild, gpu: Gpu, capability: str, arch: Row) -> Finding:
+    kernels = ", ".join(arch["sm"])
+    ptx = f"; PTX for {', '.join(arch['ptx'])}" if arch["ptx"] else "; no PTX"
+    return ctx.finding(
+        CODE,
+        f"{torch.describe()} carries kernels for compute capability {kernels}{ptx}: none runs on "
+        f"{_gpu_name(gpu, capability)}",
+        requirement=torch.requirement,
+        fix=_fix(ctx, torch, capability),
+        references=(arch["source"], facts.BINARY_COMPATIBILITY_URL),
+    )
+
+
+def _range_fails(ctx: AuditContext, newest: TorchBuild, gpu: Gpu, capability: str, failing: list[Version]) -> Finding:
+    working = [v for v in ctx.candidates("torch").versions if v > max(failing)]
+    floor = min(working) if working else None
+    works = f"; {floor} and newer do" if floor else ""
+    fix = f"raise the floor: torch>={floor}" if floor else _fix(ctx, newest, capability)
+    arch = _arch(torch_build(ctx, max(failing)))  # type: ignore[arg-type]
+    return ctx.finding(
+        CODE,
+        f"{newest.requirement.describe()} admits torch {span(failing)}, whose builds for this host carry no kernels "
+        f"for {_gpu_name(gpu, capability)}{works}: a fresh install gets {newest.version}, but a resolver held back "
+        "by another requirement would not",
+        requirement=newest.requirement,
+        fix=fix,
+        references=(arch["source"], facts.BINARY_COMPATIBILITY_URL) if arch else (facts.BINARY_COMPATIBILITY_URL,),
+        severity=Severity.WARNING,
+    )
 
 
 def _fix(ctx: AuditContext, torch: TorchBuild, capability: str) -> str:
-    release = facts.torch_release(torch.version)
-    nvidia = ctx.host.driver
-    covering = []
-    for variant in release["variants"] if release else []:
-        arch = facts.torch_arch(torch.version, variant)
-        cuda = facts.cuda_of_torch_variant(variant)
-        if arch is None or cuda is None or not facts.kernels_run_on(capability, arch["sm"], arch["ptx"]):
-            continue
-        if nvidia is not None and nvidia.driver is not None and facts.driver_runs(nvidia.driver, cuda) is False:
-            continue
-        covering.append((Version(cuda), variant))
-    if not covering:
-        return f"no build of torch {torch.version.public} supports compute capability {capability}; use another release"
-    variant = max(covering)[1]
-    return (
-        f"install the {variant} build: torch=={torch.version.public}+{variant} from "
-        f"https://download.pytorch.org/whl/{variant}"
-    )
+    runnable = runnable_torch(ctx)
+    if runnable is not None:
+        return f"install the {runnable.variant} build: {runnable.install()}"
+    newest_anywhere = _newest_with_kernels(capability)
+    if newest_anywhere is not None:
+        return (
+            f"no torch that {torch.requirement.describe()} admits has a build for compute capability {capability} "
+            f"that this driver runs; torch {newest_anywhere} has one: widen the range to it, and upgrade the driver "
+            "if its CUDA needs"
+        )
+    return f"no torch build the knowledge base knows supports compute capability {capability}"
+
+
+def _newest_with_kernels(capability: str) -> Version | None:
+    """The newest torch release with some build whose kernels run on ``capability``."""
+    newest = facts.newest_torch()
+    while newest is not None:
+        release = facts.torch_release(newest)
+        for variant in release["variants"] if release else []:
+            arch = facts.torch_arch(newest, variant)
+            if arch is not None and facts.kernels_run_on(capability, arch["sm"], arch["ptx"]):
+                return newest
+        newest = facts.newest_torch(SpecifierSet(f"<{newest}"))
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import cuda_claims
+from envdoctor.audit.stack import cuda_claims, runnable_torch, torch_build
 from envdoctor.findings import Finding
 from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 
@@ -13,6 +13,7 @@ CODE = "ED103"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from _cpu_build_beside_a_gpu(ctx)
     claims = cuda_claims(ctx)
     if not claims:
         return
@@ -39,6 +40,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             requirement=claim.requirement,
             fix=_fix(claim.requirement.name or "", "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"),
         )
+
+
+def _cpu_build_beside_a_gpu(ctx: AuditContext) -> Iterator[Finding]:
+    """PyPI's torch for Windows is a CPU build: on a host with an NVIDIA GPU, the GPU goes unused
+    unless the set names the PyTorch index of a CUDA variant."""
+    torch = torch_build(ctx)
+    nvidia = ctx.host.driver
+    if torch is None or not torch.from_pypi or torch.variant != "cpu" or nvidia is None or ctx.host.os == "macos":
+        return
+    runnable = runnable_torch(ctx)
+    fix = (
+        f"install the {runnable.variant} build: {runnable.install()}"
+        if runnable
+        else "install a CUDA build from the PyTorch index (https://download.pytorch.org/whl/<variant>) the driver runs"
+    )
+    yield ctx.finding(
+        CODE,
+        f"{torch.describe()}: the host's NVIDIA GPU goes unused",
+        requirement=torch.requirement,
+        fix=fix,
+        references=torch.references,
+    )
 
 
 def _fix(name: str, remedy: str) -> str:

@@ -9,14 +9,20 @@ from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from envdoctor.audit.candidates import span
 from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding, Severity
 from envdoctor.kb import Row, facts, load_topic
+from envdoctor.requirements.model import Requirement
 
 CODE = "ED203"
+# Conflicts the packages' metadata does declare, as clashing pins: a resolver backtracks out of
+# them rather than install a broken pair, so only a pair it has no way out of is a finding.
+_RESOLVER_AVOIDS = frozenset({"cudnn-pin-clash"})
 
 
 class Conflict(NamedTuple):
+    kind: str
     package: str
     versions: SpecifierSet
     breaks_with: Pep508
@@ -29,6 +35,7 @@ class Conflict(NamedTuple):
 def _known_conflicts() -> list[Conflict]:
     conflicts = [
         Conflict(
+            row["kind"],
             row["package"],
             SpecifierSet(row["versions"]),
             Pep508(row["breaks_with"]),
@@ -42,6 +49,7 @@ def _known_conflicts() -> list[Conflict]:
     # torch releases built against NumPy 1.x break under NumPy 2 like any other such extension.
     conflicts += [
         Conflict(
+            "numpy2-abi",
             "torch",
             SpecifierSet(row["torch"]),
             Pep508("numpy>=2"),
@@ -61,45 +69,88 @@ def _torch_numpy_rows() -> tuple[Row, ...]:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    seen: set[tuple[str, str]] = set()
+    groups: dict[tuple[str, str], list[Conflict]] = {}
     for conflict in _known_conflicts():
-        requirement = ctx.find(conflict.package)
-        version = ctx.version_of(conflict.package)
-        if requirement is None or version is None:
-            continue
-        if not conflict.versions.contains(Version(version.public), prereleases=True):
-            continue
-        other = conflict.breaks_with
+        groups.setdefault((conflict.package, str(conflict.breaks_with)), []).append(conflict)
+    seen: set[tuple[str, str]] = set()
+    for (package, _breaks), rows in groups.items():
+        requirement = ctx.find(package)
+        other = rows[0].breaks_with
         other_requirement = ctx.find(other.name)
-        if other_requirement is None or not set(other.extras) <= set(other_requirement.extras):
+        if requirement is None or other_requirement is None or (package, other.name) in seen:
             continue
-        if (conflict.package, other.name) in seen:
+        if not set(other.extras) <= set(other_requirement.extras):
             continue
-        other_version = ctx.version_of(other.name)
-        if other_version is not None and not other.specifier.contains(other_version, prereleases=True):
+        # The releases of the package any row of the group says break (torch's NumPy 1.x builds are one row a minor).
+        hit = [v for v in ctx.candidates(package).versions if _row_for(rows, v) is not None]
+        if not hit:
             continue
-        if other_version is None and not _may_meet(ctx.requirements.specifier_of(other.name), other.specifier):
+        theirs = ctx.candidates(other.name)
+        breaking = [v for v in theirs.versions if other.specifier.contains(v, prereleases=True)]
+        if theirs.versions and not breaking:
+            continue
+        if not theirs.versions and not _may_meet(ctx.requirements.specifier_of(other.name), other.specifier):
             continue  # the set already keeps it out of the breaking range (numpy<2 beside torch 2.2)
-        seen.add((conflict.package, other.name))
-        if other_version is None:
-            # Offline and unpinned: the installer may pick the breaking release.
-            message = (
-                f"{conflict.package} {version} breaks with {other}, and {other.name} is not pinned: {conflict.message}"
-            )
-            severity = Severity.WARNING
-        else:
-            message = f"{conflict.package} {version} breaks with {other.name} {other_version}: {conflict.message}"
-            severity = Severity.ERROR
-        fix = conflict.fix + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade else "")
-        yield ctx.finding(
-            CODE,
-            message,
-            requirement=other_requirement if other_version is not None else requirement,
-            packages=(f"{conflict.package}=={version}", other_requirement.describe()),
-            fix=fix,
-            references=(conflict.source,),
-            severity=severity,
+        mine = ctx.candidates(package)
+        if rows[0].kind in _RESOLVER_AVOIDS and (len(hit) < len(mine.versions) or len(breaking) < len(theirs.versions)):
+            continue  # the resolver picks a pair that does not clash
+        if not mine.exact and hit[0] != mine.newest and not mine.bounded:
+            continue  # a fresh install works, and only an unbounded name admits the old releases that break
+        seen.add((package, other.name))
+        newest_row = _row_for(rows, hit[0]) or rows[0]
+        yield _finding(ctx, newest_row, (requirement, other_requirement), hit, breaking)
+
+
+def _row_for(rows: list[Conflict], version: Version) -> Conflict | None:
+    return next((row for row in rows if row.versions.contains(Version(version.public), prereleases=True)), None)
+
+
+def _finding(
+    ctx: AuditContext,
+    conflict: Conflict,
+    lines: tuple[Requirement, Requirement],
+    hit: list[Version],
+    breaking: list[Version],
+) -> Finding:
+    """An error when what a fresh install gets today breaks; a warning when only part of the
+    ranges does, or the other package's release is unknown."""
+    requirement, other_requirement = lines
+    other = conflict.breaks_with
+    mine, theirs = ctx.candidates(conflict.package), ctx.candidates(other.name)
+    mine_text = ctx.subject(conflict.package, mine.newest) if mine.newest in hit else None
+    theirs_text = ctx.subject(other.name, theirs.newest) if theirs.newest in breaking else None
+    fix = conflict.fix + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade else "")
+    packages = (f"{conflict.package}=={hit[0]}", other_requirement.describe())
+    if mine_text and theirs_text:
+        message = f"{mine_text} and {theirs_text}; the two break together: {conflict.message}"
+        severity = Severity.ERROR
+        anchor = other_requirement if theirs.exact else requirement
+    elif not theirs.versions:
+        # Not tracked and not pinned: the installer may pick the breaking release.
+        message = (
+            f"{ctx.subject(conflict.package, hit[0])} breaks with {other}, and {other.name} is not pinned: "
+            f"{conflict.message}"
         )
+        severity, anchor = Severity.WARNING, requirement
+    else:
+        message = (
+            f"{requirement.describe()} and {other_requirement.describe()} admit {conflict.package} {span(hit)} with "
+            f"{other.name} {span(breaking)}, which break together, though a fresh install today gets a working "
+            f"pair: {conflict.message}"
+        )
+        severity, anchor = Severity.WARNING, requirement
+        newer = [v for v in mine.versions if v > max(hit)]
+        if newer:
+            fix = f"raise the floor: {conflict.package}>={min(newer)}, or {fix}"
+    return ctx.finding(
+        CODE,
+        message,
+        requirement=anchor,
+        packages=packages,
+        fix=fix,
+        references=(conflict.source,),
+        severity=severity,
+    )
 
 
 def _may_meet(asked: SpecifierSet, breaking: SpecifierSet) -> bool:

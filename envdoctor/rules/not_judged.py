@@ -1,4 +1,5 @@
-"""ED900 not-judged: GPU packages whose version is unknown offline, so their build cannot be judged."""
+"""ED900 not-judged: GPU packages the base knows no release of, unpinned, so their build cannot be
+judged offline. One finding per host, listing them: the reason is the same for each."""
 
 from __future__ import annotations
 
@@ -17,15 +18,22 @@ _GPU_PACKAGES = re.compile(
 def check(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.resolved or ctx.resolver_error:
         return
-    for requirement in ctx.wanted():
-        if requirement.form is not Form.NAMED or not _GPU_PACKAGES.match(requirement.name or ""):
-            continue
-        if ctx.version_of(requirement.name or "") is not None:
-            continue
-        yield ctx.finding(
-            "ED900",
-            f"{requirement.describe()} is not pinned: which build it installs, and whether it runs on the host, "
-            "cannot be judged offline",
-            requirement=requirement,
-            fix="pin it, or run envdoctor audit --resolve to judge the version the installer would pick",
-        )
+    unknown = [
+        requirement
+        for requirement in ctx.wanted()
+        if requirement.form is Form.NAMED
+        and _GPU_PACKAGES.match(requirement.name or "")
+        and ctx.version_of(requirement.name or "") is None
+        and not ctx.candidates(requirement.name or "").excluded
+    ]
+    if not unknown:
+        return
+    names = ", ".join(r.describe() for r in unknown)
+    yield ctx.finding(
+        "ED900",
+        f"the knowledge base knows no release of {names} and {'it is' if len(unknown) == 1 else 'they are'} not "
+        "pinned: which build is installed, and whether it runs on the host, cannot be judged offline",
+        requirement=unknown[0],
+        packages=tuple(r.describe() for r in unknown),
+        fix="pin them, or run envdoctor audit --resolve to judge the versions the installer would pick",
+    )

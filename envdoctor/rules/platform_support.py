@@ -1,4 +1,5 @@
-"""ED301 platform-unsupported: no distribution for the host's OS or architecture."""
+"""ED301 platform-unsupported: no release the requirement admits has a distribution for the host's
+OS, architecture or libc."""
 
 from __future__ import annotations
 
@@ -6,18 +7,28 @@ from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
 
+from envdoctor.audit.candidates import Why
 from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.kb import facts
+from envdoctor.rules import installable
 
 CODE = "ED301"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from installable.check(ctx, CODE, Why.PLATFORM)
+    yield from _untracked(ctx)
+
+
+def _untracked(ctx: AuditContext) -> Iterator[Finding]:
+    """Packages whose releases the base does not track, judged by the platforms their wheels cover."""
     if ctx.host.os is None or ctx.host.arch is None:
         return
     platform = f"{ctx.host.os}-{ctx.host.arch}"
     for requirement in ctx.wanted():
+        if ctx.candidates(requirement.name or "").tracked:
+            continue
         row = facts.platforms_of(requirement.name or "")
         if row is None or platform in row["platforms"] or "any" in row["platforms"]:
             continue

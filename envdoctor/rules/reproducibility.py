@@ -17,8 +17,11 @@ _SHOWN = 6
 def check(ctx: AuditContext) -> Iterator[Finding]:
     named = [r for r in ctx.requirements.requirements if not r.constraint]
     kinds = {item.path: item.kind for item in ctx.requirements.inputs}
+    locked = {item.path for item in ctx.requirements.inputs if item.locked_by}
     yield from _unpinned(ctx, [r for r in named if kinds.get(r.location.path) != "pyproject"])
-    yield from _pyproject_ranges(ctx, [r for r in named if kinds.get(r.location.path) == "pyproject"])
+    yield from _pyproject_ranges(
+        ctx, [r for r in named if kinds.get(r.location.path) == "pyproject" and r.location.path not in locked]
+    )
     yield from _hashes(ctx, named, kinds)
     yield from _index_builds(ctx, named)
     for requirement in named:
@@ -119,20 +122,20 @@ def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str,
 
 
 def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
-    from envdoctor.audit.stack import PYTORCH_INDEX
+    from envdoctor.kb import facts
 
     urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
-    has_pytorch_index = any(PYTORCH_INDEX.match(url) for url in urls) or bool(ctx.requirements.indexes.find_links)
+    has_pytorch_index = any(map(facts.pytorch_index_variant, urls)) or bool(ctx.requirements.indexes.find_links)
     for requirement in requirements:
         version = requirement.pinned_version
         if version is None or not version.local or has_pytorch_index:
             continue
-        if requirement.name not in ("torch", "torchvision", "torchaudio"):
+        if requirement.name not in ("torch", *facts.TORCH_COMPANIONS):
             continue
         yield ctx.finding(
             "ED406",
             f"{requirement.text} is a build only the PyTorch wheel index serves, and no --index-url or "
             "--extra-index-url names it: pip install fails on a fresh machine",
             requirement=requirement,
-            fix=f"add --extra-index-url https://download.pytorch.org/whl/{version.local} to the file",
+            fix=f"add --extra-index-url {facts.pytorch_index_url(version.local)} to the file",
         )

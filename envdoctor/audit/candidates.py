@@ -1,0 +1,173 @@
+"""What each requirement can become on a host: the releases the knowledge base knows, filtered by
+everything the set asks of the package, the host's Python and platform, and the index in effect.
+
+A fresh install takes the newest candidate; the rules judge that one, and the rest of the range
+for warnings. An exact pin is its own candidate even where the base does not know the release.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from envdoctor.host.profile import HostProfile
+from envdoctor.kb import releases as kb_releases
+
+
+class Origin(enum.Enum):
+    """Where the version a rule judges comes from, which its message must say."""
+
+    RESOLVED = "resolved"  # the resolver's pick for this host (--resolve)
+    PINNED = "pinned"  # an exact == pin in the set
+    NEWEST = "newest"  # the newest release the base knows that the set and the host admit
+
+
+class Why(enum.Enum):
+    """Why a release the specifier admits does not install on the host."""
+
+    PYTHON = "python"  # no wheel for the host's Python, and no sdist it may build
+    PLATFORM = "platform"  # no wheel for the host's OS, arch or libc, and no sdist
+    FROM_SOURCE = "from-source"  # no wheel, but an sdist pip would try to build
+    INDEX = "index"  # not on the only index in use
+
+
+class Exclusion(NamedTuple):
+    version: Version
+    why: Why
+    text: str
+
+
+class Candidates(NamedTuple):
+    name: NormalizedName
+    # Everything the set asks of the package: its lines, constraint files, the packages that pull it in.
+    specifier: SpecifierSet
+    # Newest first. Empty: the base knows no release that installs here (see ``excluded``), or
+    # does not track the package (``tracked`` is False).
+    versions: tuple[Version, ...]
+    origin: Origin
+    tracked: bool = True
+    # Releases the specifier admits that the host cannot install from a wheel, and why (newest
+    # first). For a pin, its own release when it does not install here.
+    excluded: tuple[Exclusion, ...] = ()
+
+    @property
+    def newest(self) -> Version | None:
+        return self.versions[0] if self.versions else None
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the set writes a range for the package. A bare name admits every old release,
+        and a warning about those would be noise: only a written range is judged in part."""
+        return bool(str(self.specifier))
+
+    @property
+    def exact(self) -> bool:
+        """Whether one version is known to be installed (a pin, or the resolver's pick)."""
+        return self.origin is not Origin.NEWEST
+
+
+class HostFacts(NamedTuple):
+    """The facts of a host that decide which releases install on it; None where unknown."""
+
+    python: str | None  # major.minor
+    os: str | None
+    arch: str | None
+    libc: tuple[str, str] | None
+    # For a Dockerfile judged by its final image: that image's reference.
+    image: str | None = None
+
+    @classmethod
+    def of(cls, host: HostProfile) -> HostFacts:
+        python = ".".join(host.python.split(".")[:2]) if host.python else None
+        libc = (host.libc.name, host.libc.version) if host.libc and host.libc.name and host.libc.version else None
+        return cls(python, host.os, host.arch, libc)
+
+    def describe(self) -> str:
+        """ "Linux x86_64, Python 3.12", for messages; unknown facts are left out."""
+        platform = " ".join(part for part in (_OS_TITLE.get(self.os or ""), self.arch) if part)
+        python = f"Python {self.python}" if self.python else ""
+        described = ", ".join(part for part in (platform, python) if part) or "this host"
+        return f"the image {self.image} ({described})" if self.image else described
+
+
+_OS_TITLE = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
+
+
+def pinned(
+    name: NormalizedName, specifier: SpecifierSet, version: Version, origin: Origin, host: HostFacts
+) -> Candidates:
+    """A version known exactly is the one judged, installable or not; if the base knows that it
+    does not install here, ``excluded`` says why."""
+    release = next((r for r in kb_releases.releases(name) if r.version == Version(version.public)), None)
+    exclusion = _exclusion(release, host, None) if release is not None else None
+    excluded = (exclusion,) if exclusion is not None else ()
+    return Candidates(name, specifier, (version,), origin, kb_releases.tracked(name), excluded)
+
+
+def candidates(
+    name: NormalizedName, specifier: SpecifierSet, host: HostFacts, allowed: frozenset[Version] | None = None
+) -> Candidates:
+    """The releases of ``name`` that ``specifier`` admits and that install on ``host``.
+
+    ``allowed``: where only some releases can be reached (an index that serves only some, such as
+    a PyTorch variant index given as the only index), the versions it serves.
+    """
+    known = kb_releases.releases(name)
+    if not known:
+        return Candidates(name, specifier, (), Origin.NEWEST, tracked=False)
+    admitted = [r for r in reversed(known) if specifier.contains(r.version)]
+    if not admitted and any(specifier.contains(r.version, prereleases=True) for r in known):
+        admitted = [r for r in reversed(known) if specifier.contains(r.version, prereleases=True)]
+    versions: list[Version] = []
+    excluded: list[Exclusion] = []
+    for release in admitted:
+        exclusion = _exclusion(release, host, allowed)
+        if exclusion is None:
+            versions.append(release.version)
+        else:
+            excluded.append(exclusion)
+    return Candidates(name, specifier, tuple(versions), Origin.NEWEST, True, tuple(excluded))
+
+
+def _exclusion(release: kb_releases.Release, host: HostFacts, allowed: frozenset[Version] | None) -> Exclusion | None:
+    """Why a release cannot be installed from a wheel on the host, or None when it can."""
+    if allowed is not None and release.version not in allowed:
+        return Exclusion(release.version, Why.INDEX, "not on the index in use")
+    if not release.platforms and release.sdist:
+        return None  # a package that publishes only sdists builds from source everywhere, as it is meant to
+    python_ok = kb_releases.has_wheel_for_python(release, host.python) if host.python else True
+    platform_ok = (
+        kb_releases.has_wheel_for_platform(release, host.os, host.arch, host.libc) if host.os and host.arch else True
+    )
+    if python_ok is not False and platform_ok:
+        return None
+    requires = release.requires_python
+    missing = f"Python {host.python}" if python_ok is False else f"{host.os}-{host.arch}"
+    if release.sdist and (host.python is None or requires is None or requires.contains(host.python, True)):
+        return Exclusion(release.version, Why.FROM_SOURCE, f"no wheel for {missing}, only an sdist to build")
+    if python_ok is False:
+        return Exclusion(release.version, Why.PYTHON, f"no distribution for Python {host.python}{_pythons(release)}")
+    return Exclusion(release.version, Why.PLATFORM, f"no distribution for {host.os}-{host.arch}")
+
+
+def _pythons(release: kb_releases.Release) -> str:
+    """The Pythons a release does have wheels for, for messages."""
+    if release.pythons:
+        return f" (its wheels are for Python {', '.join(sorted(release.pythons, key=Version))})"
+    if release.requires_python is not None:
+        return f" (it requires Python {release.requires_python})"
+    return ""
+
+
+def span(versions: tuple[Version, ...] | list[Version]) -> str:
+    """A list of releases as a short range for messages: "2.0.0 to 2.6.0", "2.1.0"."""
+    ordered = sorted(versions)
+    if not ordered:
+        return ""
+    if len(ordered) == 1:
+        return str(ordered[0])
+    return f"{ordered[0]} to {ordered[-1]}"

@@ -1,0 +1,209 @@
+"""One model of a GPU package's build, answered from the knowledge base for every package it covers.
+
+A build is a release of package P, from the index that serves it, for a platform: the CUDA it
+needs (brought as wheels, or loaded from the system), its cuDNN, the GPUs it has kernels and PTX
+for, the torch it is compiled against. The audit's rules, the lock's steering and the image
+planner ask ``build_of`` the same question and get the same answer; adding a GPU package is adding
+rows to the tables this module reads, not code to the rules.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from envdoctor.kb import facts
+from envdoctor.kb.check import major_minor
+
+# The naming conventions of CUDA builds on the index: NVIDIA's nvidia-*-cuNN wheels, cupy's
+# cupy-cudaNNx, JAX's jax-cudaNN-plugin/-pjrt, tensorrt-cuNN. The CUDA major is in the name.
+_CUDA_MAJOR_IN_NAME = re.compile(
+    r"^(?:nvidia-.*-cu|cupy-cuda|jax-cuda|tensorrt-cu)(?P<major>\d+)(?:x|-plugin|-pjrt|-libs|-bindings)?$"
+)
+# NVIDIA's CUDA runtime wheels carry the toolkit's version: nvidia-cuda-runtime-cu12==12.1.105 is
+# CUDA 12.1 (from CUDA 13 the name has no -cuNN).
+# Its NVRTC wheel likewise.
+_CUDA_VERSIONED = re.compile(r"^nvidia-cuda-(?:runtime|nvrtc)(?:-cu(?P<major>\d+))?$")
+_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(?:-cu\d+)?$")
+_LOCAL_VARIANT = re.compile(r"^(?P<variant>cpu|cu\d{2,3}|rocm[\d.]+)$")
+_CUDA_EXTRA = re.compile(r"^cuda(?P<major>\d+)")
+
+
+class Where(NamedTuple):
+    """How and where a release is installed: the host's OS and arch, the PyTorch variant index in
+    use (if any), and the extras asked for."""
+
+    os: str | None
+    arch: str | None
+    index_variant: str | None = None
+    extras: frozenset[str] = frozenset()
+
+
+class Build(NamedTuple):
+    package: NormalizedName
+    version: Version
+    # Where the build was learnt from, for messages: "PyPI's default Linux wheel", "the +cu121 label".
+    how: str
+    # A PyTorch-style build variant (cpu, cu121) where the package has several builds of a release.
+    variant: str | None = None
+    # The CUDA it needs: major.minor, or a major alone when any minor of it will do. None: no CUDA.
+    cuda: str | None = None
+    # True when it loads CUDA from the system (or a base image) rather than bringing it as wheels.
+    loads_system_cuda: bool = False
+    # True when the package still runs, on the CPU, where that CUDA is missing (TensorFlow without [and-cuda]).
+    gpu_optional: bool = False
+    cudnn_major: int | None = None
+    # Compute capabilities it carries machine code and PTX for; None where the base does not know.
+    kernels: tuple[str, ...] | None = None
+    ptx: tuple[str, ...] | None = None
+    # The release of torch (or another host package) its binaries are compiled against.
+    built_against: Pep508 | None = None
+    # The build PyPI serves when no index or label of the set chooses another.
+    from_pypi: bool = False
+    sources: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """ "torch 2.1.0 (cu121 build, from PyPI's default Linux wheel)", for messages."""
+        variant = f"{self.variant} build, " if self.variant else ""
+        return f"{self.package} {self.version} ({variant}from {self.how})"
+
+
+def build_of(name: str, version: Version, where: Where) -> Build | None:
+    """The build of ``name`` ``version`` installed ``where``; None when the base knows nothing
+    of the package's builds."""
+    package = canonicalize_name(name)
+    if package == "torch":
+        return _torch(package, version, where)
+    if package == "tensorflow":
+        return _tensorflow(package, version, where)
+    if package == "jax":
+        return _jax(package, version, where)
+    runtime = _CUDA_VERSIONED.match(package)
+    if runtime:
+        return Build(package, version, "its version", cuda=major_minor(str(version.public)))
+    row_build = _from_rows(package, version)
+    if row_build is not None:
+        return row_build
+    named = _CUDA_MAJOR_IN_NAME.match(package)
+    if named:
+        return Build(package, version, "its name", cuda=named.group("major"))
+    return None
+
+
+def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
+    local = _LOCAL_VARIANT.match(version.local or "")
+    release = facts.torch_release(version)
+    sources: tuple[str, ...]
+    if local:
+        variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
+    elif where.index_variant and (release is None or where.index_variant in release["variants"]):
+        # pip and uv prefer the index build: its local label sorts above the plain release.
+        variant, how = where.index_variant, facts.pytorch_index_url(where.index_variant)
+        sources, from_pypi = (), False
+    else:
+        platform = facts.torch_pypi_platform(where.os or "", version)
+        pypi = facts.torch_pypi_build(version) if where.os == "linux" and where.arch in (None, "x86_64") else None
+        if platform is not None:
+            variant, how = platform["variant"], f"PyPI, whose {where.os} wheels are {platform['variant']} builds"
+            sources, from_pypi = (platform["source"],), True
+        elif pypi is not None:
+            variant, how = facts.variant_of_pypi_cuda(pypi["cuda"]), "PyPI's default Linux wheel"
+            sources, from_pypi = (pypi["source"],), True
+        else:
+            return Build(package, version, "an unknown index")
+    cuda = facts.cuda_of_torch_variant(variant)
+    arch = facts.torch_arch(version, variant) if cuda else None
+    return Build(
+        package,
+        version,
+        how,
+        variant=variant,
+        cuda=cuda,
+        kernels=tuple(arch["sm"]) if arch else None,
+        ptx=tuple(arch["ptx"]) if arch else None,
+        from_pypi=from_pypi,
+        sources=sources,
+    )
+
+
+def _tensorflow(package: NormalizedName, version: Version, where: Where) -> Build | None:
+    if where.os not in (None, "linux"):
+        return Build(package, version, "PyPI")  # CUDA builds of TensorFlow are for Linux only
+    if "and-cuda" in where.extras:
+        wheel = facts.tensorflow_wheel(version)
+        for name, pin in (wheel or {}).get("and_cuda", {}).items():
+            runtime = _CUDA_VERSIONED.match(name)
+            if runtime and wheel is not None:
+                asked = pin if pin[:1] in "<>=!~" else f"=={pin}"
+                cuda = major_minor(pin) if pin[:1].isdigit() else runtime.group("major") or _lowest_major(pin)
+                how = f"[and-cuda], which asks {name}{asked}"
+                return Build(package, version, how, cuda=cuda, sources=(wheel["source"],))
+        return None
+    tested = facts.tensorflow_tested(version)
+    if tested is None or "cuda" not in tested:
+        return None
+    cudnn = int(str(tested["cudnn"]).split(".")[0]) if "cudnn" in tested else None
+    return Build(
+        package,
+        version,
+        f"PyPI, built and tested with CUDA {tested['cuda']}, which it loads from the system to use the GPU",
+        cuda=major_minor(tested["cuda"]),
+        loads_system_cuda=True,
+        gpu_optional=True,
+        cudnn_major=cudnn,
+        sources=(tested["source"],),
+    )
+
+
+def _lowest_major(specifier: str) -> str:
+    """The CUDA major a specifier's lower bound names (">=12.5.82,<13" is 12)."""
+    bounds = [spec.version for spec in SpecifierSet(specifier) if spec.operator in (">=", ">", "==", "~=")]
+    return bounds[0].split(".")[0] if bounds else ""
+
+
+def is_cuda_runtime(name: str) -> bool:
+    """Whether a package is NVIDIA's CUDA runtime wheel, whose version is the CUDA it brings."""
+    return _CUDA_RUNTIME.match(canonicalize_name(name)) is not None
+
+
+def _jax(package: NormalizedName, version: Version, where: Where) -> Build | None:
+    """jax[cudaNN] installs the CUDA NN plugin (its release row pins it); plain jax is a CPU build."""
+    majors = [m.group("major") for extra in where.extras if (m := _CUDA_EXTRA.match(extra))]
+    if not majors or where.os not in (None, "linux"):
+        return None
+    release = facts.jax_release(version)
+    sources = (release["source"],) if release else ()
+    return Build(package, version, f"the [{'/'.join(sorted(where.extras))}] extra", cuda=majors[0], sources=sources)
+
+
+def _from_rows(package: NormalizedName, version: Version) -> Build | None:
+    """A package of the gpu_packages table: its CUDA major, cuDNN, system CUDA and torch, per range."""
+    for row in facts.package_builds(package):
+        if not SpecifierSet(row["versions"]).contains(version, prereleases=True):
+            continue
+        major = row.get("cuda_major")
+        built = Pep508(row["built_against"]) if "built_against" in row else None
+        return Build(
+            package,
+            version,
+            "PyPI",
+            cuda=str(major) if major else None,
+            loads_system_cuda=bool(row.get("loads_system_cuda", False)),
+            cudnn_major=row.get("cudnn_major"),
+            built_against=built,
+            from_pypi=True,
+            sources=(row["source"],),
+        )
+    return None
+
+
+def runs_on(build: Build, capability: str) -> bool | None:
+    """Whether the build has kernels (or PTX) for a GPU of ``capability``; None if unknown."""
+    if build.kernels is None:
+        return None
+    return facts.kernels_run_on(capability, list(build.kernels), list(build.ptx or ()))

@@ -1,0 +1,394 @@
+"""The releases and dependencies topics: ``ci/kb-releases`` on recorded index answers, and the
+query module ``kb.releases`` on the generated data.
+
+Every fact asserted about a real release was read from the index answer recorded under
+tests/fixtures/index-releases/ (see its README) or from the index on 2026-12-02.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import io
+import json
+import tarfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from envdoctor.kb import load_topic
+from envdoctor.kb import releases as kbr
+from envdoctor.kb.schema import TOPIC_BY_NAME
+from envdoctor.tomlcompat import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests/fixtures/index-releases"
+TODAY = "2026-12-02"
+
+
+def _generator() -> ModuleType:
+    """ci/kb-releases, imported as a module (it has no .py suffix, being a command)."""
+    loader = importlib.machinery.SourceFileLoader("kb_releases", str(ROOT / "ci/kb-releases"))
+    spec = importlib.util.spec_from_loader("kb_releases", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+gen = _generator()
+
+
+def page(project: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{project}.json").read_text())
+    return data
+
+
+def rows_by_version(project: str) -> dict[str, dict[str, Any]]:
+    return {row["version"]: row for row in gen.release_rows(project, page(project), TODAY)}
+
+
+# --- the generator, on recorded pages -------------------------------------------------------------
+
+
+def test_only_final_unyanked_releases_since_2020_are_rows() -> None:
+    # numpy.json: 1.17.4 (uploaded 2019-11-11), 1.24.4, 2.0.0rc1, 2.0.0, and 2.4.0 whose final
+    # files are all yanked ("Backward compatibility bug").
+    assert list(rows_by_version("numpy")) == ["1.24.4", "2.0.0"]
+
+
+@pytest.mark.parametrize(
+    ("project", "version", "expected"),
+    [
+        (
+            "numpy",
+            "1.24.4",
+            {
+                "requires_python": ">=3.8",
+                "pythons": ["3.8", "3.9", "3.10", "3.11"],  # no cp312 wheel
+                "platforms": ["linux-aarch64", "linux-x86_64", "macos-arm64", "macos-x86_64", "windows-x86_64"],
+                "glibc": "2.17",  # manylinux_2_17 / manylinux2014
+                "sdist": True,
+            },
+        ),
+        (
+            "numpy",
+            "2.0.0",
+            {
+                "requires_python": ">=3.9",
+                "pythons": ["3.9", "3.10", "3.11", "3.12"],
+                "platforms": [
+                    "linux-aarch64",
+                    "linux-aarch64-musl",
+                    "linux-x86_64",
+                    "linux-x86_64-musl",
+                    "macos-arm64",
+                    "macos-x86_64",
+                    "windows-x86_64",
+                ],
+                "glibc": "2.17",
+                "sdist": True,
+            },
+        ),
+        (
+            "torch",
+            "2.5.0",
+            {
+                "requires_python": ">=3.8.0",
+                "pythons": ["3.9", "3.10", "3.11", "3.12", "3.13"],
+                "platforms": ["linux-aarch64", "linux-x86_64", "macos-arm64", "windows-x86_64"],  # no macos-x86_64
+                # cp313 only as manylinux1_x86_64
+                "missing": ["3.13 linux-aarch64", "3.13 macos-arm64", "3.13 windows-x86_64"],
+                "glibc": "2.5",  # its x86_64 wheels are tagged manylinux1
+                "glibc_aarch64": "2.17",  # manylinux2014_aarch64
+                "sdist": False,
+            },
+        ),
+        (
+            "tensorflow",
+            "2.15.0",
+            {
+                "requires_python": ">=3.9",
+                "pythons": ["3.9", "3.10", "3.11"],
+                "platforms": ["linux-aarch64", "linux-x86_64", "macos-arm64", "macos-x86_64", "windows-x86_64"],
+                "glibc": "2.17",
+                "sdist": False,
+            },
+        ),
+        ("accelerate", "1.9.0", {"requires_python": ">=3.9.0", "platforms": ["any"], "sdist": True}),
+        ("openai-whisper", "20231117", {"requires_python": ">=3.8", "platforms": [], "sdist": True}),
+    ],
+)
+def test_release_rows_from_recorded_pages(project: str, version: str, expected: dict[str, Any]) -> None:
+    row = rows_by_version(project)[version]
+    assert row == {
+        "package": project,
+        "version": version,
+        **expected,
+        "source": f"https://pypi.org/simple/{project}/",
+        "checked": TODAY,
+    }
+    TOPIC_BY_NAME["releases"].tables[0].check(row)
+
+
+@pytest.mark.parametrize(
+    ("tag", "platforms"),
+    [
+        ("any", ["any"]),
+        ("manylinux1_x86_64", ["linux-x86_64"]),
+        ("manylinux_2_28_aarch64", ["linux-aarch64"]),
+        ("musllinux_1_2_aarch64", ["linux-aarch64-musl"]),
+        ("macosx_10_9_universal2", ["macos-arm64", "macos-x86_64"]),
+        ("macosx_10_6_intel", ["macos-x86_64"]),
+        ("macosx_11_0_arm64", ["macos-arm64"]),
+        ("win_amd64", ["windows-x86_64"]),
+        ("win_arm64", ["windows-arm64"]),
+        ("win32", []),
+        ("manylinux2014_ppc64le", []),
+        ("manylinux1_i686", []),
+    ],
+)
+def test_platform_of(tag: str, platforms: list[str]) -> None:
+    assert gen.platform_of(tag) == platforms
+
+
+@pytest.mark.parametrize(
+    ("tag", "glibc"),
+    [
+        ("manylinux1_x86_64", "2.5"),
+        ("manylinux2010_x86_64", "2.12"),
+        ("manylinux2014_aarch64", "2.17"),
+        ("manylinux_2_28_x86_64", "2.28"),
+        ("manylinux_2_27_aarch64", "2.27"),
+        ("musllinux_1_1_x86_64", None),
+    ],
+)
+def test_glibc_of(tag: str, glibc: str | None) -> None:
+    assert gen.glibc_of(tag) == (Version(glibc) if glibc else None)
+
+
+def accelerate_declared() -> dict[Version, list[str]]:
+    declared = {}
+    for path in sorted(FIXTURES.glob("accelerate-*.METADATA")):
+        version = Version(path.name.split("-")[1])
+        lines = [line.split(": ", 1)[1] for line in path.read_text().splitlines() if line.startswith("Requires-Dist")]
+        declared[version] = gen.gpu_requirements("accelerate", lines)
+    return declared
+
+
+def test_dependency_rows_from_recorded_metadata() -> None:
+    rows = gen.dependency_rows("accelerate", accelerate_declared(), TODAY)
+    torch = [(row["versions"], row["requires"]) for row in rows if row["requires"].startswith("torch")]
+    # 0.31.0 declares "torch (>=1.10.0)", 0.32.0 and 1.0.0 "torch >=1.10.0": one run.
+    assert torch == [(">=0.31.0,<=1.0.0", "torch>=1.10.0"), ("==1.9.0", "torch>=2.0.0")]
+    by_requirement = {row["requires"]: row["versions"] for row in rows}
+    assert by_requirement['bitsandbytes; extra == "dev"'] == ">=0.31.0,<=1.9.0"
+    # Not GPU packages in the brief's sense: numpy, torchpippy, torchdata, deepspeed (a parent itself).
+    assert not any(r.startswith(("numpy", "torchpippy", "torchdata", "deepspeed")) for r in by_requirement)
+    for row in rows:
+        TOPIC_BY_NAME["dependencies"].tables[0].check(row)
+
+
+def test_a_requirement_that_comes_back_is_two_runs() -> None:
+    declared = {Version("1"): ["torch"], Version("2"): [], Version("3"): ["torch"]}
+    rows = gen.dependency_rows("p", declared, TODAY)
+    assert [row["versions"] for row in rows] == ["==1", "==3"]
+
+
+@pytest.mark.parametrize(
+    ("parent", "requirement", "gpu"),
+    [
+        ("keras-hub", "keras>=3.5", True),
+        ("tensorflow", "keras<2.16,>=2.15.0", False),  # keras is a GPU package for the KerasNLP/Hub models only
+        ("tensorflow", 'nvidia-cudnn-cu12==8.9.4.25; extra == "and-cuda"', True),
+        ("vllm", "cupy-cuda12x", True),
+        ("transformers", "tensorrt-llm", True),
+        ("transformers", "tokenizers", False),
+    ],
+)
+def test_is_gpu_requirement(parent: str, requirement: str, gpu: bool) -> None:
+    assert gen.is_gpu_requirement(parent, Requirement(requirement)) is gpu
+
+
+def test_requirements_of_an_sdist_without_requires_dist(tmp_path: Path) -> None:
+    """openai-whisper 20231117 has no wheel; its PKG-INFO (metadata 2.1) lists no Requires-Dist,
+    its egg-info's requires.txt does."""
+    requires = (FIXTURES / "openai-whisper-20231117.requires.txt").read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in [
+            ("openai-whisper-20231117/PKG-INFO", b"Metadata-Version: 2.1\nName: openai-whisper\n"),
+            ("openai-whisper-20231117/openai_whisper.egg-info/requires.txt", requires),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    lines = gen.sdist_requirements("openai-whisper-20231117.tar.gz", buffer.getvalue())
+    assert lines[:4] == ["triton<3,>=2.0.0", "numba", "numpy", "torch"]
+    assert 'pytest; extra == "dev"' in lines
+    assert gen.gpu_requirements("openai-whisper", lines) == ["torch", "triton<3,>=2.0.0"]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("torch\n[dev]\npytest\n", ["torch", 'pytest; extra == "dev"']),
+        ('[:sys_platform == "linux"]\ntriton\n', ['triton; sys_platform == "linux"']),
+        ('[gpu:sys_platform == "linux"]\ncupy\n', ['cupy; (sys_platform == "linux") and extra == "gpu"']),
+    ],
+)
+def test_requires_txt(text: str, lines: list[str]) -> None:
+    assert gen.requires_txt(text) == lines
+    for line in lines:
+        Requirement(line)
+
+
+def test_inline_rows_read_back_as_toml_and_fit_the_schema() -> None:
+    rows = gen.release_rows("numpy", page("numpy"), TODAY)
+    text = "\n".join(gen.inline_rows("release", rows))
+    assert len(text.splitlines()) == len(rows) + 2  # one line a row, between "release = [" and "]"
+    assert tomllib.loads(text) == {"release": rows}
+
+
+# --- the query module, on the shipped data ---------------------------------------------------------
+
+
+def release(name: str, version: str) -> kbr.Release:
+    return next(r for r in kbr.releases(name) if r.version == Version(version))
+
+
+def test_releases_are_typed_and_oldest_first() -> None:
+    numpy = kbr.releases("NumPy")
+    assert [r.version for r in numpy] == sorted(r.version for r in numpy)
+    # Releases uploaded since 2020-01-01: 1.17.5 was (that day), 1.17.4 was not (2019-11-11).
+    assert numpy[0].version == Version("1.17.5")
+    first = release("numpy", "2.0.0")
+    assert first.requires_python == SpecifierSet(">=3.9")
+    assert first.glibc == Version("2.17")
+    assert first.source == "https://pypi.org/simple/numpy/"
+    assert kbr.releases("no-such-package") == ()
+    assert kbr.tracked("scikit_learn") and not kbr.tracked("no-such-package")
+
+
+def test_every_tracked_package_has_releases() -> None:
+    assert {row["package"] for row in load_topic("releases", "release")} == set(gen.TRACKED)
+
+
+def test_one_row_per_release() -> None:
+    keys = [(row["package"], row["version"]) for row in load_topic("releases", "release")]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize(
+    ("package", "version", "python", "expected"),
+    [
+        ("numpy", "1.24.4", "3.11", True),
+        ("numpy", "1.24.4", "3.12", False),  # no cp312 wheel
+        ("numpy", "2.0.0", "3.8", False),  # requires_python >=3.9, no cp38 wheel
+        ("numpy", "2.0.0", "3.12", True),
+        ("tensorflow", "2.15.0", "3.11", True),
+        ("tensorflow", "2.15.0", "3.13", False),
+        ("torch", "2.5.0", "3.13", True),  # on Linux x86_64, see below
+        ("torch", "2.5.0", "3.8", False),  # requires_python >=3.8.0 but no cp38 wheel
+        ("vllm", "0.6.3", "3.12", True),  # cp38-abi3
+        ("vllm", "0.6.3", "3.7", False),
+        ("accelerate", "1.9.0", "3.13", True),  # pure wheel, requires_python >=3.9.0
+        ("accelerate", "1.9.0", "3.8", False),
+        ("deepspeed", "0.16.0", "3.12", False),  # an sdist only
+        ("numpy", "2.0.0", "three", None),
+    ],
+)
+def test_has_wheel_for_python(package: str, version: str, python: str, expected: bool | None) -> None:
+    assert kbr.has_wheel_for_python(release(package, version), python) is expected
+
+
+def test_python_allowed_that_depends_on_the_patch_release_is_unknown() -> None:
+    torch_15 = release("torch", "1.5.0")  # requires_python: ... !=3.6.0
+    assert kbr.python_allowed(torch_15, "3.6") is None
+    assert kbr.python_allowed(torch_15, "3.7") is True
+    assert kbr.has_wheel_for_python(torch_15, "3.6") is None
+
+
+GLIBC_2_31 = ("glibc", "2.31")
+MUSL = ("musl", "1.2.4")
+
+
+@pytest.mark.parametrize(
+    ("package", "version", "os", "arch", "libc", "expected"),
+    [
+        ("torch", "2.5.0", "macos", "arm64", None, True),
+        ("torch", "2.5.0", "macos", "x86_64", None, False),
+        ("torch", "2.5.0", "linux", "aarch64", GLIBC_2_31, True),
+        ("torch", "2.5.0", "linux", "arm64", GLIBC_2_31, True),  # Linux arm64 is aarch64
+        ("torch", "2.5.0", "linux", "aarch64", ("glibc", "2.12"), False),  # manylinux2014 needs 2.17
+        ("torch", "2.5.0", "linux", "x86_64", ("glibc", "2.12"), True),  # manylinux1: 2.5
+        ("torch", "2.5.0", "linux", "x86_64", MUSL, False),
+        ("torch", "2.5.0", "windows", "x86_64", None, True),
+        ("torch", "2.5.0", "windows", "arm64", None, False),
+        ("numpy", "2.0.0", "linux", "x86_64", MUSL, True),  # musllinux_1_1_x86_64
+        ("numpy", "1.24.4", "linux", "x86_64", MUSL, False),
+        ("numpy", "1.24.4", "linux", "x86_64", ("glibc", "2.17"), True),
+        ("numpy", "1.24.4", "linux", "x86_64", ("glibc", "2.12"), False),
+        ("numpy", "1.24.4", "linux", "x86_64", None, True),  # libc unknown: no floor to hold it to
+        ("accelerate", "1.9.0", "windows", "arm64", None, True),  # pure wheel
+        ("vllm", "0.6.3", "linux", "aarch64", GLIBC_2_31, False),  # cp38-abi3-manylinux1_x86_64 only
+        ("deepspeed", "0.16.0", "linux", "x86_64", GLIBC_2_31, False),
+    ],
+)
+def test_has_wheel_for_platform(
+    *, package: str, version: str, os: str, arch: str, libc: tuple[str, str] | None, expected: bool
+) -> None:
+    assert kbr.has_wheel_for_platform(release(package, version), os, arch, libc) is expected
+
+
+@pytest.mark.parametrize(
+    ("package", "version", "python", "os", "arch", "libc", "installs", "from_source"),
+    [
+        ("torch", "2.5.0", "3.13", "linux", "x86_64", GLIBC_2_31, True, False),
+        ("torch", "2.5.0", "3.13", "macos", "arm64", None, False, False),  # cp313 only for Linux x86_64
+        ("torch", "2.5.0", "3.12", "macos", "arm64", None, True, False),
+        ("torch", "2.5.0", "3.12", "macos", "x86_64", None, False, False),  # no sdist to build either
+        ("numpy", "1.24.4", "3.12", "linux", "x86_64", GLIBC_2_31, True, True),  # no cp312 wheel: the sdist
+        ("numpy", "2.0.0", "3.8", "linux", "x86_64", GLIBC_2_31, False, False),  # requires_python >=3.9
+        ("tensorflow", "2.15.0", "3.12", "linux", "x86_64", GLIBC_2_31, False, False),
+        ("deepspeed", "0.16.0", "3.12", "linux", "x86_64", GLIBC_2_31, True, True),  # sdist only
+        ("torch", "1.5.0", "3.6", "linux", "x86_64", GLIBC_2_31, None, False),  # !=3.6.0: the patch decides
+    ],
+)
+def test_installs_on(
+    *,
+    package: str,
+    version: str,
+    python: str,
+    os: str,
+    arch: str,
+    libc: tuple[str, str] | None,
+    installs: bool | None,
+    from_source: bool,
+) -> None:
+    found = release(package, version)
+    assert kbr.installs_on(found, python, os, arch, libc) is installs
+    assert kbr.builds_from_source(found, python, os, arch, libc) is from_source
+
+
+def test_gpu_dependencies_of_accelerate() -> None:
+    torch = [d for d in kbr.gpu_dependencies("Accelerate") if d.requirement.name == "torch"]
+    assert all(d.parent == "accelerate" and d.source.startswith("https://pypi.org/pypi/accelerate/") for d in torch)
+    by_version = {
+        version: [str(d.requirement) for d in torch if d.versions.contains(version)] for version in ("1.0.0", "1.9.0")
+    }
+    # Read from the recorded METADATA of accelerate 1.0.0 and 1.9.0.
+    assert by_version == {"1.0.0": ["torch>=1.10.0"], "1.9.0": ["torch>=2.0.0"]}
+    assert kbr.gpu_dependencies("no-such-package") == ()
+
+
+def test_dependents_of_torch() -> None:
+    parents = {d.parent for d in kbr.dependents_of("torch")}
+    assert {"accelerate", "transformers", "openai-whisper"} <= parents
+    assert all(d.requirement.name == "torch" for d in kbr.dependents_of("Torch"))
+    assert kbr.dependents_of("no-such-package") == ()
