@@ -238,7 +238,6 @@ ROWS = [
         HOST_5090,
         ("ED102:error",),
         words={"ED102": ("12.0",)},
-        bug="a cu126 torch build without a cuda_arch row is taken to run on 12.0; CUDA 12.6 cannot target 12.0",
     ),
     # --- GTX 1080 Ti (6.1), driver 575.57.08 (CUDA 12.9), Python 3.11. cuda_arch: cu128 of 2.8.0
     # starts at 7.0; cu126 keeps 6.0, whose kernels run on 6.1 (same major).
@@ -464,7 +463,6 @@ ROWS = [
         HOST_MAC_INTEL,
         ("ED301:error",),
         fix={"ED301": ("2.2",)},
-        bug="the fix says no torch has a macOS x86_64 wheel (2.2.2 has) and offers a marker that holds on the host",
     ),
     row("macintel-torch-bare", "torch", HOST_MAC_INTEL, absent=(*OK, "ED301")),
     row("macintel-torch==2.2.2", "torch==2.2.2", HOST_MAC_INTEL, absent=(*OK, "ED301")),
@@ -474,7 +472,6 @@ ROWS = [
         HOST_MAC_INTEL,
         ("ED301:error",),
         fix={"ED301": ("2.16",)},
-        bug="the fix says no tensorflow has a macOS x86_64 wheel (2.16.2 has), offers a marker true on the host",
     ),
     row("macintel-tensorflow", "tensorflow", HOST_MAC_INTEL, absent=(*OK, "ED301")),
     row("aarch64-torch==2.0.1", "torch==2.0.1", HOST_GH200, absent=(*OK, "ED301")),
@@ -828,14 +825,12 @@ ROWS = [
         "tensorrt-cu13",
         HOST_A100,
         ("ED101:error",),
-        bug="tensorrt-cu13 (CUDA 13 in its name, gpu_packages row) no longer makes a CUDA claim",
     ),
     row(
         "v100-tensorrt-cu12",
         "tensorrt-cu12",
         HOST_V100,
         ("ED101:error",),
-        bug="tensorrt-cu12 (CUDA 12 in its name, gpu_packages row) no longer makes a CUDA claim",
     ),
     row("h100-tensorrt-bare", "tensorrt", HOST_H100, absent=(*OK, "ED101")),
     # --- flash-attn, bitsandbytes, triton, deepspeed, paddlepaddle-gpu
@@ -889,7 +884,6 @@ ROWS = [
         HOST_V100,
         ("ED101",),
         words={"ED101": ("torch==2.4.0", "vllm")},
-        bug="torch==2.4.0 required by vllm 0.6.3 is called unknown to the base (ED900), not judged (cu121: >= 525)",
     ),
     row("a100-vllm==0.6.3", "vllm==0.6.3", HOST_A100, absent=(*OK, "ED101")),
     row("h100-vllm-bare", "vllm", HOST_H100, absent=(*OK, "ED101")),

@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from envdoctor.cli import main
 from envdoctor.kb import load_topic
 from envdoctor.kb import releases as kbr
 from envdoctor.kb.schema import TOPIC_BY_NAME
@@ -255,6 +256,108 @@ def test_inline_rows_read_back_as_toml_and_fit_the_schema() -> None:
     assert tomllib.loads(text) == {"release": rows}
 
 
+# --- which packages are tracked and whose requirements are recorded ---------------------------------
+
+
+def test_conflict_parents_and_what_they_break_with_come_from_incompatibilities() -> None:
+    found = gen.conflicts()
+    assert {"pandas", "scipy", "tensorflow", "statsmodels", "shap", "opencv-python", "onnx"} <= set(found)
+    assert {"sentence-transformers", "diffusers", "tensorboard"} <= set(found)
+    assert {"numpy", "protobuf", "huggingface-hub"} <= found["scipy"]
+    rows = [
+        {"package": "Foo_Bar", "breaks_with": "numpy>=2"},
+        {"package": "baz", "breaks_with": "tensorflow[and-cuda]>=2.14,<2.15"},
+    ]
+    assert gen.conflicts(rows) == {"foo-bar": {"numpy", "tensorflow"}, "baz": {"numpy", "tensorflow"}}
+
+
+def test_parents_read_conflict_packages_from_2020_and_the_others_from_2022() -> None:
+    chosen = gen.parents()
+    assert set(gen.PARENTS) <= set(chosen) and {"jax", "jaxlib"} <= set(gen.PARENTS)
+    assert chosen["pandas"][0] == chosen["tensorflow"][0] == "2020-01-01"  # tensorflow 2.4-2.9 conflicts
+    assert chosen["accelerate"][0] == "2022-01-01"
+    pandas, accelerate = chosen["pandas"][1], chosen["accelerate"][1]
+    assert pandas(Requirement("numpy<2")) and not pandas(Requirement("torch"))  # not a GPU parent
+    assert accelerate(Requirement("torch")) and not accelerate(Requirement("numpy"))  # not a conflict package
+
+
+def test_tracked_adds_conflict_packages_and_gpu_packages_once() -> None:
+    found = gen.tracked()
+    assert len(found) == len(set(found))
+    assert found[: len(gen.TRACKED)] == gen.TRACKED
+    wanted = {"huggingface-hub", "shap", "statsmodels", "tensorboard", "matplotlib", "opencv-contrib-python"}
+    wanted |= {"nvidia-cudnn-cu12", "nvidia-cuda-runtime-cu12", "nvidia-nccl-cu12", "tensorrt-cu12", "tensorrt-cu13"}
+    assert wanted <= set(found)
+
+
+def metadata_lines(filename: str) -> list[str]:
+    text = (FIXTURES / filename).read_text()
+    if filename.endswith(".requires.txt"):
+        return gen.requires_txt(text)
+    return [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Requires-Dist: ")]
+
+
+# What each release declares, read on 2026-12-02 from the wheel whose METADATA the generator
+# reads (sentence-transformers 2.2.2 has no wheel: its sdist's egg-info requires.txt, its PKG-INFO
+# being metadata 2.1 without Requires-Dist). scipy's, pandas's and statsmodels's cp310 win_amd64
+# wheels declare the same lines (checked by hand).
+DECLARED = [
+    ("scipy", "1.12.0", "scipy-1.12.0-cp312-cp312-musllinux_1_1_x86_64.whl.METADATA", ["numpy<1.29.0,>=1.22.4"]),
+    (
+        "pandas",
+        "2.1.4",
+        "pandas-2.1.4-cp312-cp312-musllinux_1_1_x86_64.whl.METADATA",
+        [
+            'numpy<2,>=1.22.4; python_version < "3.11"',
+            'numpy<2,>=1.23.2; python_version == "3.11"',
+            'numpy<2,>=1.26.0; python_version >= "3.12"',
+        ],
+    ),
+    (
+        "statsmodels",
+        "0.14.1",
+        "statsmodels-0.14.1-cp312-cp312-musllinux_1_1_x86_64.whl.METADATA",
+        [
+            "numpy<2,>=1.18",
+            'numpy<2,>=1.22.3; python_version == "3.10" and platform_system == "Windows" and '
+            'platform_python_implementation != "PyPy"',
+        ],
+    ),
+    (
+        "sentence-transformers",
+        "2.2.2",
+        "sentence-transformers-2.2.2.requires.txt",
+        ["huggingface-hub>=0.4.0", "numpy", "torch>=1.6.0", "torchvision"],  # no cap: the conflict stands
+    ),
+]
+
+
+@pytest.mark.parametrize(("parent", "version", "fixture", "expected"), DECLARED)
+def test_recorded_requirements_of_conflict_packages(
+    parent: str, version: str, fixture: str, expected: list[str]
+) -> None:
+    assert gen.recorded_requirements(metadata_lines(fixture), gen.parents()[parent][1]) == expected
+
+
+def test_recorded_requirements_of_tensorflow_2_15_0() -> None:
+    found = gen.recorded_requirements(
+        metadata_lines("tensorflow-2.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl.METADATA"),
+        gen.parents()["tensorflow"][1],
+    )
+    assert "numpy<2.0.0,>=1.23.5" in found  # declared as "numpy (<2.0.0,>=1.23.5)"
+    assert "protobuf!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev,>=3.20.3" in found
+    assert 'nvidia-cudnn-cu12==8.9.4.25; extra == "and-cuda"' in found  # a GPU parent too
+    assert not any(line.startswith(("keras", "tensorboard", "ml-dtypes")) for line in found)
+
+
+def test_recorded_requirements_of_jax_0_4_30() -> None:
+    found = gen.recorded_requirements(metadata_lines("jax-0.4.30-py3-none-any.whl.METADATA"), gen.parents()["jax"][1])
+    assert 'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda12"' in found
+    assert 'jaxlib==0.4.30; extra == "cuda12"' in found
+    assert "jaxlib<=0.4.30,>=0.4.27" in found
+    assert not any(line.startswith("numpy") for line in found)  # jax is no conflict package
+
+
 # --- the query module, on the shipped data ---------------------------------------------------------
 
 
@@ -276,7 +379,7 @@ def test_releases_are_typed_and_oldest_first() -> None:
 
 
 def test_every_tracked_package_has_releases() -> None:
-    assert {row["package"] for row in load_topic("releases", "release")} == set(gen.TRACKED)
+    assert {row["package"] for row in load_topic("releases", "release")} == set(gen.tracked())
 
 
 def test_one_row_per_release() -> None:
@@ -376,15 +479,15 @@ def test_installs_on(
     assert kbr.builds_from_source(found, python, os, arch, libc) is from_source
 
 
-def test_gpu_dependencies_of_accelerate() -> None:
-    torch = [d for d in kbr.gpu_dependencies("Accelerate") if d.requirement.name == "torch"]
+def test_declared_requirements_of_accelerate() -> None:
+    torch = [d for d in kbr.declared_requirements("Accelerate") if d.requirement.name == "torch"]
     assert all(d.parent == "accelerate" and d.source.startswith("https://pypi.org/pypi/accelerate/") for d in torch)
     by_version = {
         version: [str(d.requirement) for d in torch if d.versions.contains(version)] for version in ("1.0.0", "1.9.0")
     }
     # Read from the recorded METADATA of accelerate 1.0.0 and 1.9.0.
     assert by_version == {"1.0.0": ["torch>=1.10.0"], "1.9.0": ["torch>=2.0.0"]}
-    assert kbr.gpu_dependencies("no-such-package") == ()
+    assert kbr.declared_requirements("no-such-package") == ()
 
 
 def test_dependents_of_torch() -> None:
@@ -392,3 +495,60 @@ def test_dependents_of_torch() -> None:
     assert {"accelerate", "transformers", "openai-whisper"} <= parents
     assert all(d.requirement.name == "torch" for d in kbr.dependents_of("Torch"))
     assert kbr.dependents_of("no-such-package") == ()
+
+
+# The releases above, as the shipped dependencies topic records them: the same requirements.
+SHIPPED = [
+    *((parent, version, expected) for parent, version, _, expected in DECLARED),
+    ("tensorflow", "2.15.0", ["numpy<2.0.0,>=1.23.5"]),
+    (
+        "jax",
+        "0.4.30",
+        [
+            'jax-cuda12-plugin==0.4.30; extra == "cuda12-local"',
+            'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda"',
+            'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda12"',
+            'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda12-pip"',
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("parent", "version", "expected"), SHIPPED)
+def test_shipped_requirements(parent: str, version: str, expected: list[str]) -> None:
+    declared = {str(d.requirement) for d in kbr.declared_requirements(parent) if d.versions.contains(version)}
+    assert set(expected) <= declared
+    wanted = {Requirement(line).name for line in expected}
+    assert {line for line in declared if Requirement(line).name in wanted} == set(expected)
+
+
+def test_companions_declare_their_torch() -> None:
+    parents = {d.parent for d in kbr.dependents_of("torch")}
+    assert {"torchvision", "torchaudio", "xformers", "vllm"} <= parents
+
+
+def test_dependents_of_numpy_are_conflict_packages() -> None:
+    parents = {d.parent for d in kbr.dependents_of("numpy")}
+    assert {"scipy", "pandas", "tensorflow", "statsmodels", "scikit-learn", "matplotlib"} <= parents
+    # pandas 1.0.0 (2020-01-29) is recorded: the conflicts reach back that far.
+    assert any(d.versions.contains("1.0.0") for d in kbr.declared_requirements("pandas"))
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        "scipy<1.13\nnumpy",  # scipy 1.12.0: numpy<1.29.0
+        "pandas<2.2.2\nnumpy",  # pandas 2.2.1: numpy<2
+        "statsmodels==0.14.1\nnumpy",  # numpy<2
+        "tensorflow<2.16\nnumpy",  # tensorflow 2.15.1: numpy<2.0.0
+    ],
+)
+def test_a_declared_numpy_cap_is_what_a_fresh_install_gets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], requirements: str
+) -> None:
+    """The audit follows the cap the release of the conflict package declares: no NumPy 2 error."""
+    path = tmp_path / "requirements.txt"
+    path.write_text(requirements + "\n")
+    main(["audit", str(path), "--os", "linux", "--arch", "x86_64", "--python", "3.11", "--format", "json", "-q"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert not [f for f in findings if f["code"] == "ED203" and f["severity"] == "error"], findings

@@ -140,10 +140,11 @@ class AuditContext:
                 if parent.name in seen:
                     continue
                 seen.add(parent.name)
-                for dependency in self._dependencies_of(parent, kb_releases.gpu_dependencies(parent.name)):
+                for dependency in self._dependencies_of(parent, kb_releases.declared_requirements(parent.name)):
                     found.append((line, parent.name, dependency))
                     child = canonicalize_name(dependency.name)
-                    following.append((line, parent._replace(name=child, extras=frozenset(dependency.extras))))
+                    extras = frozenset(dependency.extras)
+                    following.append((line, parent._replace(name=child, extras=extras, specifier=dependency.specifier)))
             frontier = following
         return tuple(found)
 
@@ -151,7 +152,7 @@ class AuditContext:
         """The GPU requirements of the release of ``parent`` that would be installed here."""
         if not rows or parent.name is None:
             return []
-        version = self._parent_version(parent.name, rows)
+        version = self._parent_version(parent, rows)
         if version is None:
             return []
         wanted = []
@@ -164,13 +165,16 @@ class AuditContext:
             wanted.append(row.requirement)
         return wanted
 
-    def _parent_version(self, name: NormalizedName, rows: tuple[Dependency, ...]) -> Version | None:
+    def _parent_version(self, parent: Requirement, rows: tuple[Dependency, ...]) -> Version | None:
         """The release of a package that pulls in others: exact if known, else the newest candidate
-        whose requirements the set's own lines can meet (torchvision beside torch==2.1.0 is the
-        torchvision of torch 2.1.0, as a resolver would pick)."""
+        (within what the set, or the package that pulled it in, asks) whose requirements the set's
+        own lines can meet (torchvision beside torch==2.1.0 is the torchvision of torch 2.1.0, as a
+        resolver would pick)."""
+        name = canonicalize_name(parent.name or "")
         if name in self._exact:
             return self._exact[name][0]
-        for version in self._own_candidates(name).versions:
+        asked = self._asked.get(name, SpecifierSet()) & parent.specifier
+        for version in self._candidates_for(name, asked).versions:
             if all(self._can_meet(row.requirement) for row in rows if row.versions.contains(version, True)):
                 return version
         return None
@@ -234,10 +238,6 @@ class AuditContext:
 
     def find(self, name: str) -> Requirement | None:
         return self._by_name.get(canonicalize_name(name))
-
-    def _own_candidates(self, name: NormalizedName) -> Candidates:
-        """Candidates from the set's own lines alone (not what other packages ask of this one)."""
-        return self._candidates_for(name, self._asked.get(name, SpecifierSet()))
 
     def _candidates_for(self, name: NormalizedName, specifier: SpecifierSet) -> Candidates:
         from envdoctor.kb import facts

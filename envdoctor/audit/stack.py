@@ -24,6 +24,8 @@ class PackageBuild(NamedTuple):
 
     @property
     def version(self) -> Version:
+        # Builds of packages the rules judge by version (torch) always have one.
+        assert self.build.version is not None
         return self.build.version
 
     @property
@@ -47,7 +49,7 @@ class PackageBuild(NamedTuple):
         return self.build.from_pypi
 
     def describe(self) -> str:
-        subject = self.considered or f"{self.build.package} {self.version}"
+        subject = self.considered or f"{self.build.package}{f' {self.build.version}' if self.build.version else ''}"
         variant = f"{self.variant} build, " if self.variant else ""
         return f"{subject} ({variant}from {self.how})" if self.variant or self.cuda else subject
 
@@ -76,13 +78,13 @@ def package_build(ctx: AuditContext, name: str, version: Version | None = None) 
     the audit judges (a pin, the resolver's pick, or the newest candidate)."""
     requirement = ctx.find(name)
     version = version or ctx.version_of(name)
-    if requirement is None or version is None:
+    if requirement is None:
         return None
     where = builds.Where(ctx.facts.os or ctx.host.os, ctx.host.arch, pytorch_index_variant(ctx), requirement.extras)
     build = builds.build_of(name, version, where)
     if build is None:
         return None
-    considered = None if ctx.candidates(name).exact else ctx.subject(name, version)
+    considered = None if ctx.candidates(name).exact or version is None else ctx.subject(name, version)
     return PackageBuild(requirement, build, considered)
 
 
@@ -132,11 +134,23 @@ def runnable_torch(ctx: AuditContext) -> RunnableTorch | None:
 
 
 def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
-    """The build of every package of the set that needs a CUDA, in the set's order."""
-    found = []
+    """The build of every package of the set that needs a CUDA, in the set's order. A package
+    pulled in by one whose own build the base knows (the nvidia-* wheels of tensorflow[and-cuda])
+    is judged through that build, not again on its own."""
+    found: list[PackageBuild] = []
+    known_lines = set()
     for requirement in ctx.wanted():
         build = package_build(ctx, requirement.name or "")
-        if build is not None and build.cuda is not None and build.requirement is requirement:
+        if build is None or build.requirement is not requirement:
+            continue
+        against = build.build.built_against
+        if against is not None and ctx.find(against.name) is not None:
+            continue  # compiled against the set's torch: its CUDA is that torch's, judged there
+        if requirement.required_by is None and (build.cuda or build.build.cpu_only):
+            known_lines.add(requirement.location)
+        elif requirement.required_by and requirement.location in known_lines:
+            continue
+        if build.cuda is not None:
             found.append(build)
     return found
 

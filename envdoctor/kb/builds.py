@@ -46,7 +46,8 @@ class Where(NamedTuple):
 
 class Build(NamedTuple):
     package: NormalizedName
-    version: Version
+    # None for a package whose release is not known (unpinned, not tracked): only its name speaks.
+    version: Version | None
     # Where the build was learnt from, for messages: "PyPI's default Linux wheel", "the +cu121 label".
     how: str
     # A PyTorch-style build variant (cpu, cu121) where the package has several builds of a release.
@@ -65,18 +66,28 @@ class Build(NamedTuple):
     built_against: Pep508 | None = None
     # The build PyPI serves when no index or label of the set chooses another.
     from_pypi: bool = False
+    # A CPU-only build on this platform: what its requirements pull in brings no usable CUDA.
+    cpu_only: bool = False
     sources: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """ "torch 2.1.0 (cu121 build, from PyPI's default Linux wheel)", for messages."""
         variant = f"{self.variant} build, " if self.variant else ""
-        return f"{self.package} {self.version} ({variant}from {self.how})"
+        release = f" {self.version}" if self.version else ""
+        return f"{self.package}{release} ({variant}from {self.how})"
 
 
-def build_of(name: str, version: Version, where: Where) -> Build | None:
+def build_of(name: str, version: Version | None, where: Where) -> Build | None:
     """The build of ``name`` ``version`` installed ``where``; None when the base knows nothing
-    of the package's builds."""
+    of the package's builds. Without a version, only what the name says (a CUDA major) is known."""
     package = canonicalize_name(name)
+    if version is None:
+        named = _CUDA_MAJOR_IN_NAME.match(package)
+        return (
+            Build(package, None, f"its name: a CUDA {named.group('major')} build", cuda=named.group("major"))
+            if named
+            else None
+        )
     if package == "torch":
         return _torch(package, version, where)
     if package == "tensorflow":
@@ -91,7 +102,7 @@ def build_of(name: str, version: Version, where: Where) -> Build | None:
         return row_build
     named = _CUDA_MAJOR_IN_NAME.match(package)
     if named:
-        return Build(package, version, "its name", cuda=named.group("major"))
+        return Build(package, version, f"its name: a CUDA {named.group('major')} build", cuda=named.group("major"))
     return None
 
 
@@ -133,7 +144,7 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
 
 def _tensorflow(package: NormalizedName, version: Version, where: Where) -> Build | None:
     if where.os not in (None, "linux"):
-        return Build(package, version, "PyPI")  # CUDA builds of TensorFlow are for Linux only
+        return Build(package, version, "PyPI", cpu_only=True)  # CUDA builds of TensorFlow are for Linux only
     if "and-cuda" in where.extras:
         wheel = facts.tensorflow_wheel(version)
         for name, pin in (wheel or {}).get("and_cuda", {}).items():

@@ -103,12 +103,22 @@ def kernels_run_on(capability: str, sm: list[str], ptx: list[str]) -> bool:
     return any(_capability(p) <= gpu for p in ptx)
 
 
+def _architecture(capability: str) -> Row | None:
+    return next(
+        (r for r in load_topic("gpu_architectures", "architecture") if r["compute_capability"] == capability), None
+    )
+
+
+def architecture_source(capability: str) -> str | None:
+    """Where the base read which CUDA releases can target a compute capability."""
+    row = _architecture(capability)
+    return str(row.get("arch_source", row["source"])) if row is not None else None
+
+
 def toolkit_targets(cuda: str, capability: str) -> bool | None:
     """Whether a CUDA toolkit of this version can compile machine code for the capability (its
     architecture row's first and last CUDA); None where the base does not know."""
-    row = next(
-        (r for r in load_topic("gpu_architectures", "architecture") if r["compute_capability"] == capability), None
-    )
+    row = _architecture(capability)
     if row is None or "first_cuda" not in row:
         return None
     version = Version(cuda)

@@ -45,7 +45,8 @@ class Release(NamedTuple):
 
 
 class Dependency(NamedTuple):
-    """A parent package's releases ``versions`` declare ``requirement`` on a GPU package."""
+    """A parent package's releases ``versions`` declare ``requirement``: on a GPU package, or on
+    a package a known conflict breaks with (numpy, protobuf, huggingface-hub)."""
 
     parent: NormalizedName
     versions: SpecifierSet
@@ -208,27 +209,29 @@ def _dependency(row: Row) -> Dependency:
 
 
 @functools.cache
-def gpu_dependencies(parent: str) -> tuple[Dependency, ...]:
-    """What the parent's releases require of GPU packages, oldest releases first."""
+def declared_requirements(parent: str) -> tuple[Dependency, ...]:
+    """What the parent's releases declare, as the base records it, oldest releases first: their
+    requirements on GPU packages, and on the packages of known conflicts (scipy 1.12.0:
+    numpy<1.29.0,>=1.22.4); () for a package whose requirements it does not record."""
     rows = package_rows("dependencies", "requires", canonicalize_name(parent))
     return tuple(_dependency(row) for row in rows)
 
 
 @functools.cache
-def _by_gpu_package() -> Mapping[NormalizedName, tuple[Dependency, ...]]:
+def _by_required() -> Mapping[NormalizedName, tuple[Dependency, ...]]:
     grouped: dict[NormalizedName, list[Dependency]] = defaultdict(list)
     for parent in sorted(topic_packages("dependencies")):
-        for dependency in gpu_dependencies(parent):
+        for dependency in declared_requirements(parent):
             grouped[canonicalize_name(dependency.requirement.name)].append(dependency)
     return {name: tuple(found) for name, found in grouped.items()}
 
 
-def dependents_of(gpu_package: str) -> tuple[Dependency, ...]:
-    """The parents that require ``gpu_package``, and in which releases (for messages)."""
-    return _by_gpu_package().get(canonicalize_name(gpu_package), ())
+def dependents_of(package: str) -> tuple[Dependency, ...]:
+    """The parents that require ``package``, and in which releases (for messages)."""
+    return _by_required().get(canonicalize_name(package), ())
 
 
 def clear_caches() -> None:
     """Forget parsed rows (tests point the base elsewhere)."""
-    for cached in (_specifier, releases, gpu_dependencies, _by_gpu_package):
+    for cached in (_specifier, releases, declared_requirements, _by_required):
         cached.cache_clear()

@@ -398,7 +398,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "dependencies",
-        "The GPU packages widely used packages require, read from their metadata",
+        "The requirements widely used packages declare on GPU packages and on the packages of known conflicts",
         (Table("requires", "package", {"package": "name", "versions": "specifier", "requires": "requirement"}),),
         split_by="package",
     ),

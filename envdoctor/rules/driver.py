@@ -4,24 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from envdoctor.audit.candidates import candidates
 from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import CudaClaim, TorchBuild, cuda_claims, runnable_torch, system_cuda_claims, torch_build
+from envdoctor.audit.stack import (
+    CudaClaim,
+    TorchBuild,
+    cuda_claims,
+    pytorch_index_variant,
+    runnable_torch,
+    system_cuda_claims,
+    torch_build,
+)
 from envdoctor.findings import Finding, Severity
-from envdoctor.kb import facts
+from envdoctor.kb import builds, facts
 
 CODE = "ED101"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     nvidia = ctx.host.driver
-    if nvidia is None:
-        return
+    if nvidia is None or ctx.host.wsl == 1:
+        return  # WSL 1 reaches no GPU whatever its driver (ED103 says so): no driver to upgrade
     torch = torch_build(ctx)
     wheel_claims = cuda_claims(ctx)
     for claim in [*wheel_claims, *system_cuda_claims(ctx)]:
-        cuda = claim.cuda if "." in claim.cuda else f"{claim.cuda}.0"
+        cuda = _dotted(claim.cuda)
         need = facts.driver_need(cuda)
         if need is None:
             continue
@@ -57,8 +68,31 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 def _fix(ctx: AuditContext, claim: CudaClaim, torch: TorchBuild | None, minimum: str) -> str:
     upgrade = f"upgrade the NVIDIA driver to >= {minimum}"
     if torch is None or claim.requirement is not torch.requirement:
-        return f"{upgrade}, or install a build of {claim.requirement.name} for a CUDA the driver runs"
+        older = _release_the_driver_runs(ctx, claim.requirement.name or "")
+        if older:
+            return f"{upgrade}, or install {older}"
+        return f"{upgrade}: no release of {claim.requirement.name} the base knows is built for a CUDA this driver runs"
     runnable = runnable_torch(ctx)
     if runnable is None:
         return upgrade
     return f"install the {runnable.variant} build ({runnable.install()}) or {upgrade}"
+
+
+def _release_the_driver_runs(ctx: AuditContext, name: str) -> str | None:
+    """The newest release of ``name`` that installs on the host and whose build the driver runs."""
+    nvidia = ctx.host.driver
+    if nvidia is None or nvidia.driver is None:
+        return None
+    requirement = ctx.find(name)
+    where = builds.Where(
+        ctx.facts.os, ctx.host.arch, pytorch_index_variant(ctx), requirement.extras if requirement else frozenset()
+    )
+    for version in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions:
+        build = builds.build_of(name, version, where)
+        if build is not None and build.cuda is not None and facts.driver_runs(nvidia.driver, _dotted(build.cuda)):
+            return f"{name}=={version} (a CUDA {build.cuda} build)"
+    return None
+
+
+def _dotted(cuda: str) -> str:
+    return cuda if "." in cuda else f"{cuda}.0"

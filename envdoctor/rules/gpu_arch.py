@@ -12,7 +12,7 @@ from envdoctor.audit.context import AuditContext
 from envdoctor.audit.stack import TorchBuild, runnable_torch, torch_build, torch_builds
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import Gpu
-from envdoctor.kb import Row, facts
+from envdoctor.kb import Row, builds, facts
 
 CODE = "ED102"
 
@@ -27,9 +27,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for gpu in nvidia.gpus:
         if gpu.compute_capability is None:
             continue
-        arch = _arch(newest)
-        if arch is not None and not facts.kernels_run_on(gpu.compute_capability, arch["sm"], arch["ptx"]):
-            yield _newest_fails(ctx, newest, gpu, gpu.compute_capability, arch)
+        if _lacks_kernels(newest, gpu.compute_capability):
+            yield _newest_fails(ctx, newest, gpu, gpu.compute_capability)
             return
         # A fresh install runs here; older releases the range admits may not (a resolver can pick them).
         failing = [b.version for b in torch_builds(ctx) if _lacks_kernels(b, gpu.compute_capability)]
@@ -45,24 +44,38 @@ def _arch(build: TorchBuild) -> Row | None:
 
 
 def _lacks_kernels(build: TorchBuild, capability: str) -> bool:
-    arch = _arch(build)
-    return arch is not None and not facts.kernels_run_on(capability, arch["sm"], arch["ptx"])
+    """Whether the build cannot run on a GPU of ``capability``: its kernels and PTX do not cover
+    it, or, where they are not recorded, its CUDA is too old to compile for it at all."""
+    runs = builds.runs_on(build.build, capability)
+    if runs is not None:
+        return not runs
+    return build.cuda is not None and facts.toolkit_targets(build.cuda, capability) is False
 
 
 def _gpu_name(gpu: Gpu, capability: str) -> str:
     return f"{gpu.name} ({capability})" if gpu.name else f"a GPU of compute capability {capability}"
 
 
-def _newest_fails(ctx: AuditContext, torch: TorchBuild, gpu: Gpu, capability: str, arch: Row) -> Finding:
-    kernels = ", ".join(arch["sm"])
-    ptx = f"; PTX for {', '.join(arch['ptx'])}" if arch["ptx"] else "; no PTX"
+def _newest_fails(ctx: AuditContext, torch: TorchBuild, gpu: Gpu, capability: str) -> Finding:
+    arch = _arch(torch)
+    references: tuple[str, ...]
+    if arch is not None:
+        kernels = ", ".join(arch["sm"])
+        ptx = f"; PTX for {', '.join(arch['ptx'])}" if arch["ptx"] else "; no PTX"
+        what = f"carries kernels for compute capability {kernels}{ptx}: none runs on {_gpu_name(gpu, capability)}"
+        references = (arch["source"], facts.BINARY_COMPATIBILITY_URL)
+    else:
+        what = (
+            f"is built with CUDA {torch.cuda}, which cannot compile for compute capability {capability} "
+            f"({_gpu_name(gpu, capability)})"
+        )
+        references = (*filter(None, [facts.architecture_source(capability)]), facts.BINARY_COMPATIBILITY_URL)
     return ctx.finding(
         CODE,
-        f"{torch.describe()} carries kernels for compute capability {kernels}{ptx}: none runs on "
-        f"{_gpu_name(gpu, capability)}",
+        f"{torch.describe()} {what}",
         requirement=torch.requirement,
         fix=_fix(ctx, torch, capability),
-        references=(arch["source"], facts.BINARY_COMPATIBILITY_URL),
+        references=references,
     )
 
 

@@ -17,6 +17,30 @@ from envdoctor.requirements.model import Requirement
 def check(ctx: AuditContext, code: str, why: Why) -> Iterator[Finding]:
     """A finding for each requirement whose candidates all fail on the host for ``why`` (or only
     build from source for it)."""
+    yield from merged(_each(ctx, code, why))
+
+
+def merged(found: Iterator[tuple[Requirement, Finding]]) -> Iterator[Finding]:
+    """Findings about packages one line pulls in (the dozen nvidia-* wheels of
+    tensorflow[and-cuda] on a Mac) as one finding on that line, naming them all."""
+    groups: dict[tuple[str | None, object, str], list[tuple[Requirement, Finding]]] = {}
+    for requirement, finding in found:
+        key = (requirement.required_by, requirement.location if requirement.required_by else requirement, finding.code)
+        groups.setdefault(key, []).append((requirement, finding))
+    for (required_by, _where, _code), members in groups.items():
+        first = members[0][1]
+        if len(members) == 1 or required_by is None:
+            yield from (finding for _, finding in members)
+            continue
+        names = [str(requirement.name) for requirement, _ in members]
+        yield first._replace(
+            message=f"{required_by} pulls in {len(names)} packages that share this problem ({', '.join(names)}); "
+            f"the first: {first.message}",
+            packages=tuple(dict.fromkeys(p for _, finding in members for p in finding.packages)),
+        )
+
+
+def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement, Finding]]:
     for requirement in ctx.wanted():
         found = ctx.candidates(requirement.name or "")
         blocking = _blocking(found)
@@ -26,7 +50,10 @@ def check(ctx: AuditContext, code: str, why: Why) -> Iterator[Finding]:
         decisive = blocking[0]
         if _kind(decisive) is not why:
             continue
-        yield _finding(ctx, code, requirement, found, blocking, from_source=decisive.why is Why.FROM_SOURCE)
+        yield (
+            requirement,
+            _finding(ctx, code, requirement, found, blocking, from_source=decisive.why is Why.FROM_SOURCE),
+        )
 
 
 def _blocking(found: Candidates) -> tuple[Exclusion, ...]:
@@ -87,33 +114,52 @@ def _finding(
 
 
 def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why) -> str:
-    """A release of the package that installs here, checked with the same facts; else (or rather
-    than an old release, for a platform) a marker that keeps the line to where its wheels are."""
+    """A release of the package that installs here, checked with the same facts: a newer one
+    first; for a platform, a marker that keeps the line off this host's platform, and the newest
+    older release that has a wheel for it."""
+    where = ctx.facts.describe()
     anywhere = candidates(found.name, SpecifierSet(), ctx.facts).versions
-    if not anywhere or (why is Why.PLATFORM and anywhere[0] < newest_blocked):
-        marker = _marker_for(found, newest_blocked)
-        where = ctx.facts.describe()
-        if marker:
-            return f"no release of {found.name} has a wheel for {where}: keep the line to where it has ({marker})"
-        return f"no release of {found.name} the knowledge base knows installs on {where}"
     newer = [v for v in anywhere if v > newest_blocked]
     if newer:
-        return f"{found.name}>={min(newer)} (the first newer release with a wheel for {ctx.facts.describe()})"
-    return f"{found.name}=={anywhere[0]} (the newest release with a wheel for {ctx.facts.describe()})"
+        return f"{found.name}>={min(newer)} (the first newer release with a wheel for {where})"
+    older = f"{found.name}=={anywhere[0]} (the newest release with a wheel for {where})" if anywhere else None
+    if why is Why.PLATFORM:
+        marker = _marker_off(ctx)
+        keep_off = f"keep the line off this platform ({found.name}{marker})" if marker else None
+        return (
+            ", or ".join(part for part in (keep_off, older) if part)
+            or f"no release of {found.name} installs on {where}"
+        )
+    if older:
+        return older
+    advice = _pythons_of(found, newest_blocked)
+    return f"no release of {found.name} has a wheel for Python {ctx.facts.python} yet: {advice}"
 
 
-_SYS_PLATFORM = {"linux": "linux", "macos": "darwin", "windows": "win32"}
-
-
-def _marker_for(found: Candidates, version: Version) -> str | None:
-    """An environment marker naming the operating systems a release has wheels for."""
+def _pythons_of(found: Candidates, version: Version) -> str:
+    """Which Pythons the release does have wheels for, as advice."""
     from envdoctor.kb import releases as kb_releases
 
     release = next((r for r in kb_releases.releases(found.name) if r.version == Version(version.public)), None)
-    if release is None or not release.platforms or "any" in release.platforms:
+    if release is None or not release.pythons:
+        return "use a Python it supports"
+    newest = max(release.pythons, key=Version)
+    return f"use Python {newest} (the newest {found.name} {version} has wheels for)"
+
+
+_SYS_PLATFORM = {"linux": "linux", "macos": "darwin", "windows": "win32"}
+_MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}
+
+
+def _marker_off(ctx: AuditContext) -> str | None:
+    """An environment marker false on this host's OS and architecture, true elsewhere."""
+    system = _SYS_PLATFORM.get(ctx.facts.os or "")
+    if system is None:
         return None
-    systems = sorted({_SYS_PLATFORM[p.split("-")[0]] for p in release.platforms if p.split("-")[0] in _SYS_PLATFORM})
-    return "; " + " or ".join(f"sys_platform == '{system}'" for system in systems) if systems else None
+    machine = ctx.marker_environment() or {}
+    if ctx.facts.arch and "platform_machine" in machine:
+        return f"; sys_platform != '{system}' or platform_machine != '{machine['platform_machine']}'"
+    return f"; sys_platform != '{system}'"
 
 
 def _references(found: Candidates) -> tuple[str, ...]:

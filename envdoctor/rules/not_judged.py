@@ -22,6 +22,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         requirement
         for requirement in ctx.wanted()
         if requirement.form is Form.NAMED
+        and requirement.required_by is None
         and _GPU_PACKAGES.match(requirement.name or "")
         and ctx.version_of(requirement.name or "") is None
         and not ctx.candidates(requirement.name or "").excluded

@@ -11,6 +11,7 @@ from envdoctor.audit.candidates import Why
 from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.kb import facts
+from envdoctor.requirements.model import Requirement
 from envdoctor.rules import installable
 
 CODE = "ED301"
@@ -18,10 +19,10 @@ CODE = "ED301"
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from installable.check(ctx, CODE, Why.PLATFORM)
-    yield from _untracked(ctx)
+    yield from installable.merged(_untracked(ctx))
 
 
-def _untracked(ctx: AuditContext) -> Iterator[Finding]:
+def _untracked(ctx: AuditContext) -> Iterator[tuple[Requirement, Finding]]:
     """Packages whose releases the base does not track, judged by the platforms their wheels cover."""
     if ctx.host.os is None or ctx.host.arch is None:
         return
@@ -35,12 +36,15 @@ def _untracked(ctx: AuditContext) -> Iterator[Finding]:
         version = ctx.version_of(requirement.name or "")
         if version is not None and not SpecifierSet(row["versions"]).contains(version, prereleases=True):
             continue
-        yield ctx.finding(
-            CODE,
-            f"{requirement.describe()} has no distribution for {platform}: its wheels exist for "
-            f"{', '.join(row['platforms'])} only",
-            requirement=requirement,
-            fix=f"mark the line for the platforms it exists on (; sys_platform == 'linux'), or keep one lockfile "
-            f"per platform (envdoctor lock --os {ctx.host.os})",
-            references=(row["source"],),
+        yield (
+            requirement,
+            ctx.finding(
+                CODE,
+                f"{requirement.describe()} has no distribution for {platform}: its wheels exist for "
+                f"{', '.join(row['platforms'])} only",
+                requirement=requirement,
+                fix=f"mark the line for the platforms it exists on (; sys_platform == 'linux'), or keep one lockfile "
+                f"per platform (envdoctor lock --os {ctx.host.os})",
+                references=(row["source"],),
+            ),
         )
