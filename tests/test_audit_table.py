@@ -533,21 +533,18 @@ ROWS = [
         "torch==2.1.0\ntorchvision>=0.17",
         HOST_A100,
         ("ED202|ED204",),
-        bug="no torchvision >= 0.17 goes with torch 2.1.0 (each pins another torch), yet nothing is reported",
     ),
     row(
         "torch>=2.5-with-tv-0.19.1",
         "torch>=2.5\ntorchvision==0.19.1",
         HOST_A100,
         ("ED202|ED204",),
-        bug="torchvision 0.19.1 pins torch==2.4.1, outside torch>=2.5, yet nothing is reported",
     ),
     row(
         "tv-0.16-beside-ta-2.2",
         "torchvision==0.16.0\ntorchaudio==2.2.0",
         HOST_A100,
         ("ED202|ED204",),
-        bug="torchvision 0.16.0 (torch 2.1.0) and torchaudio 2.2.0 (torch 2.2.0) ask different torches, not reported",
     ),
     row(
         "torch-bare-with-tv-0.16",
@@ -588,7 +585,6 @@ ROWS = [
         "xformers==0.0.24\ntorch>=2.3",
         HOST_A100,
         ("ED202|ED204",),
-        bug="xformers 0.0.24 pins torch==2.2.0, outside torch>=2.3, not reported",
     ),
     row(
         "xformers-0.0.30-torch-bare",

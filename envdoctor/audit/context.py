@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement as Pep508
@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from envdoctor.kb.releases import Dependency
 
 _PYTHON_TAG = re.compile(r"^(?P<version>3\.\d+(?:\.\d+)?)(?:-|$)")
+
+
+class Unmet(NamedTuple):
+    """A requirement a package declares that the rest of the set rules out."""
+
+    declared: Pep508
+    others: SpecifierSet  # what the rest of the set asks of that package
+    askers: tuple[str, ...]  # "the set", or the packages that require it
+    fitting: Version | None  # the newest release of the package that would fit, if any
+
+
 # PEP 508 marker values for each (os, arch) of a host profile.
 _SYS_PLATFORM = {"linux": "linux", "macos": "darwin", "windows": "win32"}
 _PLATFORM_SYSTEM = {"linux": "Linux", "macos": "Darwin", "windows": "Windows"}
@@ -178,6 +189,62 @@ class AuditContext:
             if all(self._can_meet(row.requirement) for row in rows if row.versions.contains(version, True)):
                 return version
         return None
+
+    def unmet(self, requirement: Requirement) -> Unmet | None:
+        """When no release of ``requirement`` the set allows can have its declared requirements
+        met beside the rest of the set: what its oldest such release requires, what the rest of the
+        set asks of that package instead and who asks it, and the newest release of the package
+        that would fit. None when some release fits, or the base cannot tell."""
+        from envdoctor.kb import releases as kb_releases
+
+        name = requirement.name
+        rows = kb_releases.declared_requirements(name) if name else ()
+        if not rows or name is None:
+            return None
+        allowed = self._candidates_for(name, self._asked.get(name, SpecifierSet())).versions
+        unmet = [self._unmet_of(requirement, rows, version) for version in allowed]
+        if not unmet or not all(unmet):
+            return None
+        declared = unmet[-1][0]
+        fitting = next(
+            (
+                v
+                for v in candidates(name, SpecifierSet(), self.facts).versions
+                if not self._unmet_of(requirement, rows, v)
+            ),
+            None,
+        )
+        return Unmet(declared, self._others_ask(declared, name), self._askers(declared, name), fitting)
+
+    def _unmet_of(self, requirement: Requirement, rows: tuple[Dependency, ...], version: Version) -> list[Pep508]:
+        """What ``version`` of the package declares that the rest of the set does not let it meet."""
+        assert requirement.name is not None
+        declared = [row.requirement for row in rows if row.versions.contains(version, prereleases=True)]
+        declared = [d for d in declared if d.marker is None or self._marker_holds(d.marker, requirement.extras)]
+        return [d for d in declared if not self._meets(d, requirement.name)]
+
+    def _others_ask(self, declared: Pep508, parent: NormalizedName) -> SpecifierSet:
+        """What the set, but for ``parent``, asks of the package ``declared`` names."""
+        name = canonicalize_name(declared.name)
+        return self._asked.get(name, SpecifierSet()) & self._inherited(name, frozenset({parent}))
+
+    def _askers(self, declared: Pep508, parent: NormalizedName) -> tuple[str, ...]:
+        """Who, but ``parent``, asks something of the package ``declared`` names: "the set" for
+        its own lines, else the packages that require it."""
+        name = canonicalize_name(declared.name)
+        askers = ["the set"] if str(self._asked.get(name, SpecifierSet())) else []
+        askers += [str(p) for _line, p, d in self._pulls if canonicalize_name(d.name) == name and p != parent]
+        return tuple(dict.fromkeys(askers))
+
+    def _meets(self, declared: Pep508, parent: NormalizedName) -> bool:
+        """Whether some release meets ``declared`` and what the rest of the set asks (unknown: yes)."""
+        from envdoctor.kb import releases as kb_releases
+
+        others = self._others_ask(declared, parent)
+        known = kb_releases.releases(declared.name)
+        if not str(others) or not known:
+            return True
+        return any(others.contains(r.version, True) and declared.specifier.contains(r.version, True) for r in known)
 
     def _can_meet(self, requirement: Pep508) -> bool:
         """Whether some release the set allows meets ``requirement`` (unknown: yes)."""
