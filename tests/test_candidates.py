@@ -64,7 +64,9 @@ def test_candidates_are_the_releases_the_range_admits_that_install_on_the_host(
     assert found.tracked
     if newest is not None:
         assert str(found.newest) == newest
-    if why is not None:
+    if why is Why.FROM_SOURCE:  # pip takes it all the same, building its sdist
+        assert found.newest is not None and found.builds_from_source(found.newest)
+    elif why is not None:
         assert not found.versions and found.excluded[0].why is why
 
 

@@ -51,8 +51,13 @@ class Candidates(NamedTuple):
     origin: Origin
     tracked: bool = True
     # Releases the specifier admits that the host cannot install from a wheel, and why (newest
-    # first). For a pin, its own release when it does not install here.
+    # first); those that build from an sdist (Why.FROM_SOURCE) are candidates all the same. For a
+    # pin, its own release when it does not install here from a wheel.
     excluded: tuple[Exclusion, ...] = ()
+
+    def builds_from_source(self, version: Version) -> bool:
+        """Whether installing ``version`` here means building its sdist."""
+        return any(e.version == version and e.why is Why.FROM_SOURCE for e in self.excluded)
 
     @property
     def newest(self) -> Version | None:
@@ -126,9 +131,10 @@ def candidates(
     excluded: list[Exclusion] = []
     for release in admitted:
         exclusion = _exclusion(release, host, allowed)
-        if exclusion is None:
+        if exclusion is None or exclusion.why is Why.FROM_SOURCE:
+            # pip takes the newest release it has any file for, an sdist it must build included.
             versions.append(release.version)
-        else:
+        if exclusion is not None:
             excluded.append(exclusion)
     return Candidates(name, specifier, tuple(versions), Origin.NEWEST, True, tuple(excluded))
 

@@ -69,8 +69,11 @@ def _torch_numpy_rows() -> tuple[Row, ...]:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from _clashes(ctx)
     groups: dict[tuple[str, str], list[Conflict]] = {}
     for conflict in _known_conflicts():
+        if conflict.kind in _RESOLVER_AVOIDS:
+            continue
         groups.setdefault((conflict.package, str(conflict.breaks_with)), []).append(conflict)
     seen: set[tuple[str, str]] = set()
     for (package, _breaks), rows in groups.items():
@@ -92,13 +95,58 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if not theirs.versions and not _may_meet(ctx.requirements.specifier_of(other.name), other.specifier):
             continue  # the set already keeps it out of the breaking range (numpy<2 beside torch 2.2)
         mine = ctx.candidates(package)
-        if rows[0].kind in _RESOLVER_AVOIDS and (len(hit) < len(mine.versions) or len(breaking) < len(theirs.versions)):
-            continue  # the resolver picks a pair that does not clash
         if not mine.exact and hit[0] != mine.newest and not mine.bounded:
             continue  # a fresh install works, and only an unbounded name admits the old releases that break
         seen.add((package, other.name))
         newest_row = _row_for(rows, hit[0]) or rows[0]
         yield _finding(ctx, newest_row, (requirement, other_requirement), hit, breaking)
+
+
+def _clashes(ctx: AuditContext) -> Iterator[Finding]:
+    """Pins the packages' metadata declare and no pair of releases escapes (torch<2.4 beside
+    tensorflow[and-cuda]>=2.16: every pair asks two cuDNNs). A resolver backtracks out of any
+    pair that clashes, so only a set where every pair clashes is a finding."""
+    groups: dict[tuple[str, str], list[Conflict]] = {}
+    for conflict in _known_conflicts():
+        if conflict.kind in _RESOLVER_AVOIDS:
+            groups.setdefault((conflict.package, conflict.breaks_with.name), []).append(conflict)
+    for (package, other_name), rows in groups.items():
+        requirement, other_requirement = ctx.find(package), ctx.find(other_name)
+        if requirement is None or other_requirement is None:
+            continue
+        mine, theirs = ctx.candidates(package).versions, ctx.candidates(other_name).versions
+        extras = set(other_requirement.extras)
+        applying = [row for row in rows if set(row.breaks_with.extras) <= extras]
+        if not mine or not theirs or not applying:
+            continue
+        clashing = {
+            v: {
+                w
+                for row in applying
+                if row.versions.contains(Version(v.public), True)
+                for w in theirs
+                if row.breaks_with.specifier.contains(w, prereleases=True)
+            }
+            for v in mine
+        }
+        if any(len(clashing[v]) < len(theirs) for v in mine):
+            continue  # some pair installs together: the resolver finds it
+        row = _row_for(applying, mine[0]) or applying[0]
+        if len(mine) == len(theirs) == 1:
+            said = f"{package} {mine[0]} and {other_name} {theirs[0]} cannot be installed together"
+        else:
+            said = (
+                f"no release {requirement.describe()} admits installs beside any release "
+                f"{other_requirement.describe()} admits"
+            )
+        yield ctx.finding(
+            CODE,
+            f"{said}: {row.message}",
+            requirement=other_requirement,
+            packages=(requirement.describe(), other_requirement.describe()),
+            fix=row.fix + (f" (or upgrade: {package}{row.upgrade})" if row.upgrade else ""),
+            references=tuple(dict.fromkeys(r.source for r in applying)),
+        )
 
 
 def _row_for(rows: list[Conflict], version: Version) -> Conflict | None:
@@ -120,7 +168,7 @@ def _finding(
     mine_text = ctx.subject(conflict.package, mine.newest) if mine.newest in hit else None
     theirs_text = ctx.subject(other.name, theirs.newest) if theirs.newest in breaking else None
     fix = conflict.fix + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade else "")
-    packages = (f"{conflict.package}=={hit[0]}", other_requirement.describe())
+    packages = (f"{conflict.package}=={hit[0]}" if mine.exact else requirement.describe(), other_requirement.describe())
     if mine_text and theirs_text:
         message = f"{mine_text} and {theirs_text}; the two break together: {conflict.message}"
         severity = Severity.ERROR
@@ -141,7 +189,7 @@ def _finding(
         severity, anchor = Severity.WARNING, requirement
         newer = [v for v in mine.versions if v > max(hit)]
         if newer:
-            fix = f"raise the floor: {conflict.package}>={min(newer)}, or {fix}"
+            fix = f"raise the floor: {conflict.package}>={min(newer)}, or {conflict.fix}"
     return ctx.finding(
         CODE,
         message,

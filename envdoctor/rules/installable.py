@@ -62,9 +62,15 @@ def _blocking(found: Candidates) -> tuple[Exclusion, ...]:
         return ()
     if found.exact:
         return found.excluded
-    if found.versions:
-        return ()
-    return tuple(e for e in found.excluded if e.why is not Why.INDEX)
+    if not found.versions:
+        return tuple(e for e in found.excluded if e.why is not Why.INDEX)
+    # The newest candidate builds from source: so do the releases just below it, down to one with a wheel.
+    run = []
+    for version in found.versions:
+        if not found.builds_from_source(version):
+            break
+        run.append(version)
+    return tuple(e for e in found.excluded if e.version in run and e.why is Why.FROM_SOURCE)
 
 
 def _kind(exclusion: Exclusion) -> Why:
@@ -85,9 +91,10 @@ def _finding(
     where = ctx.facts.describe()
     versions = [e.version for e in blocking]
     newest = blocking[0]
-    build = (
-        "which needs a compiler and the package's build dependencies, and old releases often fail to build on "
-        "newer Pythons"
+    build = "which needs a compiler and the package's build dependencies" + (
+        ", and old releases often fail to build on newer Pythons"
+        if _kind(newest) is Why.PYTHON
+        else " (for a GPU package, the CUDA toolkit too)"
     )
     if found.exact and from_source:
         message = f"{found.name} {newest.version} has no wheel for {where}: pip would build it from its sdist, {build}"
@@ -118,7 +125,8 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     first; for a platform, a marker that keeps the line off this host's platform, and the newest
     older release that has a wheel for it."""
     where = ctx.facts.describe()
-    anywhere = candidates(found.name, SpecifierSet(), ctx.facts).versions
+    every = candidates(found.name, SpecifierSet(), ctx.facts)
+    anywhere = [v for v in every.versions if not every.builds_from_source(v)]
     newer = [v for v in anywhere if v > newest_blocked]
     if newer:
         return f"{found.name}>={min(newer)} (the first newer release with a wheel for {where})"

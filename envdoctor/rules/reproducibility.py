@@ -52,8 +52,10 @@ def _unpinned(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Fi
     """One finding per file, naming what is loose in it: fifty lines of "X is not pinned" hide the
     findings that matter. A ``.in`` file is the input of a lock, where ranges belong."""
     by_file: dict[str, list[Requirement]] = {}
+    # A range beside a pin of the same package elsewhere in the set (numpy<2 and numpy==1.26.4) is pinned.
+    pinned = {r.name for r in ctx.requirements.requirements if r.pinned_version is not None}
     for requirement in requirements:
-        if requirement.form is not Form.NAMED or requirement.pinned_version is not None:
+        if requirement.form is not Form.NAMED or requirement.pinned_version is not None or requirement.name in pinned:
             continue
         if "ED401" in requirement.ignored or _locked_later(requirement):
             continue
