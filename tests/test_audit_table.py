@@ -396,7 +396,6 @@ ROWS = [
         "tensorflow[and-cuda]",
         HOST_WINDOWS,
         ("ED103",),
-        bug="TensorFlow > 2.10 has no GPU build on native Windows (KB windows-native-gpu-last), not reported",
     ),
     row(
         "win-jax[cuda12]",

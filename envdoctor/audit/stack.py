@@ -51,7 +51,7 @@ class PackageBuild(NamedTuple):
     def describe(self) -> str:
         subject = self.considered or f"{self.build.package}{f' {self.build.version}' if self.build.version else ''}"
         variant = f"{self.variant} build, " if self.variant else ""
-        return f"{subject} ({variant}from {self.how})" if self.variant or self.cuda else subject
+        return f"{subject} ({variant}from {self.how})" if self.variant or self.cuda or self.build.cpu_only else subject
 
 
 # The build of torch, which the rules judge most: the same type as any other package's.

@@ -68,6 +68,9 @@ class Build(NamedTuple):
     from_pypi: bool = False
     # A CPU-only build on this platform: what its requirements pull in brings no usable CUDA.
     cpu_only: bool = False
+    # Where this platform's build is CPU-only though the package has GPU builds elsewhere: the
+    # way to a GPU build, for a host that has a GPU (None: no such way known here).
+    gpu_elsewhere: str | None = None
     sources: tuple[str, ...] = ()
 
     def describe(self) -> str:
@@ -122,6 +125,17 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
         if platform is not None:
             variant, how = platform["variant"], f"PyPI, whose {where.os} wheels are {platform['variant']} builds"
             sources, from_pypi = (platform["source"],), True
+            if variant == "cpu":
+                return Build(
+                    package,
+                    version,
+                    how,
+                    variant=variant,
+                    from_pypi=True,
+                    sources=sources,
+                    cpu_only=True,
+                    gpu_elsewhere=f"install a CUDA build from the PyTorch index ({facts.PYTORCH_INDEX}/<variant>)",
+                )
         elif pypi is not None:
             variant, how = facts.variant_of_pypi_cuda(pypi["cuda"]), "PyPI's default Linux wheel"
             sources, from_pypi = (pypi["source"],), True
@@ -143,6 +157,12 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
 
 
 def _tensorflow(package: NormalizedName, version: Version, where: Where) -> Build | None:
+    if where.os == "windows":
+        last = facts.tensorflow_platform_fact("windows-native-gpu-last")
+        if last is not None and version.release[:2] > Version(last["tensorflow"]).release[:2]:
+            how = f"PyPI; TensorFlow {last['tensorflow']} is the last release with GPU support on native Windows"
+            advice = f"run it in WSL 2, or tensorflow<{_next_minor(last['tensorflow'])} on native Windows"
+            return Build(package, version, how, cpu_only=True, gpu_elsewhere=advice, sources=(last["source"],))
     if where.os not in (None, "linux"):
         return Build(package, version, "PyPI", cpu_only=True)  # CUDA builds of TensorFlow are for Linux only
     if "and-cuda" in where.extras:
@@ -169,6 +189,11 @@ def _tensorflow(package: NormalizedName, version: Version, where: Where) -> Buil
         cudnn_major=cudnn,
         sources=(tested["source"],),
     )
+
+
+def _next_minor(version: str) -> str:
+    major, minor = Version(version).release[:2]
+    return f"{major}.{minor + 1}"
 
 
 def _lowest_major(specifier: str) -> str:

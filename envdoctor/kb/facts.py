@@ -270,6 +270,11 @@ def newest_torch(specifier: SpecifierSet | None = None, python: str | None = Non
 # --- TensorFlow, JAX -------------------------------------------------------------------------
 
 
+def tensorflow_platform_fact(fact: str) -> Row | None:
+    """A TensorFlow platform fact by its name (windows-native-gpu-last, macos-x86-last, ...)."""
+    return next((row for row in load_topic("tensorflow", "platform") if row["fact"] == fact), None)
+
+
 def tensorflow_wheel(version: Version) -> Row | None:
     return _by_version("tensorflow", "wheel", "tensorflow").get(version)
 

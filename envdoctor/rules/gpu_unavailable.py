@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import cuda_claims, runnable_torch, torch_build
+from envdoctor.audit.stack import cuda_claims, package_build, runnable_torch
 from envdoctor.findings import Finding
 from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 
@@ -43,25 +43,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _cpu_build_beside_a_gpu(ctx: AuditContext) -> Iterator[Finding]:
-    """PyPI's torch for Windows is a CPU build: on a host with an NVIDIA GPU, the GPU goes unused
-    unless the set names the PyTorch index of a CUDA variant."""
-    torch = torch_build(ctx)
-    nvidia = ctx.host.driver
-    if torch is None or not torch.from_pypi or torch.variant != "cpu" or nvidia is None or ctx.host.os == "macos":
+    """A package whose build for this platform is CPU-only though it has GPU builds elsewhere
+    (PyPI's torch for Windows; TensorFlow after 2.10 on native Windows): on a host with an NVIDIA
+    GPU, the GPU goes unused."""
+    if ctx.host.driver is None or ctx.host.os == "macos":
         return
-    runnable = runnable_torch(ctx)
-    fix = (
-        f"install the {runnable.variant} build: {runnable.install()}"
-        if runnable
-        else "install a CUDA build from the PyTorch index (https://download.pytorch.org/whl/<variant>) the driver runs"
-    )
-    yield ctx.finding(
-        CODE,
-        f"{torch.describe()}: the host's NVIDIA GPU goes unused",
-        requirement=torch.requirement,
-        fix=fix,
-        references=torch.references,
-    )
+    for requirement in ctx.wanted():
+        build = package_build(ctx, requirement.name or "")
+        if build is None or build.requirement is not requirement or build.build.gpu_elsewhere is None:
+            continue
+        runnable = runnable_torch(ctx) if requirement.name == "torch" else None
+        fix = f"install the {runnable.variant} build: {runnable.install()}" if runnable else build.build.gpu_elsewhere
+        yield ctx.finding(
+            CODE,
+            f"{build.describe()}: the host's NVIDIA GPU goes unused",
+            requirement=requirement,
+            fix=fix,
+            references=build.references,
+        )
 
 
 def _fix(name: str, remedy: str) -> str:
