@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.version import Version
+
 from envdoctor.audit.context import AuditContext
 from envdoctor.audit.stack import cuda_claims, package_build, runnable_torch
 from envdoctor.findings import Finding
 from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
+from envdoctor.kb import builds, facts
+from envdoctor.requirements.model import Requirement
 
 CODE = "ED103"
 
@@ -38,7 +42,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             CODE,
             f"{claim.what} needs an NVIDIA GPU, but the host has none it can use: {reason}",
             requirement=claim.requirement,
-            fix=_fix(claim.requirement.name or "", "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"),
+            fix=_fix(ctx, claim.requirement, "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"),
         )
 
 
@@ -63,9 +67,26 @@ def _cpu_build_beside_a_gpu(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
-def _fix(name: str, remedy: str) -> str:
-    if name == "torch":
-        return f"install the CPU build (torch from https://download.pytorch.org/whl/cpu), or {remedy}"
-    if name == "tensorflow":
-        return f"install tensorflow without [and-cuda], or {remedy}"
+def _fix(ctx: AuditContext, requirement: Requirement, remedy: str) -> str:
+    """The CPU build of the package, where the base knows one: without the extra that brings CUDA,
+    or from the PyTorch CPU index; else a marker that leaves it out of this host's set."""
+    name = requirement.name or ""
+    version = ctx.version_of(name)
+    if requirement.extras and version is not None:
+        plain = builds.build_of(name, version, builds.Where(ctx.facts.os, ctx.host.arch))
+        if plain is None or plain.cuda is None or plain.gpu_optional:
+            extras = ",".join(sorted(requirement.extras))
+            return f"install {name} without [{extras}], its CPU build, or {remedy}"
+    cpu_index = facts.pytorch_index_url("cpu")
+    if version is not None and facts.pytorch_index_variant(cpu_index) and _has_variant(name, version, "cpu"):
+        return f"install the CPU build ({name} from {cpu_index}), or {remedy}"
     return f"leave {name} out of this host's requirements (an environment marker), or {remedy}"
+
+
+def _has_variant(name: str, version: Version, variant: str) -> bool:
+    """Whether the PyTorch index has a ``variant`` build of this release (torch's release rows; a
+    release newer than the rows is taken to have the variants of the newest row)."""
+    if name != "torch":
+        return False
+    release = facts.torch_release(version) or facts.torch_release(facts.newest_torch() or version)
+    return release is not None and variant in release["variants"]
