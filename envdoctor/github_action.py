@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from envdoctor.audit import AuditOptions, exit_code, run_audit
+from envdoctor.audit.run import AuditOptions, exit_code, run_audit
 from envdoctor.config import load_config
 from envdoctor.console import Style
 from envdoctor.errors import EnvdoctorError, UsageError

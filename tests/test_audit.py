@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.audit import AuditOptions, exit_code, run_audit
+from envdoctor.audit.result import AuditReport
+from envdoctor.audit.run import AuditOptions, exit_code, run_audit
 from envdoctor.cli import main
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import Gpu, HostOverrides, HostProfile, Libc, NoNvidia, apply_overrides
-from envdoctor.report import AuditReport
 from envdoctor.requirements import SourceOptions, load_requirement_set
 
 ROOT = Path(__file__).parent.parent

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.audit import AuditOptions, run_audit
+from envdoctor.audit.resolver import resolve_for_host
+from envdoctor.audit.result import AuditReport
+from envdoctor.audit.run import AuditOptions, run_audit
 from envdoctor.findings import Severity
 from envdoctor.host.profile import Gpu, HostProfile, Libc, Nvidia
-from envdoctor.report import AuditReport
 from envdoctor.requirements import SourceOptions, load_requirement_set
-from envdoctor.resolve.audit import resolve_for_host
 
 HOST = HostProfile(
     os="linux",

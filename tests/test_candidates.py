@@ -18,8 +18,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from envdoctor.audit.candidates import HostFacts, Why, candidates
 from envdoctor.cli import main
+from envdoctor.rules.candidates import HostFacts, Why, candidates
 
 A100 = ["--os", "linux", "--arch", "x86_64", "--python", "3.11", "--driver", "535.104.05", "--gpu", "8.0"]
 V100 = ["--os", "linux", "--arch", "x86_64", "--python", "3.10", "--driver", "470.82.01", "--gpu", "7.0"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envdoctor.audit import AuditOptions, run_audit
+from envdoctor.audit.run import AuditOptions, run_audit
 from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.host.profile import HostProfile, Libc
 from envdoctor.requirements import SourceOptions, load_requirement_set

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from envdoctor.audit import resolver as resolve_audit
+from envdoctor.audit.resolver import Progress, assumed_host, resolve_for_host
 from envdoctor.cli import main
 from envdoctor.host.profile import HostProfile, Libc
 from envdoctor.requirements import SourceOptions, load_requirement_set
 from envdoctor.requirements.model import RequirementSet
-from envdoctor.resolve import audit as resolve_audit
 from envdoctor.resolve import uv
-from envdoctor.resolve.audit import Progress, assumed_host, resolve_for_host
 
 NEWEST = "the newest Python every tracked requirement has wheels for"
 FIX = "give the host's facts: --host FILE from envdoctor probe, or --os/--arch/--python"

@@ -7,7 +7,7 @@ import functools
 import sys
 from pathlib import Path
 
-from envdoctor.audit import AuditOptions, exit_code, run_audit
+from envdoctor.audit.run import AuditOptions, exit_code, run_audit
 from envdoctor.config import load_config
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     hosts = hosts_from_args(args, config.hosts)
     resolver = None
     if args.resolve:
-        from envdoctor.resolve.audit import Progress, resolve_for_host
+        from envdoctor.audit.resolver import Progress, resolve_for_host
 
         # Progress goes to stderr, never to stdout: stdout is the report.
         progress = Progress(None if args.quiet else sys.stderr, terminal=sys.stderr.isatty())

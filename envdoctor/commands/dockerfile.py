@@ -180,7 +180,7 @@ def _hosts(args: argparse.Namespace) -> list[tuple[str, HostProfile]]:
 def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]:
     if not hosts:
         return []
-    from envdoctor.audit import AuditOptions, run_audit
+    from envdoctor.audit.run import AuditOptions, run_audit
     from envdoctor.requirements import SourceOptions, load_requirement_set
 
     requirements = load_requirement_set([lock_path], SourceOptions(kind="requirements"))

@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from envdoctor.audit.result import AuditReport
 from envdoctor.config import load_config
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.host.select import hosts_from_args
 from envdoctor.lock import LockOptions, LockPlan, plan_locks, run_locks, stale_locks
 from envdoctor.lock.steering import SteeringError
-from envdoctor.report import AuditReport, OutputFormat
+from envdoctor.report import OutputFormat
 from envdoctor.requirements import SourceOptions, load_requirement_set
 from envdoctor.requirements.model import RequirementSet
 from envdoctor.safety import printable

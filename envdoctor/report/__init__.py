@@ -8,21 +8,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import NamedTuple
 
+from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
-from envdoctor.findings import Finding, Severity
-from envdoctor.host.profile import HostProfile
-from envdoctor.requirements.model import Input
-
-
-class AuditReport(NamedTuple):
-    hosts: tuple[tuple[str, HostProfile], ...]
-    inputs: tuple[Input, ...]
-    findings: tuple[Finding, ...]
-
-    def counts(self) -> dict[str, int]:
-        return {severity.label: sum(f.severity == severity for f in self.findings) for severity in reversed(Severity)}
 
 
 class OutputFormat(enum.Enum):

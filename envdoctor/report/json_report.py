@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
 from envdoctor.findings import Finding
 from envdoctor.host.profile import profile_to_dict
-from envdoctor.report import AuditReport
 from envdoctor.safety import json_text
 
 SCHEMA = "envdoctor.audit/1"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
 from envdoctor.findings import Finding
-from envdoctor.report import AuditReport
 from envdoctor.safety import markdown, markdown_code
 
 _LABELS = {"error": "**error**", "warning": "**warning**", "info": "info"}

@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import quote
 
 from envdoctor import __version__
+from envdoctor.audit.result import AuditReport
 from envdoctor.codes import catalogue
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
-from envdoctor.report import AuditReport
 from envdoctor.safety import json_text
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
-from envdoctor.report import AuditReport
 from envdoctor.safety import printable
 
 _COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.rules import (
     companions,
@@ -24,6 +23,7 @@ from envdoctor.rules import (
     reproducibility,
     unsatisfiable,
 )
+from envdoctor.rules.context import AuditContext
 
 Rule = Callable[[AuditContext], Iterator[Finding]]
 

@@ -11,10 +11,10 @@ from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.kb import facts
 from envdoctor.requirements.model import Location
+from envdoctor.rules.context import AuditContext
 
 CODE = "ED202"
 

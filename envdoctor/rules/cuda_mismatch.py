@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import CudaClaim, cuda_claims, cuda_major, torch_build
 from envdoctor.findings import Finding, Severity
 from envdoctor.kb import facts
 from envdoctor.kb.check import major_minor
 from envdoctor.requirements.model import BaseImage, Requirement
+from envdoctor.rules.context import AuditContext
+from envdoctor.rules.stack import CudaClaim, cuda_claims, cuda_major, torch_build
 
 CODE = "ED201"
 _CUDA_TAG = re.compile(r"^(?P<cuda>\d+\.\d+(?:\.\d+)?)-")

@@ -8,9 +8,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.audit.candidates import candidates
-from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import (
+from envdoctor.findings import Finding, Severity
+from envdoctor.kb import builds, facts
+from envdoctor.rules.candidates import candidates
+from envdoctor.rules.context import AuditContext
+from envdoctor.rules.stack import (
     CudaClaim,
     TorchBuild,
     cuda_claims,
@@ -19,8 +21,6 @@ from envdoctor.audit.stack import (
     system_cuda_claims,
     torch_build,
 )
-from envdoctor.findings import Finding, Severity
-from envdoctor.kb import builds, facts
 
 CODE = "ED101"
 

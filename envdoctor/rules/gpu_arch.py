@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from envdoctor.audit.candidates import span
-from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import TorchBuild, runnable_torch, torch_build, torch_builds
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import Gpu
 from envdoctor.kb import Row, builds, facts
+from envdoctor.rules.candidates import span
+from envdoctor.rules.context import AuditContext
+from envdoctor.rules.stack import TorchBuild, runnable_torch, torch_build, torch_builds
 
 CODE = "ED102"
 

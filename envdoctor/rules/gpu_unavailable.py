@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from packaging.version import Version
 
-from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import cuda_claims, package_build, runnable_torch
 from envdoctor.findings import Finding
 from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 from envdoctor.kb import builds, facts
 from envdoctor.requirements.model import Requirement
+from envdoctor.rules.context import AuditContext
+from envdoctor.rules.stack import cuda_claims, package_build, runnable_torch
 
 CODE = "ED103"
 

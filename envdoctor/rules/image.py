@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.audit.context import AuditContext
-from envdoctor.audit.stack import cuda_claims
 from envdoctor.findings import Finding
 from envdoctor.requirements.model import BaseImage
+from envdoctor.rules.context import AuditContext
+from envdoctor.rules.stack import cuda_claims
 
 _CUDA_IMAGES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
 _BUILD_PACKAGES = re.compile(

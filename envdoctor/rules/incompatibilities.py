@@ -9,11 +9,11 @@ from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from envdoctor.audit.candidates import span
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding, Severity
 from envdoctor.kb import Row, facts, load_topic
 from envdoctor.requirements.model import Requirement
+from envdoctor.rules.candidates import span
+from envdoctor.rules.context import AuditContext
 
 CODE = "ED203"
 # Conflicts the packages' metadata does declare, as clashing pins: a resolver backtracks out of

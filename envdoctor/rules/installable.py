@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from envdoctor.audit.candidates import Candidates, Exclusion, Why, candidates, span
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding, Severity
 from envdoctor.requirements.model import Requirement
+from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, span
+from envdoctor.rules.context import AuditContext
 
 
 def check(ctx: AuditContext, code: str, why: Why) -> Iterator[Finding]:

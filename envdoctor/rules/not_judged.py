@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.requirements.model import Form
+from envdoctor.rules.context import AuditContext
 
 _GPU_PACKAGES = re.compile(
     r"^(torch|torchvision|torchaudio|tensorflow|jax|jaxlib|cupy-cuda.*|nvidia-.*|onnxruntime-gpu)$"

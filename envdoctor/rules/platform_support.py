@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.audit.candidates import Why
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.kb import facts
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules import installable
+from envdoctor.rules.candidates import Why
+from envdoctor.rules.context import AuditContext
 
 CODE = "ED301"
 

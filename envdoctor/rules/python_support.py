@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from envdoctor.audit.candidates import Why
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.rules import installable
+from envdoctor.rules.candidates import Why
+from envdoctor.rules.context import AuditContext
 
 CODE = "ED302"
 

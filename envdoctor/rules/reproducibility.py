@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding, Severity
 from envdoctor.requirements.model import Form, Requirement
+from envdoctor.rules.context import AuditContext
 
 _COMMIT = re.compile(r"@[0-9a-f]{40}(?:[#&]|$)")
 # How many names a grouped finding's message lists; its packages list them all.

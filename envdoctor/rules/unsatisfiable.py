@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from envdoctor.audit.context import AuditContext
 from envdoctor.findings import Finding
 from envdoctor.resolve.explain import unsatisfiable
+from envdoctor.rules.context import AuditContext
 
 CODE = "ED204"
 

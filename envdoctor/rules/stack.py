@@ -7,10 +7,10 @@ from typing import NamedTuple
 
 from packaging.version import Version
 
-from envdoctor.audit.context import AuditContext
 from envdoctor.kb import builds, facts
 from envdoctor.kb.builds import Build
 from envdoctor.requirements.model import Requirement
+from envdoctor.rules.context import AuditContext
 
 
 class PackageBuild(NamedTuple):

@@ -19,7 +19,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from envdoctor.audit import Resolution
+from envdoctor.audit.result import Resolution
 from envdoctor.host.profile import HostProfile
 from envdoctor.requirements.model import Requirement, RequirementSet
 from envdoctor.resolve.target import ASSUMED_PYTHONS, assumed_platform, target_of
@@ -106,7 +106,7 @@ class Assumed(NamedTuple):
 
 def assumed_host(requirements: RequirementSet, host: HostProfile) -> Assumed:
     """The host as ``audit --resolve`` resolves for it: each fact it lacks replaced by an assumption."""
-    from envdoctor.audit.candidates import HostFacts
+    from envdoctor.rules.candidates import HostFacts
 
     facts_given = (("OS", host.os), ("architecture", host.arch), ("Python", host.python))
     missing = [fact for fact, value in facts_given if not value]
@@ -145,8 +145,8 @@ def _newest_python(requirements: RequirementSet, host: HostProfile) -> tuple[str
 
 def _unserved(requirements: RequirementSet, host: HostProfile) -> list[str]:
     """The packages of the set, tracked by the base, that have no release with a wheel for the host."""
-    from envdoctor.audit.candidates import HostFacts, candidates
-    from envdoctor.audit.context import AuditContext
+    from envdoctor.rules.candidates import HostFacts, candidates
+    from envdoctor.rules.context import AuditContext
 
     context = AuditContext(requirements, host, "host")
     applying = [r for r in requirements.requirements if r.url is None and context.applies(r)]
@@ -178,7 +178,7 @@ def resolve_for_host(
     requirements: RequirementSet, host: HostProfile, name: str = "host", *, progress: Progress | None = None
 ) -> Resolution:
     """What uv installs for the host, under stated assumptions where the host does not say."""
-    from envdoctor.audit.candidates import HostFacts
+    from envdoctor.rules.candidates import HostFacts
 
     asked, constraints = requirement_lines(requirements)
     assumed = assumed_host(requirements, host)

@@ -14,10 +14,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from envdoctor.audit.candidates import Candidates, HostFacts, Origin, candidates, pinned
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import HostProfile
 from envdoctor.requirements.model import Form, Location, Requirement, RequirementSet
+from envdoctor.rules.candidates import Candidates, HostFacts, Origin, candidates, pinned
 
 if TYPE_CHECKING:
     from envdoctor.kb.releases import Dependency
@@ -337,7 +337,7 @@ class AuditContext:
         return (match.group("version"), images[-1].reference) if match else None
 
     def candidates(self, name: str, moving: Collection[str] = ()) -> Candidates:
-        """What a requirement of ``name`` can become on this host (see ``audit/candidates.py``).
+        """What a requirement of ``name`` can become on this host (see ``rules/candidates.py``).
         ``moving``: packages whose requirements on it do not count, since a fix moves them with it
         (torchvision, which pins its torch, moves with torch)."""
         wanted = canonicalize_name(name)

@@ -1,0 +1,83 @@
+"""Run the rules over a requirement set against one or more hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from envdoctor.audit.result import AuditReport, Resolution
+from envdoctor.findings import Finding, Severity
+from envdoctor.host.profile import HostProfile
+from envdoctor.requirements.model import RequirementSet
+from envdoctor.rules.context import AuditContext
+
+# A resolver, given the set, one host and the host's name (for progress and messages).
+Resolver = Callable[[RequirementSet, HostProfile, str], Resolution]
+
+
+class AuditOptions(NamedTuple):
+    ignore: frozenset[str] = frozenset()
+    resolver: Resolver | None = None
+
+
+def run_audit(requirements: RequirementSet, hosts: list[tuple[str, HostProfile]], options: AuditOptions) -> AuditReport:
+    from envdoctor.rules import HOST_RULES, SET_RULES
+
+    findings: list[Finding] = []
+    for name, host in hosts:
+        resolution = options.resolver(requirements, host, name) if options.resolver else Resolution({}, None)
+        context = AuditContext(requirements, host, name, resolution.pins, resolution.error)
+        for rule in HOST_RULES:
+            findings += rule(context)
+        findings += _assumed(context, resolution)
+    if hosts:
+        once = AuditContext(requirements, hosts[0][1], hosts[0][0])
+        for rule in SET_RULES:
+            findings += [_without_host(finding) for finding in rule(once)]
+    kept = _grouped(_kept(findings, requirements, options.ignore), [name for name, _ in hosts])
+    return AuditReport(tuple(hosts), requirements.inputs, tuple(sorted(kept, key=Finding.sort_key)))
+
+
+def _grouped(findings: list[Finding], hosts: list[str]) -> list[Finding]:
+    """The same finding about several hosts is one finding naming them; about every host, one
+    finding naming none (it does not depend on the host)."""
+    by_finding: dict[Finding, list[str]] = {}
+    for finding in findings:
+        named = by_finding.setdefault(_without_host(finding), [])
+        if finding.host is not None and finding.host not in named:
+            named.append(finding.host)
+    grouped = []
+    for finding, named in by_finding.items():
+        every_host = not named or len(named) == len(hosts)
+        grouped.append(finding if every_host else finding._replace(host=", ".join(named)))
+    return grouped
+
+
+def _assumed(context: AuditContext, resolution: Resolution) -> list[Finding]:
+    """ED901: what the resolver assumed for this host, once, so that the verdicts can be read with it."""
+    if not resolution.assumptions:
+        return []
+    fix = "give the host's facts: --host FILE from envdoctor probe, or --os/--arch/--python"
+    return [context.finding("ED901", "; ".join(resolution.assumptions), fix=fix)]
+
+
+def _without_host(finding: Finding) -> Finding:
+    return finding._replace(host=None)
+
+
+def _kept(findings: list[Finding], requirements: RequirementSet, ignore: frozenset[str]) -> list[Finding]:
+    """Findings not silenced by configuration or by ``# envdoctor: ignore[CODE]`` on their line."""
+    silenced = {(r.location.path, r.location.line): r.ignored for r in requirements.requirements if r.ignored}
+    kept = []
+    for finding in findings:
+        if finding.code in ignore or finding.category in ignore:
+            continue
+        location = finding.location
+        if location is not None and finding.code in silenced.get((location.path, location.line), frozenset()):
+            continue
+        kept.append(finding)
+    return kept
+
+
+def exit_code(report: AuditReport, fail_on: Severity) -> int:
+    return 1 if any(finding.severity >= fail_on for finding in report.findings) else 0
