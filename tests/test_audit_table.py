@@ -346,7 +346,7 @@ ROWS = [
         "torch==2.3.0\nnvidia-cudnn-cu12==8.9.2.26",
         HOST_MAC,
         ("ED301:error",),
-        fix={"ED301": ("sys_platform == 'linux'",)},
+        fix={"ED301": ("sys_platform != 'darwin'",)},
     ),
     row(
         "mac-cudnn-marked-linux",
@@ -359,7 +359,6 @@ ROWS = [
         "jax[cuda12]",
         HOST_MAC,
         ("ED301|ED103",),
-        bug="the cuda12/cuda13 extras of jax are not read as CUDA plugin claims",
     ),
     row(
         "mac-flash-attn",
@@ -402,7 +401,6 @@ ROWS = [
         "jax[cuda12]",
         HOST_WINDOWS,
         ("ED301|ED103",),
-        bug="the cuda12/cuda13 extras of jax are not read as CUDA plugin claims",
     ),
     # --- Linux whose driver is not known: not-judged, never guessed
     row(
@@ -623,7 +621,6 @@ ROWS = [
         "scipy<1.13\nnumpy",
         HOST_A100,
         absent=("ED203:error",),
-        bug="scipy 1.12.0 requires numpy<1.29 (METADATA), so a fresh install gets NumPy 1: the ED203 error is false",
     ),
     row("scipy-1.12.0-numpy>=2", "scipy==1.12.0\nnumpy>=2", HOST_A100, ("ED203|ED204",)),
     row(
@@ -639,14 +636,12 @@ ROWS = [
         "pandas<2.2.2\nnumpy",
         HOST_A100,
         absent=("ED203:error",),
-        bug="pandas 2.2.1 caps numpy<2 in METADATA, so a fresh install works: the ED203 error is false",
     ),
     row(
         "tf<2.16-numpy-bare",
         "tensorflow<2.16\nnumpy",
         HOST_A100,
         absent=("ED203:error",),
-        bug="tensorflow 2.15.1 requires numpy<2.0.0 (tensorflow.toml wheel row): the ED203 error is false",
     ),
     row("tf-2.14.0-numpy-bare", "tensorflow==2.14.0\nnumpy", HOST_A100, ("ED203:error",)),
     row("tf-2.16.1-numpy>=2", "tensorflow==2.16.1\nnumpy>=2", HOST_A100_PY312, ("ED203|ED204",)),
@@ -664,7 +659,6 @@ ROWS = [
         "statsmodels==0.14.1\nnumpy",
         HOST_A100,
         absent=("ED203:error",),
-        bug="statsmodels 0.14.1 caps numpy<2 in METADATA (incompatibilities.toml): the ED203 error is false",
     ),
     row(
         "tensorboard-2.5-numpy-1.24",
@@ -684,7 +678,6 @@ ROWS = [
         "sentence-transformers==2.2.2\nhuggingface-hub",
         HOST_A100,
         ("ED203:error",),
-        bug="a fresh install gets huggingface-hub >= 0.26 (no cap), which always breaks: only a warning is given",
     ),
     row(
         "st-2.2.2-hub<0.26",
@@ -713,7 +706,7 @@ ROWS = [
     row("cudnn-ok-2.7.1-tf-bare", "torch==2.7.1\ntensorflow[and-cuda]", HOST_A100, absent=(*OK, "ED203")),
     # torch 2.1-2.3 pin an nvidia-cudnn-cu12 that no tensorflow[and-cuda] >= 2.16 accepts, but torch
     # 2.0.x and 1.13.x pin nvidia-cudnn-cu11, another package: a resolver backtracks to one of them.
-    row("cudnn-clash-torch<2.4-tf>=2.16", "torch<2.4\ntensorflow[and-cuda]>=2.16", HOST_A100, absent=("ED203",)),
+    row("cudnn-clash-torch<2.4-tf>=2.16", "torch<2.4\ntensorflow[and-cuda]>=2.16", HOST_A100, absent=("ED203:error",)),
     row(
         "cudnn-clash-torch-2.1-2.3-tf>=2.16",
         "torch>=2.1,<2.4\ntensorflow[and-cuda]>=2.16",

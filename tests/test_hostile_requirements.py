@@ -176,7 +176,7 @@ def test_dockerfile_shell_words_the_build_resolves_are_not_misread(
     (tmp_path / "Dockerfile").write_text(
         "ARG PYTHON_VERSION\nFROM python:${PYTHON_VERSION}-slim AS base\nARG TARGETARCH\n"
         "FROM base-${TARGETARCH} AS arch\nFROM python:${PY:-3.11}-slim@sha256:" + "a" * 64 + "\n"
-        "RUN pip install --no-cache-dir tensorboard==2.16.2   # cmake from apt-get is too old\n"
+        "RUN pip install --no-cache-dir requests==2.31.0   # cmake from apt-get is too old\n"
         'RUN pip install --no-cache-dir "$EXTRA_PKGS" six==1.16.0\n'
     )
     code = main(["audit", str(tmp_path / "Dockerfile"), *LINUX, "--format", "json"])

@@ -159,11 +159,13 @@ def _unserved(requirements: RequirementSet, host: HostProfile) -> list[str]:
         if requirement.name is not None and requirement.name in asked:
             asked[requirement.name] &= _public(requirement)
     facts = HostFacts.of(host)
-    return [
-        printable(name)
-        for name, specifier in asked.items()
-        if not (found := candidates(name, specifier, facts, None)).versions and found.tracked
-    ]
+    unserved = []
+    for name, specifier in asked.items():
+        found = candidates(name, specifier, facts, None)
+        # A release pip would build from its sdist does not count: the point is a wheel for that Python.
+        if found.tracked and all(found.builds_from_source(version) for version in found.versions):
+            unserved.append(printable(name))
+    return unserved
 
 
 def _public(requirement: Requirement) -> SpecifierSet:

@@ -56,6 +56,9 @@ class Build(NamedTuple):
     cuda: str | None = None
     # True when it loads CUDA from the system (or a base image) rather than bringing it as wheels.
     loads_system_cuda: bool = False
+    # True when the build links its CUDA runtime in rather than loading shared libraries (the
+    # gpu_packages rows that say loads_system_cuda = false, or do not say, such as XGBoost's).
+    static_cuda: bool = False
     # True when the package still runs, on the CPU, where that CUDA is missing (TensorFlow without [and-cuda]).
     gpu_optional: bool = False
     cudnn_major: int | None = None
@@ -230,6 +233,7 @@ def _from_rows(package: NormalizedName, version: Version) -> Build | None:
             "PyPI",
             cuda=str(major) if major else None,
             loads_system_cuda=bool(row.get("loads_system_cuda", False)),
+            static_cuda=not row.get("loads_system_cuda", False) and built is None,
             cudnn_major=row.get("cudnn_major"),
             built_against=built,
             from_pypi=True,

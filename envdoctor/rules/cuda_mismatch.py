@@ -66,6 +66,7 @@ def _base_image(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]
 
 
 def _mixed_majors(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
+    claims = [c for c in claims if c.shared]  # a build with its CUDA runtime linked in loads no other's
     majors = sorted({cuda_major(c.cuda) for c in claims})
     if len(majors) < 2:
         return

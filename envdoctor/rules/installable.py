@@ -9,6 +9,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from envdoctor.findings import Finding, Severity
+from envdoctor.kb import releases as kb_releases
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, span
 from envdoctor.rules.context import AuditContext
@@ -41,10 +42,14 @@ def merged(found: Iterator[tuple[Requirement, Finding]]) -> Iterator[Finding]:
 
 
 def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement, Finding]]:
+    # A line whose own package does not install: what it would pull in is moot.
+    blocked_lines = set()
     for requirement in ctx.wanted():
         found = ctx.candidates(requirement.name or "")
         blocking = _blocking(found)
-        if not blocking:
+        if requirement.required_by is None and blocking and blocking[0].why is not Why.FROM_SOURCE:
+            blocked_lines.add(requirement.location)
+        if not blocking or (requirement.required_by and requirement.location in blocked_lines):
             continue
         # pip takes the newest release it can install: if that builds from source, so be it.
         decisive = blocking[0]
@@ -132,7 +137,7 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
         return f"{found.name}>={min(newer)} (the first newer release with a wheel for {where})"
     older = f"{found.name}=={anywhere[0]} (the newest release with a wheel for {where})" if anywhere else None
     if why is Why.PLATFORM:
-        marker = _marker_off(ctx)
+        marker = _marker_off(ctx, _release(found, newest_blocked))
         keep_off = f"keep the line off this platform ({found.name}{marker})" if marker else None
         return (
             ", or ".join(part for part in (keep_off, older) if part)
@@ -146,8 +151,6 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
 
 def _pythons_of(found: Candidates, version: Version) -> str:
     """Which Pythons the release does have wheels for, as advice."""
-    from envdoctor.kb import releases as kb_releases
-
     release = next((r for r in kb_releases.releases(found.name) if r.version == Version(version.public)), None)
     if release is None or not release.pythons:
         return "use a Python it supports"
@@ -159,19 +162,23 @@ _SYS_PLATFORM = {"linux": "linux", "macos": "darwin", "windows": "win32"}
 _MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}
 
 
-def _marker_off(ctx: AuditContext) -> str | None:
-    """An environment marker false on this host's OS and architecture, true elsewhere."""
+def _release(found: Candidates, version: Version) -> kb_releases.Release | None:
+    return next((r for r in kb_releases.releases(found.name) if r.version == Version(version.public)), None)
+
+
+def _marker_off(ctx: AuditContext, release: kb_releases.Release | None) -> str | None:
+    """An environment marker false on this host's OS (and architecture, where the release has
+    wheels for another architecture of that OS), true elsewhere."""
     system = _SYS_PLATFORM.get(ctx.facts.os or "")
     if system is None:
         return None
     machine = ctx.marker_environment() or {}
-    if ctx.facts.arch and "platform_machine" in machine:
+    other_arch = release is not None and any(p.startswith(f"{ctx.facts.os}-") for p in release.platforms)
+    if other_arch and ctx.facts.arch and "platform_machine" in machine:
         return f"; sys_platform != '{system}' or platform_machine != '{machine['platform_machine']}'"
     return f"; sys_platform != '{system}'"
 
 
 def _references(found: Candidates) -> tuple[str, ...]:
-    from envdoctor.kb import releases as kb_releases
-
     known = kb_releases.releases(found.name)
     return (known[-1].source,) if known else ()

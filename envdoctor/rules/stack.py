@@ -65,6 +65,9 @@ class CudaClaim(NamedTuple):
     cuda: str
     what: str
     references: tuple[str, ...] = ()
+    # Whether it loads shared CUDA libraries (wheels' or the system's) into the process, where
+    # another CUDA major's can clash; False for a build that links its CUDA runtime in.
+    shared: bool = True
 
 
 def pytorch_index_variant(ctx: AuditContext) -> str | None:
@@ -168,7 +171,7 @@ def system_cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
 
 def _claim(build: PackageBuild) -> CudaClaim:
     assert build.cuda is not None
-    return CudaClaim(build.requirement, build.cuda, build.describe(), build.references)
+    return CudaClaim(build.requirement, build.cuda, build.describe(), build.references, not build.build.static_cuda)
 
 
 def cuda_major(cuda: str) -> int:
