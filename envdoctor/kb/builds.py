@@ -118,7 +118,7 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     sources: tuple[str, ...]
     if local:
         variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
-    elif where.index_variant and (release is None or where.index_variant in release["variants"]):
+    elif where.index_variant and release is not None and where.index_variant in release["variants"]:
         # pip and uv prefer the index build: its local label sorts above the plain release.
         variant, how = where.index_variant, facts.pytorch_index_url(where.index_variant)
         sources, from_pypi = (), False

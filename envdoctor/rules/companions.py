@@ -13,17 +13,13 @@ from packaging.version import Version
 
 from envdoctor.findings import Finding
 from envdoctor.kb import facts
-from envdoctor.requirements.model import Location
 from envdoctor.rules.context import AuditContext
 
 CODE = "ED202"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    # The release table's own word on torch's companions first; the packages' metadata for the rest.
-    told = list(_torch(ctx))
-    yield from told
-    yield from _declared(ctx, {finding.location for finding in told})
+    yield from _torch(ctx)
     yield from _jax(ctx)
     yield from _built_against_torch(ctx)
     yield from _tensorboard(ctx)
@@ -51,38 +47,6 @@ def _torch(ctx: AuditContext) -> Iterator[Finding]:
             packages=(requirement.describe(), f"torch=={torch}"),
             fix=f"{companion}=={expected}{label}",
             references=(release["source"],),
-        )
-
-
-def _declared(ctx: AuditContext, already: set[Location | None]) -> Iterator[Finding]:
-    """A package every release of which the set admits requires another at a version the rest of
-    the set rules out (torchvision==0.16.0 needs torch==2.1.0 beside torch>=2.3): no install can
-    satisfy both, as the packages' own metadata says. A clash between two such packages is told once."""
-    told: set[frozenset[str]] = set()
-    for requirement in ctx.wanted():
-        if requirement.required_by is not None or requirement.name is None or requirement.location in already:
-            continue
-        unmet = ctx.unmet(requirement)
-        if unmet is None or frozenset({requirement.name, *unmet.askers}) in told:
-            continue
-        told.add(frozenset({requirement.name, *unmet.askers}))
-        name = unmet.declared.name
-        who = " and ".join(unmet.askers) or "the rest of the set"
-        fits = f"{requirement.name}=={unmet.fitting}, whose requirement fits, or " if unmet.fitting else ""
-        asks = f"{who} {'asks' if len(unmet.askers) < 2 else 'ask'} {name}{unmet.others}"
-        if ctx.candidates(requirement.name).exact:
-            said = f"{requirement.name} {ctx.version_of(requirement.name)} requires {unmet.declared}, but {asks}"
-        else:
-            said = (
-                f"{requirement.describe()} admits no release that goes with the rest of the set: even the oldest "
-                f"requires {unmet.declared}, but {asks}"
-            )
-        yield ctx.finding(
-            CODE,
-            said,
-            requirement=requirement,
-            packages=(requirement.describe(), f"{name}{unmet.others}"),
-            fix=f"move them together: {fits}{name}{unmet.declared.specifier}",
         )
 
 

@@ -57,23 +57,26 @@ class AuditContext:
     resolver_error: str | None = None
 
     def marker_environment(self) -> dict[str, str] | None:
-        """The PEP 508 environment of the host, or None if its OS is unknown."""
-        if self.host.os is None:
+        """The PEP 508 environment where the set installs (the host, or a Dockerfile's image), or
+        None if its OS is unknown."""
+        facts = self.facts
+        if facts.os is None:
             return None
         environment = {
-            "sys_platform": _SYS_PLATFORM[self.host.os],
-            "platform_system": _PLATFORM_SYSTEM[self.host.os],
-            "os_name": "nt" if self.host.os == "windows" else "posix",
+            "sys_platform": _SYS_PLATFORM[facts.os],
+            "platform_system": _PLATFORM_SYSTEM[facts.os],
+            "os_name": "nt" if facts.os == "windows" else "posix",
             "implementation_name": "cpython",
             "platform_python_implementation": "CPython",
         }
-        machine = _MACHINE.get((self.host.os, self.host.arch or ""))
+        machine = _MACHINE.get((facts.os, facts.arch or ""))
         if machine:
             environment["platform_machine"] = machine
-        if self.host.python:
-            parts = self.host.python.split(".")
+        if facts.python:
+            full = self.host.python if self.host.python and facts.image is None else facts.python
+            parts = full.split(".")
             environment["python_version"] = ".".join(parts[:2])
-            environment["python_full_version"] = self.host.python if len(parts) >= 3 else f"{self.host.python}.0"
+            environment["python_full_version"] = full if len(parts) >= 3 else f"{full}.0"
         return environment
 
     def applies(self, requirement: Requirement) -> bool:
@@ -223,6 +226,23 @@ class AuditContext:
         declared = [d for d in declared if d.marker is None or self._marker_holds(d.marker, requirement.extras)]
         return [d for d in declared if not self._meets(d, requirement.name)]
 
+    def declared_on(self, package: str, version: Version, other: str) -> SpecifierSet:
+        """What release ``version`` of ``package`` declares of ``other`` in its metadata (as the
+        base records it; empty when it records nothing): pandas 2.1.4 declares numpy<2."""
+        from envdoctor.kb import releases as kb_releases
+
+        wanted = canonicalize_name(other)
+        requirement = self.find(package)
+        extras = requirement.extras if requirement else frozenset()
+        declared = SpecifierSet()
+        for row in kb_releases.declared_requirements(package):
+            if canonicalize_name(row.requirement.name) != wanted or not row.versions.contains(version, True):
+                continue
+            marker = row.requirement.marker
+            if marker is None or self._marker_holds(marker, extras):
+                declared &= row.requirement.specifier
+        return declared
+
     def _others_ask(self, declared: Pep508, parent: NormalizedName) -> SpecifierSet:
         """What the set, but for ``parent``, asks of the package ``declared`` names."""
         name = canonicalize_name(declared.name)
@@ -317,15 +337,16 @@ class AuditContext:
 
     @functools.cached_property
     def facts(self) -> HostFacts:
-        """The facts that decide what installs: the host's, or for a Dockerfile whose final stage
-        runs an official python:X.Y image, Linux with that image's Python."""
+        """The facts that decide what installs: the host's; for a Dockerfile, its final image's:
+        Linux on the host's architecture, with the image's Python where the image says it
+        (an official python:X.Y image), else an unknown Python, never the host's."""
         host = HostFacts.of(self.host)
-        image = self.image_python()
-        if image is None:
+        if not self.requirements.images:
             return host
         arch = "aarch64" if host.arch == "arm64" else host.arch
-        python = ".".join(image[0].split(".")[:2])
-        return host._replace(python=python, os="linux", arch=arch, libc=None, image=image[1])
+        image = self.image_python()
+        python = ".".join(image[0].split(".")[:2]) if image else None
+        return HostFacts(python, "linux", arch, None, self.requirements.images[-1].reference)
 
     def image_python(self) -> tuple[str, str] | None:
         """(the Python version, the image) of a Dockerfile's final image, when it is an official

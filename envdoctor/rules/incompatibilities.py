@@ -84,14 +84,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if not set(other.extras) <= set(other_requirement.extras):
             continue
-        # The releases of the package any row of the group says break (torch's NumPy 1.x builds are one row a minor).
-        hit = [v for v in ctx.candidates(package).versions if _row_for(rows, v) is not None]
-        if not hit:
-            continue
         theirs = ctx.candidates(other.name)
         breaking = [v for v in theirs.versions if other.specifier.contains(v, prereleases=True)]
         if theirs.versions and not breaking:
             continue
+        # The releases of the package any row of the group says break (torch's NumPy 1.x builds are
+        # one row a minor) and whose own metadata lets a breaking release in (pandas 2.1.4 caps numpy<2).
+        hit = [
+            v
+            for v in ctx.candidates(package).versions
+            if _row_for(rows, v) is not None and (not breaking or _lets_in(ctx, package, v, other.name, breaking))
+        ]
+        if not hit:
+            continue
+        breaking = [w for w in breaking if any(_lets_in(ctx, package, v, other.name, [w]) for v in hit)]
         if not theirs.versions and not _may_meet(ctx.requirements.specifier_of(other.name), other.specifier):
             continue  # the set already keeps it out of the breaking range (numpy<2 beside torch 2.2)
         mine = ctx.candidates(package)
@@ -147,6 +153,12 @@ def _clashes(ctx: AuditContext) -> Iterator[Finding]:
             fix=row.fix + (f" (or upgrade: {package}{row.upgrade})" if row.upgrade else ""),
             references=tuple(dict.fromkeys(r.source for r in applying)),
         )
+
+
+def _lets_in(ctx: AuditContext, package: str, version: Version, other: str, breaking: list[Version]) -> bool:
+    """Whether release ``version`` of ``package`` admits one of the ``breaking`` releases of ``other``."""
+    declared = ctx.declared_on(package, Version(version.public), other)
+    return any(declared.contains(w, prereleases=True) for w in breaking)
 
 
 def _row_for(rows: list[Conflict], version: Version) -> Conflict | None:

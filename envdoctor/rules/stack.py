@@ -83,7 +83,7 @@ def package_build(ctx: AuditContext, name: str, version: Version | None = None) 
     version = version or ctx.version_of(name)
     if requirement is None:
         return None
-    where = builds.Where(ctx.facts.os or ctx.host.os, ctx.host.arch, pytorch_index_variant(ctx), requirement.extras)
+    where = builds.Where(ctx.facts.os, ctx.facts.arch, pytorch_index_variant(ctx), requirement.extras)
     build = builds.build_of(name, version, where)
     if build is None:
         return None

@@ -1,4 +1,6 @@
-"""ED204 unsatisfiable: the resolver found no set of versions; its explanation is the message."""
+"""ED204 unsatisfiable: no set of versions satisfies the requirements. With --resolve, the
+resolver's explanation is the message; offline, the packages' own declared requirements tell it
+(pandas 2.1.4 declares numpy<2; the set asks numpy==2.0.0)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,41 @@ CODE = "ED204"
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.resolver_error is None:
+        if not ctx.resolved:
+            yield from _declared(ctx)
         return
     said = unsatisfiable(ctx.resolver_error)
     yield ctx.finding(CODE, said.message, packages=said.packages, fix=said.fix)
+
+
+def _declared(ctx: AuditContext) -> Iterator[Finding]:
+    """A package every release of which the set admits requires another at a version the rest of
+    the set rules out (torchvision==0.16.0 needs torch==2.1.0 beside torch>=2.3): no install can
+    satisfy both, as the packages' own metadata says. A clash between two such packages is told once."""
+    told: set[frozenset[str]] = set()
+    for requirement in ctx.wanted():
+        if requirement.required_by is not None or requirement.name is None:
+            continue
+        unmet = ctx.unmet(requirement)
+        if unmet is None or frozenset({requirement.name, *unmet.askers}) in told:
+            continue
+        told.add(frozenset({requirement.name, *unmet.askers}))
+        name = unmet.declared.name
+        declared = f"{name}{unmet.declared.specifier}"
+        who = " and ".join(unmet.askers) or "the rest of the set"
+        fits = f"{requirement.name}=={unmet.fitting}, whose requirement fits, or " if unmet.fitting else ""
+        asks = f"{who} {'asks' if len(unmet.askers) < 2 else 'ask'} {name}{unmet.others}"
+        if ctx.candidates(requirement.name).exact:
+            said = f"{requirement.name} {ctx.version_of(requirement.name)} requires {declared}, but {asks}"
+        else:
+            said = (
+                f"{requirement.describe()} admits no release that goes with the rest of the set: even the oldest "
+                f"requires {declared}, but {asks}"
+            )
+        yield ctx.finding(
+            CODE,
+            said,
+            requirement=requirement,
+            packages=(requirement.describe(), f"{name}{unmet.others}"),
+            fix=f"move them together: {fits}{declared}",
+        )
