@@ -85,7 +85,10 @@ def test_the_driver_fix_never_names_a_build_too_old_for_the_hosts_gpu(
     (tmp_path / "requirements.txt").write_text("torch==2.12.0\n")
     argv = [str(tmp_path / "requirements.txt"), "--driver", "570.86.10", "--gpu", "12.0"]
     (finding,) = with_code(findings(capsys, *argv), "ED101")
-    assert finding["fix"] == "upgrade the NVIDIA driver to >= 580.65.06"
+    # Another release is offered beside the driver: one whose cu128 build carries 12.0's kernels.
+    assert str(finding["fix"]).startswith("upgrade the NVIDIA driver to >= 580.65.06, or move to a torch")
+    assert "+cu128 from https://download.pytorch.org/whl/cu128" in str(finding["fix"])
+    assert "cu126" not in str(finding["fix"])
 
 
 @pytest.mark.parametrize(
@@ -99,7 +102,8 @@ def test_a_torch_range_is_judged_as_the_release_it_admits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], torch: str, served: str
 ) -> None:
     # It used to be judged as the newest torch of all (2.14.0, CUDA 13.0), whatever the range said.
-    (tmp_path / "Dockerfile").write_text(f"FROM nvidia/cuda:11.8.0-runtime-ubuntu22.04\nRUN pip install '{torch}'\n")
+    # A CUDA 12.0 base under a newer CUDA 12 build of torch: the base's libraries can shadow the wheels'.
+    (tmp_path / "Dockerfile").write_text(f"FROM nvidia/cuda:12.0.0-runtime-ubuntu22.04\nRUN pip install '{torch}'\n")
     (finding,) = with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED201")
     assert served in str(finding["message"])
 

@@ -89,7 +89,7 @@ class AuditContext:
         environment = self.marker_environment()
         if environment is None:
             return True
-        for candidate in _completions(environment, self.host.os or ""):
+        for candidate in _completions(environment, self.facts.os or ""):
             try:
                 if marker.evaluate({**candidate, "extra": ""}):
                     return True
@@ -176,6 +176,11 @@ class AuditContext:
             marker = row.requirement.marker
             if marker is not None and not self._marker_holds(marker, parent.extras):
                 continue
+            if marker is not None and not self._marker_certain(marker, parent.extras):
+                # It holds for some Python or machine the host leaves open, not for all: the package
+                # comes in, but what this line asks of it is not known to apply.
+                wanted.append(_named_only(row.requirement))
+                continue
             wanted.append(row.requirement)
         return wanted
 
@@ -223,7 +228,7 @@ class AuditContext:
         """What ``version`` of the package declares that the rest of the set does not let it meet."""
         assert requirement.name is not None
         declared = [row.requirement for row in rows if row.versions.contains(version, prereleases=True)]
-        declared = [d for d in declared if d.marker is None or self._marker_holds(d.marker, requirement.extras)]
+        declared = [d for d in declared if d.marker is None or self._marker_certain(d.marker, requirement.extras)]
         return [d for d in declared if not self._meets(d, requirement.name)]
 
     def declared_on(self, package: str, version: Version, other: str) -> SpecifierSet:
@@ -239,7 +244,7 @@ class AuditContext:
             if canonicalize_name(row.requirement.name) != wanted or not row.versions.contains(version, True):
                 continue
             marker = row.requirement.marker
-            if marker is None or self._marker_holds(marker, extras):
+            if marker is None or self._marker_certain(marker, extras):
                 declared &= row.requirement.specifier
         return declared
 
@@ -280,17 +285,26 @@ class AuditContext:
         return any(asked.contains(r.version, True) and requirement.specifier.contains(r.version, True) for r in known)
 
     def _marker_holds(self, marker: Marker, extras: frozenset[str]) -> bool:
+        """Whether the marker holds for some value of the facts the host leaves unknown."""
+        return any(self._marker_values(marker, extras))
+
+    def _marker_certain(self, marker: Marker, extras: frozenset[str]) -> bool:
+        """Whether the marker holds whatever the facts the host leaves unknown turn out to be."""
+        values = self._marker_values(marker, extras)
+        return bool(values) and all(values)
+
+    def _marker_values(self, marker: Marker, extras: frozenset[str]) -> list[bool]:
+        """The marker's value in each completion of the host's environment (for the best extra)."""
         environment = self.marker_environment()
         if environment is None:
-            return "extra" not in str(marker)
-        for candidate in _completions(environment, self.host.os or ""):
-            for extra in (*extras, ""):
-                try:
-                    if marker.evaluate({**candidate, "extra": extra}):
-                        return True
-                except Exception:
-                    return False
-        return False
+            return [] if "extra" in str(marker) else [True]
+        values = []
+        for candidate in _completions(environment, self.facts.os or ""):
+            try:
+                values.append(any(marker.evaluate({**candidate, "extra": extra}) for extra in (*extras, "")))
+            except Exception:
+                return []
+        return values
 
     @functools.cached_property
     def _pulled_in(self) -> tuple[Requirement, ...]:
@@ -428,6 +442,12 @@ class AuditContext:
             references=tuple(dict.fromkeys(references)),
             host=self.host_name,
         )
+
+
+def _named_only(requirement: Pep508) -> Pep508:
+    """The requirement without its version specifier or marker: the package, whatever its version."""
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    return Pep508(f"{requirement.name}{extras}")
 
 
 # The values an unknown fact of a host can take, for evaluating markers.

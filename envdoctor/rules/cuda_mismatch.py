@@ -51,7 +51,9 @@ def _base_image(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]
                 newer = Version(major_minor(claim.cuda)) > Version(major_minor(base_cuda))
             except InvalidVersion:
                 continue
-            if not newer and cuda_major(claim.cuda) == Version(base_cuda).major:
+            if not newer or cuda_major(claim.cuda) != Version(base_cuda).major:
+                # Another major's libraries have other file names (libcudart.so.11, .so.13): none shadows
+                # the other, and the second copy of CUDA is ED501's bloat, not a clash.
                 continue
             yield ctx.finding(
                 CODE,

@@ -73,9 +73,12 @@ def _fix(ctx: AuditContext, claim: CudaClaim, torch: TorchBuild | None, minimum:
             return f"{upgrade}, or install {older}"
         return f"{upgrade}: no release of {claim.requirement.name} the base knows is built for a CUDA this driver runs"
     runnable = runnable_torch(ctx)
-    if runnable is None:
-        return upgrade
-    return f"install the {runnable.variant} build ({runnable.install()}) or {upgrade}"
+    if runnable is not None:
+        return f"install the {runnable.variant} build ({runnable.install()}) or {upgrade}"
+    elsewhere = runnable_torch(ctx, within_set=False)
+    if elsewhere is not None:
+        return f"{upgrade}, or move to a torch with a build this driver runs: {elsewhere.install()}"
+    return upgrade
 
 
 def _release_the_driver_runs(ctx: AuditContext, name: str) -> str | None:

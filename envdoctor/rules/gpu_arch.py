@@ -101,12 +101,17 @@ def _fix(ctx: AuditContext, torch: TorchBuild, capability: str) -> str:
     runnable = runnable_torch(ctx)
     if runnable is not None:
         return f"install the {runnable.variant} build: {runnable.install()}"
+    elsewhere = runnable_torch(ctx, within_set=False)
+    if elsewhere is not None:
+        return (
+            f"no torch that {torch.requirement.describe()} admits has kernels for compute capability {capability} "
+            f"in a build this driver runs; torch {elsewhere.version} has: {elsewhere.install()}"
+        )
     newest_anywhere = _newest_with_kernels(capability)
     if newest_anywhere is not None:
         return (
-            f"no torch that {torch.requirement.describe()} admits has a build for compute capability {capability} "
-            f"that this driver runs; torch {newest_anywhere} has one: widen the range to it, and upgrade the driver "
-            "if its CUDA needs"
+            f"torch {newest_anywhere} has a build with kernels for compute capability {capability}; its CUDA needs a "
+            "newer NVIDIA driver than the host has"
         )
     return f"no torch build the knowledge base knows supports compute capability {capability}"
 

@@ -131,7 +131,7 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     older release that has a wheel for it."""
     where = ctx.facts.describe()
     every = candidates(found.name, SpecifierSet(), ctx.facts)
-    anywhere = [v for v in every.versions if not every.builds_from_source(v)]
+    anywhere = [v for v in every.versions if not every.builds_from_source(v) and _has_wheels(found, v)]
     newer = [v for v in anywhere if v > newest_blocked]
     if newer:
         return f"{found.name}>={min(newer)} (the first newer release with a wheel for {where})"
@@ -160,6 +160,12 @@ def _pythons_of(found: Candidates, version: Version) -> str:
 
 _SYS_PLATFORM = {"linux": "linux", "macos": "darwin", "windows": "win32"}
 _MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}
+
+
+def _has_wheels(found: Candidates, version: Version) -> bool:
+    """Whether the release has any wheel (an sdist-only release is no fix for a missing wheel)."""
+    release = _release(found, version)
+    return release is None or bool(release.platforms)
 
 
 def _release(found: Candidates, version: Version) -> kb_releases.Release | None:

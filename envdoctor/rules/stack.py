@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.kb import builds, facts
 from envdoctor.kb.builds import Build
 from envdoctor.requirements.model import Requirement
+from envdoctor.rules.candidates import candidates
 from envdoctor.rules.context import AuditContext
 
 
@@ -114,15 +117,21 @@ class RunnableTorch(NamedTuple):
         return f"{' '.join(pins)} from {facts.pytorch_index_url(self.variant)}"
 
 
-def runnable_torch(ctx: AuditContext) -> RunnableTorch | None:
-    """The newest torch the requirement can become whose build of some variant the host's driver
-    runs with kernels for each of its GPUs, with the companions the set asks for moved with it:
-    the one fix ED101, ED102 and ED103 agree on."""
+def runnable_torch(ctx: AuditContext, *, within_set: bool = True) -> RunnableTorch | None:
+    """The newest torch the requirement can become (or, ``within_set`` False, any release that
+    installs here) whose build of some variant the host's driver runs with kernels for each of its
+    GPUs, with the companions the set asks for moved with it: the one fix ED101, ED102 and ED103
+    agree on."""
     nvidia = ctx.host.driver
     if nvidia is None or nvidia.driver is None:
         return None
     capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
-    for version in ctx.candidates("torch", moving=facts.TORCH_COMPANIONS).versions:
+    found = (
+        ctx.candidates("torch", moving=facts.TORCH_COMPANIONS)
+        if within_set
+        else candidates(canonicalize_name("torch"), SpecifierSet(), ctx.facts)
+    )
+    for version in found.versions:
         release = facts.torch_release(version)
         if release is None:
             continue
