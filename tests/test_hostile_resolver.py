@@ -511,7 +511,9 @@ def test_a_trickling_server_meets_the_deadline_of_the_whole_download(server: _Se
     started = time.monotonic()
     with pytest.raises(SourceProblem, match=r"^cannot fetch pkg-1.0.tar.gz: .*pass --wheelhouse$"):
         sources.fetch(f"{server.url}{path}", "pkg-1.0.tar.gz", deadline_s=1.0)
-    assert time.monotonic() - started < 2.5
+    # Far below the 5 s a single header byte of /slow-headers takes, or /trickle's 20 s; room is
+    # left above the 1 s deadline for a machine busy with another test run.
+    assert time.monotonic() - started < 4.0
 
 
 @pytest.mark.parametrize("path", ["/huge", "/endless"])
