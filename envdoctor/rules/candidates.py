@@ -63,11 +63,14 @@ class Candidates(NamedTuple):
     def newest(self) -> Version | None:
         return self.versions[0] if self.versions else None
 
+    # What the set's own lines ask (not what other packages ask of it); None: the same as ``specifier``.
+    written: SpecifierSet | None = None
+
     @property
     def bounded(self) -> bool:
-        """Whether the set writes a range for the package. A bare name admits every old release,
-        and a warning about those would be noise: only a written range is judged in part."""
-        return bool(str(self.specifier))
+        """Whether the set's own lines write a range for the package. A bare name admits every old
+        release, and a warning about those would be noise: only a written range is judged in part."""
+        return bool(str(self.written if self.written is not None else self.specifier))
 
     @property
     def exact(self) -> bool:

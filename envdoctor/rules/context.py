@@ -120,8 +120,15 @@ class AuditContext:
         asked: dict[NormalizedName, SpecifierSet] = {}
         for requirement in self.requirements.requirements:
             if requirement.name is not None and self.applies(requirement):
-                asked[requirement.name] = asked.get(requirement.name, SpecifierSet()) & requirement.specifier
+                # A line for only some of the Pythons an unknown host could have (numpy==1.22.0 for
+                # python_version <= "3.10" beside numpy>=1.24.3 for newer) may not be the one that applies.
+                specifier = requirement.specifier if self._certain(requirement) else SpecifierSet()
+                asked[requirement.name] = asked.get(requirement.name, SpecifierSet()) & specifier
         return asked
+
+    def _certain(self, requirement: Requirement) -> bool:
+        """Whether the line applies whatever the facts the host leaves unknown turn out to be."""
+        return requirement.marker is None or self._marker_certain(requirement.marker, frozenset())
 
     @functools.cached_property
     def _exact(self) -> dict[NormalizedName, tuple[Version, Origin]]:
@@ -131,6 +138,8 @@ class AuditContext:
         for requirement in self.requirements.requirements:
             version = requirement.pinned_version
             if requirement.name is None or version is None or not self.applies(requirement):
+                continue
+            if not self._certain(requirement):
                 continue
             chosen = from_constraints if requirement.constraint else from_lines
             chosen.setdefault(requirement.name, (version, Origin.PINNED))
@@ -379,8 +388,9 @@ class AuditContext:
         key = (wanted, frozenset(moving))
         cached = self._candidate_cache.get(key)
         if cached is None:
-            specifier = self._asked.get(wanted, SpecifierSet()) & self._inherited(wanted, key[1])
-            cached = self._candidate_cache[key] = self._candidates_for(wanted, specifier)
+            written = self._asked.get(wanted, SpecifierSet())
+            found = self._candidates_for(wanted, written & self._inherited(wanted, key[1]))
+            cached = self._candidate_cache[key] = found._replace(written=written)
         return cached
 
     @functools.cached_property
