@@ -12,7 +12,7 @@ from envdoctor.kb import facts
 from envdoctor.kb.check import major_minor
 from envdoctor.requirements.model import BaseImage, Requirement
 from envdoctor.rules.context import AuditContext
-from envdoctor.rules.stack import CudaClaim, cuda_claims, cuda_major, torch_build
+from envdoctor.rules.stack import CudaClaim, cuda_claims, cuda_major, system_cuda_users
 
 CODE = "ED201"
 _CUDA_TAG = re.compile(r"^(?P<cuda>\d+\.\d+(?:\.\d+)?)-")
@@ -90,14 +90,13 @@ def _mixed_majors(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Findin
 def _system_cudnn(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
     toolkit = ctx.host.cuda_toolkit
     wheel = next((r for r in ctx.wanted() if _CUDNN_WHEEL.match(r.name or "")), None)
-    torch = torch_build(ctx)
-    wheels_bring_cudnn = wheel is not None or (torch is not None and torch.how == "PyPI's default Linux wheel")
-    if toolkit is None or not wheels_bring_cudnn:
+    bringing = [claim for claim in claims if claim.brings_wheels]
+    if toolkit is None or (wheel is None and not bringing):
         return
+    target: Requirement = wheel if wheel is not None else bringing[0].requirement
     for library in toolkit.libraries:
         if library.name != "libcudnn":
             continue
-        target: Requirement = wheel if wheel is not None else torch.requirement  # type: ignore[union-attr]
         yield ctx.finding(
             CODE,
             f"a system cuDNN {library.version or ''} on LD_LIBRARY_PATH ({library.path}) can shadow the cuDNN "
@@ -109,25 +108,24 @@ def _system_cudnn(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Findin
 
 
 def _separate_stacks(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
-    tensorflow = ctx.find("tensorflow")
-    torch = torch_build(ctx)
-    if tensorflow is None or torch is None or torch.cuda is None or "and-cuda" in tensorflow.extras:
+    """A package that loads the system's CUDA beside one that brings its own as wheels."""
+    bringing = [claim for claim in claims if claim.brings_wheels]
+    if not bringing:
         return
-    yield ctx.finding(
-        "ED205",
-        f"{torch.describe()} comes with its own CUDA {torch.cuda} libraries and {tensorflow.describe()} without "
-        "[and-cuda] loads the system's: they share no wheels, but the environment holds both and one process "
-        "loads whichever cuDNN comes first",
-        requirement=tensorflow,
-        packages=(torch.requirement.describe(), tensorflow.describe()),
-    )
+    for user in system_cuda_users(ctx):
+        yield ctx.finding(
+            "ED205",
+            f"{bringing[0].what} comes with its own CUDA {bringing[0].cuda} libraries and {user.describe()} loads the "
+            "system's: they share no wheels, but the environment holds both and one process loads whichever "
+            "cuDNN comes first",
+            requirement=user.requirement,
+            packages=(bringing[0].requirement.describe(), user.requirement.describe()),
+        )
 
 
 def _image_library_path(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:
     """A Dockerfile's LD_LIBRARY_PATH naming CUDA folders puts them ahead of the wheels' libraries."""
-    bringing = [
-        c for c in claims if c.requirement.name in ("torch", "tensorflow") or "nvidia-" in (c.requirement.name or "")
-    ]
+    bringing = [claim for claim in claims if claim.brings_wheels]
     if not bringing:
         return
     for key, value, location in ctx.requirements.environment:

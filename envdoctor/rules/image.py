@@ -14,7 +14,6 @@ _CUDA_IMAGES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
 _BUILD_PACKAGES = re.compile(
     r"^(cuda-toolkit.*|nvidia-cuda-toolkit|cuda-nvcc.*|cuda-libraries-dev.*|build-essential|gcc(-\d+)?|g\+\+(-\d+)?)$"
 )
-_WHEELS_WITH_CUDA = ("torch", "tensorflow", "jax", "cupy")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -50,14 +49,9 @@ def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
             fix="compile in a builder stage and copy only the results (or the virtual environment) into a slim "
             "final stage",
         )
-    bringing = [
-        c
-        for c in cuda_claims(ctx)
-        if c.requirement.name in _WHEELS_WITH_CUDA or "nvidia-" in (c.requirement.name or "")
-    ]
-    unpinned_torch = ctx.find("torch")
-    if bringing or unpinned_torch is not None:
-        what = bringing[0].what if bringing else unpinned_torch.describe()  # type: ignore[union-attr]
+    bringing = [claim for claim in cuda_claims(ctx) if claim.brings_wheels]
+    if bringing:
+        what = bringing[0].what
         yield ctx.finding(
             "ED501",
             f"{final.reference} carries CUDA libraries, and {what} brings its own as pip wheels: the image holds "

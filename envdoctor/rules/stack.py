@@ -71,6 +71,9 @@ class CudaClaim(NamedTuple):
     # Whether it loads shared CUDA libraries (wheels' or the system's) into the process, where
     # another CUDA major's can clash; False for a build that links its CUDA runtime in.
     shared: bool = True
+    # Whether it brings its CUDA libraries as wheels (nvidia-* wheels, torch's own): what a CUDA
+    # base image or a system CUDA on LD_LIBRARY_PATH duplicates or shadows.
+    brings_wheels: bool = False
 
 
 def pytorch_index_variant(ctx: AuditContext) -> str | None:
@@ -180,7 +183,14 @@ def system_cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
 
 def _claim(build: PackageBuild) -> CudaClaim:
     assert build.cuda is not None
-    return CudaClaim(build.requirement, build.cuda, build.describe(), build.references, not build.build.static_cuda)
+    shared = not build.build.static_cuda
+    wheels = shared and not build.build.loads_system_cuda
+    return CudaClaim(build.requirement, build.cuda, build.describe(), build.references, shared, wheels)
+
+
+def system_cuda_users(ctx: AuditContext) -> list[PackageBuild]:
+    """Builds that load CUDA from the system (or a base image) rather than bringing it."""
+    return [b for b in gpu_builds(ctx) if b.build.loads_system_cuda]
 
 
 def cuda_major(cuda: str) -> int:
