@@ -189,8 +189,10 @@ def _claim(build: PackageBuild) -> CudaClaim:
 
 
 def system_cuda_users(ctx: AuditContext) -> list[PackageBuild]:
-    """Builds that load CUDA from the system (or a base image) rather than bringing it."""
-    return [b for b in gpu_builds(ctx) if b.build.loads_system_cuda]
+    """Builds that load CUDA from the system (or a base image) rather than bringing it. TensorFlow
+    beside NVIDIA's CUDA runtime wheel (a lock of tensorflow[and-cuda]) loads the wheels: not one."""
+    wheels = any(builds.is_cuda_runtime(r.name or "") for r in ctx.wanted())
+    return [b for b in gpu_builds(ctx) if b.build.loads_system_cuda and not (b.build.gpu_optional and wheels)]
 
 
 def cuda_major(cuda: str) -> int:
