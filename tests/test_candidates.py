@@ -211,3 +211,28 @@ def test_a_project_with_a_lockfile_beside_it_is_not_told_its_ranges_are_not_repr
     (tmp_path / "uv.lock").write_text("version = 1\n")
     report = audit(tmp_path, capsys, text, A100, name="pyproject.toml")
     assert "ED401" not in by_code(report)
+
+
+def test_with_resolve_every_package_the_resolver_picked_is_judged(tmp_path: Path) -> None:
+    from packaging.version import Version
+
+    from envdoctor.audit.result import Resolution
+    from envdoctor.audit.run import AuditOptions, run_audit
+    from envdoctor.host.profile import Gpu, HostProfile, Nvidia
+    from envdoctor.requirements import SourceOptions, load_requirement_set
+
+    (tmp_path / "requirements.txt").write_text("some-library-the-base-does-not-know\n")
+    requirements = load_requirement_set([str(tmp_path / "requirements.txt")], SourceOptions())
+    picks = {
+        canonicalize_name("some-library-the-base-does-not-know"): Version("1.0"),
+        canonicalize_name("torch"): Version("2.2.0"),
+    }
+    host = HostProfile(
+        os="linux",
+        arch="x86_64",
+        python="3.11",
+        nvidia=Nvidia(driver="470.82.01", gpus=(Gpu(compute_capability="7.0"),)),
+    )
+    report = run_audit(requirements, [("v100", host)], AuditOptions(resolver=lambda *_: Resolution(picks, None)))
+    (driver,) = [f for f in report.findings if f.code == "ED101"]
+    assert "torch 2.2.0" in driver.message and "torch==2.2.0 (required by the resolution)" in driver.packages

@@ -335,6 +335,19 @@ class AuditContext:
                 ignored=line.ignored,
                 required_by=line.describe(),
             )
+        # With --resolve, every package the resolver picked is judged, however it came in.
+        anchor = self.anchor()
+        for name, version in sorted(self.resolved.items()):
+            if name in named or name in pulled or anchor is None:
+                continue
+            pulled[name] = Requirement(
+                name=name,
+                form=Form.NAMED,
+                location=anchor,
+                text=f"{name}=={version}",
+                specifier=SpecifierSet(f"=={version}"),
+                required_by="the resolution",
+            )
         return tuple(pulled.values())
 
     def _inherited(self, name: NormalizedName, moving: frozenset[str]) -> SpecifierSet:
