@@ -152,13 +152,17 @@ def _exclusion(release: kb_releases.Release, host: HostFacts, allowed: frozenset
     platform_ok = (
         kb_releases.has_wheel_for_platform(release, host.os, host.arch, host.libc) if host.os and host.arch else True
     )
+    if python_ok is not False and platform_ok and host.python and host.os and host.arch:
+        # Both exist, but perhaps not in one wheel (torch 2.5.0: cp313 wheels, macOS wheels, no cp313 one for macOS).
+        python_ok = kb_releases.has_wheel(release, host.python, host.os, host.arch, host.libc)
     if python_ok is not False and platform_ok:
         return None
     requires = release.requires_python
-    missing = f"Python {host.python}" if python_ok is False else f"{host.os}-{host.arch}"
+    # Without a wheel for the platform, no Python would do: the platform is the cause to name.
+    missing = f"{host.os}-{host.arch}" if not platform_ok else f"Python {host.python}"
     if release.sdist and (host.python is None or requires is None or requires.contains(host.python, True)):
         return Exclusion(release.version, Why.FROM_SOURCE, f"no wheel for {missing}, only an sdist to build")
-    if python_ok is False:
+    if platform_ok:
         return Exclusion(release.version, Why.PYTHON, f"no distribution for Python {host.python}{_pythons(release)}")
     return Exclusion(release.version, Why.PLATFORM, f"no distribution for {host.os}-{host.arch}")
 

@@ -22,6 +22,10 @@ from envdoctor.rules.candidates import Candidates, HostFacts, Origin, candidates
 if TYPE_CHECKING:
     from envdoctor.kb.releases import Dependency
 
+_PYTHON_IMAGES = ("python", "docker.io/library/python", "library/python")
+_CUDA_IMAGES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
+# python3.10 as apt, dnf or apk name it: the Python a Dockerfile installs on a base without one.
+_SYSTEM_PYTHON = re.compile(r"^python(3\.\d{1,2})(?:-dev|-full|-venv)?$")
 _PYTHON_TAG = re.compile(r"^(?P<version>3\.\d+(?:\.\d+)?)(?:-|$)")
 
 
@@ -274,7 +278,7 @@ class AuditContext:
         """Whether some release meets ``declared`` and what the rest of the set asks (unknown: yes)."""
         from envdoctor.kb import releases as kb_releases
 
-        others = self._others_ask(declared, parent)
+        others = _public(self._others_ask(declared, parent))
         known = kb_releases.releases(declared.name)
         if not str(others) or not known:
             return True
@@ -385,13 +389,30 @@ class AuditContext:
         return HostFacts(python, "linux", arch, None, self.requirements.images[-1].reference)
 
     def image_python(self) -> tuple[str, str] | None:
-        """(the Python version, the image) of a Dockerfile's final image, when it is an official
-        python:X.Y image."""
+        """(the Python version, the image) of a Dockerfile's final image: an official python:X.Y
+        image's, or the python3.X the Dockerfile installs with its system package manager."""
         images = self.requirements.images
-        if not images or images[-1].repository not in ("python", "docker.io/library/python", "library/python"):
+        if not images:
             return None
-        match = _PYTHON_TAG.match(images[-1].tag or "")
-        return (match.group("version"), images[-1].reference) if match else None
+        if images[-1].repository in _PYTHON_IMAGES:
+            match = _PYTHON_TAG.match(images[-1].tag or "")
+            return (match.group("version"), images[-1].reference) if match else None
+        installed = [m.group(1) for name, _ in self.requirements.system_packages if (m := _SYSTEM_PYTHON.match(name))]
+        return (installed[-1], images[-1].reference) if installed else None
+
+    def _image_unknowns(self, requirement: Requirement | None) -> str | None:
+        """What an image leaves unknown that a judgement of ``requirement``'s newest release rests
+        on: the Python it installs into, or packages its base may already carry."""
+        if requirement is None or requirement.name is None or not self.requirements.images:
+            return None
+        if self.candidates(requirement.name).exact:
+            return None
+        base = self.requirements.images[-1].repository
+        if base not in (*_PYTHON_IMAGES, *_CUDA_IMAGES):
+            return f"the base image {self.requirements.images[-1].reference} may already carry another release"
+        if self.facts.python is None:
+            return "the image's Python is unknown"
+        return None
 
     def candidates(self, name: str, moving: Collection[str] = ()) -> Candidates:
         """What a requirement of ``name`` can become on this host (see ``rules/candidates.py``).
@@ -454,10 +475,16 @@ class AuditContext:
         entry = doc(code)
         if requirement is not None and not packages:
             packages = (requirement.describe(),)
+        severity = severity if severity is not None else entry.severity
+        unknown = self._image_unknowns(requirement)
+        if unknown:
+            # Judged as a fresh install of the newest release, which the image may not get.
+            severity = min(severity, Severity.WARNING)
+            message = f"{message} (judged as a fresh install; {unknown})"
         return Finding(
             code=code,
             category=entry.category,
-            severity=severity if severity is not None else entry.severity,
+            severity=severity,
             message=message,
             packages=packages,
             location=location or (requirement.location if requirement else None) or self.anchor(),
@@ -465,6 +492,13 @@ class AuditContext:
             references=tuple(dict.fromkeys(references)),
             host=self.host_name,
         )
+
+
+def _public(specifier: SpecifierSet) -> SpecifierSet:
+    """The specifier with each pin's local label dropped (==2.7.1+cu128 is ==2.7.1): the base knows
+    public releases, and a local build of a release is that release to every other requirement."""
+    kept = [f"{s.operator}{Version(s.version).public}" if "+" in s.version else str(s) for s in specifier]
+    return SpecifierSet(",".join(kept))
 
 
 def _named_only(requirement: Pep508) -> Pep508:

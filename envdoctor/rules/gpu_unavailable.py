@@ -40,7 +40,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for claim in claims:
         yield ctx.finding(
             CODE,
-            f"{claim.what} needs an NVIDIA GPU, but the host has none it can use: {reason}",
+            f"{claim.what} is a CUDA build, but the host has no NVIDIA GPU it can use ({reason}): its GPU code "
+            "cannot run here",
             requirement=claim.requirement,
             fix=_fix(ctx, claim.requirement, "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"),
         )
