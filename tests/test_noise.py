@@ -79,3 +79,28 @@ def test_one_finding_whatever_the_number_of_hosts(tmp_path: Path, capsys: pytest
     out = capsys.readouterr().out
     assert code in (0, 1)
     assert len(with_code(json.loads(out)["findings"], "ED401")) == 1
+
+
+def test_image_bloat_of_one_kind_is_one_finding_naming_its_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The shape of facebookresearch/detectron2's docker/Dockerfile (tests/fixtures/projects/detectron2):
+    # several pip installs without --no-cache-dir, one apt line with two compilers.
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim@sha256:" + "a" * 64 + "\n"
+        "RUN apt-get update && apt-get install -y gcc g++ && rm -rf /var/lib/apt/lists/*\n"
+        "RUN pip install requests==2.31.0\nRUN pip install six==1.16.0\nRUN pip install idna==3.6\n"
+    )
+    bloat = with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED502")
+    messages = sorted(str(f["message"]) for f in bloat)
+    assert len(bloat) == 2, messages
+    assert any("gcc, g++ with apt" in m for m in messages)
+    assert any("(also at lines 4, 5)" in m for m in messages)
+
+
+def test_a_cuda_base_flavour_image_is_not_cuda_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The -base- flavour carries the CUDA runtime alone (base_images rows: flavor = "base").
+    (tmp_path / "Dockerfile").write_text("FROM nvidia/cuda:12.1.0-base-ubuntu22.04\nRUN pip install torch==2.2.0\n")
+    assert with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED501") == []
+    (tmp_path / "Dockerfile").write_text("FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04\nRUN pip install torch==2.2.0\n")
+    assert len(with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED501")) == 1

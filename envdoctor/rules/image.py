@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from envdoctor.findings import Finding
-from envdoctor.requirements.model import BaseImage
+from envdoctor.requirements.model import BaseImage, Location
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import cuda_claims
 
@@ -50,7 +50,8 @@ def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
             "final stage",
         )
     bringing = [claim for claim in cuda_claims(ctx) if claim.brings_wheels]
-    if bringing:
+    # A -base- flavour carries the CUDA runtime alone: a small duplicate, not "CUDA twice".
+    if bringing and _flavor(final) != "base":
         what = bringing[0].what
         yield ctx.finding(
             "ED501",
@@ -67,33 +68,68 @@ _NO_CACHE = re.compile(r"--no-cache(?:-|-d|-di|-dir)?(?![\w-])")
 
 
 def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterator[Finding]:
-    for package, location in ctx.requirements.system_packages:
-        if (location.line or 0) < first_line or not _BUILD_PACKAGES.match(package):
-            continue
+    """Build tools and caches left in the final stage: one finding per kind, at its first line,
+    naming the others (four pip installs without --no-cache-dir are one habit, not four findings)."""
+    tools = [
+        (p, loc)
+        for p, loc in ctx.requirements.system_packages
+        if (loc.line or 0) >= first_line and _BUILD_PACKAGES.match(p)
+    ]
+    if tools:
+        names = ", ".join(dict.fromkeys(package for package, _ in tools))
         yield ctx.finding(
             "ED502",
-            f"the final stage installs {package} with apt: build tools stay in the image that runs the program",
-            location=location,
+            f"the final stage installs {names} with apt{_also(tools)}: build tools stay in the image that runs the "
+            "program",
+            location=tools[0][1],
             fix="install build tools in a builder stage, or remove them in the same RUN after use",
         )
     # ENV PIP_NO_CACHE_DIR=1 turns the cache off for every pip after it.
     cache_off = any(key == "PIP_NO_CACHE_DIR" and value for key, value, _ in ctx.requirements.environment)
-    for command, location in ctx.requirements.commands:
-        if (location.line or 0) < first_line:
-            continue
-        installs = re.search(r"\bpip3? install\b|-m pip install\b", command)
-        if installs and not cache_off and not _NO_CACHE.search(command) and "type=cache" not in command:
-            yield ctx.finding(
-                "ED502",
-                "pip installs in the final stage without --no-cache-dir or a cache mount: its download cache stays "
-                "in the image",
-                location=location,
-                fix="add --no-cache-dir, or RUN --mount=type=cache,target=/root/.cache/pip",
-            )
-        if "apt-get install" in command and "rm -rf /var/lib/apt/lists" not in command and "type=cache" not in command:
-            yield ctx.finding(
-                "ED502",
-                "apt-get's package lists stay in the final image",
-                location=location,
-                fix="end the same RUN with: rm -rf /var/lib/apt/lists/*",
-            )
+    final_commands = [(c, loc) for c, loc in ctx.requirements.commands if (loc.line or 0) >= first_line]
+    cached = [
+        (c, loc)
+        for c, loc in final_commands
+        if re.search(r"\bpip3? install\b|-m pip install\b", c)
+        and not cache_off
+        and not _NO_CACHE.search(c)
+        and "type=cache" not in c
+    ]
+    if cached:
+        yield ctx.finding(
+            "ED502",
+            f"pip installs in the final stage without --no-cache-dir or a cache mount{_also(cached)}: its download "
+            "cache stays in the image",
+            location=cached[0][1],
+            fix="add --no-cache-dir to each, or RUN --mount=type=cache,target=/root/.cache/pip (the cache folder of "
+            "the USER the RUN runs as)",
+        )
+    lists = [
+        (c, loc)
+        for c, loc in final_commands
+        if "apt-get install" in c and "rm -rf /var/lib/apt/lists" not in c and "type=cache" not in c
+    ]
+    if lists:
+        yield ctx.finding(
+            "ED502",
+            f"apt-get's package lists stay in the final image{_also(lists)}",
+            location=lists[0][1],
+            fix="end each such RUN with: rm -rf /var/lib/apt/lists/*",
+        )
+
+
+def _flavor(image: BaseImage) -> str | None:
+    """The flavour of an nvidia/cuda image (base, runtime, devel, cudnn-runtime...), from the base or its tag."""
+    from envdoctor.kb import facts
+
+    row = facts.base_image("nvidia/cuda", image.tag or "")
+    if row is not None:
+        return str(row["flavor"])
+    match = re.match(r"^\d+\.\d+(?:\.\d+)?-(?:cudnn\d*-)?(base|runtime|devel)-", image.tag or "")
+    return match.group(1) if match else None
+
+
+def _also(found: list[tuple[str, Location]]) -> str:
+    """ " (also at lines 24, 26)" for the places after the first."""
+    lines = sorted({loc.line for _, loc in found[1:] if loc.line and loc.line != found[0][1].line})
+    return f" (also at line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})" if lines else ""
