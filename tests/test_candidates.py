@@ -236,3 +236,15 @@ def test_with_resolve_every_package_the_resolver_picked_is_judged(tmp_path: Path
     report = run_audit(requirements, [("v100", host)], AuditOptions(resolver=lambda *_: Resolution(picks, None)))
     (driver,) = [f for f in report.findings if f.code == "ED101"]
     assert "torch 2.2.0" in driver.message and "torch==2.2.0 (required by the resolution)" in driver.packages
+
+
+def test_a_release_a_variant_index_may_or_may_not_serve_is_not_judged_as_pypis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torch.release has no row for the newest torch (2.15.0): whether the CPU index serves it is
+    # unknown, so its build is neither PyPI's CUDA build (a false driver error) nor assumed.
+    text = "--extra-index-url https://download.pytorch.org/whl/cpu\ntorch>=2.1.0\n"
+    found = by_code(audit(tmp_path, capsys, text, A100))
+    assert "ED101" not in found and "ED102" not in found
+    (finding,) = found["ED900"]
+    assert "cannot be told" in finding["message"]

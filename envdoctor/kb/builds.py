@@ -71,6 +71,8 @@ class Build(NamedTuple):
     from_pypi: bool = False
     # A CPU-only build on this platform: what its requirements pull in brings no usable CUDA.
     cpu_only: bool = False
+    # Which build is installed cannot be told (a variant index the base has no release row for).
+    unknown: bool = False
     # Where this platform's build is CPU-only though the package has GPU builds elsewhere: the
     # way to a GPU build, for a host that has a GPU (None: no such way known here).
     gpu_elsewhere: str | None = None
@@ -118,6 +120,10 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     sources: tuple[str, ...]
     if local:
         variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
+    elif where.index_variant and release is None:
+        # The variant index may serve this release (its build then wins over PyPI's) or not: the
+        # base has no row saying which.
+        return Build(package, version, f"the {where.index_variant} index or PyPI", unknown=True)
     elif where.index_variant and release is not None and where.index_variant in release["variants"]:
         # pip and uv prefer the index build: its local label sorts above the plain release.
         variant, how = where.index_variant, facts.pytorch_index_url(where.index_variant)

@@ -176,11 +176,25 @@ def _pythons(release: kb_releases.Release) -> str:
     return ""
 
 
-def span(versions: tuple[Version, ...] | list[Version]) -> str:
-    """A list of releases as a short range for messages: "2.0.0 to 2.6.0", "2.1.0"."""
+def span(versions: tuple[Version, ...] | list[Version], among: tuple[Version, ...] | list[Version] = ()) -> str:
+    """Releases as short ranges for messages: "2.0.0 to 2.6.0", "2.1.0". With ``among`` (all the
+    candidates), each run of consecutive candidates is one range: "2.8.0 to 2.11.1, 2.14.0"."""
     ordered = sorted(versions)
     if not ordered:
         return ""
-    if len(ordered) == 1:
-        return str(ordered[0])
-    return f"{ordered[0]} to {ordered[-1]}"
+    if not among:
+        return str(ordered[0]) if len(ordered) == 1 else f"{ordered[0]} to {ordered[-1]}"
+    picked = set(ordered)
+    runs: list[list[Version]] = []
+    for version in sorted(among):
+        if version in picked:
+            if runs and runs[-1][-1] == _previous(version, among):
+                runs[-1].append(version)
+            else:
+                runs.append([version])
+    return ", ".join(span(run) for run in runs)
+
+
+def _previous(version: Version, among: tuple[Version, ...] | list[Version]) -> Version | None:
+    older = [v for v in among if v < version]
+    return max(older) if older else None

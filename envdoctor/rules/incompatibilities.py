@@ -194,8 +194,9 @@ def _finding(
         severity, anchor = Severity.WARNING, requirement
     else:
         message = (
-            f"{requirement.describe()} and {other_requirement.describe()} admit {conflict.package} {span(hit)} with "
-            f"{other.name} {span(breaking)}, which break together, though a fresh install today gets a working "
+            f"{requirement.describe()} and {other_requirement.describe()} admit {conflict.package} "
+            f"{span(hit, mine.versions)} with {other.name} {span(breaking, theirs.versions)}, which break together, "
+            "though a fresh install today gets a working "
             f"pair: {conflict.message}"
         )
         severity, anchor = Severity.WARNING, requirement

@@ -27,6 +27,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         and ctx.version_of(requirement.name or "") is None
         and not ctx.candidates(requirement.name or "").excluded
     ]
+    yield from _unknown_builds(ctx)
     if not unknown:
         return
     names = ", ".join(r.describe() for r in unknown)
@@ -37,4 +38,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         requirement=unknown[0],
         packages=tuple(r.describe() for r in unknown),
         fix="pin them, or run envdoctor audit --resolve to judge the versions the installer would pick",
+    )
+
+
+def _unknown_builds(ctx: AuditContext) -> Iterator[Finding]:
+    """Releases the base knows whose build from the index in use it cannot tell."""
+    from envdoctor.rules.stack import package_build
+
+    unknown = [
+        build
+        for requirement in ctx.wanted()
+        if requirement.required_by is None
+        and (build := package_build(ctx, requirement.name or "")) is not None
+        and build.build.unknown
+    ]
+    if not unknown:
+        return
+    names = ", ".join(f"{b.build.package} {b.build.version}" for b in unknown)
+    yield ctx.finding(
+        "ED900",
+        f"which build of {names} is installed cannot be told: the base has no row saying whether "
+        f"{unknown[0].how} serves it, so its CUDA is not judged",
+        requirement=unknown[0].requirement,
+        packages=tuple(b.requirement.describe() for b in unknown),
+        fix="pin a release the knowledge base knows (envdoctor kb show torch), or run envdoctor audit --resolve",
     )
