@@ -248,3 +248,19 @@ def test_a_release_a_variant_index_may_or_may_not_serve_is_not_judged_as_pypis(
     assert "ED101" not in found and "ED102" not in found
     (finding,) = found["ED900"]
     assert "cannot be told" in finding["message"]
+
+
+def test_a_file_the_dockerfile_does_not_install_is_judged_on_the_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # lm-sys/FastChat's shape: a Dockerfile on a Python 3.9 image that installs two packages, and a
+    # pyproject beside it that it never installs. tensorflow 2.15.1 has wheels for Python 3.9-3.11.
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.9-slim@sha256:" + "a" * 64 + "\nRUN pip install --no-cache-dir tensorflow==2.15.1\n"
+    )
+    (tmp_path / "requirements.txt").write_text("tensorflow==2.15.1\n")
+    code = main(["audit", str(tmp_path / "Dockerfile"), str(tmp_path / "requirements.txt"), *PY312, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    (finding,) = by_code(report)["ED302"]  # the host's Python 3.12, for the file the host installs
+    assert finding["location"]["path"].endswith("requirements.txt") and "Python 3.12" in finding["message"]

@@ -26,10 +26,11 @@ def run_audit(requirements: RequirementSet, hosts: list[tuple[str, HostProfile]]
     findings: list[Finding] = []
     for name, host in hosts:
         resolution = options.resolver(requirements, host, name) if options.resolver else Resolution({}, None)
-        context = AuditContext(requirements, host, name, resolution.pins, resolution.error)
-        for rule in HOST_RULES:
-            findings += rule(context)
-        findings += _assumed(context, resolution)
+        for environment in _environments(requirements):
+            context = AuditContext(environment, host, name, resolution.pins, resolution.error)
+            for rule in HOST_RULES:
+                findings += rule(context)
+        findings += _assumed(AuditContext(requirements, host, name), resolution)
     if hosts:
         once = AuditContext(requirements, hosts[0][1], hosts[0][0])
         for rule in SET_RULES:
@@ -51,6 +52,20 @@ def _grouped(findings: list[Finding], hosts: list[str]) -> list[Finding]:
         every_host = not named or len(named) == len(hosts)
         grouped.append(finding if every_host else finding._replace(host=", ".join(named)))
     return grouped
+
+
+def _environments(requirements: RequirementSet) -> list[RequirementSet]:
+    """Where each requirement is installed: a Dockerfile's lines and the files it installs go into
+    its image; the other inputs onto the host. Each is judged as its own environment."""
+    if not requirements.images:
+        return [requirements]
+    in_image = {item.path for item in requirements.inputs if item.kind == "dockerfile" or item.installed_by}
+    on_host = tuple(r for r in requirements.requirements if r.location.path not in in_image)
+    image = requirements._replace(requirements=tuple(r for r in requirements.requirements if r not in on_host))
+    if not on_host:
+        return [image]
+    host = requirements._replace(requirements=on_host, images=(), environment=(), system_packages=(), commands=())
+    return [image, host]
 
 
 def _assumed(context: AuditContext, resolution: Resolution) -> list[Finding]:

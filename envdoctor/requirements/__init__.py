@@ -69,7 +69,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
 
             dockerfile = parse_dockerfile(read_text_input(path), path)
             inputs.append(Input(path, kind))
-            inputs += dockerfile.inputs
+            inputs += [item._replace(installed_by=path) for item in dockerfile.inputs]
             requirements += dockerfile.requirements
             images += dockerfile.images
             environment += dockerfile.environment

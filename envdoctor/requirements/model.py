@@ -82,6 +82,8 @@ class Input(NamedTuple):
     # A lockfile beside a project file (uv.lock, pylock.toml, lockfiles/): the project's ranges
     # are the input of that lock, and installs come from the lock.
     locked_by: str | None = None
+    # The Dockerfile that installs this file (pip install -r), whose image it is judged for.
+    installed_by: str | None = None
 
 
 class RequirementSet(NamedTuple):
