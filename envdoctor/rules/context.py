@@ -428,6 +428,11 @@ class AuditContext:
         return cached
 
     @functools.cached_property
+    def memo(self) -> dict[tuple[str, ...], object]:
+        """Answers the rules' shared helpers computed once per context (the build of a package)."""
+        return {}
+
+    @functools.cached_property
     def _candidate_cache(self) -> dict[tuple[NormalizedName, frozenset[str]], Candidates]:
         return {}
 

@@ -85,6 +85,15 @@ def pytorch_index_variant(ctx: AuditContext) -> str | None:
 def package_build(ctx: AuditContext, name: str, version: Version | None = None) -> PackageBuild | None:
     """The build of ``name`` installed on the host: of ``version`` if given, else of the version
     the audit judges (a pin, the resolver's pick, or the newest candidate)."""
+    key = ("build", name, str(version))
+    if key not in ctx.memo:
+        ctx.memo[key] = _package_build(ctx, name, version)
+    found = ctx.memo[key]
+    assert found is None or isinstance(found, PackageBuild)
+    return found
+
+
+def _package_build(ctx: AuditContext, name: str, version: Version | None) -> PackageBuild | None:
     requirement = ctx.find(name)
     version = version or ctx.version_of(name)
     if requirement is None:
