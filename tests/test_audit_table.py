@@ -437,7 +437,6 @@ ROWS = [
         HOST_H100_PY314,
         ("ED302:error",),
         fix={"ED302": ("python_version",)},
-        bug="the fix offers a sys_platform marker that holds on the host (linux); the gap is Python 3.14",
     ),
     row("py310-jax>=0.11", "jax>=0.11", linux("3.10"), ("ED302:error",)),
     row("py310-jax", "jax", linux("3.10"), absent=(*OK, "ED302")),

@@ -146,7 +146,11 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     if older:
         return older
     advice = _pythons_of(found, newest_blocked)
-    return f"no release of {found.name} has a wheel for Python {ctx.facts.python} yet: {advice}"
+    python = ctx.facts.python
+    return (
+        f"no release of {found.name} has a wheel for Python {python} yet: {advice}, or keep the line off this "
+        f"Python ({found.name}; python_version < '{python}')"
+    )
 
 
 def _pythons_of(found: Candidates, version: Version) -> str:
