@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from packaging.requirements import Requirement as Pep508Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -239,14 +240,6 @@ def best_torch_variant(
     return max(runnable)[1] if runnable else None
 
 
-def torch_numpy_major(version: Version) -> Row | None:
-    public = Version(version.public)
-    return next(
-        (row for specifier, row in _by_range("torch", "numpy_build", "torch") if specifier.contains(public, True)),
-        None,
-    )
-
-
 def variant_of_pypi_cuda(cuda: str) -> str:
     """The PyTorch index variant name of a CUDA major.minor: 12.1 -> cu121."""
     return "cu" + major_minor(cuda).replace(".", "")
@@ -293,11 +286,109 @@ def jax_release(version: Version) -> Row | None:
     return _by_version("jax", "release", "jax").get(version)
 
 
+# --- packages released in lockstep -------------------------------------------------------------
+
+
+class Lockstep(NamedTuple):
+    """What release V of a package needs of a companion, by the base's rows (not its metadata)."""
+
+    companion: str
+    specifier: SpecifierSet
+    # How the package's release relates to it, for messages: "was released with torchvision 0.17.0".
+    relation: str
+    source: str
+    # A local build label (+cu121) must match across the two when both carry one.
+    same_build: bool = False
+    # The finding belongs on the package's own line (it was built against the companion), not the companion's.
+    on_own_line: bool = False
+
+
+def lockstep(name: str, version: Version) -> tuple[Lockstep, ...]:
+    """The companions release ``version`` of ``name`` moves in lockstep with: torch's torchvision
+    and torchaudio, jax's jaxlib and CUDA plugins, TensorFlow's TensorBoard, and the torch a GPU
+    extension (xformers, vllm) was built against."""
+    wanted = canonicalize_name(name)
+    found: list[Lockstep] = []
+    if wanted == "torch" and (release := torch_release(version)) is not None:
+        for companion in TORCH_COMPANIONS:
+            if companion in release:
+                expected = str(release[companion])
+                relation = f"was released with {companion} {expected}"
+                found.append(Lockstep(companion, SpecifierSet(f"=={expected}"), relation, release["source"], True))
+    if wanted == "jax" and (jax := jax_release(version)) is not None:
+        for companion, pin in {"jaxlib": jax["jaxlib"], **jax.get("cuda_plugin", {})}.items():
+            specifier = SpecifierSet(pin) if any(op in pin for op in "<>=!~") else SpecifierSet(f"=={pin}")
+            found.append(Lockstep(companion, specifier, f"needs {companion}{specifier}", jax["source"]))
+    if wanted == "tensorflow" and (wheel := tensorflow_wheel(version)) is not None and "tensorboard" in wheel:
+        specifier = SpecifierSet(wheel["tensorboard"])
+        found.append(Lockstep("tensorboard", specifier, f"needs tensorboard{specifier}", wheel["source"]))
+    for row in package_builds(wanted):
+        if "built_against" in row and SpecifierSet(row["versions"]).contains(version, prereleases=True):
+            built = Pep508Requirement(row["built_against"])
+            relation = f"is built against {built}"
+            found.append(Lockstep(built.name, built.specifier, relation, row["source"], on_own_line=True))
+    return tuple(found)
+
+
 # --- other packages --------------------------------------------------------------------------
 
 
 def conflicts() -> tuple[Row, ...]:
     return load_topic("incompatibilities", "conflict")
+
+
+class Conflict(NamedTuple):
+    """A release range of a package that breaks beside a range of another, which the packages'
+    metadata does not prevent."""
+
+    kind: str
+    package: str
+    versions: SpecifierSet
+    breaks_with: Pep508Requirement
+    fix: str
+    upgrade: str | None
+    message: str
+    source: str
+
+    @property
+    def declared_clash(self) -> bool:
+        """Pins the packages' metadata does declare, that clash (two cuDNN pins): a resolver
+        backtracks out of them rather than install a broken pair."""
+        return self.kind == "cudnn-pin-clash"
+
+
+@functools.cache
+def known_conflicts() -> tuple[Conflict, ...]:
+    """Every known conflict: the incompatibilities rows, and torch's NumPy 1.x builds, which
+    break under NumPy 2 like any other extension built against NumPy 1."""
+    found = [
+        Conflict(
+            row["kind"],
+            row["package"],
+            SpecifierSet(row["versions"]),
+            Pep508Requirement(row["breaks_with"]),
+            row["fix"],
+            row.get("upgrade"),
+            row["message"],
+            row["source"],
+        )
+        for row in conflicts()
+    ]
+    found += [
+        Conflict(
+            "numpy2-abi",
+            "torch",
+            SpecifierSet(row["torch"]),
+            Pep508Requirement("numpy>=2"),
+            "numpy<2",
+            None,
+            f"torch was built against NumPy {row['numpy_major']}.x and its C extensions fail under NumPy 2",
+            row["source"],
+        )
+        for row in load_topic("torch", "numpy_build")
+        if row["numpy_major"] == 1
+    ]
+    return tuple(found)
 
 
 def package_builds(name: str) -> list[Row]:

@@ -141,28 +141,28 @@ def _runnable(host: HostProfile, variant: str) -> bool | None:
 
 
 def _torch_constraints(torch: Version, pinned: dict[str, Version], wanted: set[str]) -> list[Constraint]:
-    found = []
-    numpy = facts.torch_numpy_major(torch)
-    if numpy is not None and numpy["numpy_major"] == 1:
-        found.append(Constraint("numpy<2", f"torch {torch.public} was built against NumPy 1.x ({numpy['source']})"))
-    release = facts.torch_release(torch)
-    if release is not None and "torch" in pinned:
-        for companion in facts.TORCH_COMPANIONS:
-            if companion in wanted and companion not in pinned and companion in release:
-                reason = f"released with torch {torch.public} ({release['source']})"
-                found.append(Constraint(f"{companion}=={release[companion]}", reason))
+    """What the torch the target gets brings: numpy<2 for a NumPy 1.x build, and, for a pinned
+    torch, the companions released with it (the same knowledge the audit's rules read)."""
+    found = [
+        Constraint(c.fix, f"torch {torch.public} {c.message.removeprefix('torch ')} ({c.source})")
+        for c in facts.known_conflicts()
+        if c.package == "torch" and c.kind == "numpy2-abi" and c.versions.contains(Version(torch.public), True)
+    ]
+    if "torch" in pinned:
+        for step in facts.lockstep("torch", torch):
+            if step.companion in wanted and step.companion not in pinned:
+                reason = f"released with torch {torch.public} ({step.source})"
+                found.append(Constraint(f"{step.companion}{step.specifier}", reason))
     return found
 
 
 def _jax_constraints(jax: Version) -> list[Constraint]:
-    release = facts.jax_release(jax)
-    if release is None:
-        return []
-    found = [Constraint(f"jaxlib{SpecifierSet(release['jaxlib'])}", f"jax {jax} needs it ({release['source']})")]
-    for name, pin in sorted(release.get("cuda_plugin", {}).items()):
-        specifier = SpecifierSet(pin) if any(op in pin for op in "<>=!~") else SpecifierSet(f"=={pin}")
-        found.append(Constraint(f"{name}{specifier}", f"moves in lockstep with jax {jax} ({release['source']})"))
-    return found
+    found = []
+    for step in facts.lockstep("jax", jax):
+        why = "needs it" if step.companion == "jaxlib" else "moves in lockstep with"
+        reason = f"jax {jax} {why} ({step.source})" if why == "needs it" else f"{why} jax {jax} ({step.source})"
+        found.append(Constraint(f"{step.companion}{step.specifier}", reason))
+    return sorted(found, key=lambda c: (not c.requirement.startswith("jaxlib"), c.requirement))
 
 
 def _known_conflicts(pinned: dict[str, Version], wanted: set[str]) -> list[Constraint]:

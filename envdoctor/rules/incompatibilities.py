@@ -3,76 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
 
-from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from envdoctor.findings import Finding, Severity
-from envdoctor.kb import Row, facts, load_topic
+from envdoctor.kb import facts
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import span
 from envdoctor.rules.context import AuditContext
 
 CODE = "ED203"
-# Conflicts the packages' metadata does declare, as clashing pins: a resolver backtracks out of
-# them rather than install a broken pair, so only a pair it has no way out of is a finding.
-_RESOLVER_AVOIDS = frozenset({"cudnn-pin-clash"})
-
-
-class Conflict(NamedTuple):
-    kind: str
-    package: str
-    versions: SpecifierSet
-    breaks_with: Pep508
-    fix: str
-    upgrade: str | None
-    message: str
-    source: str
-
-
-def _known_conflicts() -> list[Conflict]:
-    conflicts = [
-        Conflict(
-            row["kind"],
-            row["package"],
-            SpecifierSet(row["versions"]),
-            Pep508(row["breaks_with"]),
-            row["fix"],
-            row.get("upgrade"),
-            row["message"],
-            row["source"],
-        )
-        for row in facts.conflicts()
-    ]
-    # torch releases built against NumPy 1.x break under NumPy 2 like any other such extension.
-    conflicts += [
-        Conflict(
-            "numpy2-abi",
-            "torch",
-            SpecifierSet(row["torch"]),
-            Pep508("numpy>=2"),
-            "numpy<2",
-            None,
-            f"torch was built against NumPy {row['numpy_major']}.x and its C extensions fail under NumPy 2",
-            row["source"],
-        )
-        for row in _torch_numpy_rows()
-        if row["numpy_major"] == 1
-    ]
-    return conflicts
-
-
-def _torch_numpy_rows() -> tuple[Row, ...]:
-    return load_topic("torch", "numpy_build")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _clashes(ctx)
-    groups: dict[tuple[str, str], list[Conflict]] = {}
-    for conflict in _known_conflicts():
-        if conflict.kind in _RESOLVER_AVOIDS:
+    groups: dict[tuple[str, str], list[facts.Conflict]] = {}
+    for conflict in facts.known_conflicts():
+        if conflict.declared_clash:
             continue
         groups.setdefault((conflict.package, str(conflict.breaks_with)), []).append(conflict)
     seen: set[tuple[str, str]] = set()
@@ -112,9 +60,9 @@ def _clashes(ctx: AuditContext) -> Iterator[Finding]:
     """Pins the packages' metadata declare and no pair of releases escapes (torch<2.4 beside
     tensorflow[and-cuda]>=2.16: every pair asks two cuDNNs). A resolver backtracks out of any
     pair that clashes, so only a set where every pair clashes is a finding."""
-    groups: dict[tuple[str, str], list[Conflict]] = {}
-    for conflict in _known_conflicts():
-        if conflict.kind in _RESOLVER_AVOIDS:
+    groups: dict[tuple[str, str], list[facts.Conflict]] = {}
+    for conflict in facts.known_conflicts():
+        if conflict.declared_clash:
             groups.setdefault((conflict.package, conflict.breaks_with.name), []).append(conflict)
     for (package, other_name), rows in groups.items():
         requirement, other_requirement = ctx.find(package), ctx.find(other_name)
@@ -161,13 +109,13 @@ def _lets_in(ctx: AuditContext, package: str, version: Version, other: str, brea
     return any(declared.contains(w, prereleases=True) for w in breaking)
 
 
-def _row_for(rows: list[Conflict], version: Version) -> Conflict | None:
+def _row_for(rows: list[facts.Conflict], version: Version) -> facts.Conflict | None:
     return next((row for row in rows if row.versions.contains(Version(version.public), prereleases=True)), None)
 
 
 def _finding(
     ctx: AuditContext,
-    conflict: Conflict,
+    conflict: facts.Conflict,
     lines: tuple[Requirement, Requirement],
     hit: list[Version],
     breaking: list[Version],
