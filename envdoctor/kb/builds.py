@@ -248,6 +248,23 @@ def _from_rows(package: NormalizedName, version: Version) -> Build | None:
     return None
 
 
+# The packages whose builds the torch, tensorflow and jax topics describe.
+_TOPIC_PACKAGES = frozenset({"torch", *facts.TORCH_COMPANIONS, "tensorflow", "jax", "jaxlib"})
+
+
+def is_gpu_package(name: str) -> bool:
+    """Whether the base knows the package as one with CUDA builds: a topic of its own, rows in
+    gpu_packages or platforms, or a CUDA major in its name."""
+    package = canonicalize_name(name)
+    return bool(
+        package in _TOPIC_PACKAGES
+        or _CUDA_MAJOR_IN_NAME.match(package)
+        or _CUDA_VERSIONED.match(package)
+        or facts.package_builds(package)
+        or facts.platforms_of(package)
+    )
+
+
 def runs_on(build: Build, capability: str) -> bool | None:
     """Whether the build has kernels (or PTX) for a GPU of ``capability``; None if unknown."""
     if build.kernels is None:

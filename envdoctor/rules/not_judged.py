@@ -3,16 +3,12 @@ judged offline. One finding per host, listing them: the reason is the same for e
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from envdoctor.findings import Finding
+from envdoctor.kb import builds
 from envdoctor.requirements.model import Form
 from envdoctor.rules.context import AuditContext
-
-_GPU_PACKAGES = re.compile(
-    r"^(torch|torchvision|torchaudio|tensorflow|jax|jaxlib|cupy-cuda.*|nvidia-.*|onnxruntime-gpu)$"
-)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -23,7 +19,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         for requirement in ctx.wanted()
         if requirement.form is Form.NAMED
         and requirement.required_by is None
-        and _GPU_PACKAGES.match(requirement.name or "")
+        and builds.is_gpu_package(requirement.name or "")
         and ctx.version_of(requirement.name or "") is None
         and not ctx.candidates(requirement.name or "").excluded
     ]
