@@ -506,7 +506,10 @@ ROWS = [
         ("ED202:error",),
         fix={"ED202": ("torchvision==0.16.0",)},
     ),
-    row("tv-0.16-with-torch-2.1.0", "torch==2.1.0\ntorchvision==0.16.0", HOST_A100, absent=(*OK, "ED202")),
+    # torchvision declares an unbounded numpy (dependencies.toml): beside a NumPy 1.x torch, a fresh
+    # install gets NumPy 2 unless the set keeps it out, so these in-step sets say numpy<2.
+    row("tv-0.16-with-torch-2.1.0", "torch==2.1.0\ntorchvision==0.16.0\nnumpy<2", HOST_A100, absent=(*OK, "ED202")),
+    row("tv-0.16-torch-2.1.0-numpy", "torch==2.1.0\ntorchvision==0.16.0", HOST_A100, ("ED203:error",), ("ED202",)),
     row(
         "ta-2.5.0-with-torch-2.4.1",
         "torch==2.4.1\ntorchaudio==2.5.0",
@@ -515,9 +518,11 @@ ROWS = [
         fix={"ED202": ("torchaudio==2.4.1",)},
     ),
     row("trio-2.4.1", "torch==2.4.1\ntorchvision==0.19.1\ntorchaudio==2.4.1", HOST_A100, absent=(*OK, "ED202")),
-    row("trio-2.0.0", "torch==2.0.0\ntorchvision==0.15.1\ntorchaudio==2.0.1", HOST_A100, absent=(*OK, "ED202")),
-    row("tv-bare-with-torch-2.1.0", "torch==2.1.0\ntorchvision", HOST_A100, absent=(*OK, "ED202")),
-    row("tv<0.17-with-torch-2.1.0", "torch==2.1.0\ntorchvision<0.17", HOST_A100, absent=(*OK, "ED202")),
+    row(
+        "trio-2.0.0", "torch==2.0.0\ntorchvision==0.15.1\ntorchaudio==2.0.1\nnumpy<2", HOST_A100, absent=(*OK, "ED202")
+    ),
+    row("tv-bare-with-torch-2.1.0", "torch==2.1.0\ntorchvision\nnumpy<2", HOST_A100, absent=(*OK, "ED202")),
+    row("tv<0.17-with-torch-2.1.0", "torch==2.1.0\ntorchvision<0.17\nnumpy<2", HOST_A100, absent=(*OK, "ED202")),
     row("tv-bare-torch<2.5", "torch<2.5\ntorchvision", HOST_A100, absent=(*OK, "ED202")),
     row(
         "cu118-trio",
@@ -545,7 +550,7 @@ ROWS = [
     ),
     row(
         "torch-bare-with-tv-0.16",
-        "torch\ntorchvision==0.16.0",
+        "torch\ntorchvision==0.16.0\nnumpy<2",
         HOST_A100,
         absent=(*OK, "ED101"),
     ),

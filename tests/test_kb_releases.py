@@ -276,9 +276,21 @@ def test_parents_read_conflict_packages_from_2020_and_the_others_from_2022() -> 
     assert set(gen.PARENTS) <= set(chosen) and {"jax", "jaxlib"} <= set(gen.PARENTS)
     assert chosen["pandas"][0] == chosen["tensorflow"][0] == "2020-01-01"  # tensorflow 2.4-2.9 conflicts
     assert chosen["accelerate"][0] == "2022-01-01"
-    pandas, accelerate = chosen["pandas"][1], chosen["accelerate"][1]
-    assert pandas(Requirement("numpy<2")) and not pandas(Requirement("torch"))  # not a GPU parent
-    assert accelerate(Requirement("torch")) and not accelerate(Requirement("numpy"))  # not a conflict package
+    pandas, accelerate, torch = chosen["pandas"][1], chosen["accelerate"][1], chosen["torch"][1]
+    assert pandas(Requirement("numpy<2")) and not pandas(Requirement("python-dateutil"))  # not tracked
+    assert accelerate(Requirement("torch")) and accelerate(Requirement("numpy"))  # tracked: recorded
+    assert accelerate(Requirement("torchdata")) and not accelerate(Requirement("psutil"))
+    # The GPU packages the base does not track are recorded too.
+    assert torch(Requirement("triton==2.0.0")) and torch(Requirement("nvidia-cufft-cu11==10.9.0.58"))
+    assert not torch(Requirement("sympy")) and not torch(Requirement("filelock"))
+
+
+def test_new_parents_and_tracked_packages() -> None:
+    chosen = gen.parents()
+    assert {"torch", "torchdata", "torchtext", "tensorflow-text", "triton"} <= set(chosen)
+    assert {"torchdata", "torchtext", "tensorflow-text", "tokenizers"} <= set(gen.tracked())
+    assert "torch-scatter" not in gen.tracked()  # sdists only on PyPI (its wheels are on data.pyg.org)
+    assert gen.PARENTS_FROM["torch"] == Version("2.0.0")
 
 
 def test_tracked_adds_conflict_packages_and_gpu_packages_once() -> None:
@@ -336,7 +348,10 @@ DECLARED = [
 def test_recorded_requirements_of_conflict_packages(
     parent: str, version: str, fixture: str, expected: list[str]
 ) -> None:
-    assert gen.recorded_requirements(metadata_lines(fixture), gen.parents()[parent][1]) == expected
+    found = gen.recorded_requirements(metadata_lines(fixture), gen.parents()[parent][1])
+    # What they declare of the packages their conflicts name; the other tracked ones are recorded too.
+    wanted = {Requirement(line).name for line in expected}
+    assert [line for line in found if Requirement(line).name in wanted] == expected
 
 
 def test_recorded_requirements_of_tensorflow_2_15_0() -> None:
@@ -347,7 +362,8 @@ def test_recorded_requirements_of_tensorflow_2_15_0() -> None:
     assert "numpy<2.0.0,>=1.23.5" in found  # declared as "numpy (<2.0.0,>=1.23.5)"
     assert "protobuf!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev,>=3.20.3" in found
     assert 'nvidia-cudnn-cu12==8.9.4.25; extra == "and-cuda"' in found  # a GPU parent too
-    assert not any(line.startswith(("keras", "tensorboard", "ml-dtypes")) for line in found)
+    assert "keras<2.16,>=2.15.0" in found and "tensorboard<2.16,>=2.15" in found  # tracked packages
+    assert not any(line.startswith(("ml-dtypes", "absl-py", "wrapt")) for line in found)  # not tracked
 
 
 def test_recorded_requirements_of_jax_0_4_30() -> None:
@@ -355,7 +371,78 @@ def test_recorded_requirements_of_jax_0_4_30() -> None:
     assert 'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda12"' in found
     assert 'jaxlib==0.4.30; extra == "cuda12"' in found
     assert "jaxlib<=0.4.30,>=0.4.27" in found
-    assert not any(line.startswith("numpy") for line in found)  # jax is no conflict package
+    assert "numpy>=1.22" in found  # a tracked package
+    assert not any(line.startswith(("ml-dtypes", "opt-einsum")) for line in found)  # not tracked
+
+
+# What each release declares of tracked packages, read on 2026-12-02 from the wheel whose METADATA the
+# generator reads (Linux x86_64 for the newest CPython; transformers: its pure wheel).
+LINUX_X86_64 = 'platform_system == "Linux" and platform_machine == "x86_64"'
+DECLARED_TRACKED = [
+    (
+        "torch",
+        "torch-2.0.1-cp311-cp311-manylinux1_x86_64.whl.METADATA",
+        [f"triton==2.0.0; {LINUX_X86_64}", f"nvidia-cudnn-cu11==8.5.0.96; {LINUX_X86_64}"],
+        ["sympy", "filelock", "opt-einsum"],
+    ),
+    ("torchdata", "torchdata-0.6.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl.METADATA", None, []),
+    ("torchtext", "torchtext-0.16.0-cp311-cp311-manylinux1_x86_64.whl.METADATA", None, []),
+    (
+        "tensorflow-text",
+        "tensorflow_text-2.20.0-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl.METADATA",
+        None,
+        [],
+    ),
+    (
+        "transformers",
+        "transformers-4.19.1-py3-none-any.whl.METADATA",
+        [
+            "tokenizers!=0.11.3,<0.13,>=0.11.1",
+            "huggingface-hub<1.0,>=0.1.0",
+            "numpy>=1.17",
+            'torch>=1.0; extra == "torch"',
+            'tokenizers!=0.11.3,<0.13,>=0.11.1; extra == "tokenizers"',
+            'timm; extra == "timm"',
+        ],
+        ["sentencepiece", "regex", "filelock"],  # not tracked
+    ),
+    ("triton", "triton-2.0.0-1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl.METADATA", None, []),
+]
+# The whole recorded list, where it is short.
+RECORDED_EXACTLY = {
+    "torchdata": ["torch==2.0.1"],
+    "torchtext": ["numpy", "torch==2.1.0", "torchdata==0.7.0"],
+    "tensorflow-text": ['tensorflow-cpu<2.21,>=2.20.0; extra == "tensorflow-cpu"', "tensorflow<2.21,>=2.20.0"],
+    # triton 2.0.0 requires torch (which requires it back); its extras name tracked packages too.
+    "triton": [
+        'matplotlib; extra == "tutorials"',
+        'numpy; extra == "tests"',
+        'pandas; extra == "tutorials"',
+        'scipy>=1.7.1; extra == "tests"',
+        "torch",
+    ],
+}
+
+
+@pytest.mark.parametrize(("parent", "fixture", "included", "excluded"), DECLARED_TRACKED)
+def test_recorded_requirements_on_tracked_packages(
+    parent: str, fixture: str, included: list[str] | None, excluded: list[str]
+) -> None:
+    found = gen.recorded_requirements(metadata_lines(fixture), gen.parents()[parent][1])
+    if included is None:
+        assert found == RECORDED_EXACTLY[parent]
+    else:
+        assert set(included) <= set(found)
+    assert not [line for line in found if Requirement(line).name in excluded]
+
+
+def test_dependency_rows_of_torch_keep_the_marker() -> None:
+    lines = metadata_lines("torch-2.0.1-cp311-cp311-manylinux1_x86_64.whl.METADATA")
+    declared = {Version("2.0.1"): gen.recorded_requirements(lines, gen.parents()["torch"][1])}
+    rows = gen.dependency_rows("torch", declared, TODAY)
+    triton = [row for row in rows if row["requires"].startswith("triton")]
+    assert [(row["versions"], row["requires"]) for row in triton] == [("==2.0.1", f"triton==2.0.0; {LINUX_X86_64}")]
+    assert len(rows) == 12  # triton and the eleven nvidia-*-cu11 wheels
 
 
 # --- the query module, on the shipped data ---------------------------------------------------------
@@ -509,6 +596,25 @@ SHIPPED = [
             'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda"',
             'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda12"',
             'jax-cuda12-plugin[with_cuda]<=0.4.30,>=0.4.30; extra == "cuda12-pip"',
+        ],
+    ),
+]
+
+
+SHIPPED += [
+    ("torch", "2.0.1", [f"triton==2.0.0; {LINUX_X86_64}"]),
+    ("torchdata", "0.6.1", ["torch==2.0.1"]),
+    ("torchtext", "0.16.0", ["torch==2.1.0", "torchdata==0.7.0", "numpy"]),
+    ("tensorflow-text", "2.20.0", ["tensorflow<2.21,>=2.20.0"]),
+    (
+        "transformers",
+        "4.19.1",
+        [
+            "tokenizers!=0.11.3,<0.13,>=0.11.1",
+            *(
+                f'tokenizers!=0.11.3,<0.13,>=0.11.1; extra == "{extra}"'
+                for extra in ("all", "dev", "dev-tensorflow", "dev-torch", "docs", "tokenizers", "torchhub")
+            ),
         ],
     ),
 ]

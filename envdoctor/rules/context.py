@@ -180,7 +180,7 @@ class AuditContext:
         if not rows or parent.name is None:
             return []
         version = self._parent_version(parent, rows)
-        if version is None:
+        if version is None or not self._from_pypi(parent.name, version, parent.extras):
             return []
         wanted = []
         for row in rows:
@@ -237,12 +237,16 @@ class AuditContext:
         )
         return Unmet(declared, self._others_ask(declared, name), self._askers(declared, name), fitting)
 
-    def _unmet_of(self, requirement: Requirement, rows: tuple[Dependency, ...], version: Version) -> list[Pep508]:
-        """What ``version`` of the package declares that the rest of the set does not let it meet."""
+    def _unmet_of(
+        self, requirement: Requirement, rows: tuple[Dependency, ...], version: Version, *, pins_only: bool = False
+    ) -> list[Pep508]:
+        """What ``version`` of the package declares that the rest of the set does not let it meet
+        (``pins_only``: the set's own lines and what its exact pins declare, not what ranged
+        packages' newest releases would ask)."""
         assert requirement.name is not None
         declared = [row.requirement for row in rows if row.versions.contains(version, prereleases=True)]
         declared = [d for d in declared if d.marker is None or self._marker_certain(d.marker, requirement.extras)]
-        return [d for d in declared if not self._meets(d, requirement.name)]
+        return [d for d in declared if not self._meets(d, requirement.name, pins_only=pins_only)]
 
     def declared_on(self, package: str, version: Version, other: str) -> SpecifierSet:
         """What release ``version`` of ``package`` declares of ``other`` in its metadata (as the
@@ -250,8 +254,8 @@ class AuditContext:
         from envdoctor.kb import releases as kb_releases
 
         wanted = canonicalize_name(other)
-        requirement = self.find(package)
-        extras = requirement.extras if requirement else frozenset()
+        # The set's own line for the package, not find(): this is asked while what the set pulls in is worked out.
+        extras = next((r.extras for r in self._direct if r.name == canonicalize_name(package)), frozenset())
         declared = SpecifierSet()
         for row in kb_releases.declared_requirements(package):
             if canonicalize_name(row.requirement.name) != wanted or not row.versions.contains(version, True):
@@ -274,11 +278,15 @@ class AuditContext:
         askers += [str(p) for _line, p, d in self._pulls if canonicalize_name(d.name) == name and p != parent]
         return tuple(dict.fromkeys(askers))
 
-    def _meets(self, declared: Pep508, parent: NormalizedName) -> bool:
+    def _meets(self, declared: Pep508, parent: NormalizedName, *, pins_only: bool = False) -> bool:
         """Whether some release meets ``declared`` and what the rest of the set asks (unknown: yes)."""
         from envdoctor.kb import releases as kb_releases
 
-        others = _public(self._others_ask(declared, parent))
+        name = canonicalize_name(declared.name)
+        if pins_only:
+            others = _public(self._asked.get(name, SpecifierSet()) & self._pinned_declare(name))
+        else:
+            others = _public(self._others_ask(declared, parent))
         known = kb_releases.releases(declared.name)
         if not str(others) or not known:
             return True
@@ -289,13 +297,43 @@ class AuditContext:
         from envdoctor.kb import releases as kb_releases
 
         name = canonicalize_name(requirement.name)
-        asked = self._asked.get(name)
-        if asked is None or not str(asked):
+        asked = self._asked.get(name, SpecifierSet()) & self._pinned_declare(name)
+        if not str(asked):
             return True
         known = kb_releases.releases(name)
         if not known:
             return True
         return any(asked.contains(r.version, True) and requirement.specifier.contains(r.version, True) for r in known)
+
+    def _pinned_declare(self, name: NormalizedName) -> SpecifierSet:
+        """What the packages pinned exactly in the set declare of ``name`` (torch==2.7.1 declares
+        nvidia-nccl-cu12==2.26.2): a resolver must meet it too."""
+        key = ("pinned-declare", name)
+        if key not in self.memo:
+            specifier = SpecifierSet()
+            for parent, (version, _origin) in self._exact.items():
+                if parent != name:
+                    specifier &= _public(self.declared_on(parent, Version(version.public), name))
+            self.memo[key] = specifier
+        found = self.memo[key]
+        assert isinstance(found, SpecifierSet)
+        return found
+
+    def _from_pypi(self, name: str, version: Version, extras: frozenset[str]) -> bool:
+        """Whether the release comes from PyPI, whose wheels' requirements the base records (a
+        torch from the PyTorch CPU index declares no nvidia-* wheels)."""
+        from envdoctor.kb import builds
+
+        where = builds.Where(self.facts.os, self.facts.arch, self.index_variant(), extras)
+        build = builds.build_of(name, version, where)
+        return build is None or build.from_pypi or (build.variant is None and not build.unknown)
+
+    def index_variant(self) -> str | None:
+        """The build variant of a PyTorch wheel index the requirement set uses, if any."""
+        from envdoctor.kb import facts
+
+        urls = [self.requirements.indexes.index_url or "", *self.requirements.indexes.extra_index_urls]
+        return next((variant for url in urls if (variant := facts.pytorch_index_variant(url))), None)
 
     def _marker_holds(self, marker: Marker, extras: frozenset[str]) -> bool:
         """Whether the marker holds for some value of the facts the host leaves unknown."""
@@ -423,9 +461,22 @@ class AuditContext:
         cached = self._candidate_cache.get(key)
         if cached is None:
             written = self._asked.get(wanted, SpecifierSet())
-            found = self._candidates_for(wanted, written & self._inherited(wanted, key[1]))
+            found = self._fitting(wanted, self._candidates_for(wanted, written & self._inherited(wanted, key[1])))
             cached = self._candidate_cache[key] = found._replace(written=written)
         return cached
+
+    def _fitting(self, name: NormalizedName, found: Candidates) -> Candidates:
+        """The candidates whose own declared requirements the rest of the set lets them meet, as
+        a resolver would keep (torch>=2.0.1 beside triton==2.0.0 is torch 2.0.1, the release that
+        asks for that triton); all of them when none does (the clash is ED204's to report)."""
+        from envdoctor.kb import releases as kb_releases
+
+        rows = kb_releases.declared_requirements(name)
+        if found.exact or not rows or len(found.versions) < 2:
+            return found
+        requirement = self.find(name) or Requirement(name, Form.NAMED, Location("<set>"), str(name))
+        fitting = tuple(v for v in found.versions if not self._unmet_of(requirement, rows, v, pins_only=True))
+        return found._replace(versions=fitting) if fitting else found
 
     @functools.cached_property
     def memo(self) -> dict[tuple[str, ...], object]:

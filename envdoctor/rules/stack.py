@@ -78,8 +78,7 @@ class CudaClaim(NamedTuple):
 
 def pytorch_index_variant(ctx: AuditContext) -> str | None:
     """The build variant of a PyTorch wheel index the requirement set uses, if any."""
-    urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
-    return next((variant for url in urls if (variant := facts.pytorch_index_variant(url))), None)
+    return ctx.index_variant()
 
 
 def package_build(ctx: AuditContext, name: str, version: Version | None = None) -> PackageBuild | None:
@@ -176,6 +175,7 @@ def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
             continue
         if build.cuda is not None:
             found.append(build)
+            known_lines.add(requirement.location)  # what it pulls in is judged through it
     return found
 
 
@@ -200,7 +200,7 @@ def _claim(build: PackageBuild) -> CudaClaim:
 def system_cuda_users(ctx: AuditContext) -> list[PackageBuild]:
     """Builds that load CUDA from the system (or a base image) rather than bringing it. TensorFlow
     beside NVIDIA's CUDA runtime wheel (a lock of tensorflow[and-cuda]) loads the wheels: not one."""
-    wheels = any(builds.is_cuda_runtime(r.name or "") for r in ctx.wanted())
+    wheels = any(builds.is_cuda_runtime(r.name or "") and r.required_by is None for r in ctx.wanted())
     return [b for b in gpu_builds(ctx) if b.build.loads_system_cuda and not (b.build.gpu_optional and wheels)]
 
 
