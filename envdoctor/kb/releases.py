@@ -8,6 +8,7 @@ audit asks about a handful of the thousands of releases the base holds.
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -50,8 +51,29 @@ class Dependency(NamedTuple):
 
     parent: NormalizedName
     versions: SpecifierSet
-    requirement: Requirement
+    # The requirement as declared; parsed on first use (a parent has hundreds, an audit reads few).
+    requires: str
     source: str
+
+    @property
+    def requirement(self) -> Requirement:
+        return _requirement(self.requires)
+
+    @property
+    def name(self) -> NormalizedName:
+        """The required package's name, read without parsing the whole requirement."""
+        return _required_name(self.requires)
+
+
+@functools.cache
+def _requirement(text: str) -> Requirement:
+    return Requirement(text)
+
+
+@functools.cache
+def _required_name(text: str) -> NormalizedName:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
+    return canonicalize_name(match.group(1) if match else text)
 
 
 @functools.cache
@@ -81,6 +103,21 @@ def releases(name: str) -> tuple[Release, ...]:
     """The package's final releases the base knows, oldest first; () for a package it does not track."""
     rows = package_rows("releases", "release", canonicalize_name(name))
     return tuple(sorted((_release(row) for row in rows), key=lambda release: release.version))
+
+
+def release(name: str, version: Version) -> Release | None:
+    """One release of the package, parsing only its row (a pin needs no other)."""
+    wanted = Version(version.public)
+    rows = _rows_by_version(canonicalize_name(name))
+    row = rows.get(str(wanted))
+    if row is not None:
+        return _release(row)
+    return next((r for r in releases(name) if r.version == wanted), None)
+
+
+@functools.cache
+def _rows_by_version(name: NormalizedName) -> dict[str, Row]:
+    return {str(row["version"]): row for row in package_rows("releases", "release", name)}
 
 
 def tracked(name: str) -> bool:
@@ -203,7 +240,7 @@ def _dependency(row: Row) -> Dependency:
     return Dependency(
         parent=canonicalize_name(row["package"]),
         versions=_specifier(row["versions"]),
-        requirement=Requirement(row["requires"]),
+        requires=row["requires"],
         source=row["source"],
     )
 
@@ -218,11 +255,25 @@ def declared_requirements(parent: str) -> tuple[Dependency, ...]:
 
 
 @functools.cache
+def declared_by(parent: str, version: Version) -> tuple[Dependency, ...]:
+    """What release ``version`` of the parent declares (the rows whose range holds it)."""
+    ranges: dict[str, bool] = {}
+    found = []
+    for row in declared_requirements(parent):
+        key = str(row.versions)
+        if key not in ranges:
+            ranges[key] = row.versions.contains(version, prereleases=True)
+        if ranges[key]:
+            found.append(row)
+    return tuple(found)
+
+
+@functools.cache
 def _by_required() -> Mapping[NormalizedName, tuple[Dependency, ...]]:
     grouped: dict[NormalizedName, list[Dependency]] = defaultdict(list)
     for parent in sorted(topic_packages("dependencies")):
         for dependency in declared_requirements(parent):
-            grouped[canonicalize_name(dependency.requirement.name)].append(dependency)
+            grouped[dependency.name].append(dependency)
     return {name: tuple(found) for name, found in grouped.items()}
 
 
@@ -233,5 +284,7 @@ def dependents_of(package: str) -> tuple[Dependency, ...]:
 
 def clear_caches() -> None:
     """Forget parsed rows (tests point the base elsewhere)."""
-    for cached in (_specifier, releases, declared_requirements, _by_required):
+    caches = (_specifier, _requirement, _required_name, declared_by, releases, declared_requirements, _by_required)
+    _rows_by_version.cache_clear()
+    for cached in caches:
         cached.cache_clear()

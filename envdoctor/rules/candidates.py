@@ -110,7 +110,7 @@ def pinned(
 ) -> Candidates:
     """A version known exactly is the one judged, installable or not; if the base knows that it
     does not install here, ``excluded`` says why."""
-    release = next((r for r in kb_releases.releases(name) if r.version == Version(version.public)), None)
+    release = kb_releases.release(name, version)
     exclusion = _exclusion(release, host, None) if release is not None else None
     excluded = (exclusion,) if exclusion is not None else ()
     return Candidates(name, specifier, (version,), origin, kb_releases.tracked(name), excluded)

@@ -243,8 +243,10 @@ class AuditContext:
         """What ``version`` of the package declares that the rest of the set does not let it meet
         (``pins_only``: the set's own lines and what its exact pins declare, not what ranged
         packages' newest releases would ask)."""
-        assert requirement.name is not None
-        declared = [row.requirement for row in rows if row.versions.contains(version, prereleases=True)]
+        from envdoctor.kb import releases as kb_releases
+
+        assert requirement.name is not None and rows
+        declared = [row.requirement for row in kb_releases.declared_by(requirement.name, version)]
         declared = [d for d in declared if d.marker is None or self._marker_certain(d.marker, requirement.extras)]
         return [d for d in declared if not self._meets(d, requirement.name, pins_only=pins_only)]
 
@@ -257,8 +259,8 @@ class AuditContext:
         # The set's own line for the package, not find(): this is asked while what the set pulls in is worked out.
         extras = next((r.extras for r in self._direct if r.name == canonicalize_name(package)), frozenset())
         declared = SpecifierSet()
-        for row in kb_releases.declared_requirements(package):
-            if canonicalize_name(row.requirement.name) != wanted or not row.versions.contains(version, True):
+        for row in kb_releases.declared_by(package, version):
+            if row.name != wanted:
                 continue
             marker = row.requirement.marker
             if marker is None or self._marker_certain(marker, extras):
@@ -280,6 +282,12 @@ class AuditContext:
 
     def _meets(self, declared: Pep508, parent: NormalizedName, *, pins_only: bool = False) -> bool:
         """Whether some release meets ``declared`` and what the rest of the set asks (unknown: yes)."""
+        key = ("meets", str(declared), parent, str(pins_only))
+        if key not in self.memo:
+            self.memo[key] = self._meets_now(declared, parent, pins_only=pins_only)
+        return bool(self.memo[key])
+
+    def _meets_now(self, declared: Pep508, parent: NormalizedName, *, pins_only: bool) -> bool:
         from envdoctor.kb import releases as kb_releases
 
         name = canonicalize_name(declared.name)

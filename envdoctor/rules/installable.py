@@ -155,7 +155,7 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
 
 def _pythons_of(found: Candidates, version: Version) -> str:
     """Which Pythons the release does have wheels for, as advice."""
-    release = next((r for r in kb_releases.releases(found.name) if r.version == Version(version.public)), None)
+    release = kb_releases.release(found.name, version)
     if release is None or not release.pythons:
         return "use a Python it supports"
     newest = max(release.pythons, key=Version)
@@ -173,7 +173,7 @@ def _has_wheels(found: Candidates, version: Version) -> bool:
 
 
 def _release(found: Candidates, version: Version) -> kb_releases.Release | None:
-    return next((r for r in kb_releases.releases(found.name) if r.version == Version(version.public)), None)
+    return kb_releases.release(found.name, version)
 
 
 def _marker_off(ctx: AuditContext, release: kb_releases.Release | None) -> str | None:
