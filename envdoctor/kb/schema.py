@@ -398,7 +398,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "dependencies",
-        "The requirements widely used packages declare on GPU packages and on the packages of known conflicts",
+        "The requirements widely used packages declare on the packages the base tracks",
         (Table("requires", "package", {"package": "name", "versions": "specifier", "requires": "requirement"}),),
         split_by="package",
     ),
