@@ -64,10 +64,11 @@ def test_at_least_ten_projects_and_five_hosts_each_with_provenance() -> None:
 @pytest.mark.parametrize(("project", "host"), PAIRS)
 def test_audit_reads_the_project_says_it_twice_the_same_and_repeats_nothing(project: Any, host: Path) -> None:
     first = HARNESS.audit(project, host)
-    second = HARNESS.audit(project, host)
     assert first.exit_code in (0, 1), f"exit {first.exit_code}: {first.stderr.strip()}"
     assert first.report is not None and first.report.get("schema") == "envdoctor.audit/1"
-    assert (second.exit_code, second.stdout, second.stderr) == (first.exit_code, first.stdout, first.stderr)
+    if host == HOSTS[0]:  # a second run per project: the same bytes (every host would only cost time)
+        second = HARNESS.audit(project, host)
+        assert (second.exit_code, second.stdout, second.stderr) == (first.exit_code, first.stdout, first.stderr)
     seen: set[str] = set()
     for finding in first.findings:
         key = json.dumps([finding.get("code"), finding.get("message"), finding.get("location")], sort_keys=True)
@@ -75,18 +76,27 @@ def test_audit_reads_the_project_says_it_twice_the_same_and_repeats_nothing(proj
         seen.add(key)
 
 
-def test_the_benchmark_prints_the_same_bytes_whatever_the_hash_seed(tmp_path: Path) -> None:
+def test_the_audit_prints_the_same_bytes_whatever_the_hash_seed() -> None:
     """Two processes with different string hashing (set and dict orders of str differ): any order
     the audit takes from a set shows up here, where two runs in one process cannot see it."""
+    # The projects with the most findings, on the hosts that give the most: a whole benchmark run
+    # twice would take minutes on a busy machine.
+    chosen = [p for p in PROJECTS if p.name in ("coqui-tts", "generative-models", "keras-hub")]
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import projects as p\n"
+        "for project in p.load_projects():\n"
+        "    if project.name in sys.argv[2:]:\n"
+        "        for host in p.host_files():\n"
+        "            print(p.audit(project, host).stdout)\n"
+    )
     outputs = []
     for seed in ("1", "2"):
-        raw = tmp_path / f"raw-{seed}.json"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        argv = [sys.executable, str(ROOT / "benchmarks" / "projects.py"), "--findings", "--json", str(raw)]
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+        argv = [sys.executable, "-c", script, str(ROOT / "benchmarks"), *(p.name for p in chosen)]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
         assert done.returncode == 0, done.stderr
-        assert "## same output on every host:" in done.stdout
-        outputs.append((done.stdout, raw.read_bytes()))
+        assert done.stdout.count('"schema": "envdoctor.audit/1"') == len(chosen) * len(HOSTS)
+        outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
 
 

@@ -64,7 +64,14 @@ def _environments(requirements: RequirementSet) -> list[RequirementSet]:
     image = requirements._replace(requirements=tuple(r for r in requirements.requirements if r not in on_host))
     if not on_host:
         return [image]
-    host = requirements._replace(requirements=on_host, images=(), environment=(), system_packages=(), commands=())
+    host = requirements._replace(
+        requirements=on_host,
+        indexes=requirements.host_indexes or requirements.indexes,
+        images=(),
+        environment=(),
+        system_packages=(),
+        commands=(),
+    )
     return [image, host]
 
 

@@ -44,6 +44,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
     requirements: list[Requirement] = []
     inputs: list[Input] = []
     index = IndexOptions()
+    host_index = IndexOptions()  # the index options of the files the host installs (not a Dockerfile's)
     images, environment, system_packages, commands = [], [], [], []
     for path in paths:
         kind = options.kind or detect_kind(path)
@@ -54,6 +55,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
             requirements += found
             inputs += found_inputs
             index = _merge_index(index, found_index)
+            host_index = _merge_index(host_index, found_index)
         elif kind == "pyproject":
             from envdoctor.requirements.pyproject import parse_pyproject
 
@@ -86,9 +88,11 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
         requirements += found
         inputs.append(Input(f"<installed: {options.installed_python}>", "installed"))
     return RequirementSet(
-        requirements=tuple(requirements),
-        inputs=tuple(inputs),
+        # A file both named and installed by a named Dockerfile is read twice: it counts once.
+        requirements=tuple(dict.fromkeys(requirements)),
+        inputs=_unique_inputs(inputs),
         indexes=index,
+        host_indexes=host_index,
         images=tuple(images),
         environment=tuple(environment),
         system_packages=tuple(system_packages),
@@ -110,6 +114,16 @@ def _lockfile_beside(path: str) -> str | None:
             return name
     named = sorted(p.name for p in folder.glob("pylock.*.toml"))
     return named[0] if named else None
+
+
+def _unique_inputs(inputs: list[Input]) -> tuple[Input, ...]:
+    """Each input once, with the Dockerfile that installs it where one does."""
+    found: dict[tuple[str, str], Input] = {}
+    for item in inputs:
+        key = (item.path, item.kind)
+        if key not in found or (item.installed_by and not found[key].installed_by):
+            found[key] = item
+    return tuple(found.values())
 
 
 def _merge_index(first: IndexOptions, second: IndexOptions) -> IndexOptions:

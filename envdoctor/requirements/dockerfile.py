@@ -273,19 +273,53 @@ def _token(value: str, option: str, location: Location) -> str:
         raise InputError(location.path, str(exc), location.line) from None
 
 
+def _copied_from(target: str, copies: dict[str, str]) -> str:
+    """Where a path of the image came from in the build context, by the COPY lines seen so far."""
+    if target in copies:
+        return copies[target]
+    for destination, source in sorted(copies.items(), key=lambda item: -len(item[0])):
+        folder = destination.rstrip("/") + "/"
+        if target.startswith(folder) and destination != "/":
+            rest = target[len(folder) :]
+            return rest if source in (".", "./") else f"{source.rstrip('/')}/{rest}"
+    return target
+
+
+def _build_contexts(folder: Path, root: Path) -> list[Path]:
+    """Where the build context may be: the Dockerfile's folder, then each folder above it up to
+    the project's root (docker build -f docker/Dockerfile .)."""
+    contexts = [folder]
+    resolved_root = Path(os.path.realpath(root))
+    current = folder
+    for _ in range(8):
+        if Path(os.path.realpath(current)) == resolved_root or current.parent == current:
+            break
+        current = current.parent
+        contexts.append(current)
+    return contexts
+
+
+def _readable(candidate: Path, root: Path) -> bool:
+    try:
+        return is_inside(Path(os.path.realpath(candidate)), root) and candidate.is_file()
+    except OSError:  # a name longer than the file system allows, a symlink loop
+        return False
+
+
 def _included_file(target: str, location: Location, path: str, result: Dockerfile) -> None:
-    """A requirements file the build installs, read where it comes from the build context (the
-    Dockerfile's folder); an absolute path not copied there names a file inside the image."""
-    target = result.copies.get(target, target)
+    """A requirements file the build installs, read where it comes from the build context: the
+    Dockerfile's folder, or a folder above it up to the project's root (``docker build -f
+    docker/Dockerfile .``). A file
+    inside a copied folder (COPY . /app; -r /app/requirements.txt) comes from that folder's source;
+    an absolute path copied from nowhere names a file made inside the image."""
+    target = _copied_from(target, result.copies)
     if not target or Path(target).is_absolute():
         return
     root = project_root(path)
-    candidate = Path(path).parent / _token(target, "-r", location)
-    try:
-        readable = is_inside(Path(os.path.realpath(candidate)), root) and candidate.is_file()
-    except OSError:  # a name longer than the file system allows, a symlink loop
-        readable = False
-    if not readable:
+    relative = _token(target, "-r", location)
+    contexts = _build_contexts(Path(path).parent, root)
+    candidate = next((c / relative for c in contexts if _readable(c / relative, root)), None)
+    if candidate is None:
         return  # made during the build, or outside the project: nothing of ours to read
     requirements, inputs, index = parse_requirements(str(candidate), root=root)
     result.requirements += requirements

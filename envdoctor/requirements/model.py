@@ -90,6 +90,9 @@ class RequirementSet(NamedTuple):
     requirements: tuple[Requirement, ...]
     inputs: tuple[Input, ...]
     indexes: IndexOptions = IndexOptions()
+    # The index options of the inputs installed on the host, a Dockerfile's left out (its RUN
+    # lines' --extra-index-url applies in its image only); None: the same as ``indexes``.
+    host_indexes: IndexOptions | None = None
     # Facts from a Dockerfile: base images and environment, audited as one more layer.
     images: tuple[BaseImage, ...] = ()
     environment: tuple[tuple[str, str, Location], ...] = ()

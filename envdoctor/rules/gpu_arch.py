@@ -33,7 +33,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         # A fresh install runs here; older releases the range admits may not (a resolver can pick them).
         failing = [b.version for b in torch_builds(ctx) if _lacks_kernels(b, gpu.compute_capability)]
         if failing and not ctx.candidates("torch").exact and ctx.candidates("torch").bounded:
-            yield _range_fails(ctx, newest, gpu, gpu.compute_capability, failing)
+            partial = _range_fails(ctx, newest, gpu, gpu.compute_capability, failing)
+            if partial is not None:
+                yield partial
             return
 
 
@@ -79,9 +81,15 @@ def _newest_fails(ctx: AuditContext, torch: TorchBuild, gpu: Gpu, capability: st
     )
 
 
-def _range_fails(ctx: AuditContext, newest: TorchBuild, gpu: Gpu, capability: str, failing: list[Version]) -> Finding:
-    working = [v for v in ctx.candidates("torch").versions if v > max(failing)]
-    floor = min(working) if working else None
+def _range_fails(
+    ctx: AuditContext, newest: TorchBuild, gpu: Gpu, capability: str, failing: list[Version]
+) -> Finding | None:
+    newer = [torch_build(ctx, v) for v in ctx.candidates("torch").versions if v > max(failing)]
+    # A newer release counts as working only where the base knows its build has the kernels.
+    known = [b for b in newer if b is not None and not b.build.unknown and builds.runs_on(b.build, capability)]
+    if len(known) < len(newer):
+        return None
+    floor = min(b.version for b in known) if known else None
     works = f"; {floor} and newer do" if floor else ""
     fix = f"raise the floor: torch>={floor}" if floor else _fix(ctx, newest, capability)
     arch = _arch(torch_build(ctx, max(failing)))  # type: ignore[arg-type]
