@@ -264,3 +264,14 @@ def test_a_file_the_dockerfile_does_not_install_is_judged_on_the_host(
     assert code == 1
     (finding,) = by_code(report)["ED302"]  # the host's Python 3.12, for the file the host installs
     assert finding["location"]["path"].endswith("requirements.txt") and "Python 3.12" in finding["message"]
+
+
+def test_a_project_whose_requires_python_refuses_the_hosts_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # hiyouga/LLaMA-Factory's pyproject.toml asks requires-python >=3.11.0 (tests/fixtures/projects).
+    text = '[project]\nname = "demo"\nversion = "1"\nrequires-python = ">=3.11.0"\ndependencies = []\n'
+    (finding,) = by_code(audit(tmp_path, capsys, text, V100, name="pyproject.toml"))["ED302"]
+    assert finding["location"]["line"] == 4 and "Python >=3.11.0" in finding["message"]
+    assert "the host has Python 3.10" in finding["message"]
+    assert "ED302" not in by_code(audit(tmp_path, capsys, text, A100, name="pyproject.toml"))

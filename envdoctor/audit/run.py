@@ -61,11 +61,16 @@ def _environments(requirements: RequirementSet) -> list[RequirementSet]:
         return [requirements]
     in_image = {item.path for item in requirements.inputs if item.kind == "dockerfile" or item.installed_by}
     on_host = tuple(r for r in requirements.requirements if r.location.path not in in_image)
-    image = requirements._replace(requirements=tuple(r for r in requirements.requirements if r not in on_host))
-    if not on_host:
+    pythons_on_host = tuple(p for p in requirements.requires_python if p[1].path not in in_image)
+    image = requirements._replace(
+        requirements=tuple(r for r in requirements.requirements if r not in on_host),
+        requires_python=tuple(p for p in requirements.requires_python if p not in pythons_on_host),
+    )
+    if not on_host and not pythons_on_host:
         return [image]
     host = requirements._replace(
         requirements=on_host,
+        requires_python=pythons_on_host,
         indexes=requirements.host_indexes or requirements.indexes,
         images=(),
         environment=(),

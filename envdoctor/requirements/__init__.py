@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import PurePath
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from envdoctor.errors import InputError, UsageError
-from envdoctor.requirements.model import MAX_REQUIREMENTS, IndexOptions, Input, Requirement, RequirementSet
+from envdoctor.requirements.model import (
+    MAX_REQUIREMENTS,
+    IndexOptions,
+    Input,
+    Location,
+    Requirement,
+    RequirementSet,
+)
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 KINDS = ("requirements", "pyproject", "pylock", "dockerfile")
 _DOCKERFILE_NAMES = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*", "Containerfile.*")
@@ -44,6 +54,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
     requirements: list[Requirement] = []
     inputs: list[Input] = []
     index = IndexOptions()
+    project_pythons: list[tuple[SpecifierSet, Location]] = []
     host_index = IndexOptions()  # the index options of the files the host installs (not a Dockerfile's)
     images, environment, system_packages, commands = [], [], [], []
     for path in paths:
@@ -57,9 +68,12 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
             index = _merge_index(index, found_index)
             host_index = _merge_index(host_index, found_index)
         elif kind == "pyproject":
-            from envdoctor.requirements.pyproject import parse_pyproject
+            from envdoctor.requirements.pyproject import parse_pyproject, requires_python
 
-            requirements += parse_pyproject(read_text_input(path), path, options.extras, options.groups)
+            text = read_text_input(path)
+            requirements += parse_pyproject(text, path, options.extras, options.groups)
+            if (pythons := requires_python(text, path)) is not None:
+                project_pythons.append(pythons)
             inputs.append(Input(path, kind, _lockfile_beside(path)))
         elif kind == "pylock":
             from envdoctor.requirements.pylock import parse_pylock
@@ -93,6 +107,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
         inputs=_unique_inputs(inputs),
         indexes=index,
         host_indexes=host_index,
+        requires_python=tuple(project_pythons),
         images=tuple(images),
         environment=tuple(environment),
         system_packages=tuple(system_packages),

@@ -99,6 +99,8 @@ class RequirementSet(NamedTuple):
     system_packages: tuple[tuple[str, Location], ...] = ()
     # RUN commands of a Dockerfile, after ARG and ENV substitution.
     commands: tuple[tuple[str, Location], ...] = ()
+    # A project's own requires-python (pyproject.toml), where it was written.
+    requires_python: tuple[tuple[SpecifierSet, Location], ...] = ()
 
     def named(self) -> list[Requirement]:
         return [r for r in self.requirements if r.name is not None and not r.constraint]

@@ -6,6 +6,8 @@ import bisect
 import re
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text
@@ -73,6 +75,22 @@ def parse_pyproject(
     if groups:
         requirements += _DependencyGroups(data.get("dependency-groups", {}), path, finder).requirements(groups)
     return requirements
+
+
+def requires_python(text: str, path: str) -> tuple[SpecifierSet, Location] | None:
+    """The project's own ``requires-python``, with its line: the Pythons the project installs on."""
+    data = parse_toml(text, path)
+    project = data.get("project", {})
+    value = project.get("requires-python") if isinstance(project, dict) else None
+    if value is None:
+        return None
+    line = next((n for n, t in enumerate(text.splitlines(), start=1) if t.lstrip().startswith("requires-python")), None)
+    if not isinstance(value, str):
+        raise InputError(path, "project.requires-python must be a string", line)
+    try:
+        return SpecifierSet(value), Location(path, line)
+    except InvalidSpecifier:
+        raise InputError(path, f"project.requires-python: {quote(value)} is not a version specifier", line) from None
 
 
 class _DependencyGroups:

@@ -14,4 +14,23 @@ CODE = "ED302"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from _project_python(ctx)
     yield from installable.check(ctx, CODE, Why.PYTHON)
+
+
+def _project_python(ctx: AuditContext) -> Iterator[Finding]:
+    """The project's own requires-python refuses the Python it would be installed on."""
+    python = ctx.facts.python
+    if python is None:
+        return
+    for specifier, location in ctx.requirements.requires_python:
+        if specifier.contains(python, prereleases=True):
+            continue
+        where = f"the image {ctx.facts.image}" if ctx.facts.image else "the host"
+        yield ctx.finding(
+            CODE,
+            f"the project requires Python {specifier} (requires-python), and {where} has Python {python}: pip and "
+            "uv refuse to install it there",
+            location=location,
+            fix=f"install it on a Python that {specifier} admits",
+        )
