@@ -81,28 +81,35 @@ def _specifier(text: str) -> SpecifierSet:
     return SpecifierSet(text)
 
 
-def _release(row: Row) -> Release:
+def _release(row: Row, package: NormalizedName | None = None) -> Release:
     pythons = row.get("pythons")
     return Release(
-        package=canonicalize_name(row["package"]),
-        version=Version(row["version"]),
+        package=package or canonicalize_name(row["package"]),
+        version=_version(row["version"]),
         requires_python=_specifier(row["requires_python"]) if "requires_python" in row else None,
         pythons=frozenset(pythons) if pythons is not None else None,
         abi3=row.get("abi3"),
         platforms=frozenset(row["platforms"]),
-        glibc=Version(row["glibc"]) if "glibc" in row else None,
+        glibc=_version(row["glibc"]) if "glibc" in row else None,
         sdist=bool(row["sdist"]),
         source=row["source"],
-        glibc_aarch64=Version(row["glibc_aarch64"]) if "glibc_aarch64" in row else None,
+        glibc_aarch64=_version(row["glibc_aarch64"]) if "glibc_aarch64" in row else None,
         missing=frozenset(row.get("missing", ())),
     )
 
 
 @functools.cache
+def _version(text: str) -> Version:
+    """A version string of the base parsed once (glibc floors repeat across thousands of rows)."""
+    return Version(text)
+
+
+@functools.cache
 def releases(name: str) -> tuple[Release, ...]:
     """The package's final releases the base knows, oldest first; () for a package it does not track."""
-    rows = package_rows("releases", "release", canonicalize_name(name))
-    return tuple(sorted((_release(row) for row in rows), key=lambda release: release.version))
+    package = canonicalize_name(name)
+    rows = package_rows("releases", "release", package)
+    return tuple(sorted((_release(row, package) for row in rows), key=lambda release: release.version))
 
 
 def release(name: str, version: Version) -> Release | None:
@@ -286,5 +293,6 @@ def clear_caches() -> None:
     """Forget parsed rows (tests point the base elsewhere)."""
     caches = (_specifier, _requirement, _required_name, declared_by, releases, declared_requirements, _by_required)
     _rows_by_version.cache_clear()
+    _version.cache_clear()
     for cached in caches:
         cached.cache_clear()

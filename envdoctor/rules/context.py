@@ -183,8 +183,10 @@ class AuditContext:
         if version is None or not self._from_pypi(parent.name, version, parent.extras):
             return []
         wanted = []
-        for row in rows:
-            if not row.versions.contains(version, prereleases=True):
+        from envdoctor.kb import releases as kb_releases
+
+        for row in kb_releases.declared_by(parent.name, version):
+            if _for_other_extras(row.requires, parent.extras):
                 continue
             marker = row.requirement.marker
             if marker is not None and not self._marker_holds(marker, parent.extras):
@@ -246,7 +248,11 @@ class AuditContext:
         from envdoctor.kb import releases as kb_releases
 
         assert requirement.name is not None and rows
-        declared = [row.requirement for row in kb_releases.declared_by(requirement.name, version)]
+        declared = [
+            row.requirement
+            for row in kb_releases.declared_by(requirement.name, version)
+            if not _for_other_extras(row.requires, requirement.extras)
+        ]
         declared = [d for d in declared if d.marker is None or self._marker_certain(d.marker, requirement.extras)]
         return [d for d in declared if not self._meets(d, requirement.name, pins_only=pins_only)]
 
@@ -260,7 +266,7 @@ class AuditContext:
         extras = next((r.extras for r in self._direct if r.name == canonicalize_name(package)), frozenset())
         declared = SpecifierSet()
         for row in kb_releases.declared_by(package, version):
-            if row.name != wanted:
+            if row.name != wanted or _for_other_extras(row.requires, extras):
                 continue
             marker = row.requirement.marker
             if marker is None or self._marker_certain(marker, extras):
@@ -479,10 +485,12 @@ class AuditContext:
         asks for that triton); all of them when none does (the clash is ED204's to report)."""
         from envdoctor.kb import releases as kb_releases
 
-        rows = kb_releases.declared_requirements(name)
-        if found.exact or not rows or len(found.versions) < 2:
+        if found.exact or len(found.versions) < 2:
             return found
-        requirement = self.find(name) or Requirement(name, Form.NAMED, Location("<set>"), str(name))
+        requirement = next((r for r in self._direct if r.name == name), None)
+        rows = kb_releases.declared_requirements(name) if requirement is not None else ()
+        if requirement is None or not rows:
+            return found  # what the set pulls in is narrowed by what asks for it, not searched again
         fitting = tuple(v for v in found.versions if not self._unmet_of(requirement, rows, v, pins_only=True))
         return found._replace(versions=fitting) if fitting else found
 
@@ -556,6 +564,17 @@ class AuditContext:
             references=tuple(dict.fromkeys(references)),
             host=self.host_name,
         )
+
+
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def _for_other_extras(requires: str, extras: frozenset[str]) -> bool:
+    """Whether a declared requirement's marker names only extras the set does not ask for: most
+    of a package's rows (transformers' dozens of extras), told without parsing the requirement."""
+    named = _EXTRA.findall(requires)
+    asked = {canonicalize_name(e) for e in extras}
+    return bool(named) and " or " not in requires and not any(canonicalize_name(e) in asked for e in named)
 
 
 def _public(specifier: SpecifierSet) -> SpecifierSet:
