@@ -145,8 +145,14 @@ def python_allowed(release: Release, python_minor: str) -> bool | None:
         return None
     if release.requires_python is None:
         return True
-    first = release.requires_python.contains(f"{python_minor}.0", prereleases=True)
-    late = release.requires_python.contains(f"{python_minor}.{_LATE_PATCH}", prereleases=True)
+    return _admits(release.requires_python, python_minor)
+
+
+@functools.cache
+def _admits(requires_python: SpecifierSet, python_minor: str) -> bool | None:
+    """Requires-Python against a minor, once per distinct pair (thousands of releases share a few)."""
+    first = requires_python.contains(f"{python_minor}.0", prereleases=True)
+    late = requires_python.contains(f"{python_minor}.{_LATE_PATCH}", prereleases=True)
     return first if first == late else None
 
 
@@ -294,5 +300,6 @@ def clear_caches() -> None:
     caches = (_specifier, _requirement, _required_name, declared_by, releases, declared_requirements, _by_required)
     _rows_by_version.cache_clear()
     _version.cache_clear()
+    _admits.cache_clear()
     for cached in caches:
         cached.cache_clear()
