@@ -275,3 +275,15 @@ def test_a_project_whose_requires_python_refuses_the_hosts_python(
     assert finding["location"]["line"] == 4 and "Python >=3.11.0" in finding["message"]
     assert "the host has Python 3.10" in finding["message"]
     assert "ED302" not in by_code(audit(tmp_path, capsys, text, A100, name="pyproject.toml"))
+
+
+def test_a_cuda_base_image_the_driver_cannot_start_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # base_images: nvidia/cuda 12.9.1 asks NVIDIA_REQUIRE_CUDA "cuda>=12.9 brand=...,driver>=535,driver<536 ...";
+    # driver 470.82.01 meets neither CUDA 12.9 (its CUDA is 11.4, cuda.release) nor any brand clause.
+    dockerfile = "FROM nvidia/cuda:12.9.1-runtime-ubuntu24.04\nRUN echo built\n"
+    (finding,) = by_code(audit(tmp_path, capsys, dockerfile, V100, name="Dockerfile"))["ED101"]
+    assert "requires cuda>=12.9" in finding["message"] and "supports CUDA 11.4" in finding["message"]
+    # Driver 535 is in a brand clause: whether it starts depends on the GPU's brand, not said here.
+    assert "ED101" not in by_code(audit(tmp_path, capsys, dockerfile, A100, name="Dockerfile"))

@@ -74,6 +74,39 @@ def driver_need(cuda: str) -> DriverNeed | None:
     return DriverNeed(wanted, minimum, full, tuple(dict.fromkeys(sources)))
 
 
+def cuda_of_driver(driver: str) -> str | None:
+    """The newest CUDA (major.minor) whose toolkit release the driver meets: the CUDA version
+    nvidia-smi reports for it. None if the driver is not a version or older than every release."""
+    version = _version(driver)
+    if version is None:
+        return None
+    met = [release for release, linux, _source in _cuda_releases() if Version(linux) <= version]
+    return major_minor(str(max(met))) if met else None
+
+
+CONTAINER_REQUIREMENTS_URL = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/1.11.0/user-guide.html"
+
+
+def container_admits(require_cuda: str, driver: str, driver_cuda: str) -> bool | None:
+    """Whether the NVIDIA container runtime starts an image whose NVIDIA_REQUIRE_CUDA is
+    ``require_cuda`` on this driver: its space-separated alternatives, any of which will do
+    ("cuda>=12.9" or "brand=tesla,driver>=535,driver<536"). None where only a GPU brand clause
+    could admit it (the brand is not known here)."""
+    version = _version(driver)
+    if version is None:
+        return None
+    brand_could = False
+    for alternative in require_cuda.split():
+        conditions = alternative.split(",")
+        cuda = [c.removeprefix("cuda>=") for c in conditions if c.startswith("cuda>=")]
+        drivers = [c.removeprefix("driver") for c in conditions if c.startswith("driver")]
+        if cuda and Version(driver_cuda) >= Version(cuda[0]):
+            return True
+        if drivers and all(SpecifierSet(d).contains(version) for d in drivers):
+            brand_could = True
+    return None if brand_could else False
+
+
 def driver_runs(driver: str, cuda: str) -> bool | None:
     """Whether the driver runs builds for CUDA ``cuda``; None if either is unknown."""
     need = driver_need(cuda)

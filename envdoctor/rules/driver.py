@@ -10,6 +10,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.findings import Finding, Severity
 from envdoctor.kb import builds, facts
+from envdoctor.kb.check import major_minor
 from envdoctor.rules.candidates import candidates
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import (
@@ -29,6 +30,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     nvidia = ctx.host.driver
     if nvidia is None or ctx.host.wsl == 1:
         return  # WSL 1 reaches no GPU whatever its driver (ED103 says so): no driver to upgrade
+    yield from _base_image(ctx, nvidia.driver)
     torch = torch_build(ctx)
     wheel_claims = cuda_claims(ctx)
     for claim in [*wheel_claims, *system_cuda_claims(ctx)]:
@@ -63,6 +65,35 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # Without [and-cuda], TensorFlow still runs on the CPU: a warning, not an error.
             severity=None if claim in wheel_claims else Severity.WARNING,
         )
+
+
+def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
+    """A CUDA base image whose NVIDIA_REQUIRE_CUDA the host's driver does not meet: the NVIDIA
+    container runtime refuses to start it ("unsatisfied condition: cuda>=13.2")."""
+    images = ctx.requirements.images
+    final = images[-1] if images else None
+    if driver is None or final is None or final.tag is None or final.repository not in _CUDA_IMAGES:
+        return
+    row = facts.base_image("nvidia/cuda", final.tag)
+    driver_cuda = facts.cuda_of_driver(driver)
+    if row is None or "require_cuda" not in row or driver_cuda is None:
+        return
+    if facts.container_admits(row["require_cuda"], driver, driver_cuda) is not False:
+        return
+    required = row["require_cuda"].split()[0]
+    need = facts.driver_need(major_minor(str(row["cuda"])))
+    upgrade = f"upgrade the NVIDIA driver to >= {need.full}" if need else "upgrade the NVIDIA driver"
+    yield ctx.finding(
+        CODE,
+        f"the base image {final.reference} requires {required} (NVIDIA_REQUIRE_CUDA), and the host's driver "
+        f"{driver} supports CUDA {driver_cuda}: the NVIDIA container runtime refuses to start it",
+        location=final.location,
+        fix=f"use an nvidia/cuda image for CUDA {driver_cuda} or older, or {upgrade}",
+        references=(row["source"], facts.CONTAINER_REQUIREMENTS_URL, *(need.sources if need else ())),
+    )
+
+
+_CUDA_IMAGES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
 
 
 def _fix(ctx: AuditContext, claim: CudaClaim, torch: TorchBuild | None, minimum: str) -> str:
