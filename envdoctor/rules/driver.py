@@ -15,7 +15,7 @@ from envdoctor.rules.candidates import candidates
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import (
     CudaClaim,
-    TorchBuild,
+    PackageBuild,
     cuda_claims,
     pytorch_index_variant,
     runnable_torch,
@@ -96,7 +96,7 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
 _CUDA_IMAGES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
 
 
-def _fix(ctx: AuditContext, claim: CudaClaim, torch: TorchBuild | None, minimum: str) -> str:
+def _fix(ctx: AuditContext, claim: CudaClaim, torch: PackageBuild | None, minimum: str) -> str:
     upgrade = f"upgrade the NVIDIA driver to >= {minimum}"
     if torch is None or claim.requirement is not torch.requirement:
         older = _release_the_driver_runs(ctx, claim.requirement.name or "")

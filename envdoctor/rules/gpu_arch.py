@@ -12,7 +12,7 @@ from envdoctor.host.profile import Gpu
 from envdoctor.kb import Row, builds, facts
 from envdoctor.rules.candidates import span
 from envdoctor.rules.context import AuditContext
-from envdoctor.rules.stack import TorchBuild, runnable_torch, torch_build, torch_builds
+from envdoctor.rules.stack import PackageBuild, runnable_torch, torch_build, torch_builds
 
 CODE = "ED102"
 
@@ -39,13 +39,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             return
 
 
-def _arch(build: TorchBuild) -> Row | None:
+def _arch(build: PackageBuild) -> Row | None:
     if build.variant is None or build.cuda is None:
         return None
     return facts.torch_arch(build.version, build.variant)
 
 
-def _lacks_kernels(build: TorchBuild, capability: str) -> bool:
+def _lacks_kernels(build: PackageBuild, capability: str) -> bool:
     """Whether the build cannot run on a GPU of ``capability``: its kernels and PTX do not cover
     it, or, where they are not recorded, its CUDA is too old to compile for it at all."""
     runs = builds.runs_on(build.build, capability)
@@ -58,7 +58,7 @@ def _gpu_name(gpu: Gpu, capability: str) -> str:
     return f"{gpu.name} ({capability})" if gpu.name else f"a GPU of compute capability {capability}"
 
 
-def _newest_fails(ctx: AuditContext, torch: TorchBuild, gpu: Gpu, capability: str) -> Finding:
+def _newest_fails(ctx: AuditContext, torch: PackageBuild, gpu: Gpu, capability: str) -> Finding:
     arch = _arch(torch)
     references: tuple[str, ...]
     if arch is not None:
@@ -82,7 +82,7 @@ def _newest_fails(ctx: AuditContext, torch: TorchBuild, gpu: Gpu, capability: st
 
 
 def _range_fails(
-    ctx: AuditContext, newest: TorchBuild, gpu: Gpu, capability: str, failing: list[Version]
+    ctx: AuditContext, newest: PackageBuild, gpu: Gpu, capability: str, failing: list[Version]
 ) -> Finding | None:
     newer = [torch_build(ctx, v) for v in ctx.candidates("torch").versions if v > max(failing)]
     # A newer release counts as working only where the base knows its build has the kernels.
@@ -105,7 +105,7 @@ def _range_fails(
     )
 
 
-def _fix(ctx: AuditContext, torch: TorchBuild, capability: str) -> str:
+def _fix(ctx: AuditContext, torch: PackageBuild, capability: str) -> str:
     runnable = runnable_torch(ctx)
     if runnable is not None:
         return f"install the {runnable.variant} build: {runnable.install()}"

@@ -57,10 +57,6 @@ class PackageBuild(NamedTuple):
         return f"{subject} ({variant}from {self.how})" if self.variant or self.cuda or self.build.cpu_only else subject
 
 
-# The build of torch, which the rules judge most: the same type as any other package's.
-TorchBuild = PackageBuild
-
-
 class CudaClaim(NamedTuple):
     """A package build that needs the CUDA ``cuda`` (major.minor, or a major alone)."""
 
