@@ -209,7 +209,7 @@ class AuditContext:
             return self._exact[name][0]
         asked = self._asked.get(name, SpecifierSet()) & parent.specifier
         for version in self._candidates_for(name, asked).versions:
-            if all(self._can_meet(row.requirement) for row in rows if row.versions.contains(version, True)):
+            if not self._unmet_of(parent, rows, version, pins_only=True):
                 return version
         return None
 
@@ -305,19 +305,6 @@ class AuditContext:
         if not str(others) or not known:
             return True
         return any(others.contains(r.version, True) and declared.specifier.contains(r.version, True) for r in known)
-
-    def _can_meet(self, requirement: Pep508) -> bool:
-        """Whether some release the set allows meets ``requirement`` (unknown: yes)."""
-        from envdoctor.kb import releases as kb_releases
-
-        name = canonicalize_name(requirement.name)
-        asked = self._asked.get(name, SpecifierSet()) & self._pinned_declare(name)
-        if not str(asked):
-            return True
-        known = kb_releases.releases(name)
-        if not known:
-            return True
-        return any(asked.contains(r.version, True) and requirement.specifier.contains(r.version, True) for r in known)
 
     def _pinned_declare(self, name: NormalizedName) -> SpecifierSet:
         """What the packages pinned exactly in the set declare of ``name`` (torch==2.7.1 declares
