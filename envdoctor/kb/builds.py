@@ -78,24 +78,13 @@ class Build(NamedTuple):
     gpu_elsewhere: str | None = None
     sources: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        """ "torch 2.1.0 (cu121 build, from PyPI's default Linux wheel)", for messages."""
-        variant = f"{self.variant} build, " if self.variant else ""
-        release = f" {self.version}" if self.version else ""
-        return f"{self.package}{release} ({variant}from {self.how})"
-
 
 def build_of(name: str, version: Version | None, where: Where) -> Build | None:
     """The build of ``name`` ``version`` installed ``where``; None when the base knows nothing
     of the package's builds. Without a version, only what the name says (a CUDA major) is known."""
     package = canonicalize_name(name)
     if version is None:
-        named = _CUDA_MAJOR_IN_NAME.match(package)
-        return (
-            Build(package, None, f"its name: a CUDA {named.group('major')} build", cuda=named.group("major"))
-            if named
-            else None
-        )
+        return _from_name(package, None)
     if package == "torch":
         return _torch(package, version, where)
     if package == "tensorflow":
@@ -108,10 +97,15 @@ def build_of(name: str, version: Version | None, where: Where) -> Build | None:
     row_build = _from_rows(package, version)
     if row_build is not None:
         return row_build
+    return _from_name(package, version)
+
+
+def _from_name(package: NormalizedName, version: Version | None) -> Build | None:
+    """What a CUDA-in-name package's name says of its build: the CUDA major."""
     named = _CUDA_MAJOR_IN_NAME.match(package)
-    if named:
-        return Build(package, version, f"its name: a CUDA {named.group('major')} build", cuda=named.group("major"))
-    return None
+    if named is None:
+        return None
+    return Build(package, version, f"its name: a CUDA {named.group('major')} build", cuda=named.group("major"))
 
 
 def _torch(package: NormalizedName, version: Version, where: Where) -> Build:

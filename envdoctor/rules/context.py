@@ -20,6 +20,7 @@ from envdoctor.requirements.model import Form, Location, Requirement, Requiremen
 from envdoctor.rules.candidates import Candidates, HostFacts, Origin, candidates, pinned
 
 if TYPE_CHECKING:
+    from envdoctor.kb.builds import Where
     from envdoctor.kb.releases import Dependency
 
 _PYTHON_IMAGES = ("python", "docker.io/library/python", "library/python")
@@ -325,9 +326,15 @@ class AuditContext:
         torch from the PyTorch CPU index declares no nvidia-* wheels)."""
         from envdoctor.kb import builds
 
-        where = builds.Where(self.facts.os, self.facts.arch, self.index_variant(), extras)
-        build = builds.build_of(name, version, where)
+        build = builds.build_of(name, version, self.where(extras))
         return build is None or build.from_pypi or (build.variant is None and not build.unknown)
+
+    def where(self, extras: frozenset[str] = frozenset()) -> Where:
+        """Where the set installs, as the build model asks it: the OS and arch of the host (or the
+        Dockerfile's image), the PyTorch variant index in use, and the extras asked for."""
+        from envdoctor.kb.builds import Where
+
+        return Where(self.facts.os, self.facts.arch, self.index_variant(), extras)
 
     def index_variant(self) -> str | None:
         """The build variant of a PyTorch wheel index the requirement set uses, if any."""

@@ -17,7 +17,6 @@ from envdoctor.rules.stack import (
     CudaClaim,
     PackageBuild,
     cuda_claims,
-    pytorch_index_variant,
     runnable_torch,
     system_cuda_claims,
     torch_build,
@@ -118,9 +117,7 @@ def _release_the_driver_runs(ctx: AuditContext, name: str) -> str | None:
     if nvidia is None or nvidia.driver is None:
         return None
     requirement = ctx.find(name)
-    where = builds.Where(
-        ctx.facts.os, ctx.host.arch, pytorch_index_variant(ctx), requirement.extras if requirement else frozenset()
-    )
+    where = ctx.where(requirement.extras if requirement else frozenset())
     for version in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions:
         build = builds.build_of(name, version, where)
         if build is not None and build.cuda is not None and facts.driver_runs(nvidia.driver, _dotted(build.cuda)):

@@ -74,7 +74,7 @@ def _fix(ctx: AuditContext, requirement: Requirement, remedy: str) -> str:
     name = requirement.name or ""
     version = ctx.version_of(name)
     if requirement.extras and version is not None:
-        plain = builds.build_of(name, version, builds.Where(ctx.facts.os, ctx.host.arch))
+        plain = builds.build_of(name, version, ctx.where())
         if plain is None or plain.cuda is None or plain.gpu_optional:
             extras = ",".join(sorted(requirement.extras))
             return f"install {name} without [{extras}], its CPU build, or {remedy}"

@@ -72,11 +72,6 @@ class CudaClaim(NamedTuple):
     brings_wheels: bool = False
 
 
-def pytorch_index_variant(ctx: AuditContext) -> str | None:
-    """The build variant of a PyTorch wheel index the requirement set uses, if any."""
-    return ctx.index_variant()
-
-
 def package_build(ctx: AuditContext, name: str, version: Version | None = None) -> PackageBuild | None:
     """The build of ``name`` installed on the host: of ``version`` if given, else of the version
     the audit judges (a pin, the resolver's pick, or the newest candidate)."""
@@ -93,8 +88,7 @@ def _package_build(ctx: AuditContext, name: str, version: Version | None) -> Pac
     version = version or ctx.version_of(name)
     if requirement is None:
         return None
-    where = builds.Where(ctx.facts.os, ctx.facts.arch, pytorch_index_variant(ctx), requirement.extras)
-    build = builds.build_of(name, version, where)
+    build = builds.build_of(name, version, ctx.where(requirement.extras))
     if build is None:
         return None
     considered = None if ctx.candidates(name).exact or version is None else ctx.subject(name, version)
