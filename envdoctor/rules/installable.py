@@ -137,7 +137,7 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
         return f"{found.name}>={min(newer)} (the first newer release with a wheel for {where})"
     older = f"{found.name}=={anywhere[0]} (the newest release with a wheel for {where})" if anywhere else None
     if why is Why.PLATFORM:
-        marker = _marker_off(ctx, _release(found, newest_blocked))
+        marker = _marker_off(ctx, kb_releases.release(found.name, newest_blocked))
         keep_off = f"keep the line off this platform ({found.name}{marker})" if marker else None
         return (
             ", or ".join(part for part in (keep_off, older) if part)
@@ -168,12 +168,8 @@ _MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}
 
 def _has_wheels(found: Candidates, version: Version) -> bool:
     """Whether the release has any wheel (an sdist-only release is no fix for a missing wheel)."""
-    release = _release(found, version)
+    release = kb_releases.release(found.name, version)
     return release is None or bool(release.platforms)
-
-
-def _release(found: Candidates, version: Version) -> kb_releases.Release | None:
-    return kb_releases.release(found.name, version)
 
 
 def _marker_off(ctx: AuditContext, release: kb_releases.Release | None) -> str | None:
