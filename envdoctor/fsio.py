@@ -6,11 +6,9 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -117,6 +115,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, "it is a folder")
         _remove_stale_temps(folder, {target.name})
+        import secrets  # imported here: it pulls in hashlib and random, which a read-only run never needs
+
         temp = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
         try:
             _write_file(temp, [text.encode("utf-8")], _mode_for(target, False), False)
@@ -162,6 +162,8 @@ def write_output_set(
         for name in texts:
             if (folder / name).is_dir() and not (folder / name).is_symlink():
                 raise IsADirectoryError(errno.EISDIR, f"{name} is a folder")
+        import tempfile
+
         stage = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
         try:
             for name, text in texts.items():

@@ -981,6 +981,93 @@ ROWS = [
         absent=("ED502",),
         name="Dockerfile",
     ),
+    # ============================================================================================
+    # Fixes re-judged against the rest of the set (issue 12 part 3). torch.toml release: 2.7.1 is
+    # the newest release with a cu118 build (driver 470 runs CUDA 11.8, not 12); 2.0.1+cu118
+    # carries sm_70. dependencies: xformers 0.0.33.post2 declares torch==2.9.0, 0.0.22 declares
+    # torch==2.0.1 (gpu_packages: a CUDA 11 build); vllm 0.6.3 declares torch==2.4.0.
+    row(
+        "v100-torch-beside-xformers-pin",
+        "torch\nxformers==0.0.33.post2",
+        HOST_V100,
+        ("ED101:error",),
+        fix={"ED101": ("torch==2.7.1+cu118", "xformers==0.0.33.post2 does not go with it")},
+    ),
+    row(
+        "v100-xformers-moves-torch",
+        "torch\nxformers",
+        HOST_V100,
+        ("ED101:error", "ED102:error"),
+        # xformers' fix moves torch to the release its wheel is compiled against: PyPI's build of it
+        # (torch 2.0.1 from PyPI is a CUDA 11.7 build, which driver 470 runs), not an index's.
+        fix={"ED101": ("xformers==0.0.22 (a CUDA 11 build), with torch==2.0.1",), "ED102": ("xformers==0.0.22",)},
+    ),
+    row(
+        "v100-vllm-pulls-torch",
+        "vllm==0.6.3",
+        HOST_V100,
+        ("ED101:error",),
+        words={"ED101": ("required by vllm==0.6.3",)},
+        # vllm 0.6.3's kernels are compiled against PyPI's torch 2.4.0 (CUDA 12.1): a cu118 torch
+        # does not go with it, and the fix says so.
+        fix={"ED101": ("torch==2.4.0+cu118", "torchvision==0.19.0+cu118", "vllm==0.6.3 does not go with it")},
+    ),
+    # dependencies: opencv-python 4.12.0.88 declares numpy>=2,<2.3 on Python >= 3.9, 4.11.0.86
+    # numpy>=1.23.5 on 3.11; torch.toml numpy_build: torch 2.2 was built against NumPy 1.
+    row(
+        "numpy2-fix-moves-a-pin-that-asks-numpy2",
+        "opencv-python==4.12.0.88\ntorch==2.2.2",
+        linux("3.11"),
+        ("ED203:error",),
+        fix={"ED203": ("numpy<2, with opencv-python==4.11.0.86",)},
+    ),
+    # ============================================================================================
+    # Kernels of GPU packages other than torch (issue 12 part 6): gpu_packages kernels rows.
+    # flash-attn 2.x wheels carry sm_80/sm_90 (2.8: also 10.0, 12.0), 1.x sm_75/80/90; vllm 0.21
+    # supports 7.5 and newer, 0.3.3-0.14 7.0 and newer; faiss-gpu-cu12 1.9.0.post1-1.14.1 carries
+    # sm_70/sm_80 only, 1.8 also sm_90; xformers 0.0.33.post1-0.0.35: 7.5, 8.0, 9.0, PTX 8.0;
+    # cupy-cuda12x 13.3: 5.0-9.0 with PTX 9.0.
+    row(
+        "v100-flash-attn-2",
+        "flash-attn==2.6.3\ntorch==2.0.1",
+        HOST_V100,
+        ("ED102:error",),
+        words={"ED102": ("flash-attn 2.6.3", "8.0, 9.0", "(7.0)")},
+        fix={"ED102": ("leave it out",)},
+    ),
+    row(
+        "t4-flash-attn-range-falls-back-to-1.x",
+        "flash-attn>=1.0\ntorch==2.0.1",
+        linux("3.10", "535.104.05", "7.5"),
+        ("ED102:error",),
+        fix={"ED102": ("flash-attn==1.0.9",)},
+    ),
+    row("a100-flash-attn", "flash-attn==2.6.3\ntorch==2.4.1", HOST_A100, absent=(*OK, "ED102")),
+    row(
+        "v100-vllm-0.21",
+        "vllm==0.21.0",
+        linux("3.12", "580.95.05", "7.0"),
+        ("ED102:error",),
+        words={"ED102": ("7.5 and newer",)},
+        fix={"ED102": ("vllm==0.14.1",)},
+    ),
+    row(
+        "h100-faiss-gpu-cu12-1.10",
+        "faiss-gpu-cu12==1.10.0",
+        HOST_H100,
+        ("ED102:error",),
+        words={"ED102": ("7.0, 8.0",)},
+        fix={"ED102": ("faiss-gpu-cu12<1.9.0.post1,>=1.8.0.0",)},
+    ),
+    row("v100-xformers-0.0.35", "xformers==0.0.35\ntorch==2.10.0", HOST_V100, ("ED102:error",)),
+    row("5090-cupy-ptx", "cupy-cuda12x==13.3.0", HOST_5090, absent=("ED102",)),
+    row(
+        "v100-torch-torchvision-bare",
+        "torch\ntorchvision",
+        HOST_V100,
+        ("ED101:error", "ED102:error"),
+        fix={"ED102": ("torch==2.7.1+cu118", "torchvision==0.22.1+cu118")},
+    ),
 ]
 
 

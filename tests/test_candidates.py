@@ -287,3 +287,37 @@ def test_a_cuda_base_image_the_driver_cannot_start_is_an_error(
     assert "requires cuda>=12.9" in finding["message"] and "supports CUDA 11.4" in finding["message"]
     # Driver 535 is in a brand clause: whether it starts depends on the GPU's brand, not said here.
     assert "ED101" not in by_code(audit(tmp_path, capsys, dockerfile, A100, name="Dockerfile"))
+
+
+HOSTS = [
+    HostFacts("3.13", "macos", "arm64", None),
+    HostFacts("3.12", "linux", "x86_64", ("musl", "1.2.4")),
+    HostFacts("3.11", "linux", "aarch64", ("glibc", "2.17")),
+    HostFacts("3.10", "linux", "x86_64", ("glibc", "2.12")),
+    HostFacts("3.9", "windows", "x86_64", None),
+]
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=lambda host: host.describe())
+@pytest.mark.parametrize("name", ["torch", "numpy", "tensorflow", "jaxlib", "vllm", "deepspeed"])
+def test_a_release_is_excluded_exactly_when_no_one_wheel_serves_the_host(name: str, host: HostFacts) -> None:
+    """The exclusion asks whether the Python's wheel and the platform's are one wheel (the
+    release's ``missing`` pairs) without judging the Python and the platform twice: the same
+    answer as kb.releases.has_wheel, for every release."""
+    from envdoctor.kb import releases as kbr
+    from envdoctor.rules.candidates import _exclusion
+
+    assert host.python and host.os and host.arch
+    for release in kbr.releases(name):
+        wheel = kbr.has_wheel(release, host.python, host.os, host.arch, host.libc)
+        expected = (not release.platforms and release.sdist) or wheel is not False
+        assert (_exclusion(release, host, None) is None) is expected, release.version
+
+
+def test_a_pin_of_a_package_the_base_does_not_track_is_its_own_candidate() -> None:
+    from packaging.version import Version
+
+    from envdoctor.rules.candidates import Origin, pinned
+
+    found = pinned(canonicalize_name("package-1-2"), SpecifierSet("==1.2.0"), Version("1.2.0"), Origin.PINNED, HOSTS[0])
+    assert found.versions == (Version("1.2.0"),) and not found.tracked and not found.excluded

@@ -75,6 +75,11 @@ UNCITED_CUDA = row("release", cited=False, cuda="12.1.0", linux_driver="530.30.0
             "CUDA 13.0.0 has no minor_compat row for CUDA 13",
         ),
         ({"base_images": IMAGE, "cuda": CUDA_12}, "carries CUDA 12.2.0, not a release"),
+        (
+            {"gpu_packages": row("kernels", package="x", versions=">=1", sm=["8.0"], ptx=[], min_capability="8.0")},
+            "give exactly one of sm, min_capability",
+        ),
+        ({"gpu_packages": row("kernels", package="x", versions=">=1")}, "give exactly one of sm, min_capability"),
     ],
 )
 def test_broken_rows_are_caught(data_dir: Path, files: dict[str, str], problem: str) -> None:

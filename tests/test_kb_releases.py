@@ -11,6 +11,7 @@ import importlib.machinery
 import importlib.util
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +22,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from envdoctor import kb
 from envdoctor.cli import main
 from envdoctor.kb import load_topic
 from envdoctor.kb import releases as kbr
@@ -658,3 +660,146 @@ def test_a_declared_numpy_cap_is_what_a_fresh_install_gets(
     main(["audit", str(path), "--os", "linux", "--arch", "x86_64", "--python", "3.11", "--format", "json", "-q"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert not [f for f in findings if f["code"] == "ED203" and f["severity"] == "error"], findings
+
+
+# --- the compiled form the query module reads --------------------------------------------------------
+
+
+def test_a_generated_topic_is_compiled_with_each_value_once() -> None:
+    """compiled/releases/torch.json holds each Requires-Python, platform list and glibc floor
+    once, rows pointing at them: the audit converts each once, not once a release."""
+    document = json.loads((ROOT / "envdoctor/kb/data/compiled/releases/torch.json").read_text())
+    table = document["release"]
+    assert set(table) == {"columns", "values", "rows"}
+    assert table["columns"] == sorted(table["columns"])
+    for values in table["values"]:
+        assert len({json.dumps(value, sort_keys=True) for value in values}) == len(values)
+    assert all(len(row) == len(table["columns"]) for row in table["rows"])
+    requires_python = table["values"][table["columns"].index("requires_python")]
+    assert len(requires_python) < len(table["rows"]) / 4
+    # Read back, the rows are the TOML's, field for field.
+    source = [row for row in kb.source_rows("releases", "release") if row["package"] == "torch"]
+    assert list(kb.package_rows("releases", "release", "torch")) == source
+
+
+def test_a_table_holds_the_rows_it_encodes() -> None:
+    rows = [
+        {"package": "a", "versions": ">=1", "extras": ["x", "y"]},
+        {"package": "a", "versions": ">=2", "flag": False},
+        {"package": "a", "versions": ">=1", "extras": ["x", "y"], "flag": True},
+    ]
+    table = kb.encode_table(rows)
+    assert table.columns == ("extras", "flag", "package", "versions")
+    assert table.values == ([["x", "y"]], [False, True], ["a"], [">=1", ">=2"])
+    assert table.rows == [[0, None, 0, 0], [None, 0, 0, 1], [0, 1, 0, 0]]
+    assert list(table.dicts()) == rows
+    assert kb.encode_table([]).dicts() == ()
+
+
+def test_declared_by_reads_the_ranges_the_generator_writes_without_parsing_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ ">=2.0.0,<=2.3.1" and "==2.0.1" are compared as two versions: an audit reads a few releases
+    of parents with hundreds of ranges, and parsing each as a SpecifierSet was most of its cost."""
+    parsed: list[str] = []
+    original = kbr._specifier
+
+    def counting(text: str) -> SpecifierSet:
+        parsed.append(text)
+        return original(text)
+
+    kbr.clear_caches()
+    monkeypatch.setattr(kbr, "_specifier", counting)
+    found = {
+        (parent, version): kbr.declared_by(parent, Version(version))
+        for parent, version in (("torch", "2.2.0"), ("transformers", "4.38.2"), ("jax", "0.4.30"))
+    }
+    assert parsed == []
+    monkeypatch.undo()
+    for (parent, version), rows in found.items():
+        expected = [d for d in kbr.declared_requirements(parent) if SpecifierSet(d.within).contains(version, True)]
+        assert list(rows) == expected and rows
+
+
+def _variants(version: Version) -> list[Version]:
+    """A version and its neighbours a range's bounds must tell apart."""
+    text, base = str(version), version.base_version
+    return [Version(v) for v in (text, f"{text}+cu121", f"{base}rc1", f"{base}.dev0", f"{base}.post1")]
+
+
+def test_a_range_holds_what_its_specifier_set_holds() -> None:
+    """The two comparisons that stand for a generated range give SpecifierSet's answer
+    (prereleases included, local labels ignored) for every range the base holds, at every
+    release of its parent and the pre-, dev-, post- and local versions around each bound."""
+    checked = 0
+    for parent in sorted(kb.topic_packages("dependencies")):
+        ranges = {d.within for d in kbr.declared_requirements(parent)}
+        bounds = {v for text in ranges for v in re.findall(r"[0-9][0-9a-z.!]*", text)}
+        versions = [r.version for r in kbr.releases(parent)] + [x for b in bounds for x in _variants(Version(b))]
+        for text in ranges:
+            assert kbr._bounds(text) is not None, text  # every shipped range takes the short path
+            specifier = SpecifierSet(text)
+            for version in versions:
+                assert kbr._within(text, version) is specifier.contains(version, prereleases=True), (text, version)
+                checked += 1
+    assert checked > 10_000
+
+
+@pytest.mark.parametrize("text", [">=1.0, <=2.0", ">=1.0,<2.0", "~=1.2", "==1.*", "==1.0+cu121", ">=1.0,<=2.0,!=1.5"])
+def test_any_other_range_is_left_to_specifier_set(text: str) -> None:
+    assert kbr._bounds(text) is None
+    for version in ("0.9", "1.0", "1.0+cu121", "1.2.3", "1.5", "2.0", "2.0.1"):
+        assert kbr._within(text, Version(version)) is SpecifierSet(text).contains(version, prereleases=True)
+
+
+def test_one_release_by_its_version() -> None:
+    torch = release("torch", "2.2.0")
+    assert kbr.release("torch", Version("2.2.0+cu121")) == torch  # a local build is of its public release
+    assert kbr.release("Torch", Version("2.2")) == torch
+    assert kbr.release("torch", Version("0.0.1")) is None
+    assert kbr.release("no-such-package", Version("1.0")) is None
+
+
+def test_a_generated_topic_lists_its_packages_in_name_order() -> None:
+    """``kb show releases`` prints the same rows in the same order on every run (a set of file
+    names iterates in an order that changes with each interpreter's string hashing)."""
+    for topic, table in (("releases", "release"), ("dependencies", "requires")):
+        packages = [row["package"] for row in load_topic(topic, table)]
+        assert packages == sorted(packages)
+
+
+CITED_A = 'source = "https://example.org/a", checked = "2026-12-02"'
+CITED_ROW = 'sdist = false, source = "https://example.org/b", checked = "2026-12-02"'
+RELEASES_TOML = f"""release = [
+{{package = "alpha", version = "1.0", platforms = ["any"], sdist = true, {CITED_A}}},
+{{package = "beta", version = "2.0", platforms = ["linux-x86_64"], pythons = ["3.11"], {CITED_ROW}}},
+{{package = "beta", version = "1.0", platforms = ["linux-x86_64"], pythons = ["3.11"], {CITED_ROW}}},
+]
+"""
+
+
+def test_without_compiled_files_a_generated_topic_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the compiled files are missing (an install that left them out), the TOML file is
+    parsed and checked once for all its packages, not once a package: 1 s, not 11 s, for Icarus."""
+    (tmp_path / "releases.toml").write_text(RELEASES_TOML)
+    reads: list[str] = []
+    original = kb.read_source
+
+    def counting(topic: str) -> dict[str, Any]:
+        reads.append(topic)
+        return original(topic)
+
+    monkeypatch.setattr(kb, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(kb, "read_source", counting)
+    kb.clear_caches()
+    kbr.clear_caches()
+    try:
+        assert kbr.tracked("alpha") and kbr.tracked("beta") and not kbr.tracked("gamma")
+        assert [str(r.version) for r in kbr.releases("beta")] == ["1.0", "2.0"]  # oldest first
+        assert kbr.releases("alpha")[0].platforms == frozenset({"any"}) and kbr.releases("gamma") == ()
+        assert kb.package_rows("releases", "release", "beta")[0]["version"] == "2.0"
+        assert reads == ["releases"]
+    finally:
+        monkeypatch.undo()
+        kb.clear_caches()
+        kbr.clear_caches()

@@ -10,6 +10,7 @@ rows to the tables this module reads, not code to the rules.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from packaging.requirements import Requirement as Pep508
@@ -65,6 +66,10 @@ class Build(NamedTuple):
     # Compute capabilities it carries machine code and PTX for; None where the base does not know.
     kernels: tuple[str, ...] | None = None
     ptx: tuple[str, ...] | None = None
+    # The oldest GPU it supports, where that alone is known (FlashAttention 2: Ampere, 8.0).
+    min_capability: str | None = None
+    # The index that serves this build when it is not PyPI (a PyTorch variant index).
+    index_url: str | None = None
     # The release of torch (or another host package) its binaries are compiled against.
     built_against: Pep508 | None = None
     # The build PyPI serves when no index or label of the set chooses another.
@@ -87,6 +92,10 @@ def build_of(name: str, version: Version | None, where: Where) -> Build | None:
         return _from_name(package, None)
     if package == "torch":
         return _torch(package, version, where)
+    return _with_kernels(package, version, _build_of(package, version, where))
+
+
+def _build_of(package: NormalizedName, version: Version, where: Where) -> Build | None:
     if package == "tensorflow":
         return _tensorflow(package, version, where)
     if package == "jax":
@@ -98,6 +107,20 @@ def build_of(name: str, version: Version | None, where: Where) -> Build | None:
     if row_build is not None:
         return row_build
     return _from_name(package, version)
+
+
+def _with_kernels(package: NormalizedName, version: Version, build: Build | None) -> Build | None:
+    """The build with the GPUs its wheels run on, from the kernels rows (torch's are its own
+    topic's); a package known only by those rows (bitsandbytes) is a PyPI build with them."""
+    row = facts.package_kernels(package, version)
+    if row is None:
+        return build
+    if build is None:
+        build = Build(package, version, "PyPI", from_pypi=True)
+    sources = (*build.sources, row.source)
+    if row.sm is not None:
+        return build._replace(kernels=row.sm, ptx=row.ptx, sources=sources)
+    return build._replace(min_capability=row.min_capability, sources=sources)
 
 
 def _from_name(package: NormalizedName, version: Version | None) -> Build | None:
@@ -112,8 +135,10 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     local = _LOCAL_VARIANT.match(version.local or "")
     release = facts.torch_release(version)
     sources: tuple[str, ...]
+    index: str | None = None
     if local:
         variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
+        index = facts.pytorch_index_url(variant)
     elif where.index_variant and release is None:
         # The variant index may serve this release (its build then wins over PyPI's) or not: the
         # base has no row saying which.
@@ -121,7 +146,7 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     elif where.index_variant and release is not None and where.index_variant in release["variants"]:
         # pip and uv prefer the index build: its local label sorts above the plain release.
         variant, how = where.index_variant, facts.pytorch_index_url(where.index_variant)
-        sources, from_pypi = (), False
+        sources, from_pypi, index = (), False, how
     else:
         platform = facts.torch_pypi_platform(where.os or "", version)
         pypi = facts.torch_pypi_build(version) if where.os == "linux" and where.arch in (None, "x86_64") else None
@@ -155,6 +180,7 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
         kernels=tuple(arch["sm"]) if arch else None,
         ptx=tuple(arch["ptx"]) if arch else None,
         from_pypi=from_pypi,
+        index_url=index,
         sources=sources,
     )
 
@@ -255,12 +281,78 @@ def is_gpu_package(name: str) -> bool:
         or _CUDA_MAJOR_IN_NAME.match(package)
         or _CUDA_VERSIONED.match(package)
         or facts.package_builds(package)
+        or facts.has_kernels_rows(package)
         or facts.platforms_of(package)
     )
 
 
+def _kernels(build: Build) -> facts.Kernels:
+    return facts.Kernels(build.kernels, build.ptx or (), build.min_capability, "")
+
+
 def runs_on(build: Build, capability: str) -> bool | None:
     """Whether the build has kernels (or PTX) for a GPU of ``capability``; None if unknown."""
-    if build.kernels is None:
-        return None
-    return facts.kernels_run_on(capability, list(build.kernels), list(build.ptx or ()))
+    return _kernels(build).runs_on(capability)
+
+
+def lacks_kernels(build: Build, capability: str) -> bool:
+    """Whether the build is known not to run on a GPU of ``capability``: its kernels and PTX do
+    not cover it, or, where they are not recorded, its CUDA is too old to compile for it at all."""
+    runs = runs_on(build, capability)
+    if runs is not None:
+        return not runs
+    # Only for variant builds (PyTorch's), which carry no PTX (torch.toml cuda_arch): another
+    # build may carry PTX the driver compiles for any newer GPU. A CUDA major alone (a cu12
+    # wheel) says nothing of the toolkit minor it was built with.
+    return (
+        build.variant is not None
+        and build.cuda is not None
+        and "." in build.cuda
+        and facts.toolkit_targets(build.cuda, capability) is False
+    )
+
+
+def release_builds(name: str, version: Version, where: Where) -> tuple[Build, ...]:
+    """Every build of this release an index serves: one per variant index for a package whose
+    releases have several (torch on the PyTorch index), else the one ``build_of`` gives."""
+    variants = facts.release_variants(name, version)
+    if variants:
+        found = [build_of(name, Version(f"{version.public}+{variant}"), where) for variant in variants]
+        return tuple(build for build in found if build is not None)
+    build = build_of(name, version, where)
+    return (build,) if build is not None else ()
+
+
+def best_build(name: str, version: Version, where: Where, driver: str, capabilities: Sequence[str]) -> Build | None:
+    """The build of this release, among those the indexes serve, with the newest CUDA the driver
+    runs and kernels for every capability: the one answer for the audit's fixes and the lock's
+    steering. None when no build of it runs here."""
+    runnable = [
+        build
+        for build in release_builds(name, version, where)
+        if _gpu_code(build)
+        and not build.unknown
+        # A build compiled against another package's (vllm's against torch's) has no CUDA of its own to check.
+        and (build.cuda is None or facts.driver_runs(driver, _dotted(build.cuda)))
+        and not any(lacks_kernels(build, capability) for capability in capabilities)
+    ]
+    return max(runnable, key=lambda build: Version(_dotted(build.cuda or "0"))) if runnable else None
+
+
+def _gpu_code(build: Build) -> bool:
+    return build.cuda is not None or build.kernels is not None or build.min_capability is not None
+
+
+def supports(build: Build, capability: str) -> bool:
+    """Whether the base knows the build runs on a GPU of ``capability``."""
+    return _kernels(build).supports(capability)
+
+
+def cpu_index(name: str) -> str | None:
+    """The index that serves CPU builds of the package, where it has one of its own (the PyTorch
+    CPU index serves every torch release's CPU build)."""
+    return facts.pytorch_index_url("cpu") if facts.has_variant_builds(name, "cpu") else None
+
+
+def _dotted(cuda: str) -> str:
+    return cuda if "." in cuda else f"{cuda}.0"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.requirements import Requirement as Pep508Requirement
@@ -51,6 +50,7 @@ def _cuda_releases() -> tuple[tuple[Version, str, str], ...]:
     return tuple(sorted((Version(row["cuda"]), row["linux_driver"], row["source"]) for row in rows))
 
 
+@functools.cache
 def driver_need(cuda: str) -> DriverNeed | None:
     """What a build for CUDA ``cuda`` (major.minor) needs of the driver; None if the base lacks it."""
     wanted = major_minor(cuda)
@@ -149,6 +149,10 @@ def architecture_source(capability: str) -> str | None:
     return str(row.get("arch_source", row["source"])) if row is not None else None
 
 
+def capability_below(capability: str, floor: str) -> bool:
+    return _capability(capability) < _capability(floor)
+
+
 def toolkit_targets(cuda: str, capability: str) -> bool | None:
     """Whether a CUDA toolkit of this version can compile machine code for the capability (its
     architecture row's first and last CUDA); None where the base does not know."""
@@ -219,6 +223,30 @@ def _by_range(topic: str, table: str, field: str) -> tuple[tuple[SpecifierSet, R
     return tuple((SpecifierSet(row[field]), row) for row in load_topic(topic, table))
 
 
+def release_variants(name: str, version: Version) -> tuple[str, ...]:
+    """The build variants the PyTorch index serves of this release of torch or a companion
+    (cpu, cu121, ...); none for a package or release the release rows do not name."""
+    wanted = canonicalize_name(name)
+    if wanted not in ("torch", *TORCH_COMPANIONS):
+        return ()
+    return _variants_of(wanted).get(Version(version.public), ())
+
+
+def has_variant_builds(name: str, variant: str) -> bool:
+    """Whether the PyTorch index serves ``variant`` builds of the package's releases."""
+    wanted = canonicalize_name(name)
+    return wanted in ("torch", *TORCH_COMPANIONS) and any(variant in v for v in _variants_of(wanted).values())
+
+
+@functools.cache
+def _variants_of(package: str) -> dict[Version, tuple[str, ...]]:
+    found: dict[Version, tuple[str, ...]] = {}
+    for row in load_topic("torch", "release"):
+        if package in row:
+            found.setdefault(Version(row[package]), tuple(row["variants"]))
+    return found
+
+
 def torch_release(version: Version) -> Row | None:
     return _by_version("torch", "release", "torch").get(Version(version.public))
 
@@ -250,27 +278,6 @@ def torch_arch(version: Version, variant: str) -> Row | None:
         ),
         None,
     )
-
-
-def best_torch_variant(
-    version: Version, variants: Sequence[str], driver: str, capabilities: Sequence[str]
-) -> str | None:
-    """The newest CUDA build among ``variants`` of this torch release that the driver runs and
-    whose kernels cover every capability: the one answer for the audit's fix and the lock's
-    steering. Where a build's kernels are not recorded, a CUDA too old to compile for a GPU of
-    the host (CUDA 12.6 for an RTX 5090's 12.0) rules it out all the same."""
-    runnable = []
-    for variant in variants:
-        cuda = cuda_of_torch_variant(variant)
-        if cuda is None or not driver_runs(driver, cuda):
-            continue
-        arch = torch_arch(version, variant)
-        if arch is not None and not all(kernels_run_on(c, arch["sm"], arch["ptx"]) for c in capabilities):
-            continue
-        if arch is None and any(toolkit_targets(cuda, c) is False for c in capabilities):
-            continue
-        runnable.append((Version(cuda), variant))
-    return max(runnable)[1] if runnable else None
 
 
 def variant_of_pypi_cuda(cuda: str) -> str:
@@ -424,14 +431,125 @@ def known_conflicts() -> tuple[Conflict, ...]:
     return tuple(found)
 
 
-def package_builds(name: str) -> list[Row]:
-    wanted = canonicalize_name(name)
-    return [row for row in load_topic("gpu_packages", "build") if canonicalize_name(row["package"]) == wanted]
+class Kernels(NamedTuple):
+    """The GPUs a package's builds of some releases run on: their machine code and PTX, or only
+    the oldest GPU they support."""
+
+    sm: tuple[str, ...] | None
+    ptx: tuple[str, ...]
+    min_capability: str | None
+    source: str
+
+    def runs_on(self, capability: str) -> bool | None:
+        """Whether they run on a GPU of ``capability``; None if unknown. Known only by its oldest
+        GPU, a build is known not to run on an older one, nothing more."""
+        if self.sm is not None:
+            return kernels_run_on(capability, list(self.sm), list(self.ptx))
+        if self.min_capability is not None and capability_below(capability, self.min_capability):
+            return False
+        return None
+
+    def supports(self, capability: str) -> bool:
+        """Whether they are known to run on it: the kernels cover it, or the source names an
+        oldest GPU it is not older than."""
+        runs = self.runs_on(capability)
+        if runs is not None:
+            return runs
+        return self.min_capability is not None
 
 
-def platforms_of(name: str) -> Row | None:
+@functools.cache
+def _kernels_rows(package: str) -> tuple[tuple[SpecifierSet, Kernels], ...]:
+    return tuple(
+        (
+            SpecifierSet(row["versions"]),
+            Kernels(
+                tuple(row["sm"]) if "sm" in row else None,
+                tuple(row.get("ptx", ())),
+                row.get("min_capability"),
+                row["source"],
+            ),
+        )
+        for row in load_topic("gpu_packages", "kernels")
+        if canonicalize_name(row["package"]) == package
+    )
+
+
+def has_kernels_rows(name: str) -> bool:
+    return bool(_kernels_rows(canonicalize_name(name)))
+
+
+def kernels_ranges(name: str) -> tuple[tuple[SpecifierSet, Kernels], ...]:
+    """Each release range of the package the kernels rows cover, with its kernels."""
+    return _kernels_rows(canonicalize_name(name))
+
+
+def package_kernels(name: str, version: Version) -> Kernels | None:
+    """The kernels row covering this release of a GPU package (torch's are ``torch_arch``)."""
+    public = Version(version.public)
+    return next(
+        (row for spec, row in _kernels_rows(canonicalize_name(name)) if spec.contains(public, prereleases=True)),
+        None,
+    )
+
+
+def package_builds(name: str) -> tuple[Row, ...]:
+    return _builds_by_package().get(canonicalize_name(name), ())
+
+
+@functools.cache
+def _builds_by_package() -> dict[str, tuple[Row, ...]]:
+    found: dict[str, list[Row]] = {}
+    for row in load_topic("gpu_packages", "build"):
+        found.setdefault(canonicalize_name(row["package"]), []).append(row)
+    return {package: tuple(rows) for package, rows in found.items()}
+
+
+class Platforms(NamedTuple):
+    """The platforms a package's wheels cover, for releases the releases topic does not track."""
+
+    versions: SpecifierSet
+    platforms: tuple[str, ...]
+    source: str
+
+
+def platforms_of(name: str) -> Platforms | None:
     wanted = canonicalize_name(name)
-    return next((row for row in load_topic("platforms", "package") if row["name"] == wanted), None)
+    row = next((row for row in load_topic("platforms", "package") if row["name"] == wanted), None)
+    if row is None:
+        return None
+    return Platforms(SpecifierSet(row["versions"]), tuple(row["platforms"]), row["source"])
+
+
+class CudaImage(NamedTuple):
+    """What an nvidia/cuda image carries: from its base_images row, else what its tag says."""
+
+    cuda: str | None  # the full release, 12.4.1
+    flavor: str | None  # base, runtime, devel, cudnn-runtime, cudnn-devel
+    require_cuda: str | None  # its NVIDIA_REQUIRE_CUDA
+    source: str | None  # None: read from the tag alone
+
+
+CUDA_IMAGE_REPOSITORIES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
+# NVIDIA's tag scheme: <cuda>-[cudnn<N>-]<flavor>-<os>, as in 12.4.1-cudnn-runtime-ubuntu22.04.
+_CUDA_IMAGE_TAG = re.compile(
+    r"^(?P<cuda>\d+\.\d+(?:\.\d+)?)-(?:(?:(?P<cudnn>cudnn)\d*-)?(?P<flavor>base|runtime|devel)\b)?"
+)
+
+
+def cuda_image(repository: str, tag: str | None) -> CudaImage | None:
+    """The CUDA an nvidia/cuda image carries; None for any other image."""
+    if repository not in CUDA_IMAGE_REPOSITORIES or not tag:
+        return None
+    row = base_image("nvidia/cuda", tag)
+    if row is not None:
+        cuda = str(row["cuda"]) if "cuda" in row else None
+        return CudaImage(cuda, str(row["flavor"]), row.get("require_cuda"), str(row["source"]))
+    match = _CUDA_IMAGE_TAG.match(tag)
+    if match is None:
+        return CudaImage(None, None, None, None)
+    flavor = match.group("flavor")
+    return CudaImage(match.group("cuda"), f"cudnn-{flavor}" if flavor and match.group("cudnn") else flavor, None, None)
 
 
 def base_image(repository: str, tag: str) -> Row | None:

@@ -2,7 +2,9 @@
 
 Rows of the ``releases`` and ``dependencies`` topics, generated from the package index by
 ``ci/kb-releases``, as typed values. Each package's rows are parsed on first use only: the
-audit asks about a handful of the thousands of releases the base holds.
+audit asks about a handful of the thousands of releases the base holds. They are read as the
+compiled ``Table`` (each distinct value once), so that a Requires-Python or a platform list shared
+by a hundred releases is parsed once, not a hundred times.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
-from envdoctor.kb import Row, package_rows, topic_packages
+from envdoctor.kb import Table, package_table, topic_packages
 
 # A Python minor is judged against Requires-Python at its first and at a late patch release:
 # ">=3.8.1" holds for most 3.8 hosts and not for 3.8.0, so a minor alone cannot tell.
@@ -50,10 +53,16 @@ class Dependency(NamedTuple):
     a package a known conflict breaks with (numpy, protobuf, huggingface-hub)."""
 
     parent: NormalizedName
-    versions: SpecifierSet
+    # Which releases declare it, as the specifier text of the row (">=2.0.0,<=2.3.1").
+    within: str
     # The requirement as declared; parsed on first use (a parent has hundreds, an audit reads few).
     requires: str
     source: str
+
+    @property
+    def versions(self) -> SpecifierSet:
+        """``within``, parsed on first use: ``declared_by`` needs no parse of the usual range."""
+        return _specifier(self.within)
 
     @property
     def requirement(self) -> Requirement:
@@ -81,56 +90,67 @@ def _specifier(text: str) -> SpecifierSet:
     return SpecifierSet(text)
 
 
-def _release(row: Row, package: NormalizedName | None = None) -> Release:
-    pythons = row.get("pythons")
-    return Release(
-        package=package or canonicalize_name(row["package"]),
-        version=_version(row["version"]),
-        requires_python=_specifier(row["requires_python"]) if "requires_python" in row else None,
-        pythons=frozenset(pythons) if pythons is not None else None,
-        abi3=row.get("abi3"),
-        platforms=frozenset(row["platforms"]),
-        glibc=_version(row["glibc"]) if "glibc" in row else None,
-        sdist=bool(row["sdist"]),
-        source=row["source"],
-        glibc_aarch64=_version(row["glibc_aarch64"]) if "glibc_aarch64" in row else None,
-        missing=frozenset(row.get("missing", ())),
-    )
-
-
 @functools.cache
 def _version(text: str) -> Version:
     """A version string of the base parsed once (glibc floors repeat across thousands of rows)."""
     return Version(text)
 
 
+def _column(table: Table, field: str, convert: Callable[[Any], Any], default: Any = None) -> list[Any]:
+    """The field's value in each row of the table, each distinct value converted once."""
+    index = table.column(field)
+    if index is None:
+        return [default] * len(table.rows)
+    converted = [convert(value) for value in table.values[index]]
+    return [default if (at := row[index]) is None else converted[at] for row in table.rows]
+
+
+def _releases_of(table: Table, package: NormalizedName) -> list[Release]:
+    """The table's rows as releases, in its order."""
+    count = len(table.rows)
+    return list(
+        map(
+            Release,
+            [package] * count,
+            _column(table, "version", Version),
+            _column(table, "requires_python", _specifier),
+            _column(table, "pythons", frozenset),
+            _column(table, "abi3", str),
+            _column(table, "platforms", frozenset, frozenset()),
+            _column(table, "glibc", _version),
+            _column(table, "sdist", bool, False),
+            _column(table, "source", str, ""),
+            _column(table, "glibc_aarch64", _version),
+            _column(table, "missing", frozenset, frozenset()),
+        )
+    )
+
+
 @functools.cache
 def releases(name: str) -> tuple[Release, ...]:
     """The package's final releases the base knows, oldest first; () for a package it does not track."""
     package = canonicalize_name(name)
-    rows = package_rows("releases", "release", package)
-    return tuple(sorted((_release(row, package) for row in rows), key=lambda release: release.version))
+    table = package_table("releases", "release", package)
+    if not table.rows:
+        return ()
+    return tuple(sorted(_releases_of(table, package), key=attrgetter("version")))
 
 
 def release(name: str, version: Version) -> Release | None:
-    """One release of the package, parsing only its row (a pin needs no other)."""
-    wanted = Version(version.public)
-    rows = _rows_by_version(canonicalize_name(name))
-    row = rows.get(str(wanted))
-    if row is not None:
-        return _release(row)
-    return next((r for r in releases(name) if r.version == wanted), None)
+    """One release of the package (its public version: a local label names a build of it)."""
+    return _by_version(canonicalize_name(name)).get(Version(version.public))
 
 
 @functools.cache
-def _rows_by_version(name: NormalizedName) -> dict[str, Row]:
-    return {str(row["version"]): row for row in package_rows("releases", "release", name)}
+def _by_version(name: NormalizedName) -> dict[Version, Release]:
+    return {found.version: found for found in releases(name)}
 
 
 def tracked(name: str) -> bool:
     return canonicalize_name(name) in topic_packages("releases")
 
 
+@functools.cache
 def _minor_key(minor: str) -> tuple[int, ...] | None:
     parts = minor.split(".")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
@@ -203,10 +223,17 @@ def has_wheel_for_platform(release: Release, os: str, arch: str, libc: tuple[str
     floor = release.glibc_aarch64 if platform.endswith("aarch64") and release.glibc_aarch64 else release.glibc
     if floor is None or not version:
         return True
+    probed = _libc_version(version)
+    # A libc version the probe could not read says nothing against the wheel.
+    return probed is None or probed >= floor
+
+
+@functools.cache
+def _libc_version(text: str) -> Version | None:
     try:
-        return Version(version) >= floor
+        return Version(text)
     except ValueError:
-        return True  # a libc version the probe could not read says nothing against the wheel
+        return None
 
 
 def has_wheel(
@@ -217,12 +244,20 @@ def has_wheel(
     on_python = has_wheel_for_python(release, python_minor)
     if on_python is False or not has_wheel_for_platform(release, os, arch, libc):
         return False
-    if "any" not in release.platforms:
-        musl = libc is not None and libc[0] == "musl" and os == "linux"
-        platform = _platform(os, arch) + ("-musl" if musl else "")
-        if f"{python_minor} {platform}" in release.missing:
-            return False  # an abi3 wheel on that platform would have kept it off the list
-    return on_python
+    return False if lacks_wheel_for(release, python_minor, os, arch, libc) else on_python
+
+
+def lacks_wheel_for(
+    release: Release, python_minor: str, os: str, arch: str, libc: tuple[str | None, str | None] | None
+) -> bool:
+    """Whether the release, with wheels for the Python and for the platform, has none for the
+    two together (it lists that pair as ``missing``)."""
+    if not release.missing or "any" in release.platforms:
+        return False
+    musl = libc is not None and libc[0] == "musl" and os == "linux"
+    platform = _platform(os, arch) + ("-musl" if musl else "")
+    # An abi3 wheel on that platform would have kept the pair off the list.
+    return f"{python_minor} {platform}" in release.missing
 
 
 def installs_on(
@@ -249,36 +284,66 @@ def builds_from_source(
     return release.sdist and python_allowed(release, python_minor) is True
 
 
-def _dependency(row: Row) -> Dependency:
-    return Dependency(
-        parent=canonicalize_name(row["package"]),
-        versions=_specifier(row["versions"]),
-        requires=row["requires"],
-        source=row["source"],
-    )
-
-
 @functools.cache
 def declared_requirements(parent: str) -> tuple[Dependency, ...]:
     """What the parent's releases declare, as the base records it, oldest releases first: their
     requirements on GPU packages, and on the packages of known conflicts (scipy 1.12.0:
     numpy<1.29.0,>=1.22.4); () for a package whose requirements it does not record."""
-    rows = package_rows("dependencies", "requires", canonicalize_name(parent))
-    return tuple(_dependency(row) for row in rows)
+    package = canonicalize_name(parent)
+    table = package_table("dependencies", "requires", package)
+    count = len(table.rows)
+    if not count:
+        return ()
+    return tuple(
+        map(
+            Dependency,
+            [package] * count,
+            _column(table, "versions", str, ""),
+            _column(table, "requires", str, ""),
+            _column(table, "source", str, ""),
+        )
+    )
 
 
 @functools.cache
 def declared_by(parent: str, version: Version) -> tuple[Dependency, ...]:
     """What release ``version`` of the parent declares (the rows whose range holds it)."""
-    ranges: dict[str, bool] = {}
+    holds: dict[str, bool] = {}
     found = []
     for row in declared_requirements(parent):
-        key = str(row.versions)
-        if key not in ranges:
-            ranges[key] = row.versions.contains(version, prereleases=True)
-        if ranges[key]:
+        held = holds.get(row.within)
+        if held is None:
+            held = holds[row.within] = _within(row.within, version)
+        if held:
             found.append(row)
     return tuple(found)
+
+
+# The ranges ci/kb-releases writes: the first and last release that declare a requirement, or one.
+_RANGE = re.compile(r">=([0-9][0-9a-z.!]*),<=([0-9][0-9a-z.!]*)|==([0-9][0-9a-z.!]*)")
+
+
+@functools.cache
+def _bounds(within: str) -> tuple[Version, Version] | None:
+    """The lowest and highest release of a range as ci/kb-releases writes it; None for any other
+    specifier (or one naming a local version, which ``==`` compares as written)."""
+    match = _RANGE.fullmatch(within)
+    if match is None:
+        return None
+    try:
+        low, high = _version(match[1] or match[3]), _version(match[2] or match[3])
+    except InvalidVersion:
+        return None
+    return (low, high) if low.local is None and high.local is None else None
+
+
+def _within(within: str, version: Version) -> bool:
+    """Whether the range holds the version, prereleases included: two comparisons where it is a
+    plain range (what SpecifierSet.contains answers, without parsing the set), else the set's answer."""
+    bounds = _bounds(within)
+    if bounds is None or version.local is not None:
+        return _specifier(within).contains(version, prereleases=True)
+    return bounds[0] <= version <= bounds[1]
 
 
 @functools.cache
@@ -298,8 +363,11 @@ def dependents_of(package: str) -> tuple[Dependency, ...]:
 def clear_caches() -> None:
     """Forget parsed rows (tests point the base elsewhere)."""
     caches = (_specifier, _requirement, _required_name, declared_by, releases, declared_requirements, _by_required)
-    _rows_by_version.cache_clear()
+    _by_version.cache_clear()
+    _bounds.cache_clear()
     _version.cache_clear()
+    _libc_version.cache_clear()
+    _minor_key.cache_clear()
     _admits.cache_clear()
     for cached in caches:
         cached.cache_clear()

@@ -187,8 +187,12 @@ class Table(NamedTuple):
     key: str
     required: dict[str, str]
     optional: Mapping[str, str] = MappingProxyType({})
+    # Optional fields of which a row gives exactly one (a kernels row: sm, or min_capability).
+    one_of: tuple[str, ...] = ()
 
     def check(self, row: dict[str, Any]) -> None:
+        if self.one_of and sum(name in row for name in self.one_of) != 1:
+            raise RowError(f"give exactly one of {', '.join(self.one_of)}")
         for name, kind in {**self.required, "source": "url", "checked": "date"}.items():
             if name not in row:
                 raise RowError(f"missing {name}")
@@ -327,6 +331,15 @@ TOPICS: tuple[Topic, ...] = (
                     "loads_system_cuda": "bool",
                     "built_against": "requirement",
                 },
+            ),
+            # The GPUs a package's builds run on, where its wheels' CUDA arch list is known (sm,
+            # ptx) or only the oldest GPU it supports (min_capability). Torch's are torch.cuda_arch.
+            Table(
+                "kernels",
+                "package",
+                {"package": "text", "versions": "specifier"},
+                {"sm": "capabilities", "ptx": "capabilities", "min_capability": "capability", "note": "text"},
+                one_of=("sm", "min_capability"),
             ),
         ),
     ),

@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.host.profile import HostProfile, NoNvidia
-from envdoctor.kb import facts
+from envdoctor.kb import builds, facts
 from envdoctor.requirements.model import RequirementSet
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -122,14 +122,14 @@ def _best_variant(host: HostProfile, torch: Version, variants: list[str]) -> str
     nvidia = host.driver
     assert nvidia is not None and nvidia.driver is not None
     capabilities = [g.compute_capability for g in nvidia.gpus or () if g.compute_capability]
-    best = facts.best_torch_variant(torch, variants, nvidia.driver, capabilities)
-    if best is None:
+    best = builds.best_build("torch", torch, builds.Where(host.os, host.arch), nvidia.driver, capabilities)
+    if best is None or best.variant is None:
         raise SteeringError(
             f"no CUDA build of torch {torch.public} ({', '.join(variants)}) runs on driver {nvidia.driver}"
             + (f" with GPUs of compute capability {', '.join(capabilities)}" if capabilities else "")
             + ": upgrade the driver, or pin another torch release"
         )
-    return best
+    return best.variant
 
 
 def _runnable(host: HostProfile, variant: str) -> bool | None:

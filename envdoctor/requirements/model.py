@@ -47,7 +47,10 @@ class Requirement(NamedTuple):
     # Codes silenced on this line with "# envdoctor: ignore[ED101]".
     ignored: frozenset[str] = frozenset()
     # For a package the set does not name but one of its packages pulls in (torch for
-    # accelerate): that package's line, as written. Such requirements exist only in the audit.
+    # accelerate): who requires it, as messages name it: the release that declares it
+    # ("tensorflow 2.21.0", or the set's pin as written), with "via" the set's own package when
+    # it came in further down ("torch 2.15.0 via deepspeed 0.18.4"); "the resolution" for
+    # --resolve. Such requirements exist only in the audit.
     required_by: str | None = None
 
     @property

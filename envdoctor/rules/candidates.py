@@ -110,10 +110,11 @@ def pinned(
 ) -> Candidates:
     """A version known exactly is the one judged, installable or not; if the base knows that it
     does not install here, ``excluded`` says why."""
-    release = kb_releases.release(name, version)
+    tracked = kb_releases.tracked(name)
+    release = kb_releases.release(name, version) if tracked else None
     exclusion = _exclusion(release, host, None) if release is not None else None
     excluded = (exclusion,) if exclusion is not None else ()
-    return Candidates(name, specifier, (version,), origin, kb_releases.tracked(name), excluded)
+    return Candidates(name, specifier, (version,), origin, tracked, excluded)
 
 
 def candidates(
@@ -152,9 +153,17 @@ def _exclusion(release: kb_releases.Release, host: HostFacts, allowed: frozenset
     platform_ok = (
         kb_releases.has_wheel_for_platform(release, host.os, host.arch, host.libc) if host.os and host.arch else True
     )
-    if python_ok is not False and platform_ok and host.python and host.os and host.arch:
-        # Both exist, but perhaps not in one wheel (torch 2.5.0: cp313 wheels, macOS wheels, no cp313 one for macOS).
-        python_ok = kb_releases.has_wheel(release, host.python, host.os, host.arch, host.libc)
+    # Both exist, but perhaps not in one wheel (torch 2.5.0: cp313 wheels, macOS wheels, no cp313 one for macOS).
+    both_apart = (
+        python_ok is not False
+        and platform_ok
+        and host.python
+        and host.os
+        and host.arch
+        and kb_releases.lacks_wheel_for(release, host.python, host.os, host.arch, host.libc)
+    )
+    if both_apart:
+        python_ok = False
     if python_ok is not False and platform_ok:
         return None
     requires = release.requires_python

@@ -15,7 +15,6 @@ from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import CudaClaim, cuda_claims, cuda_major, system_cuda_users
 
 CODE = "ED201"
-_CUDA_TAG = re.compile(r"^(?P<cuda>\d+\.\d+(?:\.\d+)?)-")
 _CUDNN_WHEEL = re.compile(r"^nvidia-cudnn-cu\d+$")
 
 
@@ -29,13 +28,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _image_cuda(image: BaseImage) -> tuple[str, tuple[str, ...]] | None:
-    if image.repository not in ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda") or image.tag is None:
+    found = facts.cuda_image(image.repository, image.tag)
+    if found is None or found.cuda is None:
         return None
-    row = facts.base_image("nvidia/cuda", image.tag)
-    if row is not None and "cuda" in row:
-        return str(row["cuda"]), (row["source"],)
-    match = _CUDA_TAG.match(image.tag)
-    return (match.group("cuda"), ()) if match else None
+    return found.cuda, (found.source,) if found.source else ()
 
 
 def _base_image(ctx: AuditContext, claims: list[CudaClaim]) -> Iterator[Finding]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import Gpu
-from envdoctor.kb import Row, builds, facts
-from envdoctor.rules.candidates import span
+from envdoctor.kb import builds, facts
+from envdoctor.kb.builds import Build
+from envdoctor.rules.candidates import candidates, span
 from envdoctor.rules.context import AuditContext
-from envdoctor.rules.stack import PackageBuild, runnable_torch, torch_build, torch_builds
+from envdoctor.rules.stack import PackageBuild, builds_over_candidates, package_build, runnable
 
 CODE = "ED102"
 
@@ -21,117 +23,143 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     nvidia = ctx.host.driver
     if nvidia is None or not nvidia.gpus:
         return
-    newest = torch_build(ctx)
-    if newest is None:
-        return
-    for gpu in nvidia.gpus:
-        if gpu.compute_capability is None:
+    gpus = [(gpu, gpu.compute_capability) for gpu in nvidia.gpus if gpu.compute_capability]
+    for newest in _gpu_package_builds(ctx):
+        yield from _judge(ctx, newest, gpus)
+
+
+def _gpu_package_builds(ctx: AuditContext) -> list[PackageBuild]:
+    """The build of each package of the set that runs GPU code. What a GPU package pulls in (the
+    nvidia-* wheels of torch) is judged through it, not on its own."""
+    found = []
+    judged_lines = set()
+    for requirement in ctx.wanted():
+        build = package_build(ctx, requirement.name or "")
+        known = build is not None and (build.cuda or build.build.kernels or build.build.min_capability)
+        if build is None or build.requirement is not requirement or not known:
             continue
-        if _lacks_kernels(newest, gpu.compute_capability):
-            yield _newest_fails(ctx, newest, gpu, gpu.compute_capability)
+        if requirement.required_by is not None and requirement.location in judged_lines:
+            continue
+        found.append(build)
+        judged_lines.add(requirement.location)
+    return found
+
+
+def _judge(ctx: AuditContext, newest: PackageBuild, gpus: list[tuple[Gpu, str]]) -> Iterator[Finding]:
+    name = str(newest.build.package)
+    for gpu, capability in gpus:
+        if builds.lacks_kernels(newest.build, capability):
+            yield _newest_fails(ctx, newest, gpu, capability)
             return
         # A fresh install runs here; older releases the range admits may not (a resolver can pick them).
-        failing = [b.version for b in torch_builds(ctx) if _lacks_kernels(b, gpu.compute_capability)]
-        if failing and not ctx.candidates("torch").exact and ctx.candidates("torch").bounded:
-            partial = _range_fails(ctx, newest, gpu, gpu.compute_capability, failing)
+        found = ctx.candidates(name)
+        if found.exact or not found.bounded:
+            continue
+        failing = [b.version for b in builds_over_candidates(ctx, name) if builds.lacks_kernels(b.build, capability)]
+        if failing:
+            partial = _range_fails(ctx, newest, gpu, capability, failing)
             if partial is not None:
                 yield partial
             return
-
-
-def _arch(build: PackageBuild) -> Row | None:
-    if build.variant is None or build.cuda is None:
-        return None
-    return facts.torch_arch(build.version, build.variant)
-
-
-def _lacks_kernels(build: PackageBuild, capability: str) -> bool:
-    """Whether the build cannot run on a GPU of ``capability``: its kernels and PTX do not cover
-    it, or, where they are not recorded, its CUDA is too old to compile for it at all."""
-    runs = builds.runs_on(build.build, capability)
-    if runs is not None:
-        return not runs
-    return build.cuda is not None and facts.toolkit_targets(build.cuda, capability) is False
 
 
 def _gpu_name(gpu: Gpu, capability: str) -> str:
     return f"{gpu.name} ({capability})" if gpu.name else f"a GPU of compute capability {capability}"
 
 
-def _newest_fails(ctx: AuditContext, torch: PackageBuild, gpu: Gpu, capability: str) -> Finding:
-    arch = _arch(torch)
-    references: tuple[str, ...]
-    if arch is not None:
-        kernels = ", ".join(arch["sm"])
-        ptx = f"; PTX for {', '.join(arch['ptx'])}" if arch["ptx"] else "; no PTX"
-        what = f"carries kernels for compute capability {kernels}{ptx}: none runs on {_gpu_name(gpu, capability)}"
-        references = (arch["source"], facts.BINARY_COMPATIBILITY_URL)
-    else:
-        what = (
-            f"is built with CUDA {torch.cuda}, which cannot compile for compute capability {capability} "
-            f"({_gpu_name(gpu, capability)})"
-        )
-        references = (*filter(None, [facts.architecture_source(capability)]), facts.BINARY_COMPATIBILITY_URL)
+def _what_it_carries(build: Build, gpu: Gpu, capability: str) -> str:
+    """What the build runs on, against the GPU: its kernels and PTX, its oldest GPU, or its CUDA."""
+    if build.kernels is not None:
+        kernels = ", ".join(build.kernels)
+        ptx = f"; PTX for {', '.join(build.ptx)}" if build.ptx else "; no PTX"
+        return f"carries kernels for compute capability {kernels}{ptx}: none runs on {_gpu_name(gpu, capability)}"
+    if build.min_capability is not None:
+        return f"supports GPUs of compute capability {build.min_capability} and newer, not {_gpu_name(gpu, capability)}"
+    return (
+        f"is built with CUDA {build.cuda}, which cannot compile for compute capability {capability} "
+        f"({_gpu_name(gpu, capability)})"
+    )
+
+
+def _references(build: Build, capability: str) -> tuple[str, ...]:
+    if build.kernels is not None or build.min_capability is not None:
+        return (*build.sources, facts.BINARY_COMPATIBILITY_URL)
+    return (*filter(None, [facts.architecture_source(capability)]), facts.BINARY_COMPATIBILITY_URL)
+
+
+def _newest_fails(ctx: AuditContext, newest: PackageBuild, gpu: Gpu, capability: str) -> Finding:
     return ctx.finding(
         CODE,
-        f"{torch.describe()} {what}",
-        requirement=torch.requirement,
-        fix=_fix(ctx, torch, capability),
-        references=references,
+        f"{newest.describe()} {_what_it_carries(newest.build, gpu, capability)}",
+        requirement=newest.requirement,
+        fix=_fix(ctx, newest, capability),
+        references=_references(newest.build, capability),
     )
 
 
 def _range_fails(
     ctx: AuditContext, newest: PackageBuild, gpu: Gpu, capability: str, failing: list[Version]
 ) -> Finding | None:
-    newer = [torch_build(ctx, v) for v in ctx.candidates("torch").versions if v > max(failing)]
+    name = str(newest.build.package)
+    newer = [package_build(ctx, name, v) for v in ctx.candidates(name).versions if v > max(failing)]
     # A newer release counts as working only where the base knows its build has the kernels.
     known = [b for b in newer if b is not None and not b.build.unknown and builds.runs_on(b.build, capability)]
     if len(known) < len(newer):
         return None
     floor = min(b.version for b in known) if known else None
     works = f"; {floor} and newer do" if floor else ""
-    fix = f"raise the floor: torch>={floor}" if floor else _fix(ctx, newest, capability)
-    arch = _arch(torch_build(ctx, max(failing)))  # type: ignore[arg-type]
+    fix = f"raise the floor: {name}>={floor}" if floor else _fix(ctx, newest, capability)
+    oldest = package_build(ctx, name, max(failing))
     return ctx.finding(
         CODE,
-        f"{newest.requirement.describe()} admits torch {span(failing)}, whose builds for this host carry no kernels "
-        f"for {_gpu_name(gpu, capability)}{works}: a fresh install gets {newest.version}, but a resolver held back "
-        "by another requirement would not",
+        f"{newest.requirement.describe()} admits {name} {span(failing)}, whose builds for this host carry no "
+        f"kernels for {_gpu_name(gpu, capability)}{works}: a fresh install gets {newest.version}, but a resolver "
+        "held back by another requirement would not",
         requirement=newest.requirement,
         fix=fix,
-        references=(arch["source"], facts.BINARY_COMPATIBILITY_URL) if arch else (facts.BINARY_COMPATIBILITY_URL,),
+        references=_references(oldest.build, capability) if oldest else (facts.BINARY_COMPATIBILITY_URL,),
         severity=Severity.WARNING,
     )
 
 
-def _fix(ctx: AuditContext, torch: PackageBuild, capability: str) -> str:
-    runnable = runnable_torch(ctx)
-    if runnable is not None:
-        return f"install the {runnable.variant} build: {runnable.install()}"
-    elsewhere = runnable_torch(ctx, within_set=False)
+def _fix(ctx: AuditContext, newest: PackageBuild, capability: str) -> str:
+    name = str(newest.build.package)
+    found = runnable(ctx, name)
+    if found is not None:
+        return f"install {found.offer()}"
+    elsewhere = runnable(ctx, name, within_set=False)
     if elsewhere is not None:
         return (
-            f"no torch that {torch.requirement.describe()} admits has kernels for compute capability {capability} "
-            f"in a build this driver runs; torch {elsewhere.version} has: {elsewhere.install()}"
+            f"no {name} release the set admits has kernels for compute capability {capability} "
+            f"in a build this driver runs; {name} {elsewhere.version} has: {elsewhere.install()}"
         )
-    newest_anywhere = _newest_with_kernels(capability)
+    newest_anywhere = _newest_with_kernels(ctx, name, capability)
     if newest_anywhere is not None:
         return (
-            f"torch {newest_anywhere} has a build with kernels for compute capability {capability}; its CUDA needs a "
-            "newer NVIDIA driver than the host has"
+            f"{name} {newest_anywhere} has a build with kernels for compute capability {capability}; its CUDA needs "
+            "a newer NVIDIA driver than the host has"
         )
-    return f"no torch build the knowledge base knows supports compute capability {capability}"
+    untracked = _range_with_kernels(name, capability) if not ctx.candidates(name).tracked else None
+    if untracked is not None:
+        return f"{name}{untracked} carries kernels for compute capability {capability}: pin {name}{untracked}"
+    floor = f" (its builds need compute capability {newest.build.min_capability} or newer)"
+    return (
+        f"no build of {name} the knowledge base knows runs on compute capability {capability}"
+        f"{floor if newest.build.min_capability else ''}: leave it out of this host's requirements"
+    )
 
 
-def _newest_with_kernels(capability: str) -> Version | None:
-    """The newest torch release with some build whose kernels run on ``capability``."""
-    newest = facts.newest_torch()
-    while newest is not None:
-        release = facts.torch_release(newest)
-        for variant in release["variants"] if release else []:
-            arch = facts.torch_arch(newest, variant)
-            if arch is not None and facts.kernels_run_on(capability, arch["sm"], arch["ptx"]):
-                return newest
-        newest = facts.newest_torch(SpecifierSet(f"<{newest}"))
+def _newest_with_kernels(ctx: AuditContext, name: str, capability: str) -> Version | None:
+    """The newest release of ``name`` installable here with some build known to run on ``capability``."""
+    where = ctx.where()
+    for version in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions:
+        if any(builds.supports(b, capability) for b in builds.release_builds(name, version, where)):
+            return version
     return None
+
+
+def _range_with_kernels(name: str, capability: str) -> SpecifierSet | None:
+    """For a package whose releases the base does not track: the newest range of releases its
+    kernels rows say run on ``capability``."""
+    ranges = [spec for spec, kernels in facts.kernels_ranges(name) if kernels.supports(capability)]
+    return ranges[0] if ranges else None

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from packaging.version import Version
-
 from envdoctor.findings import Finding
 from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
-from envdoctor.kb import builds, facts
+from envdoctor.kb import builds
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.context import AuditContext
-from envdoctor.rules.stack import cuda_claims, package_build, runnable_torch
+from envdoctor.rules.stack import cuda_claims, package_build, runnable
 
 CODE = "ED103"
 
@@ -57,8 +55,8 @@ def _cpu_build_beside_a_gpu(ctx: AuditContext) -> Iterator[Finding]:
         build = package_build(ctx, requirement.name or "")
         if build is None or build.requirement is not requirement or build.build.gpu_elsewhere is None:
             continue
-        runnable = runnable_torch(ctx) if requirement.name == "torch" else None
-        fix = f"install the {runnable.variant} build: {runnable.install()}" if runnable else build.build.gpu_elsewhere
+        found = runnable(ctx, requirement.name or "")
+        fix = f"install {found.offer()}" if found else build.build.gpu_elsewhere
         yield ctx.finding(
             CODE,
             f"{build.describe()}: the host's NVIDIA GPU goes unused",
@@ -78,16 +76,7 @@ def _fix(ctx: AuditContext, requirement: Requirement, remedy: str) -> str:
         if plain is None or plain.cuda is None or plain.gpu_optional:
             extras = ",".join(sorted(requirement.extras))
             return f"install {name} without [{extras}], its CPU build, or {remedy}"
-    cpu_index = facts.pytorch_index_url("cpu")
-    if version is not None and facts.pytorch_index_variant(cpu_index) and _has_variant(name, version, "cpu"):
+    cpu_index = builds.cpu_index(name)
+    if cpu_index is not None:
         return f"install the CPU build ({name} from {cpu_index}), or {remedy}"
     return f"leave {name} out of this host's requirements (an environment marker), or {remedy}"
-
-
-def _has_variant(name: str, version: Version, variant: str) -> bool:
-    """Whether the PyTorch index has a ``variant`` build of this release (torch's release rows; a
-    release newer than the rows is taken to have the variants of the newest row)."""
-    if name != "torch":
-        return False
-    release = facts.torch_release(version) or facts.torch_release(facts.newest_torch() or version)
-    return release is not None and variant in release["variants"]

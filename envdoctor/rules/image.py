@@ -10,7 +10,6 @@ from envdoctor.requirements.model import BaseImage, Location
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import cuda_claims
 
-_CUDA_IMAGES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
 _BUILD_PACKAGES = re.compile(
     r"^(cuda-toolkit.*|nvidia-cuda-toolkit|cuda-nvcc.*|cuda-libraries-dev.*|build-essential|gcc(-\d+)?|g\+\+(-\d+)?)$"
 )
@@ -38,7 +37,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
-    if final.repository not in _CUDA_IMAGES:
+    from envdoctor.kb import facts
+
+    image = facts.cuda_image(final.repository, final.tag)
+    if image is None:
         return
     if "devel" in (final.tag or ""):
         yield ctx.finding(
@@ -51,7 +53,7 @@ def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
         )
     bringing = [claim for claim in cuda_claims(ctx) if claim.brings_wheels]
     # A -base- flavour carries the CUDA runtime alone: a small duplicate, not "CUDA twice".
-    if bringing and _flavor(final) != "base":
+    if bringing and image.flavor != "base":
         what = bringing[0].what
         yield ctx.finding(
             "ED501",
@@ -116,17 +118,6 @@ def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterat
             location=lists[0][1],
             fix="end each such RUN with: rm -rf /var/lib/apt/lists/*",
         )
-
-
-def _flavor(image: BaseImage) -> str | None:
-    """The flavour of an nvidia/cuda image (base, runtime, devel, cudnn-runtime...), from the base or its tag."""
-    from envdoctor.kb import facts
-
-    row = facts.base_image("nvidia/cuda", image.tag or "")
-    if row is not None:
-        return str(row["flavor"])
-    match = re.match(r"^\d+\.\d+(?:\.\d+)?-(?:cudnn\d*-)?(base|runtime|devel)-", image.tag or "")
-    return match.group(1) if match else None
 
 
 def _also(found: list[tuple[str, Location]]) -> str:

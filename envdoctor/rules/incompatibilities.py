@@ -98,7 +98,7 @@ def _clashes(ctx: AuditContext) -> Iterator[Finding]:
             f"{said}: {row.message}",
             requirement=other_requirement,
             packages=(requirement.describe(), other_requirement.describe()),
-            fix=row.fix + (f" (or upgrade: {package}{row.upgrade})" if row.upgrade else ""),
+            fix=ctx.rejudged_fix(row.fix) + (f" (or upgrade: {package}{row.upgrade})" if row.upgrade else ""),
             references=tuple(dict.fromkeys(r.source for r in applying)),
         )
 
@@ -127,7 +127,8 @@ def _finding(
     mine, theirs = ctx.candidates(conflict.package), ctx.candidates(other.name)
     mine_text = ctx.subject(conflict.package, mine.newest) if mine.newest in hit else None
     theirs_text = ctx.subject(other.name, theirs.newest) if theirs.newest in breaking else None
-    fix = conflict.fix + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade else "")
+    fixed = ctx.rejudged_fix(conflict.fix)
+    fix = fixed + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade else "")
     packages = (f"{conflict.package}=={hit[0]}" if mine.exact else requirement.describe(), other_requirement.describe())
     if mine_text and theirs_text:
         message = f"{mine_text} and {theirs_text}; the two break together: {conflict.message}"
@@ -150,7 +151,7 @@ def _finding(
         severity, anchor = Severity.WARNING, requirement
         newer = [v for v in mine.versions if v > max(hit)]
         if newer:
-            fix = f"raise the floor: {conflict.package}>={min(newer)}, or {conflict.fix}"
+            fix = f"raise the floor: {conflict.package}>={min(newer)}, or {fixed}"
     return ctx.finding(
         CODE,
         message,

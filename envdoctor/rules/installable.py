@@ -134,8 +134,12 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     anywhere = [v for v in every.versions if not every.builds_from_source(v) and _has_wheels(found, v)]
     newer = [v for v in anywhere if v > newest_blocked]
     if newer:
-        return f"{found.name}>={min(newer)} (the first newer release with a wheel for {where})"
-    older = f"{found.name}=={anywhere[0]} (the newest release with a wheel for {where})" if anywhere else None
+        return ctx.rejudged_fix(f"{found.name}>={min(newer)}", f" (the first newer release with a wheel for {where})")
+    older = (
+        ctx.rejudged_fix(f"{found.name}=={anywhere[0]}", f" (the newest release with a wheel for {where})")
+        if anywhere
+        else None
+    )
     if why is Why.PLATFORM:
         marker = _marker_off(ctx, kb_releases.release(found.name, newest_blocked))
         keep_off = f"keep the line off this platform ({found.name}{marker})" if marker else None

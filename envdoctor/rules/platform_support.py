@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from packaging.specifiers import SpecifierSet
-
 from envdoctor.findings import Finding
 from envdoctor.kb import facts
 from envdoctor.requirements.model import Requirement
@@ -31,20 +29,20 @@ def _untracked(ctx: AuditContext) -> Iterator[tuple[Requirement, Finding]]:
         if ctx.candidates(requirement.name or "").tracked:
             continue
         row = facts.platforms_of(requirement.name or "")
-        if row is None or platform in row["platforms"] or "any" in row["platforms"]:
+        if row is None or platform in row.platforms or "any" in row.platforms:
             continue
         version = ctx.version_of(requirement.name or "")
-        if version is not None and not SpecifierSet(row["versions"]).contains(version, prereleases=True):
+        if version is not None and not row.versions.contains(version, prereleases=True):
             continue
         yield (
             requirement,
             ctx.finding(
                 CODE,
                 f"{requirement.describe()} has no distribution for {platform}: its wheels exist for "
-                f"{', '.join(row['platforms'])} only",
+                f"{', '.join(row.platforms)} only",
                 requirement=requirement,
                 fix=f"mark the line for the platforms it exists on (; sys_platform == 'linux'), or keep one lockfile "
                 f"per platform (envdoctor lock --os {ctx.host.os})",
-                references=(row["source"],),
+                references=(row.source,),
             ),
         )

@@ -132,7 +132,7 @@ def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterato
         version = requirement.pinned_version
         if version is None or not version.local or has_pytorch_index:
             continue
-        if requirement.name not in ("torch", *facts.TORCH_COMPANIONS):
+        if not facts.has_variant_builds(requirement.name or "", version.local):
             continue
         yield ctx.finding(
             "ED406",

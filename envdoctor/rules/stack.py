@@ -95,55 +95,200 @@ def _package_build(ctx: AuditContext, name: str, version: Version | None) -> Pac
     return PackageBuild(requirement, build, considered)
 
 
-def torch_build(ctx: AuditContext, version: Version | None = None) -> PackageBuild | None:
-    return package_build(ctx, "torch", version)
+def builds_over_candidates(ctx: AuditContext, name: str) -> list[PackageBuild]:
+    """The build of every release of ``name`` the requirement can become on the host, newest first."""
+    return [build for version in ctx.candidates(name).versions if (build := package_build(ctx, name, version))]
 
 
-def torch_builds(ctx: AuditContext) -> list[PackageBuild]:
-    """The build of every torch release the requirement can become on the host, newest first."""
-    return [build for version in ctx.candidates("torch").versions if (build := torch_build(ctx, version))]
+class Runnable(NamedTuple):
+    """A build of a package that runs on the host, and what moves with it: the one fix the
+    driver, kernel and no-GPU rules agree on."""
+
+    build: Build
+    # The set's companions, moved to the releases that go with it: "torchvision==0.16.0+cu118".
+    companions: tuple[str, ...] = ()
+    # Other packages pinned in the set that ask another release of it, moved to ones that fit.
+    moved: tuple[str, ...] = ()
+    # Pins of the set that no release the base knows reconciles with it: the fix still clashes.
+    clashes: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> Version:
+        assert self.build.version is not None
+        return self.build.version
+
+    def install(self, *, cuda_note: bool = False) -> str:
+        """The fix as a user writes it: the pins, what moves with them, and the index of the build."""
+        label = f"+{self.build.variant}" if self.build.index_url and self.build.variant else ""
+        pins = [f"{self.build.package}=={self.version.public}{label}", *self.companions]
+        index = f" from {self.build.index_url}" if self.build.index_url else ""
+        cuda = f" (a CUDA {self.build.cuda} build)" if cuda_note and self.build.cuda else ""
+        moved = f", with {' '.join(self.moved)}" if self.moved else ""
+        clash = (
+            f" (but {', '.join(self.clashes)} does not go with it, and the base knows no release of it that both "
+            "does and runs here)"
+        )
+        return f"{' '.join(pins)}{index}{cuda}{moved}{clash if self.clashes else ''}"
+
+    def offer(self) -> str:
+        """The fix in a sentence: "the cu118 build: torch==2.1.0+cu118 ... from <index>"."""
+        if self.build.index_url and self.build.variant:
+            return f"the {self.build.variant} build: {self.install()}"
+        return self.install(cuda_note=True)
 
 
-class RunnableTorch(NamedTuple):
-    version: Version
-    variant: str
-    # The companions the set asks for, at the release that goes with this torch: (name, version).
-    companions: tuple[tuple[str, str], ...] = ()
-
-    def install(self) -> str:
-        """The fix as a user writes it: the pins, companions moved with torch, and the index that
-        serves that build."""
-        pins = [f"torch=={self.version.public}+{self.variant}"]
-        pins += [f"{name}=={version}+{self.variant}" for name, version in self.companions]
-        return f"{' '.join(pins)} from {facts.pytorch_index_url(self.variant)}"
-
-
-def runnable_torch(ctx: AuditContext, *, within_set: bool = True) -> RunnableTorch | None:
-    """The newest torch the requirement can become (or, ``within_set`` False, any release that
-    installs here) whose build of some variant the host's driver runs with kernels for each of its
-    GPUs, with the companions the set asks for moved with it: the one fix ED101, ED102 and ED103
-    agree on."""
+def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnable | None:
+    """The newest release of ``name`` the requirement can become (or, ``within_set`` False, any
+    release that installs here) with a build the host's driver runs and kernels for each of its
+    GPUs, its companions moved with it, re-judged against the set's other pins."""
     nvidia = ctx.host.driver
-    if nvidia is None or nvidia.driver is None:
+    requirement = ctx.find(name)
+    if nvidia is None or nvidia.driver is None or requirement is None:
         return None
     capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    companions = _companion_names(ctx, name)
     found = (
-        ctx.candidates("torch", moving=facts.TORCH_COMPANIONS)
+        ctx.candidates(name, moving=companions)
         if within_set
-        else candidates(canonicalize_name("torch"), SpecifierSet(), ctx.facts)
+        else candidates(canonicalize_name(name), SpecifierSet(), ctx.facts)
     )
+    where = ctx.where(requirement.extras)
     for version in found.versions:
-        release = facts.torch_release(version)
-        if release is None:
+        build = builds.best_build(name, version, where, nvidia.driver, capabilities)
+        if build is None:
             continue
-        variant = facts.best_torch_variant(version, release["variants"], nvidia.driver, capabilities)
-        if variant is None:
-            continue
-        companions = tuple(
-            (name, str(release[name])) for name in facts.TORCH_COMPANIONS if name in release and ctx.find(name)
-        )
-        return RunnableTorch(version, variant, companions)
+        moved_companions = _companions(ctx, name, version, build)
+        if moved_companions is None:
+            continue  # the set names a companion the base cannot match to this release
+        return _reconciled(ctx, Runnable(build, moved_companions), {name, *companions})
     return None
+
+
+def _companion_names(ctx: AuditContext, name: str) -> frozenset[str]:
+    """The packages of the set that move in lockstep with ``name`` (torchvision with torch)."""
+    # The newest release the base has lockstep rows for (a release newer than them has none yet).
+    steps = next((s for v in ctx.candidates(name).versions if (s := facts.lockstep(name, v))), ())
+    return frozenset(step.companion for step in steps if not step.on_own_line and ctx.find(step.companion))
+
+
+def _companions(ctx: AuditContext, name: str, version: Version, build: Build) -> tuple[str, ...] | None:
+    """The set's companions at the releases that go with ``version``; None when the set names
+    one the base cannot match to it."""
+    steps = {step.companion: step for step in facts.lockstep(name, version) if not step.on_own_line}
+    pins = []
+    for companion in sorted(_companion_names(ctx, name)):
+        step = steps.get(companion)
+        if step is None:
+            return None
+        label = f"+{build.variant}" if step.same_build and build.index_url and build.variant else ""
+        pins.append(f"{companion}{step.specifier}{label}")
+    return tuple(pins)
+
+
+def _reconciled(ctx: AuditContext, offer: Runnable, moving: set[str]) -> Runnable:
+    """The offer re-judged against the rest of the set, both ways: a package of the set whose
+    candidates all ask another release of it (vllm==0.6.3 asks torch==2.4.0), and one the offered
+    release asks another release of (xformers 0.0.22 is built against torch 2.1.0), each moved to
+    a release that fits and runs here, or named as a clash."""
+    package = str(offer.build.package)
+    moved, clashes = [], []
+    for other in ctx.wanted():
+        name = other.name or ""
+        if name in moving or other.required_by is not None:
+            continue
+        own = ctx.candidates(name).versions
+        if own and not any(_fits(ctx, name, version, offer.build) for version in own):
+            fitting = _fitting_release(ctx, name, offer.build)
+            if fitting is None:
+                clashes.append(other.describe())
+                continue
+            moved.append(f"{name}=={fitting}")
+        asked = ctx.declared_on(package, Version(offer.version.public), name)
+        if str(asked):
+            # What the set admits of it, but for what the offered package's other releases ask.
+            move = _asked_release(ctx, name, asked, ctx.candidates(name, moving=(package,)).versions, offer.build)
+            if move is None:
+                clashes.append(other.describe())
+            elif move:
+                moved.append(move)
+    return offer._replace(moved=tuple(moved), clashes=tuple(clashes))
+
+
+def _asked_release(
+    ctx: AuditContext, name: str, asked: SpecifierSet, own: tuple[Version, ...], offered: Build
+) -> str | None:
+    """What the set must install of ``name`` to meet what the offered build asks of it: "" when
+    the resolver's pick (the newest candidate that fits) runs as it is, a pin of the build that
+    runs (torch==2.1.0+cu118 from its index), or None when none does. An extension compiled
+    against a PyPI build (xformers 0.0.22 against torch 2.0.1) goes with that build alone."""
+    fitting = [v for v in own if asked.contains(v, True)]
+    nvidia = ctx.host.driver
+    if not fitting:
+        return None
+    newest = fitting[0]
+    build = builds.build_of(name, newest, ctx.where())
+    if build is None or build.cuda is None or nvidia is None or nvidia.driver is None:
+        return ""
+    if _compiled_against_pypi(offered, name):
+        return f"{name}=={newest}" if build.from_pypi and _runs_here(ctx, name, newest) else None
+    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    best = builds.best_build(name, newest, ctx.where(), nvidia.driver, capabilities)
+    if best is None:
+        return None
+    if best.index_url is None:
+        return ""
+    return f"{name}=={newest.public}+{best.variant} from {best.index_url}"
+
+
+def _fits(ctx: AuditContext, name: str, version: Version, offered: Build) -> bool:
+    """Whether release ``version`` of ``name`` goes with the offered build: what it declares of
+    that package admits it, and, if it is tied to it (vllm to its torch), its own build runs
+    here and, compiled against a PyPI build, is offered beside a PyPI build."""
+    of = str(offered.package)
+    declared = ctx.declared_on(name, Version(version.public), of)
+    if not declared.contains(offered.version or Version("0"), True):
+        return False
+    if not str(declared):
+        return True
+    own = builds.build_of(name, version, ctx.where())
+    if _compiled_against_pypi(own, of) and offered.index_url is not None:
+        return False  # its kernels are compiled against the PyPI build of that release, not an index's
+    return _runs_here(ctx, name, version)
+
+
+def _compiled_against_pypi(build: Build | None, package: str) -> bool:
+    """Whether ``build`` is a PyPI wheel compiled against one release of ``package`` (xformers
+    against torch): it goes with PyPI's build of that release alone."""
+    against = build.built_against if build is not None else None
+    return (
+        build is not None
+        and build.from_pypi
+        and against is not None
+        and canonicalize_name(against.name) == canonicalize_name(package)
+    )
+
+
+def _fitting_release(ctx: AuditContext, name: str, offered: Build) -> Version | None:
+    """The newest release of ``name`` installable here that declares a requirement on the
+    offered package admitting the offered build, and runs here."""
+    of = str(offered.package)
+    for candidate in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions:
+        if str(ctx.declared_on(name, candidate, of)) and _fits(ctx, name, candidate, offered):
+            return candidate
+    return None
+
+
+def _runs_here(ctx: AuditContext, name: str, version: Version) -> bool:
+    nvidia = ctx.host.driver
+    requirement = ctx.find(name)
+    where = ctx.where(requirement.extras if requirement else frozenset())
+    build = builds.build_of(name, version, where)
+    if build is None:
+        return not builds.is_gpu_package(name)  # a GPU package's unknown build is no fix
+    if build.cuda is None or nvidia is None or nvidia.driver is None:
+        return True
+    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    return builds.best_build(name, version, where, nvidia.driver, capabilities) is not None
 
 
 def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
