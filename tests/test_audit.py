@@ -67,7 +67,7 @@ def test_case_5_cu128_build_has_no_kernels_for_pascal(tmp_path: Path) -> None:
     finding = codes(report)["ED102"]
     assert finding.category == "gpu-arch-unsupported"
     assert "(6.1)" in finding.message and "cu128" in finding.message
-    assert finding.fix == "install the cu126 build: torch==2.8.0+cu126 from https://download.pytorch.org/whl/cu126"
+    assert finding.fix == "install the cu126 build (torch==2.8.0+cu126 from https://download.pytorch.org/whl/cu126)"
 
 
 def test_case_6_linux_freeze_on_apple_silicon(tmp_path: Path) -> None:

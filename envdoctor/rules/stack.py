@@ -131,9 +131,9 @@ class Runnable(NamedTuple):
         return f"{' '.join(pins)}{index}{cuda}{moved}{clash if self.clashes else ''}"
 
     def offer(self) -> str:
-        """The fix in a sentence: "the cu118 build: torch==2.1.0+cu118 ... from <index>"."""
+        """The fix in a sentence: "the cu118 build (torch==2.1.0+cu118 ... from <index>)"."""
         if self.build.index_url and self.build.variant:
-            return f"the {self.build.variant} build: {self.install()}"
+            return f"the {self.build.variant} build ({self.install()})"
         return self.install(cuda_note=True)
 
 
@@ -168,7 +168,14 @@ def _companion_names(ctx: AuditContext, name: str) -> frozenset[str]:
     """The packages of the set that move in lockstep with ``name`` (torchvision with torch)."""
     # The newest release the base has lockstep rows for (a release newer than them has none yet).
     steps = next((s for v in ctx.candidates(name).versions if (s := facts.lockstep(name, v))), ())
-    return frozenset(step.companion for step in steps if not step.on_own_line and ctx.find(step.companion))
+    # A companion the set only pulls in moves by itself, but for the build label it must share.
+    return frozenset(
+        step.companion
+        for step in steps
+        if not step.on_own_line
+        and (found := ctx.find(step.companion)) is not None
+        and (found.required_by is None or step.same_build)
+    )
 
 
 def _companions(ctx: AuditContext, name: str, version: Version, build: Build) -> tuple[str, ...] | None:
