@@ -57,6 +57,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
     project_pythons: list[tuple[SpecifierSet, Location]] = []
     host_index = IndexOptions()  # the index options of the files the host installs (not a Dockerfile's)
     images, environment, system_packages, commands = [], [], [], []
+    unread: list[tuple[str, Location]] = []
     for path in paths:
         kind = options.kind or detect_kind(path)
         if kind == "requirements":
@@ -91,6 +92,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
             environment += dockerfile.environment
             system_packages += dockerfile.system_packages
             commands += dockerfile.commands
+            unread += dockerfile.unread
             index = _merge_index(index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
     if len(requirements) > MAX_REQUIREMENTS:
         where = inputs[-1].path if inputs else "the inputs"
@@ -112,6 +114,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
         environment=tuple(environment),
         system_packages=tuple(system_packages),
         commands=tuple(commands),
+        unread=tuple(unread),
     )
 
 

@@ -71,6 +71,8 @@ class Dockerfile:
     # Files copied from the build context: destination in the image -> path in the context.
     copies: dict[str, str] = field(default_factory=dict)
     index_urls: list[str] = field(default_factory=list)
+    # What could not be read, and why (a variable without a value): not judged, never exit 2.
+    unread: list[tuple[str, Location]] = field(default_factory=list)
 
 
 def parse_dockerfile(text: str, path: str) -> Dockerfile:

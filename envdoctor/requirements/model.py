@@ -52,6 +52,13 @@ class Requirement(NamedTuple):
     # it came in further down ("torch 2.15.0 via deepspeed 0.18.4"); "the resolution" for
     # --resolve. Such requirements exist only in the audit.
     required_by: str | None = None
+    # The build variant (cpu, cu121) a source other than PyPI fixes for this package: the variant
+    # of the PyTorch index a uv source names, conda's pytorch-cuda=12.1. None: the set's indexes
+    # decide, as for any line.
+    variant: str | None = None
+    # Where the package comes from when not the set's indexes, for messages: "the pytorch-cu121
+    # index (tool.uv.sources)", "conda channel pytorch". None: the set's indexes.
+    source: str | None = None
 
     @property
     def pinned_version(self) -> Version | None:
@@ -104,6 +111,9 @@ class RequirementSet(NamedTuple):
     commands: tuple[tuple[str, Location], ...] = ()
     # A project's own requires-python (pyproject.toml), where it was written.
     requires_python: tuple[tuple[SpecifierSet, Location], ...] = ()
+    # What an input holds that could not be read (a variable without a value, a shell construct),
+    # each with why: reported as one not-judged note each, never a failed audit.
+    unread: tuple[tuple[str, Location], ...] = ()
 
     def named(self) -> list[Requirement]:
         return [r for r in self.requirements if r.name is not None and not r.constraint]

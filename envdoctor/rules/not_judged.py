@@ -12,6 +12,7 @@ from envdoctor.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from _unread(ctx)
     if ctx.resolved or ctx.resolver_error:
         return
     unknown = [
@@ -59,3 +60,16 @@ def _unknown_builds(ctx: AuditContext) -> Iterator[Finding]:
         packages=tuple(b.requirement.describe() for b in unknown),
         fix="pin a release the knowledge base knows (envdoctor kb show torch), or run envdoctor audit --resolve",
     )
+
+
+def _unread(ctx: AuditContext) -> Iterator[Finding]:
+    """What an input holds that could not be read (a Dockerfile's variable without a value): the
+    audit goes on without it, and says so once for each place."""
+    for why, location in ctx.requirements.unread:
+        yield ctx.finding(
+            "ED900",
+            f"not read: {why}; what it installs is not judged",
+            location=location,
+            fix="give the value where the file can say it (an ARG default, a requirements file), or audit the "
+            "files it installs directly",
+        )
