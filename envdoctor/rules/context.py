@@ -142,7 +142,10 @@ class AuditContext:
         torch from the PyTorch CPU index declares no nvidia-* wheels)."""
         from envdoctor.kb import builds
 
-        build = builds.build_of(name, version, self.where(extras))
+        # The set's own line, not find(): this is asked while what the set pulls in is worked out.
+        line = next((r for r in self._direct if r.name == canonicalize_name(name)), None)
+        where = self.where_of(line)._replace(extras=extras) if line is not None else self.where(extras)
+        build = builds.build_of(name, version, where)
         return build is None or build.from_pypi or (build.variant is None and not build.unknown)
 
     def where(self, extras: frozenset[str] = frozenset()) -> Where:
@@ -151,6 +154,14 @@ class AuditContext:
         from envdoctor.kb.builds import Where
 
         return Where(self.facts.os, self.facts.arch, self.index_variant(), extras)
+
+    def where_of(self, requirement: Requirement | None) -> Where:
+        """Where one requirement installs: with its extras, and from the build its own source fixes
+        (a uv source's PyTorch index, conda's pytorch-cuda) over the set's indexes."""
+        if requirement is None:
+            return self.where()
+        where = self.where(requirement.extras)
+        return where._replace(index_variant=requirement.variant) if requirement.variant else where
 
     def index_variant(self) -> str | None:
         """The build variant of a PyTorch wheel index the requirement set uses, if any."""

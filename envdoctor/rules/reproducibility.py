@@ -130,8 +130,8 @@ def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterato
     has_pytorch_index = any(map(facts.pytorch_index_variant, urls)) or bool(ctx.requirements.indexes.find_links)
     for requirement in requirements:
         version = requirement.pinned_version
-        if version is None or not version.local or has_pytorch_index:
-            continue
+        if version is None or not version.local or has_pytorch_index or requirement.source is not None:
+            continue  # no label, or an index that serves it: the set's, or the line's own (a uv source)
         if not facts.has_variant_builds(requirement.name or "", version.local):
             continue
         yield ctx.finding(

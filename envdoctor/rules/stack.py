@@ -88,7 +88,7 @@ def _package_build(ctx: AuditContext, name: str, version: Version | None) -> Pac
     version = version or ctx.version_of(name)
     if requirement is None:
         return None
-    build = builds.build_of(name, version, ctx.where(requirement.extras))
+    build = builds.build_of(name, version, ctx.where_of(requirement))
     if build is None:
         return None
     considered = None if ctx.candidates(name).exact or version is None else ctx.subject(name, version)
