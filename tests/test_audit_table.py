@@ -1061,6 +1061,95 @@ ROWS = [
     ),
     row("v100-xformers-0.0.35", "xformers==0.0.35\ntorch==2.10.0", HOST_V100, ("ED102:error",)),
     row("5090-cupy-ptx", "cupy-cuda12x==13.3.0", HOST_5090, absent=("ED102",)),
+    # ============================================================================================
+    # A reviewer's reading of the projects' findings (session 3): the defects it found, as rows.
+    # torch.toml release 2.7.1: torchaudio 2.7.1, variants incl. cu118; releases: torchaudio 2.11.1
+    # asks torch>=2.11; torchvision 0.17.0 and torchtext 0.16.2 pin torch 2.2.0 and have cp312 wheels.
+    row(
+        "v100-torch-range-with-bare-torchaudio-moves-it",
+        "torch>=2.1\ntorchaudio",
+        HOST_V100,
+        ("ED101:error", "ED102:error"),
+        fix={"ED102": ("torch==2.7.1+cu118 torchaudio==2.7.1+cu118",)},
+    ),
+    row(
+        "py312-fix-moves-companions-the-least",
+        "torch==2.1.0\ntorchvision==0.16.0\ntorchtext==0.16.0",
+        linux("3.12", "570.86.16", "NVIDIA GeForce RTX 5090"),
+        ("ED302:error",),
+        fix={"ED302": ("torch>=2.2.0", "with torchvision==0.17.0 torchtext==0.16.2 (the nearest release")},
+    ),
+    # gpu_packages kernels: no flash-attn wheel carries 7.0 code; a newer driver cannot change that.
+    row(
+        "v100-flash-attn-no-driver-advice",
+        "flash-attn>=2.0",
+        HOST_V100,
+        ("ED102:error",),
+        ("ED101",),
+        fix={"ED102": ("leave it out",)},
+    ),
+    # cu130 builds of torch carry no sm_70: the driver upgrade is not offered beside the cu118 build.
+    row("v100-torch-bare-no-driver-upgrade", "torch", HOST_V100, ("ED101:error",), fix={"ED101": ("cu118",)}),
+    row(
+        "mac-and-cuda-marker-on-the-line",
+        "tensorflow[and-cuda]\ntensorflow-text>=2.20.1,<2.21.0",
+        HOST_MAC,
+        ("ED301:error",),
+        fix={"ED301": ("(tensorflow[and-cuda]; sys_platform != 'darwin')",)},
+    ),
+    # ============================================================================================
+    # A Dockerfile's base image as a layer of the host (issue 13 part 3). Tags by their publishers'
+    # schemes: pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime carries torch 2.5.1, a cu124 build
+    # (cuda.toml: CUDA 12 needs driver >= 525.60.13). base_images: NGC TensorFlow 23.01 is CUDA
+    # 12.0.1, "requires NVIDIA Driver release 525 or later", R470 >= 470.57 on data-center GPUs,
+    # compute capability 6.0 and later.
+    row(
+        "v100-pytorch-image-torch",
+        "FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN pip install --no-cache-dir transformers==4.46.0\n",
+        HOST_V100,
+        ("ED101:error",),
+        words={"ED101": ("torch 2.5.1", "from the base image pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime")},
+        name="Dockerfile",
+    ),
+    row(
+        "a100-pytorch-image-torch",
+        "FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN pip install --no-cache-dir transformers==4.46.0\n",
+        HOST_A100,
+        absent=(*OK, "ED101"),
+        name="Dockerfile",
+    ),
+    row(
+        "old-driver-ngc-image",
+        "FROM nvcr.io/nvidia/tensorflow:23.01-tf2-py3\n",
+        linux("3.10", "418.67", "8.0"),
+        ("ED101:error",),
+        words={"ED101": ("release 525 or later",)},
+        name="Dockerfile",
+    ),
+    row(
+        "r470-ngc-image-data-center",
+        "FROM nvcr.io/nvidia/tensorflow:23.01-tf2-py3\n",
+        HOST_V100,
+        ("ED101:warning",),
+        words={"ED101": ("data-center GPU", "470.57")},
+        name="Dockerfile",
+    ),
+    row(
+        "maxwell-ngc-image",
+        "FROM nvcr.io/nvidia/tensorflow:23.01-tf2-py3\n",
+        linux("3.10", "535.104.05", "5.2"),
+        ("ED102:error",),
+        name="Dockerfile",
+    ),
+    row(
+        "unknown-base-image-may-carry-torch",
+        "FROM example/ml-base:th2.6.0-cu124\nRUN pip install --no-cache-dir deepspeed==0.18.4\n",
+        HOST_A100,
+        ("ED900",),
+        ("ED101", "ED102"),
+        words={"ED900": ("may already carry torch",)},
+        name="Dockerfile",
+    ),
     row(
         "v100-torch-torchvision-bare",
         "torch\ntorchvision",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from packaging.utils import canonicalize_name
+
 from envdoctor.audit.result import AuditReport, Resolution
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import HostProfile
-from envdoctor.requirements.model import RequirementSet
+from envdoctor.requirements.model import Form, Requirement, RequirementSet
 from envdoctor.rules.context import AuditContext
 
 # A resolver, given the set, one host and the host's name (for progress and messages).
@@ -62,14 +64,16 @@ def _environments(requirements: RequirementSet) -> list[RequirementSet]:
     in_image = {item.path for item in requirements.inputs if item.kind == "dockerfile" or item.installed_by}
     on_host = tuple(r for r in requirements.requirements if r.location.path not in in_image)
     pythons_on_host = tuple(p for p in requirements.requires_python if p[1].path not in in_image)
+    in_the_image = tuple(r for r in requirements.requirements if r not in on_host)
     image = requirements._replace(
-        requirements=tuple(r for r in requirements.requirements if r not in on_host),
+        requirements=(*in_the_image, *_preinstalled(requirements, in_the_image)),
         requires_python=tuple(p for p in requirements.requires_python if p not in pythons_on_host),
     )
     if not on_host and not pythons_on_host:
         return [image]
     host = requirements._replace(
         requirements=on_host,
+        unread=tuple(u for u in requirements.unread if u[1].path not in in_image),
         requires_python=pythons_on_host,
         indexes=requirements.host_indexes or requirements.indexes,
         images=(),
@@ -78,6 +82,42 @@ def _environments(requirements: RequirementSet) -> list[RequirementSet]:
         commands=(),
     )
     return [image, host]
+
+
+def _preinstalled(requirements: RequirementSet, installed: tuple[Requirement, ...]) -> list[Requirement]:
+    """What the final stage's base image already carries (pytorch/pytorch's torch, an NGC image's),
+    as exact pins on its FROM line, but for packages the Dockerfile installs itself."""
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+
+    from envdoctor.kb import facts
+
+    base = requirements.final_base()
+    carried = facts.image_facts(base.repository, base.tag) if base is not None else None
+    if base is None or carried is None:
+        return []
+    named = {r.name for r in installed}
+    found = []
+    for pin in carried.preinstalled:
+        try:
+            parsed = Pep508(pin)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(parsed.name)
+        if name in named:
+            continue
+        found.append(
+            Requirement(
+                name,
+                Form.NAMED,
+                base.location,
+                pin,
+                parsed.specifier,
+                variant=carried.variant,
+                source=f"the base image {base.reference}",
+            )
+        )
+    return found
 
 
 def _assumed(context: AuditContext, resolution: Resolution) -> list[Finding]:

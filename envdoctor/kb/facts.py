@@ -537,6 +537,84 @@ _CUDA_IMAGE_TAG = re.compile(
 )
 
 
+class ImageFacts(NamedTuple):
+    """What a base image carries, as the base knows it: from its base_images row, else what its
+    tag says by its publisher's naming scheme. Every field may be unknown."""
+
+    cuda: str | None = None
+    cudnn: str | None = None
+    python: str | None = None
+    glibc: str | None = None
+    # The driver the image's release notes ask, and the data-center branches they also allow.
+    min_driver: str | None = None
+    compat_drivers: tuple[str, ...] = ()
+    min_capability: str | None = None
+    # Its NVIDIA_REQUIRE_CUDA (nvidia/cuda images and those built on them).
+    require_cuda: str | None = None
+    # Distributions it installs, "name==version", and the build variant they are (pytorch/pytorch's cu124).
+    preinstalled: tuple[str, ...] = ()
+    variant: str | None = None
+    source: str | None = None
+
+
+# Docker Hub tags of PyTorch's and TensorFlow's own images, by the schemes their publishers write:
+# pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime (docker-release.yml: PYTORCH_DOCKER_TAG =
+# "${PYTORCH_VERSION}-cuda${CUDA_VERSION_SHORT}-cudnn${CUDNN_VERSION}-runtime"), and
+# tensorflow/tensorflow:2.15.0-gpu (TensorFlow's Docker guide: a release's tag, -gpu for GPU support).
+_PYTORCH_IMAGE_TAG = re.compile(
+    r"^(?P<torch>\d+\.\d+\.\d+)-cuda(?P<cuda>\d+\.\d+)-cudnn(?P<cudnn>\d+)-(?:runtime|devel)$"
+)
+_TENSORFLOW_IMAGE_TAG = re.compile(r"^(?P<tf>\d+\.\d+\.\d+)-gpu(?:-jupyter)?$")
+PYTORCH_IMAGE_TAGS_URL = "https://github.com/pytorch/pytorch/blob/main/.github/workflows/docker-release.yml"
+TENSORFLOW_IMAGE_TAGS_URL = "https://github.com/tensorflow/docs/blob/master/site/en/install/docker.md"
+_DOCKER_HUB_PREFIXES = ("docker.io/library/", "docker.io/", "library/")
+
+
+def image_facts(repository: str, tag: str | None) -> ImageFacts | None:
+    """What the image ``repository:tag`` carries; None where the base knows nothing of it."""
+    if not tag:
+        return None
+    name = next((repository.removeprefix(p) for p in _DOCKER_HUB_PREFIXES if repository.startswith(p)), repository)
+    row = base_image(name, tag)
+    if row is not None:
+        return _row_facts(row)
+    if name == "pytorch/pytorch" and (match := _PYTORCH_IMAGE_TAG.match(tag)):
+        cuda = match.group("cuda")
+        return ImageFacts(
+            cuda=cuda,
+            cudnn=match.group("cudnn"),
+            preinstalled=(f"torch=={match.group('torch')}",),
+            variant=variant_of_pypi_cuda(cuda),
+            source=PYTORCH_IMAGE_TAGS_URL,
+        )
+    if name == "tensorflow/tensorflow" and (match := _TENSORFLOW_IMAGE_TAG.match(tag)):
+        tested = tensorflow_tested(Version(match.group("tf")))
+        return ImageFacts(
+            cuda=str(tested["cuda"]) if tested and "cuda" in tested else None,
+            preinstalled=(f"tensorflow=={match.group('tf')}",),
+            source=TENSORFLOW_IMAGE_TAGS_URL,
+        )
+    found = cuda_image(repository, tag)
+    if found is None:
+        return None
+    return ImageFacts(cuda=found.cuda, require_cuda=found.require_cuda, source=found.source)
+
+
+def _row_facts(row: Row) -> ImageFacts:
+    return ImageFacts(
+        cuda=str(row["cuda"]) if "cuda" in row else None,
+        cudnn=str(row["cudnn"]) if "cudnn" in row else None,
+        python=row.get("python"),
+        glibc=row.get("glibc"),
+        min_driver=row.get("min_driver"),
+        compat_drivers=tuple(row.get("compat_drivers", ())),
+        min_capability=row.get("min_capability"),
+        require_cuda=row.get("require_cuda"),
+        preinstalled=tuple(row.get("preinstalled", ())),
+        source=str(row["source"]),
+    )
+
+
 def cuda_image(repository: str, tag: str | None) -> CudaImage | None:
     """The CUDA an nvidia/cuda image carries; None for any other image."""
     if repository not in CUDA_IMAGE_REPOSITORIES or not tag:

@@ -145,6 +145,36 @@ def _name(value: Any) -> None:
         raise RowError(f"{value!r} is not a canonical package name like scikit-learn")
 
 
+def _versions(value: Any) -> None:
+    """A non-empty list of PEP 440 versions (driver floors such as 470.57 or 525.85)."""
+    if not isinstance(value, list) or not value:
+        raise RowError("expected a list of versions")
+    for item in value:
+        _version(item)
+
+
+def _pinned(value: Any) -> None:
+    """A non-empty list of "name==version" pins: what an image carries installed, one exact
+    version a package, under its canonical name (an NGC build such as 2.2.0a0+81ea7a4 as written)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    if not isinstance(value, list) or not value:
+        raise RowError("expected a list of name==version pins")
+    for item in value:
+        try:
+            requirement = Requirement(item) if isinstance(item, str) else None
+        except InvalidRequirement:
+            requirement = None
+        specifiers = list(requirement.specifier) if requirement else []
+        exact = len(specifiers) == 1 and specifiers[0].operator == "=="
+        if requirement is None or not exact or requirement.extras or requirement.marker or requirement.url:
+            raise RowError(f"{item!r} is not a pin like torch==2.1.0")
+        if requirement.name != canonicalize_name(requirement.name):
+            raise RowError(f"{item!r}: write the name in its canonical form, {canonicalize_name(requirement.name)}")
+        _version(specifiers[0].version)
+
+
 def _pins(value: Any) -> None:
     """A mapping of package name to an exact version or a specifier."""
     if not isinstance(value, dict) or not value:
@@ -171,6 +201,8 @@ KINDS = {
     "capabilities": _capabilities,
     "variants": _variants,
     "pins": _pins,
+    "pinned": _pinned,
+    "versions": _versions,
     "platforms": _platforms,
     "digest": _digest,
     "python_minor": _python_minor,
@@ -374,8 +406,10 @@ TOPICS: tuple[Topic, ...] = (
             Table(
                 "image",
                 "tag",
-                {"repository": "text", "tag": "text", "flavor": "text", "os": "text"},
+                {"repository": "text", "tag": "text", "flavor": "text"},
                 {
+                    # Optional: NVIDIA's framework release notes, as read, do not all name the OS.
+                    "os": "text",
                     "cuda": "version",
                     "cudnn": "version",
                     "require_cuda": "text",
@@ -385,6 +419,18 @@ TOPICS: tuple[Topic, ...] = (
                     "digest": "digest",
                     "size_source": "url",
                     "digest_source": "url",
+                    # The C library of the image's OS (manylinux floors), read from its package archive.
+                    "glibc": "version",
+                    "glibc_source": "url",
+                    # Python distributions the image carries installed, and other libraries it ships.
+                    "preinstalled": "pinned",
+                    "libraries": "pins",
+                    # The Linux driver the release notes require, and the older data-center driver
+                    # branches they still allow (forward compatibility), each "X (or later RX)".
+                    "min_driver": "version",
+                    "compat_drivers": "versions",
+                    "min_capability": "capability",
+                    "note": "text",
                 },
             ),
         ),

@@ -115,6 +115,18 @@ class RequirementSet(NamedTuple):
     # each with why: reported as one not-judged note each, never a failed audit.
     unread: tuple[tuple[str, Location], ...] = ()
 
+    def final_base(self) -> BaseImage | None:
+        """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""
+        if not self.images:
+            return None
+        image = self.images[-1]
+        for _ in self.images:  # a FROM chain is no longer than the stages
+            earlier = next((i for i in reversed(self.images) if i.stage and i.stage == image.reference), None)
+            if earlier is None or earlier is image:
+                break
+            image = earlier
+        return image
+
     def named(self) -> list[Requirement]:
         return [r for r in self.requirements if r.name is not None and not r.constraint]
 

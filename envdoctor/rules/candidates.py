@@ -8,6 +8,7 @@ for warnings. An exact pin is its own candidate even where the base does not kno
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
@@ -183,6 +184,16 @@ def _pythons(release: kb_releases.Release) -> str:
     if release.requires_python is not None:
         return f" (it requires Python {release.requires_python})"
     return ""
+
+
+def nearest(versions: Iterable[Version], to: Version) -> Version | None:
+    """The release closest to ``to`` that a fix can move a pin to: the oldest at or above it,
+    else the newest below it. The smallest move keeps the API the set was written against."""
+    ordered = sorted(versions)
+    above = [v for v in ordered if v >= to]
+    if above:
+        return above[0]
+    return ordered[-1] if ordered else None
 
 
 def span(versions: tuple[Version, ...] | list[Version], among: tuple[Version, ...] | list[Version] = ()) -> str:

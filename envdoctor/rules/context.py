@@ -23,8 +23,10 @@ from envdoctor.rules.markers import Markers
 
 if TYPE_CHECKING:
     from envdoctor.kb.builds import Where
+    from envdoctor.kb.facts import ImageFacts
 
 _PYTHON_IMAGES = ("python", "docker.io/library/python", "library/python")
+_NOT_VERDICTS = ("not-reproducible", "not-judged", "image-bloat")
 # python3.10 as apt, dnf or apk name it: the Python a Dockerfile installs on a base without one.
 _SYSTEM_PYTHON = re.compile(r"^python(3\.\d{1,2})(?:-dev|-full|-venv)?$")
 _PYTHON_TAG = re.compile(r"^(?P<version>3\.\d+(?:\.\d+)?)(?:-|$)")
@@ -84,7 +86,7 @@ class AuditContext:
         moves, clashes, installs = self._declared.rejudged(wanted)
         if not installs:
             return f"{fix}{why} (but no release it admits has a wheel for {self.facts.describe()})"
-        moved = f", with {' '.join(moves)} (the newest release that allows it)" if moves else ""
+        moved = f", with {' '.join(moves)} (the nearest release that allows it)" if moves else ""
         clash = f" (but {', '.join(clashes)} asks otherwise, and no release of it here allows it)" if clashes else ""
         return f"{fix}{why}{moved}{clash}"
 
@@ -213,7 +215,16 @@ class AuditContext:
         arch = "aarch64" if host.arch == "arm64" else host.arch
         image = self.image_python()
         python = ".".join(image[0].split(".")[:2]) if image else None
-        return HostFacts(python, "linux", arch, None, self.requirements.images[-1].reference)
+        base = self.base_facts()
+        libc = ("glibc", base.glibc) if base is not None and base.glibc else None
+        return HostFacts(python, "linux", arch, libc, self.requirements.images[-1].reference)
+
+    def base_facts(self) -> ImageFacts | None:
+        """What the image the final stage runs on carries, as the base knows it."""
+        from envdoctor.kb import facts
+
+        base = self.requirements.final_base()
+        return facts.image_facts(base.repository, base.tag) if base is not None else None
 
     def image_python(self) -> tuple[str, str] | None:
         """(the Python version, the image) of a Dockerfile's final image: an official python:X.Y
@@ -225,7 +236,20 @@ class AuditContext:
             match = _PYTHON_TAG.match(images[-1].tag or "")
             return (match.group("version"), images[-1].reference) if match else None
         installed = [m.group(1) for name, _ in self.requirements.system_packages if (m := _SYSTEM_PYTHON.match(name))]
-        return (installed[-1], images[-1].reference) if installed else None
+        if installed:
+            return installed[-1], images[-1].reference
+        base = self.base_facts()
+        return (base.python, images[-1].reference) if base is not None and base.python else None
+
+    def image_may_carry(self) -> bool:
+        """Whether the final stage runs on a base image the knowledge base knows nothing of, which
+        may already carry what the Dockerfile's packages pull in (a torch that pip then keeps)."""
+        from envdoctor.kb import facts
+
+        base = self.requirements.final_base()
+        if base is None or base.repository in (*_PYTHON_IMAGES, *facts.CUDA_IMAGE_REPOSITORIES):
+            return False
+        return self.base_facts() is None
 
     def _image_unknowns(self, requirement: Requirement | None) -> str | None:
         """What an image leaves unknown that a judgement of ``requirement``'s newest release rests
@@ -311,7 +335,8 @@ class AuditContext:
         if requirement is not None and not packages:
             packages = (requirement.describe(),)
         severity = severity if severity is not None else entry.severity
-        unknown = self._image_unknowns(requirement)
+        # Only a verdict about what installs rests on it, not a note on how the set is written.
+        unknown = self._image_unknowns(requirement) if entry.category not in _NOT_VERDICTS else None
         if unknown:
             # Judged as a fresh install of the newest release, which the image may not get.
             severity = min(severity, Severity.WARNING)

@@ -23,7 +23,7 @@ from packaging.version import Version
 from envdoctor.kb import releases as kb_releases
 from envdoctor.kb.releases import Dependency
 from envdoctor.requirements.model import Form, Requirement
-from envdoctor.rules.candidates import Candidates, HostFacts, Origin, candidates
+from envdoctor.rules.candidates import Candidates, HostFacts, Origin, candidates, nearest
 from envdoctor.rules.markers import Markers
 
 # How many levels of what a package pulls in are followed (accelerate -> torch -> nvidia-*).
@@ -252,13 +252,13 @@ class Declared:
         for parent, (version, _origin) in self.exact.items():
             if parent == name or self._admits_one(parent, version, name, known):
                 continue
-            fitting = next(
+            fitting = nearest(
                 (
                     v
                     for v in candidates(parent, SpecifierSet(), self.facts).versions
                     if str(self.declared_on(parent, v, name)) and self._admits_one(parent, v, name, known)
                 ),
-                None,
+                Version(version.public),
             )
             if fitting is not None:
                 moves.append(f"{parent}=={fitting}")

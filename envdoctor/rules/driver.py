@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.findings import Finding, Severity
-from envdoctor.kb import facts
+from envdoctor.kb import builds, facts
 from envdoctor.kb.check import major_minor
+from envdoctor.requirements.model import BaseImage
 from envdoctor.rules.context import AuditContext
-from envdoctor.rules.stack import CudaClaim, cuda_claims, runnable, system_cuda_claims
+from envdoctor.rules.stack import CudaClaim, cuda_claims, package_build, runnable, system_cuda_claims
 
 CODE = "ED101"
 
@@ -40,6 +41,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if not too_old:
             continue
+        kernels_missing = _lacks_kernels_here(ctx, claim)
+        fix = _fix(ctx, claim, need.minimum, upgrade_helps=not kernels_missing)
+        if fix is None:
+            continue  # no build of it runs on this GPU whatever the driver: ED102 says so, with its fix
         message = (
             f"{claim.what} needs NVIDIA driver >= {need.minimum} (CUDA {need.cuda}; {need.full} for its full "
             f"feature set); {has}"
@@ -48,7 +53,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             CODE,
             message,
             requirement=claim.requirement,
-            fix=_fix(ctx, claim, need.minimum),
+            fix=fix,
             references=(*need.sources, *claim.references),
             # Without [and-cuda], TensorFlow still runs on the CPU: a warning, not an error.
             severity=None if claim in wheel_claims else Severity.WARNING,
@@ -56,15 +61,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
-    """A CUDA base image whose NVIDIA_REQUIRE_CUDA the host's driver does not meet: the NVIDIA
-    container runtime refuses to start it ("unsatisfied condition: cuda>=13.2")."""
-    images = ctx.requirements.images
-    final = images[-1] if images else None
-    image = facts.cuda_image(final.repository, final.tag) if driver is not None and final is not None else None
-    driver_cuda = facts.cuda_of_driver(driver) if driver is not None else None
-    if image is None or image.require_cuda is None or image.cuda is None or driver is None or driver_cuda is None:
+    """A base image the host's driver cannot run: an nvidia/cuda image whose NVIDIA_REQUIRE_CUDA
+    it does not meet (the NVIDIA container runtime refuses to start it: "unsatisfied condition:
+    cuda>=13.2"), or an NGC image whose release notes ask a newer driver."""
+    final = ctx.requirements.final_base()
+    image = facts.image_facts(final.repository, final.tag) if driver is not None and final is not None else None
+    if image is None or driver is None or final is None:
         return
-    assert final is not None
+    if image.require_cuda is not None:
+        yield from _required_cuda(ctx, final, image, driver)
+    elif image.min_driver is not None:
+        yield from _release_notes_driver(ctx, final, image, driver)
+
+
+def _required_cuda(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str) -> Iterator[Finding]:
+    driver_cuda = facts.cuda_of_driver(driver)
+    if image.require_cuda is None or image.cuda is None or driver_cuda is None:
+        return
     if facts.container_admits(image.require_cuda, driver, driver_cuda) is not False:
         return
     required = image.require_cuda.split()[0]
@@ -80,16 +93,63 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
     )
 
 
-def _fix(ctx: AuditContext, claim: CudaClaim, minimum: str) -> str:
+def _release_notes_driver(
+    ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str
+) -> Iterator[Finding]:
+    """An NGC image's notes: "requires NVIDIA Driver release N or later", except on data-center
+    GPUs, where the listed older branches also run it (forward compatibility)."""
+    try:
+        version = Version(driver)
+    except InvalidVersion:
+        return
+    assert image.min_driver is not None
+    if version.major >= Version(image.min_driver).major:
+        return
+    branch = [c for c in image.compat_drivers if Version(c).major == version.major]
+    data_center = bool(branch) and version >= Version(branch[0])
+    cuda = f"CUDA {image.cuda}, " if image.cuda else ""
+    also = (
+        f"; on a data-center GPU, release {branch[0]} or later of the R{version.major} branch runs it too"
+        if data_center
+        else ""
+    )
+    yield ctx.finding(
+        CODE,
+        f"the base image {final.reference} is built on {cuda}which its release notes say requires NVIDIA driver "
+        f"release {image.min_driver} or later; the host has {driver}{also}",
+        location=final.location,
+        fix=f"upgrade the NVIDIA driver to release {image.min_driver} or later, or use an older release of the image"
+        + (" (or run it only on data-center GPUs, with the CUDA forward-compatibility package)" if data_center else ""),
+        references=tuple(filter(None, [image.source])),
+        severity=Severity.WARNING if data_center else None,
+    )
+
+
+def _fix(ctx: AuditContext, claim: CudaClaim, minimum: str, *, upgrade_helps: bool = True) -> str | None:
+    """A build that runs here, else the driver upgrade; the upgrade is offered only where it
+    would help: not for a build without kernels for the host's GPU. None: nothing helps."""
     upgrade = f"upgrade the NVIDIA driver to >= {minimum}"
     name = claim.requirement.name or ""
     found = runnable(ctx, name)
     if found is not None:
-        return f"install {found.offer()} or {upgrade}"
+        return f"install {found.offer()}" + (f" or {upgrade}" if upgrade_helps else "")
     elsewhere = runnable(ctx, name, within_set=False)
     if elsewhere is not None:
-        return f"{upgrade}, or move to a {name} with a build this driver runs: {elsewhere.install()}"
+        move = f"move to a {name} with a build this driver runs: {elsewhere.install()}"
+        return f"{upgrade}, or {move}" if upgrade_helps else move
+    if not upgrade_helps:
+        return None
     return f"{upgrade}: no release of {name} the base knows is built for a CUDA this driver runs"
+
+
+def _lacks_kernels_here(ctx: AuditContext, claim: CudaClaim) -> bool:
+    """Whether the claim's build has no kernels for some GPU of the host."""
+    nvidia = ctx.host.driver
+    build = package_build(ctx, claim.requirement.name or "")
+    if nvidia is None or build is None or build.requirement is not claim.requirement:
+        return False
+    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    return any(builds.lacks_kernels(build.build, capability) for capability in capabilities)
 
 
 def _dotted(cuda: str) -> str:

@@ -24,8 +24,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     if nvidia is None or not nvidia.gpus:
         return
     gpus = [(gpu, gpu.compute_capability) for gpu in nvidia.gpus if gpu.compute_capability]
+    yield from _base_image(ctx, gpus)
     for newest in _gpu_package_builds(ctx):
         yield from _judge(ctx, newest, gpus)
+
+
+def _base_image(ctx: AuditContext, gpus: list[tuple[Gpu, str]]) -> Iterator[Finding]:
+    """A base image whose release notes name an oldest GPU newer than one of the host's."""
+    final = ctx.requirements.final_base()
+    image = facts.image_facts(final.repository, final.tag) if final is not None else None
+    if final is None or image is None or image.min_capability is None:
+        return
+    for gpu, capability in gpus:
+        if facts.capability_below(capability, image.min_capability):
+            yield ctx.finding(
+                CODE,
+                f"the base image {final.reference} supports GPUs of compute capability {image.min_capability} and "
+                f"newer (its release notes), not {_gpu_name(gpu, capability)}",
+                location=final.location,
+                fix="use an older release of the image that still supports this GPU",
+                references=tuple(filter(None, [image.source])),
+            )
+            return
 
 
 def _gpu_package_builds(ctx: AuditContext) -> list[PackageBuild]:

@@ -119,13 +119,25 @@ def _finding(
         code,
         message,
         requirement=requirement,
-        fix=_fix(ctx, found, max(versions), _kind(newest)),
+        fix=_fix(ctx, found, max(versions), _kind(newest), _line_of(ctx, requirement)),
         references=_references(found),
         severity=Severity.WARNING if from_source else None,
     )
 
 
-def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why) -> str:
+def _line_of(ctx: AuditContext, requirement: Requirement) -> str:
+    """The line a marker goes on: the requirement's own, or for a package pulled in, the line of
+    the set's package that pulls it in (tensorflow[and-cuda], not its nvidia-cublas-cu12)."""
+    if requirement.required_by is None:
+        return str(requirement.name)
+    line = next(
+        (r for r in ctx.requirements.requirements if r.location == requirement.location and r.required_by is None),
+        None,
+    )
+    return line.text.split(";")[0].strip() if line is not None else str(requirement.name)
+
+
+def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why, line: str) -> str:
     """A release of the package that installs here, checked with the same facts: a newer one
     first; for a platform, a marker that keeps the line off this host's platform, and the newest
     older release that has a wheel for it."""
@@ -142,7 +154,7 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     )
     if why is Why.PLATFORM:
         marker = _marker_off(ctx, kb_releases.release(found.name, newest_blocked))
-        keep_off = f"keep the line off this platform ({found.name}{marker})" if marker else None
+        keep_off = f"keep the line off this platform ({line}{marker})" if marker else None
         return (
             ", or ".join(part for part in (keep_off, older) if part)
             or f"no release of {found.name} installs on {where}"
@@ -153,7 +165,7 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     python = ctx.facts.python
     return (
         f"no release of {found.name} has a wheel for Python {python} yet: {advice}, or keep the line off this "
-        f"Python ({found.name}; python_version < '{python}')"
+        f"Python ({line}; python_version < '{python}')"
     )
 
 

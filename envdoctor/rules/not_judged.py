@@ -25,6 +25,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         and not ctx.candidates(requirement.name or "").excluded
     ]
     yield from _unknown_builds(ctx)
+    yield from _carried_by_the_image(ctx)
     if not unknown:
         return
     names = ", ".join(r.describe() for r in unknown)
@@ -73,3 +74,30 @@ def _unread(ctx: AuditContext) -> Iterator[Finding]:
             fix="give the value where the file can say it (an ARG default, a requirements file), or audit the "
             "files it installs directly",
         )
+
+
+def _carried_by_the_image(ctx: AuditContext) -> Iterator[Finding]:
+    """GPU packages that the Dockerfile's packages pull in, on a base image the base knows
+    nothing of: it may carry them already, and pip keeps what satisfies the requirement."""
+    if not ctx.image_may_carry():
+        return
+    # What the Dockerfile's own packages pull in, not what those pull in further down (torch, not its nvidia-* wheels).
+    pulled = [
+        r
+        for r in ctx.wanted()
+        if r.required_by is not None and " via " not in r.required_by and builds.is_gpu_package(r.name or "")
+    ]
+    if not pulled:
+        return
+    base = ctx.requirements.final_base()
+    assert base is not None
+    names = ", ".join(dict.fromkeys(str(r.name) for r in pulled))
+    yield ctx.finding(
+        "ED900",
+        f"the base image {base.reference} may already carry {names}, which the Dockerfile's packages pull in: "
+        "which build is installed is not judged",
+        requirement=pulled[0],
+        packages=tuple(dict.fromkeys(r.describe() for r in pulled)),
+        fix="install the GPU packages with explicit pins in the Dockerfile, or audit on a base image the knowledge "
+        "base knows (envdoctor kb show base_images)",
+    )

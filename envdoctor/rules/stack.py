@@ -12,7 +12,7 @@ from packaging.version import Version
 from envdoctor.kb import builds, facts
 from envdoctor.kb.builds import Build
 from envdoctor.requirements.model import Requirement
-from envdoctor.rules.candidates import candidates
+from envdoctor.rules.candidates import candidates, nearest
 from envdoctor.rules.context import AuditContext
 
 
@@ -54,7 +54,9 @@ class PackageBuild(NamedTuple):
     def describe(self) -> str:
         subject = self.considered or f"{self.build.package}{f' {self.build.version}' if self.build.version else ''}"
         variant = f"{self.variant} build, " if self.variant else ""
-        return f"{subject} ({variant}from {self.how})" if self.variant or self.cuda or self.build.cpu_only else subject
+        # Where it comes from: the line's own source (a base image, a uv index) over the build's index.
+        how = self.requirement.source or self.how
+        return f"{subject} ({variant}from {how})" if self.variant or self.cuda or self.build.cpu_only else subject
 
 
 class CudaClaim(NamedTuple):
@@ -86,8 +88,8 @@ def package_build(ctx: AuditContext, name: str, version: Version | None = None) 
 def _package_build(ctx: AuditContext, name: str, version: Version | None) -> PackageBuild | None:
     requirement = ctx.find(name)
     version = version or ctx.version_of(name)
-    if requirement is None:
-        return None
+    if requirement is None or (requirement.required_by is not None and ctx.image_may_carry()):
+        return None  # an unknown base image may carry it already: which build pip keeps is unknown
     build = builds.build_of(name, version, ctx.where_of(requirement))
     if build is None:
         return None
@@ -166,8 +168,10 @@ def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnab
 
 def _companion_names(ctx: AuditContext, name: str) -> frozenset[str]:
     """The packages of the set that move in lockstep with ``name`` (torchvision with torch)."""
-    # The newest release the base has lockstep rows for (a release newer than them has none yet).
-    steps = next((s for v in ctx.candidates(name).versions if (s := facts.lockstep(name, v))), ())
+    # Over every release the requirement can become: a release's rows may leave a companion out
+    # (torchaudio stopped moving in lockstep), and a release newer than the rows has none.
+    steps = [step for v in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions
+             for step in facts.lockstep(name, v)]  # fmt: skip
     # A companion the set only pulls in moves by itself, but for the build label it must share.
     return frozenset(
         step.companion
@@ -276,13 +280,16 @@ def _compiled_against_pypi(build: Build | None, package: str) -> bool:
 
 
 def _fitting_release(ctx: AuditContext, name: str, offered: Build) -> Version | None:
-    """The newest release of ``name`` installable here that declares a requirement on the
-    offered package admitting the offered build, and runs here."""
+    """The release of ``name`` installable here, nearest the set's pin of it (else the newest),
+    that declares a requirement on the offered package admitting the offered build, and runs here."""
     of = str(offered.package)
-    for candidate in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions:
-        if str(ctx.declared_on(name, candidate, of)) and _fits(ctx, name, candidate, offered):
-            return candidate
-    return None
+    fitting = [
+        candidate
+        for candidate in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions
+        if str(ctx.declared_on(name, candidate, of)) and _fits(ctx, name, candidate, offered)
+    ]
+    pinned = ctx.exact_version(name)
+    return nearest(fitting, Version(pinned.public)) if pinned is not None else (fitting[0] if fitting else None)
 
 
 def _runs_here(ctx: AuditContext, name: str, version: Version) -> bool:
