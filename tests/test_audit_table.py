@@ -836,9 +836,10 @@ ROWS = [
         "v100-flash-attn",
         "flash-attn==2.7.4\ntorch==2.4.1",
         HOST_V100,
-        ("ED102",),
-        ("ED101",),
-        bug="FlashAttention 2 needs Ampere (8.0) or newer; the base has no minimum compute capability for flash-attn",
+        # FlashAttention 2's wheels carry sm_80/sm_90 only (gpu_packages kernels); torch 2.4.1's
+        # PyPI build is CUDA 12.1, which driver 470 does not run (its own ED101).
+        ("ED102:error", "ED101:error"),
+        words={"ED102": ("flash-attn 2.7.4", "8.0, 9.0"), "ED101": ("torch 2.4.1",)},
     ),
     row(
         "a100-bitsandbytes",

@@ -250,4 +250,4 @@ def test_unknown_kind_asks_for_kind() -> None:
     with pytest.raises(InputError, match="--kind"):
         detect_kind("deps.cfg")
     with pytest.raises(UsageError):
-        load_requirement_set(["x"], SourceOptions(kind="conda"))
+        load_requirement_set(["x"], SourceOptions(kind="cargo"))

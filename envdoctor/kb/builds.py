@@ -43,6 +43,9 @@ class Where(NamedTuple):
     arch: str | None
     index_variant: str | None = None
     extras: frozenset[str] = frozenset()
+    # The variant is the build for certain: the line's own source fixes it (a conda build, a uv
+    # source on one index), rather than an index that may or may not serve the release.
+    variant_certain: bool = False
 
 
 class Build(NamedTuple):
@@ -139,6 +142,8 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     if local:
         variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
         index = facts.pytorch_index_url(variant)
+    elif where.index_variant and where.variant_certain:
+        variant, how, sources, from_pypi = where.index_variant, f"its source, a {where.index_variant} build", (), False
     elif where.index_variant and release is None:
         # The variant index may serve this release (its build then wins over PyPI's) or not: the
         # base has no row saying which.

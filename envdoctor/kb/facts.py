@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from packaging.requirements import Requirement as Pep508Requirement
 from packaging.specifiers import SpecifierSet
@@ -18,8 +18,18 @@ from packaging.version import InvalidVersion, Version
 from envdoctor.kb import Row, load_topic
 from envdoctor.kb.check import cuda_of_variant, major_minor
 
-if TYPE_CHECKING:
-    from envdoctor.requirements.model import IndexOptions
+
+class Indexes(Protocol):
+    """The index options of a requirement set, as far as the base asks them (the requirement
+    model's IndexOptions has them; the knowledge layer does not import it)."""
+
+    @property
+    def index_url(self) -> str | None: ...
+    @property
+    def extra_index_urls(self) -> tuple[str, ...]: ...
+    @property
+    def find_links(self) -> tuple[str, ...]: ...
+
 
 MINOR_COMPAT_FIRST_MAJOR = 11  # minor version compatibility exists from CUDA 11 on (cuda.toml)
 
@@ -189,14 +199,18 @@ def pytorch_index_url(variant: str) -> str:
     return f"{PYTORCH_INDEX}/{variant}"
 
 
-def index_serves(name: str, indexes: IndexOptions) -> frozenset[Version] | None:
+def index_serves(name: str, indexes: Indexes) -> frozenset[Version] | None:
     """The releases of ``name`` reachable when a PyTorch variant index is the only index (those
     it has a build of), or None when nothing limits them."""
     if indexes.extra_index_urls or indexes.find_links or not indexes.index_url:
         return None
     variant = pytorch_index_variant(indexes.index_url)
-    if variant is None:
-        return None
+    return variant_serves(name, variant) if variant is not None else None
+
+
+def variant_serves(name: str, variant: str) -> frozenset[Version] | None:
+    """The releases of ``name`` the PyTorch index of ``variant`` has a build of (torch and its
+    companions, by the release rows), or None for a package the rows do not cover."""
     wanted = canonicalize_name(name)
     served = set()
     for row in load_topic("torch", "release"):

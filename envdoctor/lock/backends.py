@@ -121,7 +121,9 @@ def _split(request: LockRequest) -> tuple[list[str], list[str], list[str]]:
         if requirement.form is Form.PATH or requirement.editable or requirement.name is None:
             loose.append(("-e " if requirement.editable else "") + requirement.text)
         elif requirement.form in (Form.URL, Form.VCS) and requirement.text.startswith(_BARE_URL):
-            named.append(f"{requirement.name} @ {requirement.url}")
+            # The marker too: a Windows-only wheel URL must not be locked for Linux.
+            marker = f" ; {requirement.marker}" if requirement.marker is not None else ""
+            named.append(f"{requirement.name} @ {requirement.url}{marker}")
         else:
             named.append(requirement.text)
     constraints = [r.text for r in request.requirements.requirements if r.constraint]

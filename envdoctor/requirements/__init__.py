@@ -4,12 +4,15 @@ RequirementSet."""
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, NamedTuple
 
 from envdoctor.errors import InputError, UsageError
 from envdoctor.requirements.model import (
     MAX_REQUIREMENTS,
+    BaseImage,
     IndexOptions,
     Input,
     Location,
@@ -20,7 +23,10 @@ from envdoctor.requirements.model import (
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
-KINDS = ("requirements", "pyproject", "pylock", "dockerfile")
+KINDS = ("requirements", "pyproject", "pylock", "uvlock", "dockerfile", "conda", "conda-list")
+# conda's environment files and `conda list` output, by the names projects give them.
+_CONDA_NAMES = ("environment.yml", "environment.yaml", "environment[-_]*.y*ml", "env.yml", "conda*.y*ml")
+_CONDA_LIST_NAMES = ("conda-*.lock", "spec-file.txt", "package-list.txt")
 _DOCKERFILE_NAMES = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*", "Containerfile.*")
 
 
@@ -29,10 +35,20 @@ def detect_kind(path: str) -> str:
     name = PurePath(path).name
     if name == "pyproject.toml":
         return "pyproject"
+    if name == "uv.lock":
+        return "uvlock"
     if name == "pylock.toml" or fnmatch.fnmatch(name, "pylock.*.toml"):
         return "pylock"
     if any(fnmatch.fnmatch(name, pattern) for pattern in _DOCKERFILE_NAMES):
         return "dockerfile"
+    if any(fnmatch.fnmatch(name, pattern) for pattern in _CONDA_NAMES):
+        return "conda"
+    if any(fnmatch.fnmatch(name, pattern) for pattern in _CONDA_LIST_NAMES):
+        return "conda-list"
+    if name.endswith((".yml", ".yaml")) or (name.endswith(".txt") and path != "-"):
+        sniffed = _sniff_conda(path)
+        if sniffed is not None:
+            return sniffed
     if name.endswith((".txt", ".in")) or name.startswith(("requirements", "constraints")) or path == "-":
         return "requirements"
     raise InputError(path, f"cannot tell what kind of file this is; say it with --kind ({', '.join(KINDS)})")
@@ -47,79 +63,170 @@ class SourceOptions(NamedTuple):
 
 def load_requirement_set(paths: list[str], options: SourceOptions) -> RequirementSet:
     """Read every input into one RequirementSet; bad input raises InputError naming file and line."""
-    from envdoctor.fsio import read_text_input
-
     if options.kind is not None and options.kind not in KINDS:
         raise UsageError(f"--kind {options.kind!r}: expected one of {', '.join(KINDS)}")
-    requirements: list[Requirement] = []
-    inputs: list[Input] = []
-    index = IndexOptions()
-    project_pythons: list[tuple[SpecifierSet, Location]] = []
-    host_index = IndexOptions()  # the index options of the files the host installs (not a Dockerfile's)
-    images, environment, system_packages, commands = [], [], [], []
-    unread: list[tuple[str, Location]] = []
+    found = _Found()
     for path in paths:
         kind = options.kind or detect_kind(path)
-        if kind == "requirements":
-            from envdoctor.requirements.requirements_txt import parse_requirements
-
-            found, found_inputs, found_index = parse_requirements(path)
-            requirements += found
-            inputs += found_inputs
-            index = _merge_index(index, found_index)
-            host_index = _merge_index(host_index, found_index)
-        elif kind == "pyproject":
-            from envdoctor.requirements.pyproject import parse_pyproject, requires_python
-
-            text = read_text_input(path)
-            requirements += parse_pyproject(text, path, options.extras, options.groups)
-            if (pythons := requires_python(text, path)) is not None:
-                project_pythons.append(pythons)
-            inputs.append(Input(path, kind, _lockfile_beside(path)))
-        elif kind == "pylock":
-            from envdoctor.requirements.pylock import parse_pylock
-
-            requirements += parse_pylock(read_text_input(path), path)
-            inputs.append(Input(path, kind))
-        else:
-            from envdoctor.requirements.dockerfile import parse_dockerfile
-
-            dockerfile = parse_dockerfile(read_text_input(path), path)
-            inputs.append(Input(path, kind))
-            inputs += [item._replace(installed_by=path) for item in dockerfile.inputs]
-            requirements += dockerfile.requirements
-            images += dockerfile.images
-            environment += dockerfile.environment
-            system_packages += dockerfile.system_packages
-            commands += dockerfile.commands
-            unread += dockerfile.unread
-            index = _merge_index(index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
-    if len(requirements) > MAX_REQUIREMENTS:
-        where = inputs[-1].path if inputs else "the inputs"
+        _READERS[kind](path, options, found)
+    if len(found.requirements) > MAX_REQUIREMENTS:
+        where = found.inputs[-1].path if found.inputs else "the inputs"
         raise InputError(where, f"more than {MAX_REQUIREMENTS:,} requirements in all: not judged")
     if options.installed_python is not None:
         from envdoctor.requirements.installed import installed_requirements
 
-        found, _python = installed_requirements(options.installed_python)
-        requirements += found
-        inputs.append(Input(f"<installed: {options.installed_python}>", "installed"))
-    return RequirementSet(
-        # A file both named and installed by a named Dockerfile is read twice: it counts once.
-        requirements=tuple(dict.fromkeys(requirements)),
-        inputs=_unique_inputs(inputs),
-        indexes=index,
-        host_indexes=host_index,
-        requires_python=tuple(project_pythons),
-        images=tuple(images),
-        environment=tuple(environment),
-        system_packages=tuple(system_packages),
-        commands=tuple(commands),
-        unread=tuple(unread),
-    )
+        installed, _python = installed_requirements(options.installed_python)
+        found.requirements += installed
+        found.inputs.append(Input(f"<installed: {options.installed_python}>", "installed"))
+    return found.requirement_set()
+
+
+@dataclass
+class _Found:
+    """What the inputs read so far say, gathered into one set."""
+
+    requirements: list[Requirement] = field(default_factory=list)
+    inputs: list[Input] = field(default_factory=list)
+    index: IndexOptions = field(default_factory=IndexOptions)
+    # The index options of the files the host installs (not a Dockerfile's).
+    host_index: IndexOptions = field(default_factory=IndexOptions)
+    pythons: list[tuple[SpecifierSet, Location]] = field(default_factory=list)
+    interpreters: list[tuple[str, Location]] = field(default_factory=list)
+    images: list[BaseImage] = field(default_factory=list)
+    environment: list[tuple[str, str, Location]] = field(default_factory=list)
+    system_packages: list[tuple[str, Location]] = field(default_factory=list)
+    commands: list[tuple[str, Location]] = field(default_factory=list)
+    unread: list[tuple[str, Location]] = field(default_factory=list)
+
+    def on_host(self, index: IndexOptions) -> None:
+        self.index = _merge_index(self.index, index)
+        self.host_index = _merge_index(self.host_index, index)
+
+    def requirement_set(self) -> RequirementSet:
+        return RequirementSet(
+            # A file both named and installed by a named Dockerfile is read twice: it counts once.
+            requirements=tuple(dict.fromkeys(self.requirements)),
+            inputs=_unique_inputs(self.inputs),
+            indexes=self.index,
+            host_indexes=self.host_index,
+            requires_python=tuple(self.pythons),
+            images=tuple(self.images),
+            environment=tuple(self.environment),
+            system_packages=tuple(self.system_packages),
+            commands=tuple(self.commands),
+            unread=tuple(self.unread),
+            interpreters=tuple(self.interpreters),
+        )
+
+
+def _read_requirements(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.requirements.requirements_txt import read_requirements
+
+    read = read_requirements(path)
+    found.requirements += read.requirements
+    found.inputs += read.inputs
+    found.unread += read.unread
+    found.on_host(read.indexes)
+
+
+def _read_pyproject(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.pyproject import parse_pyproject, requires_python, uv_indexes
+
+    text = read_text_input(path)
+    found.requirements += parse_pyproject(text, path, options.extras, options.groups)
+    if (pythons := requires_python(text, path)) is not None:
+        found.pythons.append(pythons)
+    found.on_host(uv_indexes(text, path))
+    found.inputs.append(Input(path, "pyproject", _lockfile_beside(path)))
+
+
+def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements import uvlock
+
+    text = read_text_input(path)
+    found.requirements += uvlock.parse_uv_lock(text, path, options.extras, options.groups)
+    if (pythons := uvlock.requires_python(text, path)) is not None:
+        found.pythons.append(pythons)
+    found.inputs.append(Input(path, "uvlock"))
+
+
+def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.conda import parse_conda_list, parse_environment_yml
+
+    text = read_text_input(path)
+    kind = options.kind or detect_kind(path)
+    env = parse_environment_yml(text, path) if kind == "conda" else parse_conda_list(text, path)
+    found.requirements += env.requirements
+    found.inputs += env.inputs or (Input(path, kind),)
+    found.unread += env.unread
+    found.on_host(env.indexes)  # the environment is on the host
+    if env.python is not None and env.python_at is not None:
+        found.interpreters.append((env.python, env.python_at))
+    elif env.python_specifier is not None and env.python_at is not None:
+        found.pythons.append((env.python_specifier, env.python_at))
+
+
+def _read_pylock(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.pylock import parse_pylock
+
+    found.requirements += parse_pylock(read_text_input(path), path)
+    found.inputs.append(Input(path, "pylock"))
+
+
+def _read_dockerfile(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.dockerfile import parse_dockerfile
+
+    dockerfile = parse_dockerfile(read_text_input(path), path)
+    found.inputs.append(Input(path, "dockerfile"))
+    found.inputs += [item._replace(installed_by=path) for item in dockerfile.inputs]
+    found.requirements += dockerfile.requirements
+    found.images += dockerfile.images
+    found.environment += dockerfile.environment
+    found.system_packages += dockerfile.system_packages
+    found.commands += dockerfile.commands
+    found.unread += dockerfile.unread
+    # The image's index options apply in the image only: not the host's.
+    found.index = _merge_index(found.index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
+
+
+_READERS: dict[str, Callable[[str, SourceOptions, _Found], None]] = {
+    "requirements": _read_requirements,
+    "pyproject": _read_pyproject,
+    "conda": _read_conda,
+    "conda-list": _read_conda,
+    "pylock": _read_pylock,
+    "uvlock": _read_uvlock,
+    "dockerfile": _read_dockerfile,
+}
 
 
 # Lockfiles a project keeps beside its pyproject.toml: uv's, PEP 751's, and envdoctor's own folder.
 _LOCKFILES = ("uv.lock", "pylock.toml", "poetry.lock", "pdm.lock", "lockfiles")
+
+
+def _sniff_conda(path: str) -> str | None:
+    """A .yml with a top-level dependencies list is a conda environment; a .txt that is `conda
+    list` output (its @EXPLICIT or export header) is conda-list. Read from the first 4 KiB."""
+    import os
+    import stat
+
+    from envdoctor.requirements.conda import looks_like_conda_list, looks_like_environment_yml
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # a FIFO or device is never opened here: the reader refuses it by name
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None  # the reader says why, with the file's name
+    if path.endswith((".yml", ".yaml")):
+        return "conda" if looks_like_environment_yml(head) else None
+    return "conda-list" if looks_like_conda_list(head) else None
 
 
 def _lockfile_beside(path: str) -> str | None:
@@ -150,4 +257,5 @@ def _merge_index(first: IndexOptions, second: IndexOptions) -> IndexOptions:
         extra_index_urls=tuple(dict.fromkeys(first.extra_index_urls + second.extra_index_urls)),
         find_links=tuple(dict.fromkeys(first.find_links + second.find_links)),
         no_index=first.no_index or second.no_index,
+        unknown=first.unknown or second.unknown,
     )

@@ -84,6 +84,9 @@ class IndexOptions(NamedTuple):
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+    # An index option could not be read (--extra-index-url ${UNSET}): which indexes serve the set
+    # is not known.
+    unknown: bool = False
 
 
 class Input(NamedTuple):
@@ -114,6 +117,9 @@ class RequirementSet(NamedTuple):
     # What an input holds that could not be read (a variable without a value, a shell construct),
     # each with why: reported as one not-judged note each, never a failed audit.
     unread: tuple[tuple[str, Location], ...] = ()
+    # The Python an environment file brings (conda's python=3.10): the set installs into it, not
+    # into the host's.
+    interpreters: tuple[tuple[str, Location], ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

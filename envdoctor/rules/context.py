@@ -103,8 +103,12 @@ class AuditContext:
     def _by_name(self) -> dict[NormalizedName, Requirement]:
         found: dict[NormalizedName, Requirement] = {}
         for requirement in self.wanted():
-            if requirement.name is not None:
-                found.setdefault(requirement.name, requirement)
+            if requirement.name is None:
+                continue
+            # Of several lines of one package, the one whose own source fixes its build (a uv
+            # source's index) decides it, as uv takes the package from that index for all.
+            if requirement.name not in found or (requirement.variant and not found[requirement.name].variant):
+                found[requirement.name] = requirement
         return found
 
     @functools.cached_property
@@ -163,7 +167,7 @@ class AuditContext:
         if requirement is None:
             return self.where()
         where = self.where(requirement.extras)
-        return where._replace(index_variant=requirement.variant) if requirement.variant else where
+        return where._replace(index_variant=requirement.variant, variant_certain=True) if requirement.variant else where
 
     def index_variant(self) -> str | None:
         """The build variant of a PyTorch wheel index the requirement set uses, if any."""
@@ -202,7 +206,14 @@ class AuditContext:
             version, origin = self._exact[name]
             return pinned(name, specifier, version, origin, self.facts)
         allowed = facts.index_serves(name, self.requirements.indexes)
+        # The set's own lines, not find(): this is asked while what the set pulls in is worked out.
+        own = next((r for r in self._direct if r.name == name and r.variant is not None), None)
+        if own is not None and own.variant is not None:
+            # The line's own source (a uv index) serves only the releases it has a build of; where
+            # the base knows none (conda's cu111 of torch 1.9), nothing is narrowed.
+            allowed = facts.variant_serves(name, own.variant) or allowed
         return candidates(name, specifier, self.facts, allowed)
+
 
     @functools.cached_property
     def facts(self) -> HostFacts:
@@ -210,6 +221,9 @@ class AuditContext:
         Linux on the host's architecture, with the image's Python where the image says it
         (an official python:X.Y image), else an unknown Python, never the host's."""
         host = HostFacts.of(self.host)
+        if self.requirements.interpreters:
+            # A conda environment brings its own interpreter: the set installs into it.
+            host = host._replace(python=".".join(self.requirements.interpreters[-1][0].split(".")[:2]))
         if not self.requirements.images:
             return host
         arch = "aarch64" if host.arch == "arm64" else host.arch
@@ -278,6 +292,11 @@ class AuditContext:
             written = self._asked.get(wanted, SpecifierSet())
             asked = written & self._declared.inherited(wanted, key[1])
             found = self._declared.fitting(self._candidates_for(wanted, asked))
+            if not found.versions and not found.exact:
+                # What ranged packages' newest releases ask clashes: a resolver takes older releases
+                # of them. Only what the set's pins declare still holds.
+                pinned = written & self._declared.pinned_declare(wanted)
+                found = self._declared.fitting(self._candidates_for(wanted, pinned))
             cached = self._candidate_cache[key] = found._replace(written=written)
         return cached
 

@@ -293,7 +293,7 @@ class Declared:
     def _meets_now(self, declared: Pep508, parent: NormalizedName, *, pins_only: bool) -> bool:
         name = canonicalize_name(declared.name)
         if pins_only:
-            others = _public(self.asked.get(name, SpecifierSet()) & self._pinned_declare(name))
+            others = _public(self.asked.get(name, SpecifierSet()) & self.pinned_declare(name))
         else:
             others = _public(self._others_ask(declared, parent))
         known = kb_releases.releases(declared.name)
@@ -301,7 +301,7 @@ class Declared:
             return True
         return any(others.contains(r.version, True) and declared.specifier.contains(r.version, True) for r in known)
 
-    def _pinned_declare(self, name: NormalizedName) -> SpecifierSet:
+    def pinned_declare(self, name: NormalizedName) -> SpecifierSet:
         """What the packages pinned exactly in the set declare of ``name`` (torch==2.7.1 declares
         nvidia-nccl-cu12==2.26.2): a resolver must meet it too."""
         if name not in self._pinned_cache:

@@ -71,8 +71,8 @@ def _unread(ctx: AuditContext) -> Iterator[Finding]:
             "ED900",
             f"not read: {why}; what it installs is not judged",
             location=location,
-            fix="give the value where the file can say it (an ARG default, a requirements file), or audit the "
-            "files it installs directly",
+            fix="give envdoctor the value (set the variable where envdoctor runs, give an ARG a default) or write it "
+            "in a form envdoctor reads, or judge it by hand",
         )
 
 

@@ -127,7 +127,9 @@ def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterato
     from envdoctor.kb import facts
 
     urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
-    has_pytorch_index = any(map(facts.pytorch_index_variant, urls)) or bool(ctx.requirements.indexes.find_links)
+    indexes = ctx.requirements.indexes
+    # An index option that could not be read may be the one that serves the build: not judged.
+    has_pytorch_index = any(map(facts.pytorch_index_variant, urls)) or bool(indexes.find_links) or indexes.unknown
     for requirement in requirements:
         version = requirement.pinned_version
         if version is None or not version.local or has_pytorch_index or requirement.source is not None:

@@ -1,0 +1,352 @@
+"""uv projects as uv reads them: ``[tool.uv]`` sources, indexes and conflicts in pyproject.toml, and
+``uv.lock``, on real projects' files (tests/fixtures/uv/PROVENANCE.md), judged on stated hosts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.markers import Marker
+
+from envdoctor.cli import main
+from envdoctor.errors import InputError
+from envdoctor.requirements import detect_kind
+from envdoctor.requirements.model import Form, Requirement
+from envdoctor.requirements.pyproject import parse_pyproject, uv_indexes
+from envdoctor.requirements.uvlock import conjoin, negate_marker, parse_uv_lock
+
+UV = Path(__file__).parent / "fixtures" / "uv"
+# A Linux x86_64 host with an A100 and a CUDA 11.8 driver: no CUDA 12 build runs on it.
+DRIVER_520 = ["--os", "linux", "--arch", "x86_64", "--python", "3.11", "--driver", "520.61.05", "--gpu", "8.0"]
+# The same host with a driver every CUDA 12 build runs on.
+DRIVER_570 = ["--os", "linux", "--arch", "x86_64", "--python", "3.11", "--driver", "570.124.06", "--gpu", "8.0"]
+MACOS = ["--os", "macos", "--arch", "arm64", "--python", "3.11"]
+
+
+def _wired() -> bool:
+    try:
+        return detect_kind("uv.lock") == "uvlock"
+    except InputError:
+        return False
+
+
+# The loader (envdoctor/requirements/__init__.py, the lead's) reads uv.lock once it knows the kind.
+needs_uvlock_kind = pytest.mark.skipif(not _wired(), reason="needs the loader to wire uv.lock (kind 'uvlock')")
+# uv pins a package to the index any of its requirements' sources names, and takes it from there
+# only (https://docs.astral.sh/uv/concepts/projects/dependencies/#index): the audit has to judge the
+# package as that index's build, over its other lines, among the releases that index serves.
+needs_variant = pytest.mark.skip(
+    reason="needs the audit to judge a package by its line with a uv index source (Requirement.variant/source), "
+    "over its other lines, among the releases that index serves (lead: rules/context.py)"
+)
+
+
+def read(project: str, name: str) -> str:
+    return (UV / project / name).read_text()
+
+
+def lock(project: str, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> list[Requirement]:
+    path = str(UV / project / "uv.lock")
+    return parse_uv_lock(read(project, "uv.lock"), path, extras, groups)
+
+
+def pyproject(project: str, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> list[Requirement]:
+    path = str(UV / project / "pyproject.toml")
+    return parse_pyproject(read(project, "pyproject.toml"), path, extras, groups)
+
+
+def named(requirements: list[Requirement], name: str) -> list[Requirement]:
+    return [r for r in requirements if r.name == name]
+
+
+def audit(capsys: pytest.CaptureFixture[str], path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["audit", str(path), "--format", "json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def findings(report: dict[str, Any], code: str, package: str) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["code"] == code and any(p.startswith(package) for p in f["packages"])]
+
+
+# [tool.uv] in pyproject.toml
+
+
+def test_an_extra_takes_torch_from_its_index() -> None:
+    """nanochat: torch==2.9.1 is a base dependency and, in each extra, pinned to that extra's index."""
+    gpu = named(pyproject("nanochat", extras=("gpu",)), "torch")
+    assert [(r.location.line, r.variant, r.source) for r in gpu] == [
+        (15, None, None),
+        (59, "cu128", "the pytorch-cu128 index (tool.uv.sources)"),
+    ]
+    cpu = named(pyproject("nanochat", extras=("cpu",)), "torch")
+    assert [(r.location.line, r.variant) for r in cpu] == [(15, None), (56, "cpu")]
+    # A source for an extra applies to the requirements written in that extra only.
+    assert [r.variant for r in named(pyproject("nanochat"), "torch")] == [None]
+
+
+def test_a_marker_source_splits_the_requirement_where_uv_does() -> None:
+    """open-instruct (2025-07): torch from the cu124 index except on macOS, where PyPI's."""
+    (cuda, darwin) = named(pyproject("open-instruct-cu124"), "torch")
+    assert (cuda.variant, cuda.marker) == ("cu124", Marker("platform_system != 'Darwin'"))
+    assert (darwin.variant, darwin.source, darwin.marker) == (None, None, Marker("platform_system == 'Darwin'"))
+    assert cuda.location.line == darwin.location.line == 25
+
+
+def test_group_sources_and_what_cannot_hold_is_dropped() -> None:
+    """open-instruct (2026-08): torch from cu128 for --group cuda12, cu130 for cuda13, and an
+    aarch64-only cu130 source that cannot hold beside the group's x86_64 marker installs nothing."""
+    cuda12 = [
+        r for r in named(pyproject("open-instruct-groups", groups=("cuda12",)), "torch") if r.location.line == 155
+    ]
+    assert [(r.variant, str(r.marker)) for r in cuda12] == [
+        ("cu128", 'platform_machine == "x86_64" and platform_system == "Linux"')
+    ]
+    cuda13 = [
+        r for r in named(pyproject("open-instruct-groups", groups=("cuda13",)), "torch") if r.location.line == 164
+    ]
+    assert [r.variant for r in cuda13] == ["cu130"]
+    vllm = named(pyproject("open-instruct-groups", groups=("cuda13",)), "vllm")
+    assert [r.source for r in vllm] == [None, "the vllm-cu130 index (tool.uv.sources)"]
+
+
+def test_a_git_source_on_a_branch_is_not_reproducible(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """cs336 assignment 5: alpaca-eval from a git branch; without the lock beside it, ED403."""
+    shutil.copy(UV / "cs336-alignment" / "pyproject.toml", tmp_path / "pyproject.toml")
+    _, report = audit(capsys, tmp_path / "pyproject.toml", *DRIVER_570)
+    (finding,) = [f for f in report["findings"] if f["code"] == "ED403"]
+    assert (
+        "alpaca-eval @ git+https://github.com/nelson-liu/alpaca_eval.git@forward_kwargs_to_vllm" in finding["message"]
+    )
+    assert finding["location"]["line"] == 9
+
+
+def test_a_url_source_for_a_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """open-instruct (2026-08): flash-attn for --group cuda12 is a prebuilt wheel's URL, without a
+    hash in the pyproject; the git source pinned to a commit is reproducible."""
+    host = [*DRIVER_570[:4], "--python", "3.12", *DRIVER_570[6:]]
+    _, report = audit(capsys, UV / "open-instruct-groups" / "pyproject.toml", "--group", "cuda12", *host)
+    (url,) = [f for f in report["findings"] if f["code"] == "ED404" and f["location"]["line"] == 159]
+    assert "flash-attn @ https://github.com/mjun0812/" in url["message"]
+    assert "flash_attn-2.8.3+cu128torch2.10-cp312-cp312-linux_x86_64.whl" in url["message"]
+    assert not [f for f in report["findings"] if f["code"] == "ED403"]
+
+
+def test_conflicting_extras_are_refused_as_uv_refuses_them(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["audit", str(UV / "nanochat" / "pyproject.toml"), "--extra", "cpu", "--extra", "gpu", *DRIVER_570])
+    error = capsys.readouterr().err.strip()
+    assert code == 2
+    assert error.endswith(
+        "pyproject.toml:64: --extra cpu and --extra gpu are declared conflicting (tool.uv.conflicts): "
+        "uv installs one at a time"
+    )
+    assert "\n" not in error
+
+
+def test_uv_project_extra_is_judged_as_its_index_build(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """nanochat's pyproject alone: --extra gpu is the cu128 build (ED101 on a CUDA 11.8 driver);
+    --extra cpu is the CPU build, however PyPI's default Linux torch is built."""
+    shutil.copy(UV / "nanochat" / "pyproject.toml", tmp_path / "pyproject.toml")
+    _, gpu = audit(capsys, tmp_path / "pyproject.toml", "--extra", "gpu", *DRIVER_520)
+    assert any("cu128" in f["message"] for f in findings(gpu, "ED101", "torch"))
+    _, cpu = audit(capsys, tmp_path / "pyproject.toml", "--extra", "cpu", *DRIVER_520)
+    assert not findings(cpu, "ED101", "torch")
+
+
+def test_uv_project_marker_source_is_judged_as_the_cu124_build(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    shutil.copy(UV / "open-instruct-cu124" / "pyproject.toml", tmp_path / "pyproject.toml")
+    _, report = audit(capsys, tmp_path / "pyproject.toml", *DRIVER_520)
+    (finding,) = findings(report, "ED101", "torch")
+    assert "cu124" in finding["message"]
+
+
+def test_non_explicit_indexes_are_the_sets_indexes() -> None:
+    """From uv's indexes page: a named index is an extra index unless explicit; ``default = true``
+    replaces PyPI; ``format = "flat"`` is a find-links location."""
+    text = (
+        "[project]\nname = 'p'\nversion = '0'\ndependencies = ['torch']\n"
+        "[[tool.uv.index]]\nname = 'pytorch'\nurl = 'https://download.pytorch.org/whl/cu124'\n"
+        "[[tool.uv.index]]\nname = 'internal'\nurl = 'https://example.com/simple'\ndefault = true\n"
+        "[[tool.uv.index]]\nname = 'wheels'\nurl = '/srv/wheels'\nformat = 'flat'\n"
+        "[[tool.uv.index]]\nname = 'cpu'\nurl = 'https://download.pytorch.org/whl/cpu'\nexplicit = true\n"
+    )
+    indexes = uv_indexes(text, "pyproject.toml")
+    assert indexes.index_url == "https://example.com/simple"
+    assert indexes.extra_index_urls == ("https://download.pytorch.org/whl/cu124",)
+    assert indexes.find_links == ("/srv/wheels",)
+    assert uv_indexes(read("nanochat", "pyproject.toml"), "pyproject.toml").extra_index_urls == ()
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (
+            "[tool.uv.sources]\ntorch = { index = 'nowhere' }\n",
+            "pyproject.toml:6: tool.uv.sources.torch: no [[tool.uv.index]] named 'nowhere'",
+        ),
+        (
+            "[tool.uv.sources]\ntorch = { index = 'a', git = 'b' }\n",
+            "pyproject.toml:6: tool.uv.sources.torch: each source names one of",
+        ),
+        (
+            "[tool.uv.sources]\ntorch = { git = 'x', marker = 'os_name =' }\n",
+            "pyproject.toml:6: tool.uv.sources.torch: invalid marker",
+        ),
+        ("[[tool.uv.index]]\nurl = 3\n", "pyproject.toml:5: [[tool.uv.index]]: url must be a string"),
+        ("[tool.uv]\nconflicts = 'cpu'\n", "pyproject.toml:6: tool.uv.conflicts must be a list of lists"),
+    ],
+)
+def test_bad_uv_tables_name_file_and_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tail: str, message: str
+) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[project]\nname = 'p'\nversion = '0'\ndependencies = ['torch']\n" + tail)
+    code = main(["audit", str(path), *DRIVER_570])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and message in error and "\n" not in error
+
+
+# uv.lock
+
+
+def test_lock_follows_the_selected_extra() -> None:
+    """nanochat's lock: --extra gpu installs the cu128 torch alone; --extra cpu the CPU index's two
+    builds, one for macOS and one for elsewhere; neither pulls the CUDA wheels of the other."""
+    (torch,) = named(lock("nanochat", extras=("gpu",)), "torch")
+    assert (torch.text, torch.variant, torch.marker, torch.location.line) == ("torch==2.9.1+cu128", "cu128", None, 2336)
+    assert torch.source == "https://download.pytorch.org/whl/cu128 (uv.lock)"
+    assert torch.hashes and all(h.startswith("sha256:") for h in torch.hashes)
+    assert str(named(lock("nanochat", extras=("gpu",)), "nvidia-cublas-cu12")[0].marker) == 'sys_platform == "linux"'
+    cpu = lock("nanochat", extras=("cpu",))
+    assert [(r.text, str(r.marker), r.variant) for r in named(cpu, "torch")] == [
+        ("torch==2.9.1", 'sys_platform == "darwin"', "cpu"),
+        ("torch==2.9.1+cpu", 'sys_platform != "darwin"', "cpu"),
+    ]
+    assert not named(cpu, "nvidia-cublas-cu12")
+    # Without an extra: PyPI's torch, whose CUDA wheels come on x86_64 Linux only.
+    (plain,) = named(lock("nanochat"), "torch")
+    assert (plain.text, plain.source, plain.variant) == ("torch==2.9.1", None, None)
+    assert (
+        str(named(lock("nanochat"), "triton")[0].marker) == 'platform_machine == "x86_64" and sys_platform == "linux"'
+    )
+
+
+def test_lock_keeps_a_package_locked_twice_with_its_markers() -> None:
+    networkx = named(lock("open-instruct-cu124"), "networkx")
+    assert [(r.text, str(r.marker)) for r in networkx] == [
+        ("networkx==3.4.2", 'python_full_version < "3.11"'),
+        ("networkx==3.5", 'python_full_version >= "3.11"'),
+    ]
+    assert [(r.text, str(r.marker)) for r in named(lock("open-instruct-cu124"), "torch")] == [
+        ("torch==2.6.0", 'sys_platform == "darwin"'),
+        ("torch==2.6.0+cu124", 'sys_platform != "darwin"'),
+    ]
+
+
+def test_lock_groups_and_sources() -> None:
+    """The dev group comes only when asked; a git source is pinned to its locked commit."""
+    assert not named(lock("open-instruct-cu124"), "pytest")
+    assert named(lock("open-instruct-cu124", groups=("dev",)), "pytest")
+    (alpaca,) = named(lock("cs336-alignment"), "alpaca-eval")
+    assert alpaca.form is Form.VCS
+    assert alpaca.url == "git+https://github.com/nelson-liu/alpaca_eval.git@33d1d5b150363ff64e13418814d3de2e067b565a"
+    # The project itself (editable ".") is the audit's subject, not one of its requirements.
+    assert not named(lock("cs336-alignment"), "alignment")
+
+
+@needs_uvlock_kind
+def test_lock_of_a_cu124_torch_is_judged_as_that_build(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = audit(capsys, UV / "open-instruct-cu124" / "uv.lock", *DRIVER_520)
+    (finding,) = findings(report, "ED101", "torch")
+    assert code == 1
+    assert "torch 2.6.0+cu124" in finding["message"] and "cu124" in finding["message"]
+    assert finding["location"]["line"] == 3584
+    assert report["inputs"][0]["kind"] == "uvlock"
+    # The lock's PyTorch-index pins come from their index: no "no index names it" error.
+    assert not [f for f in report["findings"] if f["code"] == "ED406"]
+
+
+@needs_uvlock_kind
+def test_lock_extra_cpu_on_a_gpu_host_is_the_cpu_build(capsys: pytest.CaptureFixture[str]) -> None:
+    _, gpu = audit(capsys, UV / "nanochat" / "uv.lock", "--extra", "gpu", *DRIVER_520)
+    assert any("2.9.1+cu128" in f["message"] for f in findings(gpu, "ED101", "torch"))
+    _, cpu = audit(capsys, UV / "nanochat" / "uv.lock", "--extra", "cpu", *DRIVER_520)
+    assert not [f for f in cpu["findings"] if f["code"] == "ED101"]
+
+
+@needs_uvlock_kind
+def test_lock_markers_are_judged_per_host(capsys: pytest.CaptureFixture[str]) -> None:
+    """cs336 assignment 1 (Python >= 3.12): PyPI's torch 2.6.0 is the cu124 build on Linux x86_64,
+    which a CUDA 11.8 driver cannot run; on macOS the nvidia-* wheels are not installed, so nothing
+    is judged of them; on Python 3.11 the lock's requires-python refuses the host."""
+    python_312 = ["--python", "3.12"]
+    _, linux = audit(capsys, UV / "cs336-basics" / "uv.lock", *DRIVER_520, *python_312)
+    (torch,) = findings(linux, "ED101", "torch")
+    assert "cu124" in torch["message"] and torch["location"]["line"] == 797
+    _, macos = audit(capsys, UV / "cs336-basics" / "uv.lock", *MACOS, *python_312)
+    assert not [f for f in macos["findings"] if any(p.startswith("nvidia-") for p in f["packages"])]
+    assert not [f for f in macos["findings"] if f["severity"] == "error"]
+    _, old_python = audit(capsys, UV / "cs336-basics" / "uv.lock", *MACOS)
+    (refused,) = [f for f in old_python["findings"] if f["code"] == "ED302"]
+    assert refused["location"] == {"path": str(UV / "cs336-basics" / "uv.lock"), "line": 3}
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("version = 1\n[[package]\n", (), "uv.lock:2: not valid TOML"),
+        ("version = 2\n", (), "uv.lock: uv.lock schema version 2: this reader knows version 1"),
+        ("[[package]]\nname = 'a'\n", (), "uv.lock: not a uv.lock: no integer schema version"),
+        ("version = 1\n\n[[package]]\nversion = '1'\n", (), "uv.lock:3: [[package]] without a name"),
+        (
+            "version = 1\n[[package]]\nname = 'p'\nversion = '1'\nsource = { virtual = '.' }\n"
+            "dependencies = [{ name = 'ghost' }]\n",
+            (),
+            "uv.lock:2: p: dependencies: 'ghost' is not locked",
+        ),
+        (
+            "version = 1\n[[package]]\nname = 'p'\nsource = { virtual = '.' }\n"
+            "dependencies = [{ name = 'p', marker = 'os_name ==' }]\n",
+            (),
+            "uv.lock:2: invalid marker 'os_name =='",
+        ),
+        (
+            "version = 1\n[[package]]\nname = 'p'\nsource = { virtual = '.' }\n",
+            ("cu124",),
+            "no optional dependencies named 'cu124'",
+        ),
+        (
+            "version = 1\n[[package]]\nname = 'p'\nversion = '1'\nsource = { registry = 3 }\n",
+            (),
+            "uv.lock:2: p: source",
+        ),
+        ("version = 1\n[[package]]\nname = 'p'\nversion = '9" + "9" * 80 + "'\n", (), "holds a number of 81 digits"),
+    ],
+)
+def test_bad_locks_name_file_and_line(text: str, args: tuple[str, ...], message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_uv_lock(text, "uv.lock", args, ())
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_conflicting_extras_in_a_lock_are_refused() -> None:
+    with pytest.raises(InputError, match="--extra cpu and --extra gpu are declared conflicting"):
+        lock("nanochat", extras=("cpu", "gpu"))
+
+
+def test_marker_algebra() -> None:
+    """The opposite of a source's marker is where the indexes serve; what cannot hold together is false."""
+    assert negate_marker(Marker("sys_platform == 'linux' or sys_platform == 'win32'")) == Marker(
+        "sys_platform != 'linux' and sys_platform != 'win32'"
+    )
+    assert negate_marker(Marker("python_version ~= '3.10'")) is None
+    assert conjoin(Marker("sys_platform == 'linux'"), Marker("sys_platform == 'darwin'")) is False
+    assert conjoin(Marker("sys_platform == 'linux'"), Marker("sys_platform != 'darwin'")) == Marker(
+        "sys_platform == 'linux'"
+    )
+    assert conjoin(None, None) is True
