@@ -214,7 +214,6 @@ class AuditContext:
             allowed = facts.variant_serves(name, own.variant) or allowed
         return candidates(name, specifier, self.facts, allowed)
 
-
     @functools.cached_property
     def facts(self) -> HostFacts:
         """The facts that decide what installs: the host's; for a Dockerfile, its final image's:
