@@ -350,3 +350,19 @@ def test_marker_algebra() -> None:
         "sys_platform == 'linux'"
     )
     assert conjoin(None, None) is True
+
+
+def test_a_locks_cuda_wheels_are_judged_through_the_torch_that_declares_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """h2o-llmstudio's real uv.lock (tests/fixtures/dockerfiles/h2o-llmstudio) pins torch
+    2.8.0+cu126 and, as lines of their own, the fourteen nvidia-*-cu12 wheels it declares. On a
+    CUDA 11 driver that is one finding, on torch, with a fix that does not list the wheels a
+    re-lock moves with it; and the cu126 build's own requirements are not PyPI's (no ED204)."""
+    lock = Path(__file__).parent / "fixtures" / "dockerfiles" / "h2o-llmstudio" / "uv.lock"
+    v100 = ["--os", "linux", "--arch", "x86_64", "--python", "3.10", "--driver", "470.82.01", "--gpu", "7.0"]
+    _, report = audit(capsys, lock, *v100)
+    errors = [(f["code"], f["packages"][0]) for f in report["findings"] if f["severity"] == "error"]
+    assert errors == [("ED101", "torch==2.8.0+cu126")]
+    (finding,) = report["findings"]
+    assert "torch==2.7.1+cu118" in finding["fix"] and "nvidia-" not in finding["fix"]

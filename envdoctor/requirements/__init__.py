@@ -191,7 +191,8 @@ def _read_dockerfile(path: str, options: SourceOptions, found: _Found) -> None:
     found.commands += dockerfile.commands
     found.unread += dockerfile.unread
     # The image's index options apply in the image only: not the host's.
-    found.index = _merge_index(found.index, IndexOptions(extra_index_urls=tuple(dockerfile.index_urls)))
+    image_index = IndexOptions(extra_index_urls=tuple(dockerfile.index_urls), find_links=tuple(dockerfile.find_links))
+    found.index = _merge_index(found.index, image_index)
 
 
 _READERS: dict[str, Callable[[str, SourceOptions, _Found], None]] = {

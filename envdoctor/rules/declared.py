@@ -212,6 +212,8 @@ class Declared:
         (``pins_only``: the set's own lines and what its exact pins declare, not what ranged
         packages' newest releases would ask)."""
         assert requirement.name is not None and rows
+        if not self.from_pypi(requirement.name, version, requirement.extras):
+            return []  # an index's build (torch 2.8.0+cu126) declares other wheels than PyPI's, unrecorded
         declared = [
             row.requirement
             for row in kb_releases.declared_by(requirement.name, version)

@@ -10,6 +10,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.kb import builds, facts
+from envdoctor.kb import releases as kb_releases
 from envdoctor.kb.builds import Build
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import candidates, nearest
@@ -207,6 +208,8 @@ def _reconciled(ctx: AuditContext, offer: Runnable, moving: set[str]) -> Runnabl
         name = other.name or ""
         if name in moving or other.required_by is not None:
             continue
+        if _brought_by(ctx, offer.build, name):
+            continue  # its own dependency (a lockfile's nvidia-* pins): it moves with it on a re-lock
         own = ctx.candidates(name).versions
         if own and not any(_fits(ctx, name, version, offer.build) for version in own):
             fitting = _fitting_release(ctx, name, offer.build)
@@ -223,6 +226,18 @@ def _reconciled(ctx: AuditContext, offer: Runnable, moving: set[str]) -> Runnabl
             elif move:
                 moved.append(move)
     return offer._replace(moved=tuple(moved), clashes=tuple(clashes))
+
+
+def _brought_by(ctx: AuditContext, offered: Build, name: str) -> bool:
+    """Whether the offered release declares ``name`` as a dependency that moves with it on a
+    re-lock (torch's nvidia-* wheels), not the package it is compiled against (xformers' torch),
+    which the fix must choose."""
+    assert offered.version is not None
+    wanted = canonicalize_name(name)
+    if offered.built_against is not None and canonicalize_name(offered.built_against.name) == wanted:
+        return False
+    public = Version(offered.version.public)
+    return any(d.name == wanted for d in kb_releases.declared_by(str(offered.package), public))
 
 
 def _asked_release(
@@ -325,7 +340,18 @@ def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
         if build.cuda is not None:
             found.append(build)
             known_lines.add(requirement.location)  # what it pulls in is judged through it
-    return found
+    return _without_dependencies(found)
+
+
+def _without_dependencies(found: list[PackageBuild]) -> list[PackageBuild]:
+    """The builds but those another build of the set declares as its own dependency (a lockfile
+    pins torch's nvidia-* wheels as lines of their own): they are judged through it."""
+    declared = set()
+    for build in found:
+        if build.build.version is not None:
+            public = Version(build.build.version.public)
+            declared |= {d.name for d in kb_releases.declared_by(str(build.build.package), public)}
+    return [build for build in found if build.build.package not in declared]
 
 
 def cuda_claims(ctx: AuditContext) -> list[CudaClaim]:
