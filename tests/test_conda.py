@@ -5,6 +5,7 @@ CUDA, cuDNN and Python the environment brings. Fixtures: tests/fixtures/conda/ (
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -619,3 +620,19 @@ def test_the_pip_section_includes_files_beside_the_environment_file(tmp_path: Pa
         (str(environment), "conda"),
         (str(tmp_path / "requirements.txt"), "requirements"),
     ]
+
+
+def test_the_environments_cuda_is_what_tensorflow_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # tensorflow.toml tested: TensorFlow 2.15 was built and tested with CUDA 12.2 and loads it from
+    # the system; the environment's cudatoolkit=11.2 gives it CUDA 11 libraries only, so it runs on
+    # the CPU (a warning: it still runs).
+    (tmp_path / "environment.yml").write_text(
+        "name: tf\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.10\n  - cudatoolkit=11.2\n"
+        "  - pip\n  - pip:\n    - tensorflow==2.15.0\n"
+    )
+    host = ["--os", "linux", "--arch", "x86_64", "--driver", "535.104.05", "--gpu", "8.0", "--format", "json"]
+    main(["audit", str(tmp_path / "environment.yml"), *host])
+    report = json.loads(capsys.readouterr().out)
+    (finding,) = [f for f in report["findings"] if f["code"] == "ED201"]
+    assert finding["severity"] == "warning" and finding["location"]["line"] == 6
+    assert "CUDA 11.2" in finding["message"] and "CUDA 12.2" in finding["message"]

@@ -92,6 +92,7 @@ class _Found:
     host_index: IndexOptions = field(default_factory=IndexOptions)
     pythons: list[tuple[SpecifierSet, Location]] = field(default_factory=list)
     interpreters: list[tuple[str, Location]] = field(default_factory=list)
+    system_cuda: list[tuple[str, Location]] = field(default_factory=list)
     images: list[BaseImage] = field(default_factory=list)
     environment: list[tuple[str, str, Location]] = field(default_factory=list)
     system_packages: list[tuple[str, Location]] = field(default_factory=list)
@@ -116,6 +117,7 @@ class _Found:
             commands=tuple(self.commands),
             unread=tuple(self.unread),
             interpreters=tuple(self.interpreters),
+            system_cuda=tuple(self.system_cuda),
         )
 
 
@@ -167,6 +169,8 @@ def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
         found.interpreters.append((env.python, env.python_at))
     elif env.python_specifier is not None and env.python_at is not None:
         found.pythons.append((env.python_specifier, env.python_at))
+    if env.system_cuda is not None and env.system_cuda_at is not None:
+        found.system_cuda.append((env.system_cuda, env.system_cuda_at))
 
 
 def _read_pylock(path: str, options: SourceOptions, found: _Found) -> None:

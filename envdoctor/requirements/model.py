@@ -120,6 +120,9 @@ class RequirementSet(NamedTuple):
     # The Python an environment file brings (conda's python=3.10): the set installs into it, not
     # into the host's.
     interpreters: tuple[tuple[str, Location], ...] = ()
+    # The CUDA an environment file installs for what loads it from the system (conda's
+    # cudatoolkit=11.8, cuda-version=12.4), where it says so.
+    system_cuda: tuple[tuple[str, Location], ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

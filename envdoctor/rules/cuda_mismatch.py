@@ -25,6 +25,30 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _system_cudnn(ctx, claims)
     yield from _image_library_path(ctx, claims)
     yield from _separate_stacks(ctx, claims)
+    yield from _environment_cuda(ctx)
+
+
+def _environment_cuda(ctx: AuditContext) -> Iterator[Finding]:
+    """The CUDA a conda environment installs (cudatoolkit=11.8) against what loads CUDA from it
+    (TensorFlow without [and-cuda], onnxruntime-gpu): another major's libraries are not found."""
+    if not ctx.requirements.system_cuda:
+        return
+    cuda, location = ctx.requirements.system_cuda[-1]
+    for user in system_cuda_users(ctx):
+        if user.cuda is None or cuda_major(user.cuda) == cuda_major(cuda):
+            continue
+        yield ctx.finding(
+            CODE,
+            f"the environment installs CUDA {cuda}, and {user.describe()} needs CUDA {user.cuda}: it does not find "
+            "that major's libraries, and runs without its GPU or fails to load",
+            location=location,
+            packages=(user.requirement.describe(),),
+            fix=f"install CUDA {major_minor(user.cuda)} in the environment, or a build of {user.requirement.name} for "
+            f"CUDA {cuda_major(cuda)}",
+            references=user.references,
+            # TensorFlow without its CUDA still runs, on the CPU: a warning.
+            severity=Severity.WARNING if user.build.gpu_optional else None,
+        )
 
 
 def _image_cuda(image: BaseImage) -> tuple[str, tuple[str, ...]] | None:
