@@ -1151,6 +1151,15 @@ ROWS = [
         words={"ED900": ("may already carry torch",)},
         name="Dockerfile",
     ),
+    # torch.toml cuda_arch has no row for 2.7's cu128 build: not judged, said so, never a silent pass.
+    row(
+        "v100-torch-2.7.1-cu128-kernels-unknown",
+        "torch==2.7.1+cu128",
+        linux("3.11", "575.57.08", "Tesla V100-SXM2-32GB"),
+        ("ED900",),
+        ("ED102",),
+        words={"ED900": ("2.7.1+cu128", "not recorded")},
+    ),
     row(
         "v100-torch-torchvision-bare",
         "torch\ntorchvision",

@@ -71,6 +71,9 @@ def _judge(ctx: AuditContext, newest: PackageBuild, gpus: list[tuple[Gpu, str]])
         if builds.lacks_kernels(newest.build, capability):
             yield _newest_fails(ctx, newest, gpu, capability)
             return
+        if newest.build.variant is not None and builds.runs_on(newest.build, capability) is None:
+            yield _kernels_unknown(ctx, newest)
+            return
         # A fresh install runs here; older releases the range admits may not (a resolver can pick them).
         found = ctx.candidates(name)
         if found.exact or not found.bounded:
@@ -81,6 +84,19 @@ def _judge(ctx: AuditContext, newest: PackageBuild, gpus: list[tuple[Gpu, str]])
             if partial is not None:
                 yield partial
             return
+
+
+def _kernels_unknown(ctx: AuditContext, build: PackageBuild) -> Finding:
+    """A variant build whose arch list the base does not record: whether it runs on the host's
+    GPUs is not judged, and says so rather than pass in silence."""
+    return ctx.finding(
+        "ED900",
+        f"which GPUs {build.describe()} carries kernels for is not recorded in the knowledge base: its GPU support "
+        "is not judged",
+        requirement=build.requirement,
+        fix="pin a build the knowledge base records (envdoctor kb show), or check the architectures the installed "
+        "build lists on the host",
+    )
 
 
 def _gpu_name(gpu: Gpu, capability: str) -> str:
