@@ -15,6 +15,10 @@ from envdoctor import __version__
 from envdoctor.console import COLOR_CHOICES
 from envdoctor.errors import EnvdoctorError
 
+# envdoctor.requirements.KINDS, written here so that the CLI starts without importing the readers
+# (tests/test_sources.py checks that the two agree).
+INPUT_KINDS = ("requirements", "pyproject", "pylock", "uvlock", "dockerfile", "conda", "conda-list")
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -99,9 +103,7 @@ def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_source_options(parser: argparse.ArgumentParser, files_help: str) -> None:
     """The requirement sources of a command and how to read them (audit and lock share them)."""
     parser.add_argument("files", nargs="*", metavar="FILE", help=files_help)
-    parser.add_argument(
-        "--kind", choices=("requirements", "pyproject", "pylock", "dockerfile"), help="the kind of every FILE"
-    )
+    parser.add_argument("--kind", choices=INPUT_KINDS, help="the kind of every FILE")
     parser.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
     parser.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
 

@@ -959,7 +959,11 @@ ROWS = [
         HOST_A100,
         absent=("ED403",),
     ),
-    row("local-path", "./local/pkg", HOST_A100, ("ED404:warning",)),
+    # A path inside the project travels with its files (a uv workspace member, a Dockerfile's
+    # `pip install .`); one outside it exists on one machine only.
+    row("local-path-outside", "/home/me/wheels/pkg", HOST_A100, ("ED404:warning",)),
+    row("local-path-parent", "../shared/pkg", HOST_A100, ("ED404:warning",)),
+    row("local-path-in-project", "./local/pkg", HOST_A100, absent=("ED404",)),
     row("url-no-hash", "https://example.com/pkg-1.0.tar.gz", HOST_A100, ("ED404",)),
     row("requirements-in", "numpy\nscipy", HOST_A100, absent=("ED401",), name="requirements.in"),
     row(

@@ -32,7 +32,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 requirement=requirement,
                 fix="pin the full 40-character commit: ...@<commit>",
             )
-        elif requirement.form is Form.PATH:
+        elif requirement.form is Form.PATH and not _in_the_project(requirement):
             yield ctx.finding(
                 "ED404",
                 f"{requirement.text} installs from a local path that exists on this machine only",
@@ -143,3 +143,13 @@ def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterato
             requirement=requirement,
             fix=f"add --extra-index-url {facts.pytorch_index_url(version.local)} to the file",
         )
+
+
+def _in_the_project(requirement: Requirement) -> bool:
+    """Whether a local path is part of the project that names it (".", "./packages/client", a uv
+    workspace member): it travels with the project's files. A path outside it (an absolute path,
+    "../x", file:///home/me/x.whl) exists on one machine only."""
+    target = (requirement.url or requirement.text).split("[", 1)[0].strip()
+    if target.startswith("file:"):
+        return False
+    return not (target.startswith(("/", "~", "..")) or (len(target) > 1 and target[1] == ":"))
