@@ -938,7 +938,9 @@ def _context_sources(found: list[Instruction]) -> list[str]:
 
 
 # What marks the top of a project: a build context is not above the one the Dockerfile is in.
-_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git", ".dockerignore")
+# What marks the top of a project. Not a requirements.txt: an example's Dockerfile often keeps one
+# beside it while its build context is the repository above (openpi's examples/libero).
+_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", ".git", ".dockerignore")
 
 
 def _contexts(folder: Path, root: Path, sources: list[str]) -> list[Path]:
