@@ -366,3 +366,22 @@ def test_a_locks_cuda_wheels_are_judged_through_the_torch_that_declares_them(
     assert errors == [("ED101", "torch==2.8.0+cu126")]
     (finding,) = report["findings"]
     assert "torch==2.7.1+cu118" in finding["fix"] and "nvidia-" not in finding["fix"]
+
+
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [
+        (["--os", "linux", "--arch", "x86_64", "--python", "3.10"], False),
+        (["--os", "linux", "--arch", "x86_64", "--python", "3.12"], True),
+        (["--os", "macos", "--arch", "arm64", "--python", "3.12"], True),
+    ],
+)
+def test_a_lock_resolved_for_other_environments_installs_nothing_here(
+    capsys: pytest.CaptureFixture[str], host: list[str], refused: bool
+) -> None:
+    """cosmos-predict2's uv.lock: supported-markers limit it to Linux x86_64, Python < 3.11."""
+    _, report = audit(capsys, UV / "cosmos-predict2" / "uv.lock", *host)
+    found = [f for f in report["findings"] if f["code"] == "ED301" and "resolution only for" in f["message"]]
+    assert bool(found) is refused
+    if refused:
+        assert found[0]["severity"] == "error" and found[0]["location"]["line"] == 7

@@ -21,6 +21,7 @@ from envdoctor.requirements.model import (
 )
 
 if TYPE_CHECKING:
+    from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
 KINDS = ("requirements", "pyproject", "pylock", "uvlock", "dockerfile", "conda", "conda-list")
@@ -93,6 +94,7 @@ class _Found:
     pythons: list[tuple[SpecifierSet, Location]] = field(default_factory=list)
     interpreters: list[tuple[str, Location]] = field(default_factory=list)
     system_cuda: list[tuple[str, Location]] = field(default_factory=list)
+    supported: list[tuple[Marker, Location]] = field(default_factory=list)
     images: list[BaseImage] = field(default_factory=list)
     environment: list[tuple[str, str, Location]] = field(default_factory=list)
     system_packages: list[tuple[str, Location]] = field(default_factory=list)
@@ -118,6 +120,7 @@ class _Found:
             unread=tuple(self.unread),
             interpreters=tuple(self.interpreters),
             system_cuda=tuple(self.system_cuda),
+            supported=tuple(self.supported),
         )
 
 
@@ -151,6 +154,7 @@ def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
     found.requirements += uvlock.parse_uv_lock(text, path, options.extras, options.groups)
     if (pythons := uvlock.requires_python(text, path)) is not None:
         found.pythons.append(pythons)
+    found.supported += uvlock.supported_markers(text, path)
     found.inputs.append(Input(path, "uvlock"))
 
 

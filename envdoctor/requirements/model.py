@@ -123,6 +123,8 @@ class RequirementSet(NamedTuple):
     # The CUDA an environment file installs for what loads it from the system (conda's
     # cudatoolkit=11.8, cuda-version=12.4), where it says so.
     system_cuda: tuple[tuple[str, Location], ...] = ()
+    # The only environments a lockfile holds a resolution for (uv.lock's supported-markers).
+    supported: tuple[tuple[Marker, Location], ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

@@ -85,6 +85,19 @@ def parse_uv_lock(
     return [requirement for requirement in found if requirement is not None]
 
 
+def supported_markers(text: str, path: str) -> tuple[tuple[Marker, Location], ...]:
+    """The lock's ``supported-markers`` (uv's ``tool.uv.environments``): the only environments it
+    holds a resolution for; none when the lock covers every platform."""
+    value = parse_toml(text, path).get("supported-markers", [])
+    line = next((n for n, t in enumerate(text.splitlines(), start=1) if t.startswith("supported-markers")), None)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InputError(path, "supported-markers must be a list of markers", line)
+    try:
+        return tuple((Marker(item), Location(path, line)) for item in value)
+    except InvalidMarker as exc:
+        raise InputError(path, f"supported-markers: {exc}", line) from None
+
+
 def requires_python(text: str, path: str) -> tuple[SpecifierSet, Location] | None:
     """The lock's ``requires-python``, with its line: the Pythons it was resolved for."""
     value = parse_toml(text, path).get("requires-python")

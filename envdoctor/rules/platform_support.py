@@ -16,6 +16,7 @@ CODE = "ED301"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
+    yield from _lock_environments(ctx)
     yield from installable.check(ctx, CODE, Why.PLATFORM)
     yield from installable.merged(_untracked(ctx))
 
@@ -46,3 +47,19 @@ def _untracked(ctx: AuditContext) -> Iterator[tuple[Requirement, Finding]]:
                 references=(row.source,),
             ),
         )
+
+
+def _lock_environments(ctx: AuditContext) -> Iterator[Finding]:
+    """A lockfile resolved for some environments only (uv.lock's supported-markers), none of
+    which is this host: nothing in it installs here."""
+    supported = ctx.requirements.supported
+    if not supported or any(ctx.markers.holds(marker, frozenset()) for marker, _ in supported):
+        return
+    markers = "; ".join(str(marker) for marker, _ in supported)
+    yield ctx.finding(
+        CODE,
+        f"the lock holds a resolution only for {markers}, and {ctx.facts.describe()} is none of them: nothing in it "
+        "installs here",
+        location=supported[0][1],
+        fix="add this platform to [tool.uv] environments in pyproject.toml and re-lock (uv lock)",
+    )
