@@ -385,3 +385,16 @@ def test_a_lock_resolved_for_other_environments_installs_nothing_here(
     assert bool(found) is refused
     if refused:
         assert found[0]["severity"] == "error" and found[0]["location"]["line"] == 7
+
+
+def test_a_source_index_the_base_does_not_know_leaves_the_build_unjudged(capsys: pytest.CaptureFixture[str]) -> None:
+    """cosmos-predict2 --extra cu126 takes torch from NVIDIA's cosmos index (not PyTorch's): which
+    build it serves is not told (one not-judged note, not PyPI's build judged in its place), and
+    the thirteen nvidia-*-cu12 wheels the extra names are one driver finding, not thirteen."""
+    v100 = ["--os", "linux", "--arch", "x86_64", "--python", "3.10", "--driver", "470.82.01", "--gpu", "7.0"]
+    _, report = audit(capsys, UV / "cosmos-predict2" / "pyproject.toml", "--extra", "cu126", *v100)
+    driver = [f for f in report["findings"] if f["code"] == "ED101"]
+    assert len(driver) == 1 and "13 CUDA library wheels" in driver[0]["message"]
+    (unknown,) = [f for f in report["findings"] if f["code"] == "ED900" and "torch 2.6.0" in f["message"]]
+    assert "an index of the line's own" in unknown["message"]
+    assert not [f for f in report["findings"] if f["code"] == "ED204"]

@@ -46,6 +46,9 @@ class Where(NamedTuple):
     # The variant is the build for certain: the line's own source fixes it (a conda build, a uv
     # source on one index), rather than an index that may or may not serve the release.
     variant_certain: bool = False
+    # The line's own source is an index the base knows nothing of (NVIDIA's cosmos index): which
+    # build it serves cannot be told.
+    unknown_index: bool = False
 
 
 class Build(NamedTuple):
@@ -142,12 +145,15 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     if local:
         variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
         index = facts.pytorch_index_url(variant)
+    elif where.unknown_index:
+        return Build(package, version, "an index of the line's own that the base knows nothing of", unknown=True)
     elif where.index_variant and where.variant_certain:
         variant, how, sources, from_pypi = where.index_variant, f"its source, a {where.index_variant} build", (), False
     elif where.index_variant and release is None:
         # The variant index may serve this release (its build then wins over PyPI's) or not: the
         # base has no row saying which.
-        return Build(package, version, f"the {where.index_variant} index or PyPI", unknown=True)
+        how = f"the {where.index_variant} index or PyPI, and the base has no row saying which serves it"
+        return Build(package, version, how, unknown=True)
     elif where.index_variant and release is not None and where.index_variant in release["variants"]:
         # pip and uv prefer the index build: its local label sorts above the plain release.
         variant, how = where.index_variant, facts.pytorch_index_url(where.index_variant)
@@ -234,6 +240,12 @@ def _lowest_major(specifier: str) -> str:
     """The CUDA major a specifier's lower bound names (">=12.5.82,<13" is 12)."""
     bounds = [spec.version for spec in SpecifierSet(specifier) if spec.operator in (">=", ">", "==", "~=")]
     return bounds[0].split(".")[0] if bounds else ""
+
+
+def is_cuda_library(name: str) -> bool:
+    """Whether a package is one of NVIDIA's CUDA library wheels (nvidia-cublas-cu12, nvidia-cuda-runtime)."""
+    package = canonicalize_name(name)
+    return package.startswith("nvidia-") and bool(_CUDA_MAJOR_IN_NAME.match(package) or _CUDA_VERSIONED.match(package))
 
 
 def is_cuda_runtime(name: str) -> bool:

@@ -167,7 +167,10 @@ class AuditContext:
         if requirement is None:
             return self.where()
         where = self.where(requirement.extras)
-        return where._replace(index_variant=requirement.variant, variant_certain=True) if requirement.variant else where
+        if requirement.variant:
+            return where._replace(index_variant=requirement.variant, variant_certain=True)
+        # A source of its own with no variant the base reads from it (an index that is not PyTorch's).
+        return where._replace(unknown_index=requirement.source is not None and requirement.form is Form.NAMED)
 
     def index_variant(self) -> str | None:
         """The build variant of a PyTorch wheel index the requirement set uses, if any."""

@@ -22,6 +22,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         return  # WSL 1 reaches no GPU whatever its driver (ED103 says so): no driver to upgrade
     yield from _base_image(ctx, nvidia.driver)
     wheel_claims = cuda_claims(ctx)
+    libraries: list[tuple[CudaClaim, facts.DriverNeed, str]] = []
     for claim in [*wheel_claims, *system_cuda_claims(ctx)]:
         cuda = _dotted(claim.cuda)
         need = facts.driver_need(cuda)
@@ -45,6 +46,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         fix = _fix(ctx, claim, need.minimum, upgrade_helps=not kernels_missing)
         if fix is None:
             continue  # no build of it runs on this GPU whatever the driver: ED102 says so, with its fix
+        if builds.is_cuda_library(claim.requirement.name or ""):
+            libraries.append((claim, need, has))
+            continue
         message = (
             f"{claim.what} needs NVIDIA driver >= {need.minimum} (CUDA {need.cuda}; {need.full} for its full "
             f"feature set); {has}"
@@ -58,6 +62,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # Without [and-cuda], TensorFlow still runs on the CPU: a warning, not an error.
             severity=None if claim in wheel_claims else Severity.WARNING,
         )
+    yield from _libraries(ctx, libraries)
+
+
+def _libraries(ctx: AuditContext, libraries: list[tuple[CudaClaim, facts.DriverNeed, str]]) -> Iterator[Finding]:
+    """NVIDIA's CUDA library wheels a set names one by one (a lock's nvidia-*-cu12 pins): one
+    finding for them all, at the newest driver any of them needs."""
+    if not libraries:
+        return
+    claim, need, has = max(libraries, key=lambda item: Version(item[1].minimum))
+    names = [c.requirement.describe() for c, _, _ in libraries]
+    listed = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    what = claim.what if len(names) == 1 else f"{len(names)} CUDA library wheels ({listed})"
+    yield ctx.finding(
+        CODE,
+        f"{what} need{'s' if len(names) == 1 else ''} NVIDIA driver >= {need.minimum} (CUDA {need.cuda}; {need.full} "
+        f"for the full feature set); {has}",
+        requirement=libraries[0][0].requirement,
+        packages=tuple(names),
+        fix=f"upgrade the NVIDIA driver to >= {need.minimum}, or move the packages that pull these wheels in to "
+        "builds for a CUDA the driver runs",
+        references=tuple(need.sources),
+    )
 
 
 def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:

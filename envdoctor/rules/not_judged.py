@@ -55,8 +55,8 @@ def _unknown_builds(ctx: AuditContext) -> Iterator[Finding]:
     names = ", ".join(f"{b.build.package} {b.build.version}" for b in unknown)
     yield ctx.finding(
         "ED900",
-        f"which build of {names} is installed cannot be told: the base has no row saying whether "
-        f"{unknown[0].how} serves it, so its CUDA is not judged",
+        f"which build of {names} is installed cannot be told: it comes from {unknown[0].how}, so its CUDA is not "
+        "judged",
         requirement=unknown[0].requirement,
         packages=tuple(b.requirement.describe() for b in unknown),
         fix="pin a release the knowledge base knows (envdoctor kb show torch), or run envdoctor audit --resolve",
