@@ -1146,6 +1146,16 @@ ROWS = [
         ("ED102:error",),
         name="Dockerfile",
     ),
+    # An nvidia/cuda tag the base has no row for: its CUDA from the tag. Driver 470 is CUDA 11.4;
+    # a CUDA 12 image runs on it only through forward compatibility (data-center GPUs).
+    row(
+        "v100-cuda12-image-unknown-tag",
+        "FROM nvidia/cuda:12.2.2-cudnn8-runtime-ubuntu22.04\n",
+        HOST_V100,
+        ("ED101:warning",),
+        words={"ED101": ("CUDA 12.2.2", "forward compatibility")},
+        name="Dockerfile",
+    ),
     row(
         "unknown-base-image-may-carry-torch",
         "FROM example/ml-base:th2.6.0-cu124\nRUN pip install --no-cache-dir deepspeed==0.18.4\n",

@@ -94,6 +94,9 @@ def cuda_of_driver(driver: str) -> str | None:
     return major_minor(str(max(met))) if met else None
 
 
+# Forward compatibility "is applicable only for systems with NVIDIA Data Center GPUs, select NGC
+# Server Ready SKUs of RTX cards, Jetson boards" (its page, read 2026-12-02).
+FORWARD_COMPATIBILITY_URL = "https://docs.nvidia.com/deploy/cuda-compatibility/forward-compatibility.html"
 CONTAINER_REQUIREMENTS_URL = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/1.11.0/user-guide.html"
 
 

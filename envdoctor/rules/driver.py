@@ -98,6 +98,28 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
         yield from _required_cuda(ctx, final, image, driver)
     elif image.min_driver is not None:
         yield from _release_notes_driver(ctx, final, image, driver)
+    elif image.cuda is not None:
+        yield from _newer_cuda_major(ctx, final, image.cuda, driver)
+
+
+def _newer_cuda_major(ctx: AuditContext, final: BaseImage, cuda: str, driver: str) -> Iterator[Finding]:
+    """An image whose CUDA (read from its tag) is of a newer major than the driver supports: it
+    runs only through CUDA forward compatibility, which NVIDIA provides for data-center GPUs."""
+    driver_cuda = facts.cuda_of_driver(driver)
+    if driver_cuda is None or Version(cuda).major <= Version(driver_cuda).major:
+        return
+    need = facts.driver_need(major_minor(cuda))
+    upgrade = f"upgrade the NVIDIA driver to >= {need.minimum}" if need else "upgrade the NVIDIA driver"
+    yield ctx.finding(
+        CODE,
+        f"the base image {final.reference} carries CUDA {cuda}, and the host's driver {driver} supports CUDA "
+        f"{driver_cuda}: a CUDA {Version(cuda).major} image runs on it only through CUDA forward compatibility, "
+        "which NVIDIA provides for data-center GPUs (and a few NGC-ready RTX cards) alone",
+        location=final.location,
+        fix=f"use an image for CUDA {driver_cuda} or older, or {upgrade}",
+        references=(facts.FORWARD_COMPATIBILITY_URL, *(need.sources if need else ())),
+        severity=Severity.WARNING,
+    )
 
 
 def _required_cuda(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str) -> Iterator[Finding]:
