@@ -140,7 +140,8 @@ def fetch(url: str, archive: str, *, deadline_s: float | None = None, limit: int
 
     def download() -> None:
         try:
-            outcome.append(_read_url(url, archive, min(DOWNLOAD_TIMEOUT_S, deadline), cap, stop))
+            # A socket timeout past the deadline: the deadline, not a read racing it, ends a slow download.
+            outcome.append(_read_url(url, archive, min(DOWNLOAD_TIMEOUT_S, deadline * 2), cap, stop))
         except SourceProblem as exc:
             outcome.append(exc)
 
