@@ -200,7 +200,7 @@ def _companions(ctx: AuditContext, name: str, version: Version, build: Build) ->
 def _reconciled(ctx: AuditContext, offer: Runnable, moving: set[str]) -> Runnable:
     """The offer re-judged against the rest of the set, both ways: a package of the set whose
     candidates all ask another release of it (vllm==0.6.3 asks torch==2.4.0), and one the offered
-    release asks another release of (xformers 0.0.22 is built against torch 2.1.0), each moved to
+    release asks another release of (xformers 0.0.22 is built against torch 2.0.1), each moved to
     a release that fits and runs here, or named as a clash."""
     package = str(offer.build.package)
     moved, clashes = [], []
