@@ -398,3 +398,23 @@ def test_a_source_index_the_base_does_not_know_leaves_the_build_unjudged(capsys:
     (unknown,) = [f for f in report["findings"] if f["code"] == "ED900" and "torch 2.6.0" in f["message"]]
     assert "an index of the line's own" in unknown["message"]
     assert not [f for f in report["findings"] if f["code"] == "ED204"]
+
+
+@pytest.mark.parametrize(
+    ("lock", "extras", "host", "refused"),
+    [
+        # nanochat --extra gpu: torch 2.9.1+cu128, whose locked wheels are Linux and Windows ones.
+        ("nanochat", ["--extra", "gpu"], ["--os", "macos", "--arch", "arm64", "--python", "3.12"], "torch"),
+        ("nanochat", ["--extra", "gpu"], ["--os", "linux", "--arch", "x86_64", "--python", "3.12"], None),
+        ("nanochat", ["--extra", "cpu"], ["--os", "macos", "--arch", "arm64", "--python", "3.12"], None),
+        # open-instruct: torch 2.6.0+cu124 everywhere but macOS; the cu124 index had no aarch64 wheel of it.
+        ("open-instruct-cu124", [], ["--os", "linux", "--arch", "aarch64", "--python", "3.11"], "torch"),
+        ("open-instruct-cu124", [], ["--os", "linux", "--arch", "x86_64", "--python", "3.11"], None),
+    ],
+)
+def test_a_locked_package_with_no_file_for_the_host_cannot_install(
+    capsys: pytest.CaptureFixture[str], lock: str, extras: list[str], host: list[str], refused: str | None
+) -> None:
+    _, report = audit(capsys, UV / lock / "uv.lock", *extras, *host)
+    found = [f["packages"][0] for f in report["findings"] if f["code"] == "ED301" and "lock offers" in f["message"]]
+    assert [name.split("==")[0] for name in found] == ([refused] if refused else [])

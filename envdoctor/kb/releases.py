@@ -196,6 +196,27 @@ def has_wheel_for_python(release: Release, python_minor: str) -> bool | None:
     return python_allowed(release, python_minor)
 
 
+_MUSL = "musllinux_"
+
+
+def platform_of(platform: str) -> list[str]:
+    """A wheel tag's platform as the base names it; [] for one the base does not track (win32, ppc64le)."""
+    if platform == "any":
+        return ["any"]
+    if platform.startswith(("manylinux", _MUSL, "linux_")):
+        arch = "x86_64" if platform.endswith("_x86_64") else "aarch64" if platform.endswith("_aarch64") else None
+        if arch is None:
+            return []
+        return [f"linux-{arch}-musl" if platform.startswith(_MUSL) else f"linux-{arch}"]
+    if platform.startswith("macosx_"):
+        if platform.endswith("_universal2"):
+            return ["macos-arm64", "macos-x86_64"]
+        if platform.endswith(("_x86_64", "_intel")):
+            return ["macos-x86_64"]
+        return ["macos-arm64"] if platform.endswith("_arm64") else []
+    return {"win_amd64": ["windows-x86_64"], "win_arm64": ["windows-arm64"]}.get(platform, [])
+
+
 def _platform(os: str, arch: str) -> str:
     """The base's platform name for an OS and arch as host profiles write them (Linux's
     aarch64 is macOS's and Windows's arm64)."""

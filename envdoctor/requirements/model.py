@@ -59,6 +59,10 @@ class Requirement(NamedTuple):
     # Where the package comes from when not the set's indexes, for messages: "the pytorch-cu121
     # index (tool.uv.sources)", "conda channel pytorch". None: the set's indexes.
     source: str | None = None
+    # The wheel files a lockfile offers for it (uv.lock's wheels), and whether it offers an sdist:
+    # what the installer can take, whatever the index holds. Empty: the lock does not say.
+    wheels: tuple[str, ...] = ()
+    sdist: bool = False
 
     @property
     def pinned_version(self) -> Version | None:

@@ -28,7 +28,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # The nodes of Marker's parsed tree: packaging has no public partial evaluation of a marker, and
 # the tree (Marker._markers) is the only way to settle the ``extra`` comparisons and keep the rest.
@@ -374,6 +374,8 @@ class _Lock:
                 specifier=SpecifierSet(pin),
                 marker=marker,
                 hashes=hashes,
+                wheels=_wheel_names(package),
+                sdist=bool(package.table.get("sdist")),
                 variant=pytorch_index_variant(package.value),
                 source=None if package.value in _PYPI else f"{package.value} (uv.lock)",
             )
@@ -424,6 +426,16 @@ def _source(value: Any, path: str, where: str, line: int | None) -> tuple[str, s
     if len(kinds) != 1 or not isinstance(value[kinds[0]], str):
         raise InputError(path, f"{where}: one of {', '.join(_SOURCE_KINDS)}, as a string", line)
     return kinds[0], value[kinds[0]]
+
+
+def _wheel_names(package: _Package) -> tuple[str, ...]:
+    """The file names of the wheels the lock offers for the package (from their URLs or paths)."""
+    names = []
+    for wheel in package.table.get("wheels", []):
+        where = wheel.get("url") or wheel.get("filename") or wheel.get("path") if isinstance(wheel, dict) else None
+        if isinstance(where, str) and where.endswith(".whl"):
+            names.append(unquote(where.rsplit("/", 1)[-1]))
+    return tuple(names)
 
 
 def _hashes(package: _Package, path: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ CODE = "ED301"
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _lock_environments(ctx)
+    yield from _locked_files(ctx)
     yield from installable.check(ctx, CODE, Why.PLATFORM)
     yield from installable.merged(_untracked(ctx))
 
@@ -63,3 +64,34 @@ def _lock_environments(ctx: AuditContext) -> Iterator[Finding]:
         location=supported[0][1],
         fix="add this platform to [tool.uv] environments in pyproject.toml and re-lock (uv lock)",
     )
+
+
+def _locked_files(ctx: AuditContext) -> Iterator[Finding]:
+    """A locked package whose files, as the lock lists them, include no wheel for this platform
+    and no sdist (fish-speech's cu126 torch: Linux and Windows wheels only): the install fails."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from envdoctor.kb.releases import platform_of
+
+    if ctx.facts.os is None or ctx.facts.arch is None:
+        return
+    here = f"{ctx.facts.os}-{'arm64' if ctx.facts.os == 'macos' and ctx.facts.arch == 'aarch64' else ctx.facts.arch}"
+    for requirement in ctx.wanted():
+        if not requirement.wheels or requirement.sdist or requirement.required_by is not None:
+            continue
+        offered: set[str] = set()
+        for wheel in requirement.wheels:
+            try:
+                offered |= {p for tag in parse_wheel_filename(wheel)[3] for p in platform_of(tag.platform)}
+            except InvalidWheelFilename:
+                offered.add("any")  # a name it cannot read: not judged against it
+        if "any" in offered or here in offered or not offered:
+            continue
+        yield ctx.finding(
+            CODE,
+            f"the lock offers {requirement.describe()} as wheels for {', '.join(sorted(offered))} only, and no sdist: "
+            f"it cannot be installed on {ctx.facts.describe()}",
+            requirement=requirement,
+            fix="keep what asks for it off this platform (a marker, or an extra this platform does not take), or "
+            "re-lock for this platform",
+        )
