@@ -636,3 +636,19 @@ def test_the_environments_cuda_is_what_tensorflow_loads(tmp_path: Path, capsys: 
     (finding,) = [f for f in report["findings"] if f["code"] == "ED201"]
     assert finding["severity"] == "warning" and finding["location"]["line"] == 6
     assert "CUDA 11.2" in finding["message"] and "CUDA 12.2" in finding["message"]
+
+
+def test_a_python_range_is_conda_s_to_pick_not_the_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # releases: numpy 1.21.6 has no wheel for Python 3.12. With python>=3.8, conda picks a Python
+    # numpy 1.21.6 installs on; judging it on the host's 3.12 would be a false python-unsupported.
+    (tmp_path / "environment.yml").write_text(
+        "name: e\ndependencies:\n  - python>=3.8\n  - pip\n  - pip:\n    - numpy==1.21.6\n"
+    )
+    main(["audit", str(tmp_path / "environment.yml"), "--os", "linux", "--arch", "x86_64", "--python", "3.12"])
+    out = capsys.readouterr().out
+    assert "ED302" not in out
+    (tmp_path / "environment.yml").write_text(
+        "name: e\ndependencies:\n  - python=3.12\n  - pip\n  - pip:\n    - numpy==1.21.6\n"
+    )
+    main(["audit", str(tmp_path / "environment.yml"), "--os", "linux", "--arch", "x86_64", "--python", "3.10"])
+    assert "ED302" in capsys.readouterr().out  # the environment's own 3.12, not the host's 3.10

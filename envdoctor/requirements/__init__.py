@@ -171,8 +171,9 @@ def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
     found.on_host(env.indexes)  # the environment is on the host
     if env.python is not None and env.python_at is not None:
         found.interpreters.append((env.python, env.python_at))
-    elif env.python_specifier is not None and env.python_at is not None:
-        found.pythons.append((env.python_specifier, env.python_at))
+    elif env.python_at is not None:
+        # A range (python>=3.8): conda picks the Python, not the host; which one is not known here.
+        found.interpreters.append(("", env.python_at))
     if env.system_cuda is not None and env.system_cuda_at is not None:
         found.system_cuda.append((env.system_cuda, env.system_cuda_at))
 

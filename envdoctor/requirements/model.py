@@ -122,7 +122,7 @@ class RequirementSet(NamedTuple):
     # each with why: reported as one not-judged note each, never a failed audit.
     unread: tuple[tuple[str, Location], ...] = ()
     # The Python an environment file brings (conda's python=3.10): the set installs into it, not
-    # into the host's.
+    # into the host's. "" where the file gives a range (conda picks it): not known here.
     interpreters: tuple[tuple[str, Location], ...] = ()
     # The CUDA an environment file installs for what loads it from the system (conda's
     # cudatoolkit=11.8, cuda-version=12.4), where it says so.

@@ -225,15 +225,16 @@ class AuditContext:
         host = HostFacts.of(self.host)
         if self.requirements.interpreters:
             # A conda environment brings its own interpreter: the set installs into it.
-            host = host._replace(python=".".join(self.requirements.interpreters[-1][0].split(".")[:2]))
+            interpreter = self.requirements.interpreters[-1][0]
+            host = host._replace(python=".".join(interpreter.split(".")[:2]) or None)
         if not self.requirements.images:
             return host
         arch = "aarch64" if host.arch == "arm64" else host.arch
         image = self.image_python()
-        python = ".".join(image[0].split(".")[:2]) if image else None
+        image_minor = ".".join(image[0].split(".")[:2]) if image else None
         base = self.base_facts()
         libc = ("glibc", base.glibc) if base is not None and base.glibc else None
-        return HostFacts(python, "linux", arch, libc, self.requirements.images[-1].reference)
+        return HostFacts(image_minor, "linux", arch, libc, self.requirements.images[-1].reference)
 
     def base_facts(self) -> ImageFacts | None:
         """What the image the final stage runs on carries, as the base knows it."""

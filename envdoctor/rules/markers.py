@@ -58,8 +58,10 @@ class Markers:
         return environment
 
     def _full_python(self, minor: str) -> str:
-        # An image's Python is the image's, never the host's.
-        return self.host_python if self.host_python and self.facts.image is None else minor
+        # An image's (or a conda environment's) Python is its own, never the host's.
+        host = self.host_python
+        same = host is not None and f"{host}.".startswith(f"{minor}.")
+        return host if host and same and self.facts.image is None else minor
 
     def applies(self, marker: Marker | None) -> bool:
         """Whether a line with this marker can apply here: a line for Windows is not judged on

@@ -71,8 +71,8 @@ def _unread(ctx: AuditContext) -> Iterator[Finding]:
             "ED900",
             f"not read: {why}; what it installs is not judged",
             location=location,
-            fix="give envdoctor the value (set the variable where envdoctor runs, give an ARG a default) or write it "
-            "in a form envdoctor reads, or judge it by hand",
+            fix="judge it by hand; what envdoctor can read it judges (a variable needs its value where envdoctor "
+            "runs, an ARG its default)",
         )
 
 
