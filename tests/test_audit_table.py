@@ -1174,6 +1174,14 @@ ROWS = [
         ("ED102",),
         words={"ED900": ("2.7.1+cu128", "not recorded")},
     ),
+    # A lock forked by Python version, on a host whose Python is unknown (a Dockerfile on an
+    # unknown image): numpy is one of its pins, whichever fork applies, never a newer release.
+    row(
+        "forked-pins-unknown-python",
+        'torch==2.2.2\nnumpy==1.26.4 ; python_version >= "3.9"\nnumpy==1.24.4 ; python_version < "3.9"',
+        ["--os", "linux", "--arch", "x86_64"],
+        absent=("ED203",),
+    ),
     row(
         "v100-torch-torchvision-bare",
         "torch\ntorchvision",

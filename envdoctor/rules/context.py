@@ -136,12 +136,28 @@ class AuditContext:
             version = requirement.pinned_version
             if requirement.name is None or version is None or not self.applies(requirement):
                 continue
-            if not self._certain(requirement):
-                continue
+            if not self._certain(requirement) and len(self._forked_pins.get(requirement.name, ())) != 1:
+                continue  # a pin for some of the Pythons an unknown host could have, unless all agree
             chosen = from_constraints if requirement.constraint else from_lines
             chosen.setdefault(requirement.name, (version, Origin.PINNED))
         resolved = {name: (version, Origin.RESOLVED) for name, version in self.resolved.items()}
         return {**from_constraints, **from_lines, **resolved}
+
+    @functools.cached_property
+    def _forked_pins(self) -> dict[NormalizedName, frozenset[Version]]:
+        """For a package every applying line of which is an exact pin (a lock forked by Python
+        version where the host's Python is unknown): the versions it can be, one per fork."""
+        pins: dict[NormalizedName, set[Version]] = {}
+        loose: set[NormalizedName] = set()
+        for requirement in self.requirements.requirements:
+            if requirement.name is None or requirement.constraint or not self.applies(requirement):
+                continue
+            version = requirement.pinned_version
+            if version is None:
+                loose.add(requirement.name)
+            else:
+                pins.setdefault(requirement.name, set()).add(version)
+        return {name: frozenset(found) for name, found in pins.items() if name not in loose}
 
     def _from_pypi(self, name: str, version: Version, extras: frozenset[str]) -> bool:
         """Whether the release comes from PyPI, whose wheels' requirements the base records (a
@@ -209,6 +225,11 @@ class AuditContext:
             version, origin = self._exact[name]
             return pinned(name, specifier, version, origin, self.facts)
         allowed = facts.index_serves(name, self.requirements.indexes)
+        forked = self._forked_pins.get(name)
+        if forked is not None and len(forked) > 1:
+            # Only the forks' pins can be installed, whichever fork the host turns out to be.
+            public = frozenset(Version(v.public) for v in forked)
+            allowed = public if allowed is None else allowed & public
         # The set's own lines, not find(): this is asked while what the set pulls in is worked out.
         own = next((r for r in self._direct if r.name == name and r.variant is not None), None)
         if own is not None and own.variant is not None:
