@@ -103,6 +103,11 @@ class Nvidia(NamedTuple):
     # Version of the loaded kernel module, recorded only where it differs from ``driver``.
     kernel_module: str | None = None
 
+    @property
+    def capabilities(self) -> list[str]:
+        """The compute capabilities of its GPUs that are known."""
+        return [gpu.compute_capability for gpu in self.gpus or () if gpu.compute_capability]
+
 
 class CudaLibrary(NamedTuple):
     """A CUDA or cuDNN shared library found on LD_LIBRARY_PATH."""

@@ -350,10 +350,10 @@ def best_build(name: str, version: Version, where: Where, driver: str, capabilit
         if _gpu_code(build)
         and not build.unknown
         # A build compiled against another package's (vllm's against torch's) has no CUDA of its own to check.
-        and (build.cuda is None or facts.driver_runs(driver, _dotted(build.cuda)))
+        and (build.cuda is None or facts.driver_runs(driver, dotted(build.cuda)))
         and not any(lacks_kernels(build, capability) for capability in capabilities)
     ]
-    return max(runnable, key=lambda build: Version(_dotted(build.cuda or "0"))) if runnable else None
+    return max(runnable, key=lambda build: Version(dotted(build.cuda or "0"))) if runnable else None
 
 
 def _gpu_code(build: Build) -> bool:
@@ -371,5 +371,6 @@ def cpu_index(name: str) -> str | None:
     return facts.pytorch_index_url("cpu") if facts.has_variant_builds(name, "cpu") else None
 
 
-def _dotted(cuda: str) -> str:
+def dotted(cuda: str) -> str:
+    """A CUDA version as major.minor: a major alone (a cu12 wheel's) is its .0."""
     return cuda if "." in cuda else f"{cuda}.0"

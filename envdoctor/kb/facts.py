@@ -538,15 +538,6 @@ def platforms_of(name: str) -> Platforms | None:
     return Platforms(SpecifierSet(row["versions"]), tuple(row["platforms"]), row["source"])
 
 
-class CudaImage(NamedTuple):
-    """What an nvidia/cuda image carries: from its base_images row, else what its tag says."""
-
-    cuda: str | None  # the full release, 12.4.1
-    flavor: str | None  # base, runtime, devel, cudnn-runtime, cudnn-devel
-    require_cuda: str | None  # its NVIDIA_REQUIRE_CUDA
-    source: str | None  # None: read from the tag alone
-
-
 CUDA_IMAGE_REPOSITORIES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")
 # NVIDIA's tag scheme: <cuda>-[cudnn<N>-]<flavor>-<os>, as in 12.4.1-cudnn-runtime-ubuntu22.04.
 _CUDA_IMAGE_TAG = re.compile(
@@ -571,7 +562,9 @@ class ImageFacts(NamedTuple):
     # Distributions it installs, "name==version", and the build variant they are (pytorch/pytorch's cu124).
     preinstalled: tuple[str, ...] = ()
     variant: str | None = None
-    source: str | None = None
+    # nvidia/cuda's flavour: base, runtime, devel, cudnn-runtime, cudnn-devel.
+    flavor: str | None = None
+    source: str | None = None  # None: read from the tag alone
 
 
 # Docker Hub tags of PyTorch's and TensorFlow's own images, by the schemes their publishers write:
@@ -611,10 +604,7 @@ def image_facts(repository: str, tag: str | None) -> ImageFacts | None:
             preinstalled=(f"tensorflow=={match.group('tf')}",),
             source=TENSORFLOW_IMAGE_TAGS_URL,
         )
-    found = cuda_image(repository, tag)
-    if found is None:
-        return None
-    return ImageFacts(cuda=found.cuda, require_cuda=found.require_cuda, source=found.source)
+    return cuda_image(repository, tag)
 
 
 def _row_facts(row: Row) -> ImageFacts:
@@ -628,23 +618,23 @@ def _row_facts(row: Row) -> ImageFacts:
         min_capability=row.get("min_capability"),
         require_cuda=row.get("require_cuda"),
         preinstalled=tuple(row.get("preinstalled", ())),
+        flavor=row.get("flavor"),
         source=str(row["source"]),
     )
 
 
-def cuda_image(repository: str, tag: str | None) -> CudaImage | None:
-    """The CUDA an nvidia/cuda image carries; None for any other image."""
+def cuda_image(repository: str, tag: str | None) -> ImageFacts | None:
+    """What an nvidia/cuda image carries, from its row or its tag; None for any other image."""
     if repository not in CUDA_IMAGE_REPOSITORIES or not tag:
         return None
     row = base_image("nvidia/cuda", tag)
     if row is not None:
-        cuda = str(row["cuda"]) if "cuda" in row else None
-        return CudaImage(cuda, str(row["flavor"]), row.get("require_cuda"), str(row["source"]))
+        return _row_facts(row)
     match = _CUDA_IMAGE_TAG.match(tag)
     if match is None:
-        return CudaImage(None, None, None, None)
+        return ImageFacts()
     flavor = match.group("flavor")
-    return CudaImage(match.group("cuda"), f"cudnn-{flavor}" if flavor and match.group("cudnn") else flavor, None, None)
+    return ImageFacts(cuda=match.group("cuda"), flavor=f"cudnn-{flavor}" if flavor and match.group("cudnn") else flavor)
 
 
 def base_image(repository: str, tag: str) -> Row | None:

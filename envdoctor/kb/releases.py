@@ -217,7 +217,7 @@ def platform_of(platform: str) -> list[str]:
     return {"win_amd64": ["windows-x86_64"], "win_arm64": ["windows-arm64"]}.get(platform, [])
 
 
-def _platform(os: str, arch: str) -> str:
+def platform_name(os: str, arch: str) -> str:
     """The base's platform name for an OS and arch as host profiles write them (Linux's
     aarch64 is macOS's and Windows's arm64)."""
     if arch in ("aarch64", "arm64"):
@@ -233,7 +233,7 @@ def has_wheel_for_platform(release: Release, os: str, arch: str, libc: tuple[str
     musllinux wheel serves musl only and a manylinux one glibc only, at or above its floor."""
     if "any" in release.platforms:
         return True
-    platform = _platform(os, arch)
+    platform = platform_name(os, arch)
     if os != "linux":
         return platform in release.platforms
     name, version = libc if libc is not None else (None, None)
@@ -276,7 +276,7 @@ def lacks_wheel_for(
     if not release.missing or "any" in release.platforms:
         return False
     musl = libc is not None and libc[0] == "musl" and os == "linux"
-    platform = _platform(os, arch) + ("-musl" if musl else "")
+    platform = platform_name(os, arch) + ("-musl" if musl else "")
     # An abi3 wheel on that platform would have kept the pair off the list.
     return f"{python_minor} {platform}" in release.missing
 

@@ -253,10 +253,11 @@ class AuditContext:
         arch = "aarch64" if host.arch == "arm64" else host.arch
         image = self.image_python()
         image_minor = ".".join(image[0].split(".")[:2]) if image else None
-        base = self.base_facts()
+        base = self.base_facts
         libc = ("glibc", base.glibc) if base is not None and base.glibc else None
         return HostFacts(image_minor, "linux", arch, libc, self.requirements.images[-1].reference)
 
+    @functools.cached_property
     def base_facts(self) -> ImageFacts | None:
         """What the image the final stage runs on carries, as the base knows it."""
         from envdoctor.kb import facts
@@ -276,7 +277,7 @@ class AuditContext:
         installed = [m.group(1) for name, _ in self.requirements.system_packages if (m := _SYSTEM_PYTHON.match(name))]
         if installed:
             return installed[-1], images[-1].reference
-        base = self.base_facts()
+        base = self.base_facts
         return (base.python, images[-1].reference) if base is not None and base.python else None
 
     def image_may_carry(self) -> bool:
@@ -287,7 +288,7 @@ class AuditContext:
         base = self.requirements.final_base()
         if base is None or base.repository in (*_PYTHON_IMAGES, *facts.CUDA_IMAGE_REPOSITORIES):
             return False
-        return self.base_facts() is None
+        return self.base_facts is None
 
     def _image_unknowns(self, requirement: Requirement | None) -> str | None:
         """What an image leaves unknown that a judgement of ``requirement``'s newest release rests

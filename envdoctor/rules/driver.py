@@ -24,7 +24,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     wheel_claims = cuda_claims(ctx)
     libraries: list[tuple[CudaClaim, facts.DriverNeed, str]] = []
     for claim in [*wheel_claims, *system_cuda_claims(ctx)]:
-        cuda = _dotted(claim.cuda)
+        cuda = builds.dotted(claim.cuda)
         need = facts.driver_need(cuda)
         if need is None:
             continue
@@ -90,8 +90,7 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
     """A base image the host's driver cannot run: an nvidia/cuda image whose NVIDIA_REQUIRE_CUDA
     it does not meet (the NVIDIA container runtime refuses to start it: "unsatisfied condition:
     cuda>=13.2"), or an NGC image whose release notes ask a newer driver."""
-    final = ctx.requirements.final_base()
-    image = facts.image_facts(final.repository, final.tag) if driver is not None and final is not None else None
+    final, image = ctx.requirements.final_base(), ctx.base_facts
     if image is None or driver is None or final is None:
         return
     if image.require_cuda is not None:
@@ -196,9 +195,5 @@ def _lacks_kernels_here(ctx: AuditContext, claim: CudaClaim) -> bool:
     build = package_build(ctx, claim.requirement.name or "")
     if nvidia is None or build is None or build.requirement is not claim.requirement:
         return False
-    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    capabilities = nvidia.capabilities
     return any(builds.lacks_kernels(build.build, capability) for capability in capabilities)
-
-
-def _dotted(cuda: str) -> str:
-    return cuda if "." in cuda else f"{cuda}.0"

@@ -31,8 +31,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def _base_image(ctx: AuditContext, gpus: list[tuple[Gpu, str]]) -> Iterator[Finding]:
     """A base image whose release notes name an oldest GPU newer than one of the host's."""
-    final = ctx.requirements.final_base()
-    image = facts.image_facts(final.repository, final.tag) if final is not None else None
+    final, image = ctx.requirements.final_base(), ctx.base_facts
     if final is None or image is None or image.min_capability is None:
         return
     for gpu, capability in gpus:

@@ -71,11 +71,11 @@ def _locked_files(ctx: AuditContext) -> Iterator[Finding]:
     and no sdist (fish-speech's cu126 torch: Linux and Windows wheels only): the install fails."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-    from envdoctor.kb.releases import platform_of
+    from envdoctor.kb.releases import platform_name, platform_of
 
     if ctx.facts.os is None or ctx.facts.arch is None:
         return
-    here = f"{ctx.facts.os}-{'arm64' if ctx.facts.os == 'macos' and ctx.facts.arch == 'aarch64' else ctx.facts.arch}"
+    here = platform_name(ctx.facts.os, ctx.facts.arch)
     for requirement in ctx.wanted():
         if not requirement.wheels or requirement.sdist or requirement.required_by is not None:
             continue

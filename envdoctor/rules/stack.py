@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from envdoctor.kb import builds, facts
@@ -148,7 +148,7 @@ def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnab
     requirement = ctx.find(name)
     if nvidia is None or nvidia.driver is None or requirement is None:
         return None
-    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    capabilities = nvidia.capabilities
     companions = _companion_names(ctx, name)
     found = (
         ctx.candidates(name, moving=companions)
@@ -160,7 +160,7 @@ def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnab
         build = builds.best_build(name, version, where, nvidia.driver, capabilities)
         if build is None:
             continue
-        moved_companions = _companions(ctx, name, version, build)
+        moved_companions = _companions(name, version, build, companions)
         if moved_companions is None:
             continue  # the set names a companion the base cannot match to this release
         return _reconciled(ctx, Runnable(build, moved_companions), {name, *companions})
@@ -169,7 +169,7 @@ def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnab
 
 def _companion_names(ctx: AuditContext, name: str) -> frozenset[str]:
     """The packages of the set that move in lockstep with ``name`` (torchvision with torch)."""
-    # Over every release the requirement can become: a release's rows may leave a companion out
+    # Over every release that installs here: a release's rows may leave a companion out
     # (torchaudio stopped moving in lockstep), and a release newer than the rows has none.
     steps = [step for v in candidates(canonicalize_name(name), SpecifierSet(), ctx.facts).versions
              for step in facts.lockstep(name, v)]  # fmt: skip
@@ -183,12 +183,12 @@ def _companion_names(ctx: AuditContext, name: str) -> frozenset[str]:
     )
 
 
-def _companions(ctx: AuditContext, name: str, version: Version, build: Build) -> tuple[str, ...] | None:
-    """The set's companions at the releases that go with ``version``; None when the set names
-    one the base cannot match to it."""
+def _companions(name: str, version: Version, build: Build, names: frozenset[str]) -> tuple[str, ...] | None:
+    """The set's companions (``names``) at the releases that go with ``version``; None when the
+    set names one the base cannot match to it."""
     steps = {step.companion: step for step in facts.lockstep(name, version) if not step.on_own_line}
     pins = []
-    for companion in sorted(_companion_names(ctx, name)):
+    for companion in sorted(names):
         step = steps.get(companion)
         if step is None:
             return None
@@ -208,7 +208,7 @@ def _reconciled(ctx: AuditContext, offer: Runnable, moving: set[str]) -> Runnabl
         name = other.name or ""
         if name in moving or other.required_by is not None:
             continue
-        if _brought_by(ctx, offer.build, name):
+        if _brought_by(offer.build, name):
             continue  # its own dependency (a lockfile's nvidia-* pins): it moves with it on a re-lock
         own = ctx.candidates(name).versions
         if own and not any(_fits(ctx, name, version, offer.build) for version in own):
@@ -228,16 +228,22 @@ def _reconciled(ctx: AuditContext, offer: Runnable, moving: set[str]) -> Runnabl
     return offer._replace(moved=tuple(moved), clashes=tuple(clashes))
 
 
-def _brought_by(ctx: AuditContext, offered: Build, name: str) -> bool:
+def _brought_by(offered: Build, name: str) -> bool:
     """Whether the offered release declares ``name`` as a dependency that moves with it on a
     re-lock (torch's nvidia-* wheels), not the package it is compiled against (xformers' torch),
     which the fix must choose."""
-    assert offered.version is not None
     wanted = canonicalize_name(name)
     if offered.built_against is not None and canonicalize_name(offered.built_against.name) == wanted:
         return False
-    public = Version(offered.version.public)
-    return any(d.name == wanted for d in kb_releases.declared_by(str(offered.package), public))
+    return wanted in _dependencies(offered)
+
+
+def _dependencies(build: Build) -> frozenset[NormalizedName]:
+    """What the build's release declares (as PyPI's METADATA of that release says)."""
+    if build.version is None:
+        return frozenset()
+    public = Version(build.version.public)
+    return frozenset(d.name for d in kb_releases.declared_by(str(build.package), public))
 
 
 def _asked_release(
@@ -257,7 +263,7 @@ def _asked_release(
         return ""
     if _compiled_against_pypi(offered, name):
         return f"{name}=={newest}" if build.from_pypi and _runs_here(ctx, name, newest) else None
-    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    capabilities = nvidia.capabilities
     best = builds.best_build(name, newest, ctx.where(), nvidia.driver, capabilities)
     if best is None:
         return None
@@ -316,7 +322,7 @@ def _runs_here(ctx: AuditContext, name: str, version: Version) -> bool:
         return not builds.is_gpu_package(name)  # a GPU package's unknown build is no fix
     if build.cuda is None or nvidia is None or nvidia.driver is None:
         return True
-    capabilities = [gpu.compute_capability for gpu in nvidia.gpus or () if gpu.compute_capability]
+    capabilities = nvidia.capabilities
     return builds.best_build(name, version, where, nvidia.driver, capabilities) is not None
 
 
@@ -346,11 +352,7 @@ def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
 def _without_dependencies(found: list[PackageBuild]) -> list[PackageBuild]:
     """The builds but those another build of the set declares as its own dependency (a lockfile
     pins torch's nvidia-* wheels as lines of their own): they are judged through it."""
-    declared = set()
-    for build in found:
-        if build.build.version is not None:
-            public = Version(build.build.version.public)
-            declared |= {d.name for d in kb_releases.declared_by(str(build.build.package), public)}
+    declared = frozenset().union(*(_dependencies(build.build) for build in found))
     return [build for build in found if build.build.package not in declared]
 
 
