@@ -414,6 +414,31 @@ ROWS = [
     row("unknown-driver-torch==2.4.1", "torch==2.4.1", HOST_NO_DRIVER_FACTS, ("ED900",), OK),
     row("unknown-driver-cupy", "cupy-cuda12x", HOST_NO_DRIVER_FACTS, ("ED900",), OK),
     row("unknown-driver-numpy", "numpy", HOST_NO_DRIVER_FACTS, absent=(*OK, "ED900")),
+    # --- Builds the base has no row for: said, never passed as if they ran. alphafold's Dockerfile
+    # pins jaxlib==0.4.26+cuda12.cudnn89 from JAX's find-links page; PyG's wheels carry +pt23cu121;
+    # tensorflow.toml's build rows start at 2.10.
+    row(
+        "unmodelled-cuda-labels",
+        "jax==0.4.26\njaxlib==0.4.26+cuda12.cudnn89\ntorch-scatter==2.1.2+pt23cu121",
+        HOST_V100,
+        ("ED900:info",),
+        once=("ED900",),
+        words={"ED900": ("no build row", "jaxlib 0.4.26+cuda12.cudnn89", "torch-scatter 2.1.2+pt23cu121")},
+    ),
+    row(
+        "unmodelled-tensorflow-2.6", "tensorflow==2.6.0", HOST_V100, ("ED900",), words={"ED900": ("tensorflow 2.6.0",)}
+    ),
+    # A lock forked by Python version, read where the Python is unknown: the fork's pin keeps its label.
+    row(
+        "forked-pins-keep-label",
+        "--extra-index-url https://download.pytorch.org/whl/cu126\n"
+        'torch==2.6.0+cu126 ; python_version >= "3.10"\ntorch==2.5.1+cu124 ; python_version < "3.10"',
+        ["--os", "linux", "--arch", "x86_64", "--driver", "470.82.01", "--gpu", "7.0"],
+        ("ED101:error",),
+        words={"ED101": ("+cu126 label", "CUDA 12.6")},
+    ),
+    # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
+    row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================
     # python-unsupported: releases.toml's cpXY wheels and Requires-Python of each release.
     row("py312-torch==2.1.0", "torch==2.1.0", HOST_A100_PY312, ("ED302:error",), fix={"ED302": ("torch>=2.2.0",)}),

@@ -289,6 +289,11 @@ def _from_rows(package: NormalizedName, version: Version) -> Build | None:
 _TOPIC_PACKAGES = frozenset({"torch", *facts.TORCH_COMPANIONS, "tensorflow", "jax", "jaxlib"})
 
 
+def is_variant_label(local: str | None) -> bool:
+    """Whether a local version label is a PyTorch-style build variant (cpu, cu121, rocm6.2)."""
+    return bool(_LOCAL_VARIANT.match(local or ""))
+
+
 def is_gpu_package(name: str) -> bool:
     """Whether the base knows the package as one with CUDA builds: a topic of its own, rows in
     gpu_packages or platforms, or a CUDA major in its name."""

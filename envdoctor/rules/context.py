@@ -225,8 +225,8 @@ class AuditContext:
             version, origin = self._exact[name]
             return pinned(name, specifier, version, origin, self.facts)
         allowed = facts.index_serves(name, self.requirements.indexes)
-        forked = self._forked_pins.get(name)
-        if forked is not None and len(forked) > 1:
+        forked = self._forked_pins.get(name) or frozenset()
+        if len(forked) > 1:
             # Only the forks' pins can be installed, whichever fork the host turns out to be.
             public = frozenset(Version(v.public) for v in forked)
             allowed = public if allowed is None else allowed & public
@@ -236,7 +236,10 @@ class AuditContext:
             # The line's own source (a uv index) serves only the releases it has a build of; where
             # the base knows none (conda's cu111 of torch 1.9), nothing is narrowed.
             allowed = facts.variant_serves(name, own.variant) or allowed
-        return candidates(name, specifier, self.facts, allowed)
+        found = candidates(name, specifier, self.facts, allowed)
+        # A fork's pin keeps its build label (torch==2.6.0+cu126): the release judged is that build.
+        labelled = {Version(v.public): v for v in forked if v.local} if len(forked) > 1 else {}
+        return found._replace(versions=tuple(labelled.get(v, v) for v in found.versions)) if labelled else found
 
     @functools.cached_property
     def facts(self) -> HostFacts:

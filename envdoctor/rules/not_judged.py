@@ -3,10 +3,13 @@ judged offline. One finding per host, listing them: the reason is the same for e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from packaging.version import Version
+
 from envdoctor.findings import Finding
-from envdoctor.kb import builds
+from envdoctor.kb import builds, facts, releases
 from envdoctor.requirements.model import Form
 from envdoctor.rules.context import AuditContext
 
@@ -25,6 +28,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         and not ctx.candidates(requirement.name or "").excluded
     ]
     yield from _unknown_builds(ctx)
+    yield from _unjudged_pins(ctx)
     yield from _carried_by_the_image(ctx)
     if not unknown:
         return
@@ -61,6 +65,64 @@ def _unknown_builds(ctx: AuditContext) -> Iterator[Finding]:
         packages=tuple(b.requirement.describe() for b in unknown),
         fix="pin a release the knowledge base knows (envdoctor kb show torch), or run envdoctor audit --resolve",
     )
+
+
+# A local label that names a CUDA build: +cu121, +cuda12.cudnn89, PyG's +pt23cu121.
+_CUDA_LABEL = re.compile(r"(?:^|[._]|pt\d+)cu(?:da)?\d+")
+
+
+def _unjudged_pins(ctx: AuditContext) -> Iterator[Finding]:
+    """Exact pins of GPU builds the base has no build rows for: a GPU package's release older than
+    its rows (tensorflow 2.6.0), or a CUDA-labelled wheel of a package it does not model
+    (jaxlib 0.4.23+cuda12.cudnn89, torch-scatter 2.1.2+pt23cu121). Whether they run on the host
+    is not judged, and saying nothing would read as "runs"."""
+    from envdoctor.rules.stack import package_build
+
+    pinned = [
+        (requirement, version)
+        for requirement in ctx.wanted()
+        if requirement.required_by is None
+        and requirement.name is not None
+        and (version := ctx.exact_version(requirement.name)) is not None
+    ]
+    # A companion's +cu121 label (torchvision beside torch) is judged through the package it moves with.
+    companions = {
+        step.companion for requirement, version in pinned for step in facts.lockstep(requirement.name or "", version)
+    }
+    unjudged = [
+        (requirement, version)
+        for requirement, version in pinned
+        if _names_a_gpu_build(ctx, requirement.name or "", version)
+        and not (requirement.name in companions and builds.is_variant_label(version.local))
+        and package_build(ctx, requirement.name or "", version) is None
+    ]
+    if not unjudged:
+        return
+    names = ", ".join(f"{requirement.name} {version}" for requirement, version in unjudged)
+    yield ctx.finding(
+        "ED900",
+        f"the knowledge base has no build row for {names}: whether {_runs(len(unjudged))} on the host is not judged",
+        requirement=unjudged[0][0],
+        packages=tuple(requirement.describe() for requirement, _ in unjudged),
+        fix="check the build's CUDA and GPU support by hand, or move to releases the knowledge base knows "
+        "(envdoctor kb show)",
+    )
+
+
+def _runs(count: int) -> str:
+    if count == 1:
+        return "it runs (its CUDA against the driver, its kernels against the GPUs)"
+    return "they run (their CUDA against the driver, their kernels against the GPUs)"
+
+
+def _names_a_gpu_build(ctx: AuditContext, name: str, version: Version) -> bool:
+    """A CUDA-labelled wheel, or a release of a package whose newest release the base knows a build
+    of (tensorflow 2.6.0 beside rows from 2.10 on; not jax, whose builds are its jaxlib's)."""
+    if version.local and _CUDA_LABEL.search(version.local):
+        return True
+    known = releases.releases(name)
+    where = ctx.where_of(ctx.find(name))
+    return bool(known) and builds.build_of(name, known[-1].version, where) is not None
 
 
 def _unread(ctx: AuditContext) -> Iterator[Finding]:
