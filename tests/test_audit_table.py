@@ -1105,9 +1105,28 @@ ROWS = [
     row(
         "py312-fix-moves-companions-the-least",
         "torch==2.1.0\ntorchvision==0.16.0\ntorchtext==0.16.0",
-        linux("3.12", "570.86.16", "NVIDIA GeForce RTX 5090"),
+        linux("3.12", "570.86.16", A100),
         ("ED302:error",),
         fix={"ED302": ("torch>=2.2.0", "with torchvision==0.17.0 torchtext==0.16.2 (the nearest release")},
+    ),
+    # The same set on an RTX 5090: torch 2.2.0 has a cp312 wheel but no sm_120 kernels, so the Python
+    # fix is the GPU fix (one answer on every line: torchvision and torchtext move with torch).
+    row(
+        "py312-fix-runs-on-the-gpu",
+        "torch==2.1.0\ntorchvision==0.16.0\ntorchtext==0.16.0",
+        HOST_5090,
+        ("ED302:error", "ED102:error"),
+        fix={"ED302": ("torch==2.11.0+cu128", "torchvision==0.26.0+cu128", "runs on its GPUs")},
+    ),
+    # generative-models' pt2.txt: the oldest torchvision with a cp312 wheel pins torch 2.2.0, and the
+    # fix moves what pins the torch 2.0 family with it (torchdata 0.7.1 asks torch>=2; torch 2.2.0 pins triton 2.2.0).
+    row(
+        "py312-unsatisfiable-names-the-oldest-here",
+        "torch>=2.0.1\ntorchvision>=0.15.2\ntorchdata==0.6.1\ntriton==2.0.0",
+        linux("3.12", "570.86.16", A100),
+        ("ED204:error",),
+        words={"ED204": ("even 0.17.0, the oldest that installs on Linux x86_64, Python 3.12",)},
+        fix={"ED204": ("torch==2.2.0", "torchdata==0.7.1", "triton==2.2.0")},
     ),
     # gpu_packages kernels: no flash-attn wheel carries 7.0 code; a newer driver cannot change that.
     row(

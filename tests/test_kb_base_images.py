@@ -232,3 +232,111 @@ def test_the_new_fields_refuse_malformed_values(field: str, value: object, probl
 def test_an_ngc_alpha_build_is_a_valid_pin() -> None:
     row = {"repository": "r", "tag": "t", "flavor": "ngc", "source": "https://x.org", "checked": "2026-12-02"}
     TABLE.check({**row, "preinstalled": ["torch==2.2.0a0+81ea7a4", "transformer-engine==1.2.0"]})
+
+
+# nvidia/cuda after 13.0.0, each read at the upstream commit that added it (gitlab
+# nvidia/container-images/cuda, through the fork abyss-solutions/nvidia_container_images):
+# doc/supported-tags.md for the tags, the base Dockerfile's NVIDIA_REQUIRE_CUDA, NV_CUDNN_VERSION.
+CUDA_13_COMMITS = {
+    "13.0.1": "d431a81b4e0dc7d43f2a66880edd16424550ca31",
+    "13.0.2": "af2c41e0a03f9839d0d447d27e7dcdd61de9699a",
+    "13.1.0": "e3c1b680f08e358d51d190aaa156bba111e32509",
+}
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("13.0.1-base-ubuntu22.04", ("13.0.1", None, "ubuntu22.04", "2.35", "cuda>=13.0 ")),
+        ("13.0.1-cudnn-runtime-ubuntu24.04", ("13.0.1", "9.13.0.50", "ubuntu24.04", "2.39", "cuda>=13.0 ")),
+        ("13.0.2-cudnn-devel-ubuntu22.04", ("13.0.2", "9.14.0.64", "ubuntu22.04", "2.35", "cuda>=13.0 ")),
+        ("13.0.2-runtime-ubuntu24.04", ("13.0.2", None, "ubuntu24.04", "2.39", "cuda>=13.0 ")),
+        ("13.1.0-devel-ubuntu24.04", ("13.1.0", None, "ubuntu24.04", "2.39", "cuda>=13.1 ")),
+        ("13.1.0-runtime-ubuntu22.04", ("13.1.0", None, "ubuntu22.04", "2.35", "cuda>=13.1 ")),
+    ],
+)
+def test_cuda_13_updates_as_their_dockerfiles_say(
+    capsys: pytest.CaptureFixture[str], tag: str, expected: tuple[str, str | None, str, str, str]
+) -> None:
+    cuda, cudnn, os, glibc, requires = expected
+    (row,) = shown(capsys, tag)
+    assert row["repository"] == "nvidia/cuda"
+    assert (row["cuda"], row.get("cudnn"), row["os"], row["glibc"]) == (cuda, cudnn, os, glibc)
+    assert row["require_cuda"].startswith(requires)
+    assert f"/-/blob/{CUDA_13_COMMITS[cuda]}/dist/{cuda}/" in row["source"]
+
+
+def test_cuda_13_update_rows_cover_every_listed_ubuntu_tag() -> None:
+    # Five images per Ubuntu release for 13.0.1 and 13.0.2; 13.1.0 lists no cudnn-* tag for Ubuntu.
+    tags = {row["tag"] for row in rows() if row["repository"] == "nvidia/cuda" and row["cuda"] in CUDA_13_COMMITS}
+    assert len(tags) == 5 * 2 + 5 * 2 + 3 * 2
+    assert not {t for t in tags if t.startswith("13.1.0-cudnn")}
+
+
+def test_cuda_13_1_requires_the_r580_branch_and_drops_r565() -> None:
+    # dist/13.1.0/ubuntu2404/base/Dockerfile: branches 535, 550, 570, 575, 580; 13.0.x: 535 ... 575 with 565.
+    newer = image("nvidia/cuda", "13.1.0-base-ubuntu24.04")["require_cuda"]
+    older = image("nvidia/cuda", "13.0.2-base-ubuntu24.04")["require_cuda"]
+    assert "driver>=580,driver<581" in newer and "driver>=565" not in newer
+    assert "driver>=565,driver<566" in older and "driver>=580" not in older
+
+
+def _audit(tmp_path: Any, capsys: pytest.CaptureFixture[str], dockerfile: str, *host: str) -> tuple[int, str]:
+    path = tmp_path / "Dockerfile"
+    path.write_text(dockerfile, encoding="utf-8")
+    code = main(["audit", "-q", "--os", "linux", "--arch", "x86_64", *host, str(path)])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("tag", "refused"),
+    [
+        # 13.0.2's NVIDIA_REQUIRE_CUDA still lists the R565 branch, 13.1.0's no longer does, so the
+        # container runtime starts the first on driver 565.57.01 (CUDA 12.6) and refuses the second.
+        ("13.0.2-runtime-ubuntu24.04", False),
+        ("13.1.0-runtime-ubuntu24.04", True),
+    ],
+)
+def test_a_cuda_13_update_image_on_an_r565_driver(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], tag: str, refused: bool
+) -> None:
+    code, out = _audit(tmp_path, capsys, f"FROM nvidia/cuda:{tag}\n", "--driver", "565.57.01", "--gpu", "9.0")
+    said = f"Dockerfile:1: error ED101 (driver-too-old): the base image nvidia/cuda:{tag} requires cuda>="
+    assert (said in out, code) == (refused, 1 if refused else 0)
+    if refused:
+        assert "/-/blob/e3c1b680f08e358d51d190aaa156bba111e32509/dist/13.1.0/ubuntu2404/runtime/Dockerfile" in out
+
+
+@pytest.mark.parametrize(
+    ("install", "expected"),
+    [
+        # torchvision 0.20.1 declares torch==2.5.1; the image carries the NGC build 2.10.0a0+b4e4ee81d3.
+        (
+            "torchvision==0.20.1",
+            "torchvision 0.20.1 requires torch==2.5.1, but the set asks torch==2.10.0a0+b4e4ee81d3",
+        ),
+        # torchvision 0.25.0 declares torch==2.10.0: the NGC alpha build is not that release either.
+        (
+            "torchvision==0.25.0",
+            "torchvision 0.25.0 requires torch==2.10.0, but the set asks torch==2.10.0a0+b4e4ee81d3",
+        ),
+    ],
+)
+def test_a_companion_pinned_to_another_torch_than_the_ngc_image_carries(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], install: str, expected: str
+) -> None:
+    dockerfile = f"FROM nvcr.io/nvidia/pytorch:25.12-py3\nRUN pip install --no-cache-dir {install}\n"
+    code, out = _audit(tmp_path, capsys, dockerfile, "--driver", "580.95.05", "--gpu", "9.0")
+    assert code == 1
+    assert f"Dockerfile:2: error ED204 (unsatisfiable): {expected}" in out
+
+
+def test_a_package_that_asks_only_a_torch_floor_fits_the_ngc_build(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # accelerate 1.0.0 declares torch>=1.10.0; pip takes an installed pre-release as meeting it
+    # (resolvelib factory: specifier.contains(installed_version, prereleases=True)).
+    dockerfile = "FROM nvcr.io/nvidia/pytorch:25.12-py3\nRUN pip install --no-cache-dir accelerate==1.0.0\n"
+    code, out = _audit(tmp_path, capsys, dockerfile, "--driver", "580.95.05", "--gpu", "9.0")
+    assert "ED204" not in out
+    assert code == 0

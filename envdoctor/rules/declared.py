@@ -40,6 +40,8 @@ class Unmet(NamedTuple):
     others: SpecifierSet  # what the rest of the set asks of that package
     askers: tuple[str, ...]  # "the set", or the packages that require it
     fitting: Version | None  # the newest release of the package that would fit, if any
+    # The oldest release judged, where older ones the set admits do not install on the host.
+    oldest: Version | None = None
 
 
 class Rejudged(NamedTuple):
@@ -203,7 +205,9 @@ class Declared:
         declared = unmet[-1][0]
         every = candidates(name, SpecifierSet(), self.facts).versions
         fitting = next((v for v in every if not self.unmet_of(requirement, rows, v)), None)
-        return Unmet(declared, self._others_ask(declared, name), self._askers(declared, name), fitting)
+        admitted = self.candidates_for(name, self.asked.get(name, SpecifierSet()))
+        oldest = allowed[-1] if any(e.version < allowed[-1] for e in admitted.excluded) else None
+        return Unmet(declared, self._others_ask(declared, name), self._askers(declared, name), fitting, oldest)
 
     def unmet_of(
         self, requirement: Requirement, rows: tuple[Dependency, ...], version: Version, *, pins_only: bool = False
@@ -266,7 +270,28 @@ class Declared:
                 moves.append(f"{parent}=={fitting}")
             else:
                 clashes.append(f"{parent}=={version}")
+        if len(known) == 1:
+            own_moves, own_clashes = self._what_it_declares(name, known[0])
+            moves += own_moves
+            clashes += own_clashes
         return Rejudged(tuple(moves), tuple(clashes))
+
+    def _what_it_declares(self, name: NormalizedName, version: Version) -> tuple[list[str], list[str]]:
+        """The set's pins that what one release declares rules out (torch 2.2.0 pins triton==2.2.0
+        beside the set's triton==2.0.0): each moved to the nearest release it allows, or a clash."""
+        moves: list[str] = []
+        clashes: list[str] = []
+        for other, (pinned, _origin) in self.exact.items():
+            declared = _public(self.declared_on(name, version, other))
+            if other == name or not str(declared) or declared.contains(Version(pinned.public), True):
+                continue
+            allowed = [v for v in candidates(other, declared, self.facts).versions if declared.contains(v, True)]
+            fitting = nearest(allowed, Version(pinned.public))
+            if fitting is not None:
+                moves.append(f"{other}=={fitting}")
+            else:
+                clashes.append(f"{other}=={pinned}")
+        return moves, clashes
 
     def _admits_one(self, parent: str, version: Version, name: str, releases: list[Version]) -> bool:
         declared = _public(self.declared_on(parent, Version(version.public), name))
@@ -301,7 +326,11 @@ class Declared:
         known = kb_releases.releases(declared.name)
         if not str(others) or not known:
             return True
-        return any(others.contains(r.version, True) and declared.specifier.contains(r.version, True) for r in known)
+        # A pin to a release no index lists (an NGC image's torch 2.10.0a0+b4e4ee81d3) is a version
+        # all the same: pip keeps an installed pre-release that meets a range.
+        pinned = [Version(s.version) for s in others if s.operator in ("==", "===") and "*" not in s.version]
+        versions = [*(r.version for r in known), *pinned]
+        return any(others.contains(v, True) and declared.specifier.contains(v, True) for v in versions)
 
     def pinned_declare(self, name: NormalizedName) -> SpecifierSet:
         """What the packages pinned exactly in the set declare of ``name`` (torch==2.7.1 declares

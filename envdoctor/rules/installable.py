@@ -9,6 +9,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from envdoctor.findings import Finding, Severity
+from envdoctor.kb import builds
 from envdoctor.kb import releases as kb_releases
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, span
@@ -145,6 +146,9 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     every = candidates(found.name, SpecifierSet(), ctx.facts)
     anywhere = [v for v in every.versions if not every.builds_from_source(v) and _has_wheels(found, v)]
     newer = [v for v in anywhere if v > newest_blocked]
+    offered = gpu_fix(ctx, found.name, min(newer)) if newer else None
+    if offered is not None:
+        return offered
     if newer:
         return ctx.rejudged_fix(f"{found.name}>={min(newer)}", f" (the first newer release with a wheel for {where})")
     older = (
@@ -167,6 +171,43 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
         f"no release of {found.name} has a wheel for Python {python} yet: {advice}, or keep the line off this "
         f"Python ({line}; python_version < '{python}')"
     )
+
+
+def gpu_fix(ctx: AuditContext, name: str, first_with_wheel: Version) -> str | None:
+    """Where the first release with a wheel would trade this finding for one about the GPU (torch
+    2.2.0 has a cp312 wheel but no sm_120 kernels), the release and build the driver and
+    GPU-architecture rules offer; for a package that fix moves too (torchvision, torchtext), that
+    same fix, when the package it moves with does not run here either. None where the plain move
+    is the fix."""
+    from envdoctor.rules.stack import runnable
+
+    if not _runs_on_the_gpus(ctx, name, first_with_wheel):
+        moved = runnable(ctx, name, within_set=False)
+        if moved is not None:
+            where = ctx.facts.describe()
+            return f"{moved.install()} (a release with a wheel for {where} and a build that runs on its GPUs)"
+    for parent in ctx.wanted():
+        version = ctx.version_of(parent.name or "")
+        if parent.name in (None, name) or parent.required_by is not None or version is None:
+            continue
+        if _runs_on_the_gpus(ctx, parent.name, version):
+            continue
+        moved = runnable(ctx, parent.name, within_set=False)
+        if moved is not None and any(c.split("=")[0] == name for c in (*moved.companions, *moved.moved)):
+            return f"move with {parent.name}: {moved.install()}"
+    return None
+
+
+def _runs_on_the_gpus(ctx: AuditContext, name: str, version: Version) -> bool:
+    """Whether some build of the release runs on the host's driver and GPUs; True where the host
+    has no NVIDIA GPU known or the base has no build model of the package."""
+    nvidia = ctx.host.driver
+    if nvidia is None or nvidia.driver is None or not nvidia.capabilities:
+        return True
+    where = ctx.where_of(ctx.find(name))
+    if builds.build_of(name, version, where) is None:
+        return True
+    return builds.best_build(name, version, where, nvidia.driver, nvidia.capabilities) is not None
 
 
 def _pythons_of(found: Candidates, version: Version) -> str:

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.requirements import Requirement as Pep508
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
 from envdoctor.findings import Finding
 from envdoctor.resolve.explain import unsatisfiable
 from envdoctor.rules.context import AuditContext
+from envdoctor.rules.installable import gpu_fix
 
 CODE = "ED204"
 
@@ -42,14 +47,29 @@ def _declared(ctx: AuditContext) -> Iterator[Finding]:
         if ctx.candidates(requirement.name).exact:
             said = f"{requirement.name} {ctx.version_of(requirement.name)} requires {declared}, but {asks}"
         else:
+            oldest = (
+                f"{unmet.oldest}, the oldest that installs on {ctx.facts.describe()}," if unmet.oldest else "the oldest"
+            )
             said = (
-                f"{requirement.describe()} admits no release that goes with the rest of the set: even the oldest "
+                f"{requirement.describe()} admits no release that goes with the rest of the set: even {oldest} "
                 f"requires {declared}, but {asks}"
             )
+        together = f"{fits}{declared}" if fits else _together(ctx, unmet.declared)
         yield ctx.finding(
             CODE,
             said,
             requirement=requirement,
             packages=(requirement.describe(), f"{name}{unmet.others}"),
-            fix=f"move them together: {fits}{declared}",
+            fix=f"move them together: {together}",
         )
+
+
+def _together(ctx: AuditContext, declared: Pep508) -> str:
+    """The release the clash asks for, with what moves with it; where that release does not run on
+    the host's GPUs, the one the driver and GPU-architecture rules offer instead."""
+    pins = [spec.version for spec in declared.specifier if spec.operator == "=="]
+    if len(pins) == 1 and "*" not in pins[0]:
+        offered = gpu_fix(ctx, canonicalize_name(declared.name), Version(pins[0]))
+        if offered is not None:
+            return offered
+    return ctx.rejudged_fix(str(declared))
