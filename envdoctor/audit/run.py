@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as Pep508
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from envdoctor.audit.result import AuditReport, Resolution
 from envdoctor.findings import Finding, Severity
@@ -87,16 +90,12 @@ def _environments(requirements: RequirementSet) -> list[RequirementSet]:
 def _preinstalled(requirements: RequirementSet, installed: tuple[Requirement, ...]) -> list[Requirement]:
     """What the final stage's base image already carries (pytorch/pytorch's torch, an NGC image's),
     as exact pins on its FROM line, but for packages the Dockerfile installs itself."""
-    from packaging.requirements import InvalidRequirement
-    from packaging.requirements import Requirement as Pep508
-
     from envdoctor.kb import facts
 
     base = requirements.final_base()
     carried = facts.image_facts(base.repository, base.tag) if base is not None else None
     if base is None or carried is None:
         return []
-    named = {r.name for r in installed}
     found = []
     for pin in carried.preinstalled:
         try:
@@ -104,7 +103,7 @@ def _preinstalled(requirements: RequirementSet, installed: tuple[Requirement, ..
         except InvalidRequirement:
             continue
         name = canonicalize_name(parsed.name)
-        if name in named:
+        if not _pip_keeps(parsed, [r for r in installed if r.name == name]):
             continue
         found.append(
             Requirement(
@@ -118,6 +117,16 @@ def _preinstalled(requirements: RequirementSet, installed: tuple[Requirement, ..
             )
         )
     return found
+
+
+def _pip_keeps(preinstalled: Pep508, lines: list[Requirement]) -> bool:
+    """Whether pip keeps the image's own release beside the Dockerfile's lines for the package:
+    when each of them admits it (pip takes an installed pre-release as meeting a range)."""
+    pins = [spec.version for spec in preinstalled.specifier if spec.operator == "=="]
+    if len(pins) != 1:
+        return not lines
+    version = Version(pins[0])
+    return all(line.form is Form.NAMED and line.specifier.contains(version, prereleases=True) for line in lines)
 
 
 def _assumed(context: AuditContext, resolution: Resolution) -> list[Finding]:
