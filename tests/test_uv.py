@@ -16,7 +16,9 @@ from envdoctor.errors import InputError
 from envdoctor.requirements import detect_kind
 from envdoctor.requirements.model import Form, Requirement
 from envdoctor.requirements.pyproject import parse_pyproject, uv_indexes
+from envdoctor.requirements.pyproject import sync_groups as pyproject_sync_groups
 from envdoctor.requirements.uvlock import conjoin, negate_marker, parse_uv_lock
+from envdoctor.requirements.uvlock import sync_groups as uv_sync_groups
 
 UV = Path(__file__).parent / "fixtures" / "uv"
 # A Linux x86_64 host with an A100 and a CUDA 11.8 driver: no CUDA 12 build runs on it.
@@ -418,3 +420,48 @@ def test_a_locked_package_with_no_file_for_the_host_cannot_install(
     _, report = audit(capsys, UV / lock / "uv.lock", *extras, *host)
     found = [f["packages"][0] for f in report["findings"] if f["code"] == "ED301" and "lock offers" in f["message"]]
     assert [name.split("==")[0] for name in found] == ([refused] if refused else [])
+
+
+# uv's default groups (https://docs.astral.sh/uv/concepts/projects/dependencies/#default-groups)
+
+
+def test_uv_sync_installs_the_default_groups() -> None:
+    """uv sync installs `dev` unless tool.uv.default-groups says otherwise: open-instruct (2025-07)
+    has no setting, so dev comes; nanochat sets `default-groups = []`; open-instruct (2026-08) sets
+    ["dev", "cuda12"]. Without default_groups (a Dockerfile that settled them, pip install .) none."""
+    path = str(UV / "open-instruct-cu124" / "uv.lock")
+    with_defaults = parse_uv_lock(read("open-instruct-cu124", "uv.lock"), path, default_groups=True)
+    assert named(with_defaults, "pytest") and not named(lock("open-instruct-cu124"), "pytest")
+    assert uv_sync_groups(read("open-instruct-cu124", "uv.lock"), path) == ("dev",)
+    assert uv_sync_groups(read("nanochat", "uv.lock"), str(UV / "nanochat" / "uv.lock")) == ()
+    project = str(UV / "open-instruct-groups" / "pyproject.toml")
+    assert pyproject_sync_groups(read("open-instruct-groups", "pyproject.toml"), project) == ("dev", "cuda12")
+    cuda12 = parse_pyproject(read("open-instruct-groups", "pyproject.toml"), project, default_groups=True)
+    assert [r.variant for r in named(cuda12, "torch") if r.location.line == 155] == ["cu128"]
+
+
+def test_a_pyproject_is_a_uv_project_by_tool_uv_or_a_lock_beside_it(tmp_path: Path) -> None:
+    """cs336 assignment 1 has no [tool.uv] but commits a uv.lock: uv sync installs it, dev included;
+    the same pyproject alone is pip's, which installs no group."""
+    text = "[project]\nname = 'p'\nversion = '0'\ndependencies = []\n[dependency-groups]\ndev = ['pytest']\n"
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert pyproject_sync_groups(text, str(tmp_path / "pyproject.toml")) == ()
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert pyproject_sync_groups(text, str(tmp_path / "pyproject.toml"), ("docs",)) == ("dev", "docs")
+    assert pyproject_sync_groups(text + "[tool.uv]\ndefault-groups = 'all'\n", "x/pyproject.toml") == ("dev",)
+    with pytest.raises(InputError, match="no dependency group named 'lint' is defined"):
+        pyproject_sync_groups(text + "[tool.uv]\ndefault-groups = ['lint']\n", "x/pyproject.toml")
+
+
+def test_a_dockerfiles_uv_sync_settles_its_own_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`uv sync` in a RUN installs the default dev group, `uv sync --no-dev` and
+    `--no-default-groups` do not (the Dockerfile reader passes the groups it settled)."""
+    from envdoctor.requirements.dockerfile import parse_dockerfile
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(UV / "open-instruct-cu124" / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    for options, dev in (("", True), (" --no-dev", False), (" --no-default-groups", False)):
+        text = f"FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN uv sync{options}\n"
+        read = parse_dockerfile(text, "Dockerfile")
+        assert bool([r for r in read.requirements if r.name == "pytest"]) is dev, options

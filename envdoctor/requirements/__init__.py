@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
-KINDS = ("requirements", "pyproject", "pylock", "uvlock", "dockerfile", "conda", "conda-list")
+KINDS = ("requirements", "pyproject", "pylock", "uvlock", "poetrylock", "dockerfile", "conda", "conda-list")
 # conda's environment files and `conda list` output, by the names projects give them.
 _CONDA_NAMES = ("environment.yml", "environment.yaml", "environment[-_]*.y*ml", "env.yml", "conda*.y*ml")
 _CONDA_LIST_NAMES = ("conda-*.lock", "spec-file.txt", "package-list.txt")
@@ -38,6 +38,8 @@ def detect_kind(path: str) -> str:
         return "pyproject"
     if name == "uv.lock":
         return "uvlock"
+    if name == "poetry.lock":
+        return "poetrylock"
     if name == "pylock.toml" or fnmatch.fnmatch(name, "pylock.*.toml"):
         return "pylock"
     if any(fnmatch.fnmatch(name, pattern) for pattern in _DOCKERFILE_NAMES):
@@ -139,7 +141,7 @@ def _read_pyproject(path: str, options: SourceOptions, found: _Found) -> None:
     from envdoctor.requirements.pyproject import parse_pyproject, requires_python, uv_indexes
 
     text = read_text_input(path)
-    found.requirements += parse_pyproject(text, path, options.extras, options.groups)
+    found.requirements += parse_pyproject(text, path, options.extras, options.groups, default_groups=True)
     if (pythons := requires_python(text, path)) is not None:
         found.pythons.append(pythons)
     found.on_host(uv_indexes(text, path))
@@ -151,11 +153,19 @@ def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
     from envdoctor.requirements import uvlock
 
     text = read_text_input(path)
-    found.requirements += uvlock.parse_uv_lock(text, path, options.extras, options.groups)
+    found.requirements += uvlock.parse_uv_lock(text, path, options.extras, options.groups, default_groups=True)
     if (pythons := uvlock.requires_python(text, path)) is not None:
         found.pythons.append(pythons)
     found.supported += uvlock.supported_markers(text, path)
     found.inputs.append(Input(path, "uvlock"))
+
+
+def _read_poetrylock(path: str, options: SourceOptions, found: _Found) -> None:
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.poetrylock import parse_poetry_lock
+
+    found.requirements += parse_poetry_lock(read_text_input(path), path, options.extras, options.groups)
+    found.inputs.append(Input(path, "poetrylock"))
 
 
 def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
@@ -211,6 +221,7 @@ _READERS: dict[str, Callable[[str, SourceOptions, _Found], None]] = {
     "conda-list": _read_conda,
     "pylock": _read_pylock,
     "uvlock": _read_uvlock,
+    "poetrylock": _read_poetrylock,
     "dockerfile": _read_dockerfile,
 }
 

@@ -63,11 +63,20 @@ class _LineFinder:
 
 
 def parse_pyproject(
-    text: str, path: str, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()
+    text: str,
+    path: str,
+    extras: tuple[str, ...] = (),
+    groups: tuple[str, ...] = (),
+    *,
+    default_groups: bool = False,
 ) -> list[Requirement]:
     """The project's dependencies, the selected extras' and groups', each lowered through
     ``[tool.uv.sources]`` as uv lowers it (an index, git, URL, path or workspace source for the
-    extras, groups and markers it applies to)."""
+    extras, groups and markers it applies to). With ``default_groups``, the groups are those
+    ``uv sync --group ...`` installs (sync_groups); without, exactly those given (a Dockerfile's
+    ``uv sync`` has settled them from its own options, ``pip install .`` installs none)."""
+    if default_groups:
+        groups = sync_groups(text, path, groups)
     data = parse_toml(text, path)
     project = data.get("project", {})
     if not isinstance(project, dict):
@@ -92,6 +101,46 @@ def parse_pyproject(
         declared += [(r, None, group) for group, r in _DependencyGroups(table, path, finder).requirements(groups)]
     uv.check_conflicts(project.get("name"), extras, groups)
     return [lowered for r, extra, group in declared for lowered in uv.lower(r, extra, group, extras)]
+
+
+def sync_groups(text: str, path: str, groups: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The dependency groups installed for the project with ``--group`` ``groups``: for a uv
+    project, uv's default groups first (``dev`` unless ``tool.uv.default-groups`` says otherwise,
+    https://docs.astral.sh/uv/concepts/projects/dependencies/#default-groups), as ``uv sync`` does.
+    A uv project is one with ``[tool.uv]`` or a ``uv.lock`` beside it: either says it is installed
+    with ``uv sync``; any other pyproject is installed with ``pip install .``, which installs no group."""
+    from pathlib import Path
+
+    data = parse_toml(text, path)
+    tool = data.get("tool")
+    uv_table = tool.get("uv") if isinstance(tool, dict) else None
+    if uv_table is None and not (path != "-" and (Path(path).parent / "uv.lock").is_file()):
+        return groups
+    uv = UvProject(data, text, path)
+    table = uv.dependency_groups(data.get("dependency-groups", {}))
+    defined = list(table) if isinstance(table, dict) else []
+    line = uv._line("default-groups")
+    return tuple(dict.fromkeys([*default_groups_of(uv.table.get("default-groups"), defined, path, line), *groups]))
+
+
+def default_groups_of(value: Any, defined: list[str], path: str, line: int | None) -> list[str]:
+    """``tool.uv.default-groups`` (None: not set) as the names of the defined groups it selects:
+    ``dev`` when not set (where the project has one), every group for ``"all"``; a group it names
+    that is not defined is refused, as uv refuses it."""
+    by_name = {canonicalize_name(name): name for name in defined}
+    if value is None:
+        dev = canonicalize_name("dev")
+        return [by_name[dev]] if dev in by_name else []
+    if value == "all":
+        return list(defined)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InputError(path, 'tool.uv.default-groups must be "all" or a list of group names', line)
+    missing = [item for item in value if canonicalize_name(item) not in by_name]
+    if missing:
+        raise InputError(
+            path, f"tool.uv.default-groups: no dependency group named {quote(missing[0])} is defined", line
+        )
+    return [by_name[canonicalize_name(item)] for item in value]
 
 
 def requires_python(text: str, path: str) -> tuple[SpecifierSet, Location] | None:

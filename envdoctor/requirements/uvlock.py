@@ -67,14 +67,23 @@ _Clause = frozenset[str]
 
 
 def parse_uv_lock(
-    text: str, path: str, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()
+    text: str,
+    path: str,
+    extras: tuple[str, ...] = (),
+    groups: tuple[str, ...] = (),
+    *,
+    default_groups: bool = False,
 ) -> list[Requirement]:
     """Every package ``uv sync`` installs from this lock with these extras and groups, pinned
-    exactly, with its hashes, its index and the marker under which it is installed."""
+    exactly, with its hashes, its index and the marker under which it is installed. With
+    ``default_groups``, uv's default groups come first (sync_groups); without, exactly those given
+    (a Dockerfile's ``uv sync`` has settled them from its own options)."""
     lock = _Lock(parse_toml(text, path), text, path)
+    roots = lock.roots()
+    if default_groups:
+        groups = lock.sync_groups(roots, groups)
     wanted_extras = tuple(canonicalize_name(extra) for extra in extras)
     wanted_groups = tuple(canonicalize_name(group) for group in groups)
-    roots = lock.roots()
     lock.check_selection(roots, wanted_extras, wanted_groups)
     lock.activate(roots, wanted_extras, wanted_groups)
     if not roots:
@@ -83,6 +92,14 @@ def parse_uv_lock(
     reached = lock.walk(roots, wanted_extras, wanted_groups)
     found = [lock.requirement(index, clauses) for index, clauses in sorted(reached.items()) if index not in roots]
     return [requirement for requirement in found if requirement is not None]
+
+
+def sync_groups(text: str, path: str, groups: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The dependency groups ``uv sync --group ...`` installs from this lock: uv's default groups
+    (the ``tool.uv.default-groups`` of the pyproject.toml beside the lock, which uv sync reads; else
+    the ``default-groups`` newer uv records on the project's package; else ``dev``), then ``groups``."""
+    lock = _Lock(parse_toml(text, path), text, path)
+    return lock.sync_groups(lock.roots(), groups)
 
 
 def supported_markers(text: str, path: str) -> tuple[tuple[Marker, Location], ...]:
@@ -140,7 +157,7 @@ class _Lock:
             raise InputError(path, "[[package]] must be an array of tables")
         if len(tables) > MAX_REQUIREMENTS:
             raise InputError(path, f"more than {MAX_REQUIREMENTS:,} packages: not judged")
-        lines = _package_lines(text, len(tables))
+        lines = package_lines(text, len(tables))
         self.packages = [self._package(table, Location(path, line)) for table, line in zip(tables, lines, strict=True)]
         self.by_name: dict[NormalizedName, list[int]] = {}
         for index, package in enumerate(self.packages):
@@ -183,17 +200,46 @@ class _Lock:
         names = {canonicalize_name(m) for m in members if isinstance(m, str)} if isinstance(members, list) else set()
         return tuple(i for i, p in enumerate(self.packages) if p.name in names)
 
+    def sync_groups(self, roots: tuple[int, ...], groups: tuple[str, ...]) -> tuple[str, ...]:
+        """uv's default groups for these roots, then ``groups`` (see the module's sync_groups)."""
+        from pathlib import Path
+
+        from envdoctor.fsio import read_text_input
+        from envdoctor.requirements.pyproject import default_groups_of
+
+        defined = sorted(self.provided_groups(roots))
+        beside = Path(self.path).parent / "pyproject.toml"
+        if self.path != "-" and beside.is_file():
+            where = str(beside)
+            data = parse_toml(read_text_input(where), where)
+            tool = data.get("tool")
+            uv = tool.get("uv") if isinstance(tool, dict) else None
+            value = uv.get("default-groups") if isinstance(uv, dict) else None
+        else:
+            where = self.path
+            recorded = [self.packages[root].table.get("default-groups") for root in roots]
+            value = next((item for item in recorded if item is not None), None)
+        return tuple(dict.fromkeys([*default_groups_of(value, defined, where, None), *groups]))
+
+    def provided_groups(self, roots: tuple[int, ...]) -> set[str]:
+        """The dependency groups the roots (and a virtual workspace's manifest) provide, normalized."""
+        provided: set[str] = set()
+        for root in roots:
+            table = self.packages[root].table
+            metadata = table.get("metadata", {}) if isinstance(table.get("metadata"), dict) else {}
+            provided |= _names(table.get("dev-dependencies")) | _names(metadata.get("requires-dev"))
+        if isinstance(self.manifest, dict):
+            provided |= _names(self.manifest.get("dependency-groups"))
+        return provided
+
     def check_selection(self, roots: tuple[int, ...], extras: tuple[str, ...], groups: tuple[str, ...]) -> None:
         """Each extra and group a root provides, and no two that uv resolved as conflicting."""
         provided_extras: set[str] = set()
-        provided_groups: set[str] = set()
         for root in roots:
             table = self.packages[root].table
             metadata = table.get("metadata", {}) if isinstance(table.get("metadata"), dict) else {}
             provided_extras |= _names(table.get("optional-dependencies")) | _names(metadata.get("provides-extras"))
-            provided_groups |= _names(table.get("dev-dependencies")) | _names(metadata.get("requires-dev"))
-        if isinstance(self.manifest, dict):
-            provided_groups |= _names(self.manifest.get("dependency-groups"))
+        provided_groups = self.provided_groups(roots)
         for extra in extras:
             if extra not in provided_extras:
                 raise InputError(self.path, f"no optional dependencies named {quote(extra)} (--extra)")
@@ -430,12 +476,7 @@ def _source(value: Any, path: str, where: str, line: int | None) -> tuple[str, s
 
 def _wheel_names(package: _Package) -> tuple[str, ...]:
     """The file names of the wheels the lock offers for the package (from their URLs or paths)."""
-    names = []
-    for wheel in package.table.get("wheels", []):
-        where = wheel.get("url") or wheel.get("filename") or wheel.get("path") if isinstance(wheel, dict) else None
-        if isinstance(where, str) and where.endswith(".whl"):
-            names.append(unquote(where.rsplit("/", 1)[-1]))
-    return tuple(names)
+    return wheel_file_names(package.table.get("wheels", []))
 
 
 def _hashes(package: _Package, path: str) -> tuple[str, ...]:
@@ -465,7 +506,7 @@ def _git_url(value: str) -> str:
     return url + (f"#subdirectory={query['subdirectory'][0]}" if "subdirectory" in query else "")
 
 
-def _package_lines(text: str, count: int) -> list[int | None]:
+def package_lines(text: str, count: int) -> list[int | None]:
     """The line of each ``[[package]]`` header, in order; none if they cannot be told apart."""
     lines: list[int | None] = [n for n, line in enumerate(text.split("\n"), start=1) if line.strip() == "[[package]]"]
     return lines if len(lines) == count else [None] * count
@@ -616,6 +657,35 @@ def conjoin(*markers: Marker | None) -> bool | Marker:
         if len(clauses) > _MAX_CLAUSES:
             return functools.reduce(operator.and_, present)  # too many ways to spread out: kept as written
     return _disjunction(clauses)
+
+
+def either(*markers: bool | Marker) -> bool | Marker:
+    """Any of the markers, simplified: True where one always holds, False where there are none
+    (a lockfile's package reached along several paths is installed where any of them holds)."""
+    clauses: set[_Clause] = set()
+    for marker in markers:
+        if marker is True:
+            return True
+        if marker is not False:
+            clauses = _simplify(clauses | _clauses(marker))
+    if len(clauses) > _MAX_CLAUSES:
+        return functools.reduce(operator.or_, (m for m in markers if isinstance(m, Marker)))
+    return _disjunction(clauses)
+
+
+def wheel_file_names(files: Any) -> tuple[str, ...]:
+    """The wheels among a lockfile's files (tables naming each by ``url``, ``filename``, ``path``
+    or, in poetry.lock, ``file``), by file name."""
+    names = []
+    for file in files if isinstance(files, list) else []:
+        where = (
+            next((file.get(k) for k in ("url", "filename", "path", "file") if file.get(k)), None)
+            if isinstance(file, dict)
+            else None
+        )
+        if isinstance(where, str) and where.endswith(".whl"):
+            names.append(unquote(where.rsplit("/", 1)[-1]))
+    return tuple(names)
 
 
 def _clauses(marker: Marker) -> set[_Clause]:

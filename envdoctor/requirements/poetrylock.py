@@ -1,0 +1,530 @@
+"""``poetry.lock``: the set ``poetry install`` installs, read from Poetry's lockfile.
+
+The format is Poetry's own (``Locker`` in
+https://github.com/python-poetry/poetry/blob/main/src/poetry/packages/locker.py; Poetry reads
+``lock-version`` >=1,<3): one ``[[package]]`` per locked release with ``name``, ``version``,
+``optional``, ``python-versions``, ``[package.dependencies]`` (a constraint string, or tables with
+``version``, ``markers``, ``optional``, ``extras``), ``[package.extras]``, ``[package.source]``
+(``type`` legacy, url, git, file or directory; ``url``; ``reference``, ``resolved_reference``) and
+its files with their hashes; a top-level ``[extras]`` for the project's own extras; ``[metadata]``.
+
+What each version says of where a package is installed differs:
+- 2.1 (Poetry 2) writes, for each package, the ``groups`` that reach it and the ``markers`` under
+  which they do (one string, or one per group: ``markers = {main = "..."}``), ``extra == "x"``
+  comparisons included. Poetry installs from it a package of a selected group whose marker holds
+  (``Transaction.calculate_operations``): read so, exactly.
+- 1.x and 2.0 say nothing of it per package (1.x has ``category`` main or dev, its files in
+  ``[metadata.files]``): Poetry resolves again from the lock. Here the packages are reached from
+  the project's own dependencies (the ``[tool.poetry]`` of the pyproject.toml beside the lock; without
+  one, from the locked packages nothing else depends on) along the dependency edges, each installed
+  where the markers along some path hold. Edges' ``python`` constraints (Poetry's syntax, not a
+  marker) are not read: such an edge is taken as holding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidName,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.errors import InputError
+from envdoctor.kb.facts import pytorch_index_variant
+from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, Location, Requirement
+from envdoctor.requirements.uvlock import (
+    conjoin,
+    either,
+    extra_decider,
+    package_lines,
+    restrict_marker,
+    wheel_file_names,
+)
+from envdoctor.requirements.versions import check_marker, check_version
+from envdoctor.safety import quote, snippet
+from envdoctor.structured import parse_toml
+
+_SOURCE_TYPES = ("legacy", "url", "git", "file", "directory")
+MAIN = "main"
+# Far more dependency edges than any real lock holds, and far more marker merges than a real
+# lock's paths need: past either, the lock is not judged / the walk keeps what it has.
+MAX_EDGES = 200_000
+_MAX_WORK = 50_000
+# "torch (>=1.9)", "requests[socks] (>=2)": the name a [package.extras] entry starts with.
+_EXTRA_ENTRY = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+class _Package(NamedTuple):
+    name: NormalizedName
+    version: str
+    table: dict[str, Any]
+    location: Location
+
+
+class _Edge(NamedTuple):
+    name: NormalizedName
+    marker: str | None
+    optional: bool
+    extras: frozenset[NormalizedName]
+    version: str | None
+    source: str | None = None  # the [[tool.poetry.source]] a project's dependency names
+
+
+class PoetryProject(NamedTuple):
+    """What the pyproject.toml beside a lock says of the selection: the project's dependencies per
+    group (as edges), its groups and which are optional, its extras."""
+
+    edges: dict[str, list[_Edge]]
+    optional_groups: frozenset[NormalizedName]
+    extras: dict[NormalizedName, frozenset[NormalizedName]]
+
+
+def parse_poetry_lock(
+    text: str, path: str, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()
+) -> list[Requirement]:
+    """Every package ``poetry install --with GROUPS --extras EXTRAS`` installs from this lock,
+    pinned exactly, with its hashes, files, source and the marker under which it is installed."""
+    lock = _Lock(parse_toml(text, path), text, path)
+    project = _project_beside(path)
+    chosen_groups = lock.groups(project, tuple(canonicalize_name(g) for g in groups))
+    chosen_extras = lock.extras(tuple(canonicalize_name(e) for e in extras))
+    if lock.version is not None and lock.version >= Version("2.1"):
+        placed = lock.by_groups(chosen_groups, chosen_extras)
+    else:
+        placed = lock.by_walk(project, chosen_groups, chosen_extras)
+    return [lock.requirement(index, where) for index, where in sorted(placed.items()) if where is not False]
+
+
+def installed_groups(text: str, path: str, groups: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The dependency groups ``poetry install`` installs with ``--with`` ``groups``: main, every
+    group the pyproject.toml beside the lock does not mark optional, and those named."""
+    lock = _Lock(parse_toml(text, path), text, path)
+    return tuple(sorted(lock.groups(_project_beside(path), tuple(canonicalize_name(g) for g in groups))))
+
+
+class _Lock:
+    def __init__(self, data: dict[str, Any], text: str, path: str) -> None:
+        self.path = path
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            raise InputError(path, "not a poetry.lock: no [metadata] table")
+        written = metadata.get("lock-version", "1.0")
+        self.version = _lock_version(written)
+        if self.version is None:
+            raise InputError(path, f"poetry.lock lock-version {quote(str(written))}: this reader knows 1.x and 2.x")
+        tables = data.get("package", [])
+        if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
+            raise InputError(path, "[[package]] must be an array of tables")
+        if len(tables) > MAX_REQUIREMENTS:
+            raise InputError(path, f"more than {MAX_REQUIREMENTS:,} packages: not judged")
+        lines = package_lines(text, len(tables))
+        self.packages = [self._package(table, Location(path, line)) for table, line in zip(tables, lines, strict=True)]
+        self.by_name: dict[NormalizedName, list[int]] = {}
+        for index, package in enumerate(self.packages):
+            self.by_name.setdefault(package.name, []).append(index)
+        files = metadata.get("files", {})
+        self.legacy_files: dict[str, Any] = files if isinstance(files, dict) else {}
+        declared = data.get("extras", {})
+        if not isinstance(declared, dict):
+            raise InputError(path, "[extras] must be a table")
+        self.declared_extras = {
+            canonicalize_name(key): frozenset(_entry_names(value, path, f"extras.{snippet(key)}"))
+            for key, value in declared.items()
+        }
+        self.edge_count = 0
+
+    def _package(self, table: dict[str, Any], location: Location) -> _Package:
+        name, version = table.get("name"), table.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise InputError(self.path, "[[package]] needs a name and a version, as strings", location.line)
+        try:
+            canonical = canonicalize_name(name, validate=True)
+            Version(check_version(version, self.path, location.line))
+        except InvalidName:
+            raise InputError(self.path, f"{quote(name)} is not a package name", location.line) from None
+        except InvalidVersion:
+            raise InputError(self.path, f"{snippet(name)}: {quote(version)} is not a version", location.line) from None
+        for key, kind in (("optional", bool), ("groups", list), ("category", str), ("source", dict), ("files", list)):
+            if key in table and not isinstance(table[key], kind):
+                raise InputError(self.path, f"{canonical}: {key} must be a {kind.__name__}", location.line)
+        return _Package(canonical, version, table, location)
+
+    def groups(self, project: PoetryProject | None, named: tuple[str, ...]) -> set[str]:
+        """main, the non-optional groups (where the pyproject says which they are), and those named."""
+        known = {MAIN}
+        if project is not None:
+            known |= set(project.edges)
+        for package in self.packages:
+            known |= {canonicalize_name(g) for g in package.table.get("groups", []) if isinstance(g, str)}
+            if package.table.get("category") == "dev":
+                known.add("dev")
+        for group in named:
+            if group not in known:
+                raise InputError(self.path, f"no dependency group named {quote(group)} (--group)")
+        defaults = {g for g in project.edges if g not in project.optional_groups} if project is not None else set()
+        return {MAIN, *defaults, *named}
+
+    def extras(self, named: tuple[NormalizedName, ...]) -> frozenset[NormalizedName]:
+        for extra in named:
+            if extra not in self.declared_extras:
+                raise InputError(self.path, f"no extra named {quote(extra)} in the lock's [extras] (--extra)")
+        return frozenset(named)
+
+    def by_groups(self, groups: set[str], extras: frozenset[NormalizedName]) -> dict[int, bool | Marker]:
+        """Lock 2.1: each package of a selected group where that group's marker holds."""
+        decide = extra_decider(extras)
+        placed: dict[int, bool | Marker] = {}
+        for index, package in enumerate(self.packages):
+            own = {canonicalize_name(g) for g in package.table.get("groups", []) if isinstance(g, str)}
+            chosen = sorted(own & groups)
+            if not chosen:
+                continue
+            markers = package.table.get("markers")
+            if not isinstance(markers, (str, dict, type(None))):
+                raise InputError(
+                    self.path, f"{package.name}: markers must be a string or a table", package.location.line
+                )
+            texts = [markers.get(g) if isinstance(markers, dict) else markers for g in chosen]
+            settled = [True if text is None else restrict_marker(self._marker(text, package), decide) for text in texts]
+            placed[index] = either(*settled)
+        return placed
+
+    def by_walk(
+        self, project: PoetryProject | None, groups: set[str], extras: frozenset[NormalizedName]
+    ) -> dict[int, bool | Marker]:
+        """Lock 1.x and 2.0: the packages reached from the project's dependencies, each where the
+        markers along some path to it hold."""
+        if project is not None:
+            entry = [edge for group in sorted(groups) for edge in project.edges.get(group, [])]
+            wanted = {name for extra in extras for name in project.extras.get(canonicalize_name(extra), ())}
+            entry = [e for e in entry if not e.optional or e.name in wanted]
+        else:
+            entry = self._unreferenced(groups, extras)
+        where: dict[int, bool | Marker] = {}
+        active: dict[int, frozenset[NormalizedName]] = {}
+        queue: deque[int] = deque()
+        work = 0
+
+        def reach(edge: _Edge, parent: bool | Marker, parent_extras: frozenset[NormalizedName]) -> None:
+            nonlocal work
+            marker = (
+                True if edge.marker is None else restrict_marker(self._edge_marker(edge), extra_decider(parent_extras))
+            )
+            onward = False if marker is False else conjoin(*(m for m in (parent, marker) if isinstance(m, Marker)))
+            if onward is False or parent is False:
+                return
+            for target in self._targets(edge, where):
+                work += 1
+                if work > _MAX_WORK:
+                    return
+                merged = either(where.get(target, False), onward)
+                more = active.get(target, frozenset()) | edge.extras
+                if merged != where.get(target) or more != active.get(target):
+                    where[target], active[target] = merged, more
+                    queue.append(target)
+
+        for edge in entry:
+            reach(edge, True, extras)
+        while queue and work <= _MAX_WORK:
+            index = queue.popleft()
+            for edge in self._edges(index, active.get(index, frozenset())):
+                reach(edge, where[index], active.get(index, frozenset()))
+        return where
+
+    def _unreferenced(self, groups: set[str], extras: frozenset[NormalizedName]) -> list[_Edge]:
+        """Without the pyproject: the locked packages of the selected categories that no other one
+        depends on stand for the project's dependencies; an optional one only for a selected extra."""
+        wanted = {name for extra in extras for name in self.declared_extras.get(extra, frozenset())}
+        kept = [
+            i
+            for i, p in enumerate(self.packages)
+            if p.table.get("category", MAIN) in groups and (not p.table.get("optional", False) or p.name in wanted)
+        ]
+        referenced = {edge.name for i in kept for edge in self._edges(i, frozenset())}
+        roots = {self.packages[i].name for i in kept if self.packages[i].name not in referenced}
+        return [_Edge(name, None, False, frozenset(), None) for name in sorted(roots | (wanted & set(self.by_name)))]
+
+    def _edges(self, index: int, active: frozenset[NormalizedName]) -> list[_Edge]:
+        """A package's dependency edges: its optional ones only for the extras active on it."""
+        package = self.packages[index]
+        table = package.table.get("dependencies", {})
+        if not isinstance(table, dict):
+            raise InputError(self.path, f"{package.name}: dependencies must be a table", package.location.line)
+        declared = package.table.get("extras", {})
+        by_extra = declared if isinstance(declared, dict) else {}
+        enabled = {
+            name
+            for key, value in by_extra.items()
+            if canonicalize_name(key) in active
+            for name in _entry_names(value, self.path, f"{package.name}: extras")
+        }
+        edges = []
+        for name, value in table.items():
+            for edge in _constraints(name, value, self.path, package):
+                if not edge.optional or edge.name in enabled:
+                    edges.append(edge)
+        self.edge_count += len(edges)
+        if self.edge_count > MAX_EDGES:
+            raise InputError(self.path, f"more than {MAX_EDGES:,} dependency edges: not judged")
+        return edges
+
+    def _targets(self, edge: _Edge, reached: dict[int, bool | Marker]) -> list[int]:
+        """The locked packages an edge names, as Poetry picks among releases locked more than once:
+        among those its constraint allows, the one of the source it names; one already installed,
+        which satisfies it (a build from a PyTorch source serves every package needing torch); else
+        the one of the default source."""
+        found = self.by_name.get(edge.name, [])
+        if len(found) < 2:
+            return found
+        found = [i for i in found if _satisfies(self.packages[i].version, edge.version)] or found
+        named = [i for i in found if _source_of(self.packages[i]).get("reference") == edge.source]
+        taken = [i for i in found if reached.get(i, False) is not False]
+        default = [i for i in found if not _source_of(self.packages[i])]
+        return (named if edge.source else []) or taken or default or found
+
+    def _marker(self, text: Any, package: _Package) -> Marker:
+        if not isinstance(text, str):
+            raise InputError(self.path, f"{package.name}: a marker must be a string", package.location.line)
+        try:
+            return check_marker(Marker(text), self.path, package.location.line) or Marker(text)
+        except InvalidMarker:
+            raise InputError(
+                self.path, f"{package.name}: invalid marker {quote(text)}", package.location.line
+            ) from None
+
+    def _edge_marker(self, edge: _Edge) -> Marker:
+        assert edge.marker is not None
+        try:
+            return Marker(edge.marker)
+        except InvalidMarker:
+            raise InputError(self.path, f"{edge.name}: invalid marker {quote(edge.marker)}") from None
+
+    def requirement(self, index: int, where: bool | Marker) -> Requirement:
+        """The locked package as an exact requirement, installed where ``where`` says."""
+        package = self.packages[index]
+        name, location = package.name, package.location
+        marker = check_marker(where if isinstance(where, Marker) else None, self.path, location.line)
+        files = self._files(package)
+        hashes = tuple(dict.fromkeys(f["hash"] for f in files if isinstance(f.get("hash"), str) and ":" in f["hash"]))
+        source = package.table.get("source") or {}
+        kind, url = source.get("type"), source.get("url")
+        if kind is not None and (kind not in _SOURCE_TYPES or not isinstance(url, str)):
+            raise InputError(
+                self.path, f"{name}: source: type one of {', '.join(_SOURCE_TYPES)}, with a url", location.line
+            )
+        if kind in (None, "legacy"):
+            pin = f"=={package.version}"
+            return Requirement(
+                name=name,
+                form=Form.NAMED,
+                location=location,
+                text=f"{name}{pin}",
+                specifier=SpecifierSet(pin),
+                marker=marker,
+                hashes=hashes,
+                wheels=wheel_file_names(files),
+                sdist=any(isinstance(f.get("file"), str) and not f["file"].endswith(".whl") for f in files),
+                variant=pytorch_index_variant(url) if isinstance(url, str) else None,
+                source=f"{url} (poetry.lock)" if isinstance(url, str) else None,
+            )
+        assert isinstance(url, str)
+        if kind == "git":
+            ref = source.get("resolved_reference") or source.get("reference")
+            vcs = f"git+{url}" + (f"@{ref}" if isinstance(ref, str) and ref else "")
+            sub = source.get("subdirectory")
+            vcs += f"#subdirectory={sub}" if isinstance(sub, str) else ""
+            return Requirement(name, Form.VCS, location, f"{name} @ {vcs}", marker=marker, url=vcs, hashes=hashes)
+        form = Form.URL if kind == "url" else Form.PATH
+        editable = kind == "directory" and package.table.get("develop") is True
+        return Requirement(
+            name, form, location, f"{name} @ {url}", marker=marker, url=url, editable=editable, hashes=hashes
+        )
+
+    def _files(self, package: _Package) -> list[dict[str, Any]]:
+        """The package's files: its own (2.x), else those of ``[metadata.files]`` (1.x) of its version."""
+        files = package.table.get("files")
+        if files is None:
+            shared = self.legacy_files.get(package.table["name"], self.legacy_files.get(package.name, []))
+            files = (
+                [f for f in shared if _file_version(f) in (None, package.version)] if isinstance(shared, list) else []
+            )
+        if not all(isinstance(f, dict) for f in files):
+            raise InputError(self.path, f"{package.name}: files must be tables (file, hash)", package.location.line)
+        return files
+
+
+def _satisfies(version: str, constraint: str | None) -> bool:
+    """Whether a locked version meets a dependency's constraint as the lock writes it (">=1.10",
+    "2.3.1", "*"); a constraint in Poetry's own syntax (^1.2, ~1.2) is taken as met."""
+    if constraint is None or constraint.strip() in ("", "*"):
+        return True
+    text = constraint.strip()
+    text = text if text[0] in "<>=!~" else f"=={text}"
+    try:
+        return SpecifierSet(text).contains(version, prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return True
+
+
+def _source_of(package: _Package) -> dict[str, Any]:
+    source = package.table.get("source")
+    return source if isinstance(source, dict) else {}
+
+
+def _lock_version(written: Any) -> Version | None:
+    """The lock-version, where it is one Poetry reads (>=1,<3)."""
+    try:
+        version = Version(written) if isinstance(written, str) else None
+    except InvalidVersion:
+        return None
+    return version if version is not None and Version("1") <= version < Version("3") else None
+
+
+def _file_version(file: Any) -> str | None:
+    """The version a wheel or sdist file name carries, normalized; None where it names none."""
+    name = file.get("file") if isinstance(file, dict) else None
+    if not isinstance(name, str):
+        return None
+    try:
+        version = parse_wheel_filename(name)[1] if name.endswith(".whl") else parse_sdist_filename(name)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return str(version)
+
+
+def _constraints(name: Any, value: Any, path: str, package: _Package) -> list[_Edge]:
+    """A ``[package.dependencies]`` entry (a constraint string, a table, or a list of tables) as edges."""
+    where = f"{package.name}: dependencies"
+    if not isinstance(name, str):
+        raise InputError(path, f"{where}: a dependency's name must be a string", package.location.line)
+    canonical = canonicalize_name(name)
+    edges = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str):
+            edges.append(_Edge(canonical, None, False, frozenset(), item.strip()))
+            continue
+        if not isinstance(item, dict):
+            raise InputError(path, f"{where}.{snippet(name)}: a constraint or a table", package.location.line)
+        marker, optional, extras, version, source = (
+            item.get(k) for k in ("markers", "optional", "extras", "version", "source")
+        )
+        if not isinstance(marker, (str, type(None))) or not isinstance(optional, (bool, type(None))):
+            raise InputError(
+                path, f"{where}.{snippet(name)}: markers is a string, optional true or false", package.location.line
+            )
+        if not isinstance(extras, (list, type(None))) or not all(isinstance(e, str) for e in extras or []):
+            raise InputError(path, f"{where}.{snippet(name)}: extras is a list of names", package.location.line)
+        edges.append(
+            _Edge(
+                canonical,
+                marker,
+                bool(optional),
+                frozenset(canonicalize_name(e) for e in extras or []),
+                version.strip() if isinstance(version, str) else None,
+                source if isinstance(source, str) else None,
+            )
+        )
+    return edges
+
+
+def _entry_names(value: Any, path: str, where: str) -> list[NormalizedName]:
+    """The package names a list of extra entries (``"torch (>=1.9)"``) names."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InputError(path, f"{where} must be a list of strings")
+    return [canonicalize_name(m.group(1)) for item in value if (m := _EXTRA_ENTRY.match(item))]
+
+
+def _project_beside(path: str) -> PoetryProject | None:
+    """The [tool.poetry] (and PEP 621 / PEP 735) selection of the pyproject.toml beside the lock."""
+    from envdoctor.fsio import read_text_input
+
+    beside = Path(path).parent / "pyproject.toml"
+    if path == "-" or not beside.is_file():
+        return None
+    where = str(beside)
+    return poetry_project(parse_toml(read_text_input(where), where), where)
+
+
+def poetry_project(data: dict[str, Any], path: str) -> PoetryProject:
+    """A pyproject's Poetry selection: ``[tool.poetry.dependencies]`` (main), ``[tool.poetry.group.G]``
+    (with ``optional``), the legacy ``dev-dependencies``, ``[tool.poetry.extras]``; Poetry 2's
+    ``[project]`` dependencies and optional dependencies and ``[dependency-groups]`` too."""
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    poetry = poetry if isinstance(poetry, dict) else {}
+    table = data.get("project")
+    project: dict[str, Any] = table if isinstance(table, dict) else {}
+    edges: dict[str, list[_Edge]] = {MAIN: []}
+    edges[MAIN] += _table_edges(poetry.get("dependencies"), path, "tool.poetry.dependencies")
+    edges[MAIN] += _pep508_edges(project.get("dependencies"), path, "project.dependencies")
+    if "dev-dependencies" in poetry:
+        edges.setdefault("dev", []).extend(
+            _table_edges(poetry["dev-dependencies"], path, "tool.poetry.dev-dependencies")
+        )
+    optional: set[NormalizedName] = set()
+    declared = poetry.get("group", {})
+    for group, table in (declared if isinstance(declared, dict) else {}).items():
+        if not isinstance(table, dict):
+            raise InputError(path, f"tool.poetry.group.{snippet(group)} must be a table")
+        name = canonicalize_name(group)
+        edges.setdefault(name, []).extend(
+            _table_edges(table.get("dependencies"), path, f"tool.poetry.group.{snippet(group)}")
+        )
+        if table.get("optional") is True:
+            optional.add(name)
+    pep735 = data.get("dependency-groups")
+    for group, entries in (pep735 if isinstance(pep735, dict) else {}).items():
+        strings = [e for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
+        edges.setdefault(canonicalize_name(group), []).extend(_pep508_edges(strings, path, "dependency-groups"))
+    extras: dict[NormalizedName, frozenset[NormalizedName]] = {}
+    legacy = poetry.get("extras", {})
+    for extra, names in (legacy if isinstance(legacy, dict) else {}).items():
+        extras[canonicalize_name(extra)] = frozenset(_entry_names(names, path, "tool.poetry.extras"))
+    optional_deps = project.get("optional-dependencies", {})
+    for extra, entries in (optional_deps if isinstance(optional_deps, dict) else {}).items():
+        found = _pep508_edges(entries, path, "project.optional-dependencies")
+        extras[canonicalize_name(extra)] = frozenset(e.name for e in found)
+        edges[MAIN] += [e._replace(optional=True) for e in found]
+    return PoetryProject(edges, frozenset(optional), extras)
+
+
+def _table_edges(table: Any, path: str, where: str) -> list[_Edge]:
+    if table is None:
+        return []
+    if not isinstance(table, dict):
+        raise InputError(path, f"{where} must be a table")
+    own = _Package(canonicalize_name("project"), "0", {}, Location(path))
+    return [edge for name, value in table.items() if name != "python" for edge in _constraints(name, value, path, own)]
+
+
+def _pep508_edges(entries: Any, path: str, where: str) -> list[_Edge]:
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+
+    if entries is None:
+        return []
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise InputError(path, f"{where} must be a list of strings")
+    edges = []
+    for entry in entries:
+        try:
+            parsed = Pep508(entry)
+        except InvalidRequirement:
+            raise InputError(path, f"{where}: {quote(entry)} is not a requirement") from None
+        marker = str(parsed.marker) if parsed.marker is not None else None
+        edges.append(
+            _Edge(canonicalize_name(parsed.name), marker, False, frozenset(map(canonicalize_name, parsed.extras)), None)
+        )
+    return edges

@@ -1,0 +1,175 @@
+"""poetry.lock as Poetry installs from it, on real projects' locks (tests/fixtures/poetry/PROVENANCE.md),
+judged on stated hosts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envdoctor.cli import main
+from envdoctor.requirements import detect_kind
+from envdoctor.requirements.model import Requirement
+from envdoctor.requirements.poetrylock import installed_groups, parse_poetry_lock
+
+POETRY = Path(__file__).parent / "fixtures" / "poetry"
+CU121 = POETRY / "pytorch-template-cu121" / "poetry.lock"
+LOCK11 = POETRY / "pytorch-template-lock11" / "poetry.lock"
+# A Linux x86_64 host with an A100 and a CUDA 11.8 driver: no CUDA 12 build runs on it.
+DRIVER_520 = ["--os", "linux", "--arch", "x86_64", "--python", "3.11", "--driver", "520.61.05", "--gpu", "8.0"]
+
+
+def lock(path: Path, extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> list[Requirement]:
+    return parse_poetry_lock(path.read_text(), str(path), extras, groups)
+
+
+def texts(requirements: list[Requirement], name: str) -> list[str]:
+    return [r.text for r in requirements if r.name == name]
+
+
+def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["audit", *args, "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_poetry_lock_is_its_own_kind() -> None:
+    assert detect_kind("project/poetry.lock") == "poetrylock"
+
+
+def test_lock_20_takes_torch_from_the_source_the_extra_names() -> None:
+    """narumiruna/pytorch-template (lock 2.0): torch locked three times (PyPI, +cpu, +cu121); the
+    project's torch line is for --extra cuda from the cu121 source, the optional cpu group's for cpu."""
+    plain = lock(CU121)
+    assert texts(plain, "torch") == ["torch==2.3.1"]
+    cuda = lock(CU121, extras=("cuda",))
+    (torch,) = [r for r in cuda if r.name == "torch"]
+    assert (torch.text, torch.variant, torch.location.line) == ("torch==2.3.1+cu121", "cu121", 1437)
+    assert torch.source == "https://download.pytorch.org/whl/cu121 (poetry.lock)"
+    assert torch.hashes and all(h.startswith("sha256:") for h in torch.hashes)
+    assert torch.wheels and all(w.startswith("torch-2.3.1+cu121-") for w in torch.wheels)
+    assert texts(cuda, "torchvision") == ["torchvision==0.18.1+cu121"]
+    cpu = lock(CU121, extras=("cpu",), groups=("cpu",))
+    assert texts(cpu, "torch") == ["torch==2.3.1+cpu"] and not texts(cpu, "nvidia-cublas-cu12")
+    # The CUDA wheels PyPI's torch pulls in come where its edge's marker says.
+    (cublas,) = [r for r in plain if r.name == "nvidia-cublas-cu12"]
+    assert str(cublas.marker) == 'platform_machine == "x86_64" and platform_system == "Linux"'
+
+
+def test_default_groups_are_poetrys() -> None:
+    """poetry install installs every group not marked optional (dev here), not the optional cpu group."""
+    assert installed_groups(CU121.read_text(), str(CU121)) == ("dev", "main")
+    assert texts(lock(CU121), "pytest") == ["pytest==8.2.2"]
+    assert installed_groups(CU121.read_text(), str(CU121), ("cpu",)) == ("cpu", "dev", "main")
+
+
+def test_lock_11_categories_without_the_pyproject(tmp_path: Path) -> None:
+    """narumiruna/pytorch-template at `poetry init` (lock 1.1, files in [metadata.files]): with its
+    pyproject, the legacy dev-dependencies install; the lock alone is its main category."""
+    beside = lock(LOCK11)
+    assert texts(beside, "torch") == ["torch==1.12.1"] and texts(beside, "pytest") == ["pytest==7.2.0"]
+    (torch,) = [r for r in beside if r.name == "torch"]
+    assert torch.hashes and "torch-1.12.1-cp310-cp310-manylinux1_x86_64.whl" in torch.wheels
+    shutil.copy(LOCK11, tmp_path / "poetry.lock")
+    alone = lock(tmp_path / "poetry.lock")
+    assert texts(alone, "torch") == ["torch==1.12.1"] and not texts(alone, "pytest")
+
+
+def test_audit_of_a_cu121_lock_on_a_cuda_11_driver(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = audit(capsys, str(CU121), "--extra", "cuda", *DRIVER_520)
+    assert code == 1 and report["inputs"] == [{"path": str(CU121), "kind": "poetrylock"}]
+    (torch,) = [f for f in report["findings"] if f["code"] == "ED101" and f["packages"][0].startswith("torch")]
+    assert "2.3.1+cu121" in torch["message"] and torch["location"]["line"] == 1437
+    _, cpu = audit(capsys, str(CU121), "--extra", "cpu", "--group", "cpu", *DRIVER_520)
+    assert not [f for f in cpu["findings"] if f["code"] == "ED101"]
+
+
+def test_a_locked_wheel_list_without_the_hosts_wheel_is_ed301(capsys: pytest.CaptureFixture[str]) -> None:
+    """torch 2.3.1+cu121's locked files are Linux x86_64 and Windows wheels only: none for aarch64."""
+    host = ["--os", "linux", "--arch", "aarch64", "--python", "3.11"]
+    _, report = audit(capsys, str(CU121), "--extra", "cuda", *host)
+    found = [f["packages"][0] for f in report["findings"] if f["code"] == "ED301" and "lock offers" in f["message"]]
+    assert "torch==2.3.1+cu121" in found
+
+
+LOCK_21 = """\
+[[package]]
+name = "torch"
+version = "2.5.1+cu124"
+optional = true
+python-versions = ">=3.8"
+groups = ["main"]
+markers = {main = "extra == \\"gpu\\""}
+files = [{file = "torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl", hash = "sha256:00"}]
+
+[package.source]
+type = "legacy"
+url = "https://download.pytorch.org/whl/cu124"
+reference = "pytorch"
+
+[[package]]
+name = "pytest"
+version = "8.3.4"
+optional = false
+python-versions = ">=3.8"
+groups = ["dev"]
+files = []
+
+[extras]
+gpu = ["torch"]
+
+[metadata]
+lock-version = "2.1"
+python-versions = ">=3.10"
+content-hash = "0"
+"""
+
+
+def test_lock_21_groups_and_markers(tmp_path: Path) -> None:
+    """Lock 2.1 (Poetry 2): each package's groups and per-group markers, extra comparisons settled."""
+    path = tmp_path / "poetry.lock"
+    path.write_text(LOCK_21)
+    assert lock(path) == []
+    (torch,) = lock(path, extras=("gpu",))
+    assert (torch.text, torch.variant, torch.marker, torch.location.line) == ("torch==2.5.1+cu124", "cu124", None, 1)
+    assert texts(lock(path, groups=("dev",)), "pytest") == ["pytest==8.3.4"]
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("[[package]\n", (), "poetry.lock:1: not valid TOML"),
+        ("[[package]]\nname = 'a'\nversion = '1'\n", (), "not a poetry.lock: no [metadata] table"),
+        ("[metadata]\nlock-version = '3.0'\n", (), "lock-version '3.0': this reader knows 1.x and 2.x"),
+        ("[metadata]\n[[package]]\nname = 3\n", (), "[[package]] needs a name and a version"),
+        ("[metadata]\n[[package]]\nname = 'a'\nversion = 'x y'\n", (), "is not a version"),
+        ("[metadata]\n[[package]]\nname = 'a'\nversion = '1'\ngroups = 'main'\n", (), "a: groups must be a list"),
+        (
+            "[metadata]\nlock-version = '2.1'\n[[package]]\nname = 'a'\nversion = '1'\ngroups = ['main']\n"
+            "markers = 'os_name =='\n",
+            (),
+            "a: invalid marker 'os_name =='",
+        ),
+        ("[metadata]\n", ("--extra", "gpu"), "no extra named 'gpu'"),
+        ("[metadata]\n", ("--group", "docs"), "no dependency group named 'docs'"),
+        ("[metadata]\n[[package]]\nname = 'a'\nversion = '9" + "9" * 80 + "'\n", (), "holds a number of 81 digits"),
+    ],
+)
+def test_hostile_locks_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, args: tuple[str, ...], message: str
+) -> None:
+    path = tmp_path / "poetry.lock"
+    path.write_text(text)
+    code = main(["audit", str(path), *args, "--os", "linux", "--arch", "x86_64", "--python", "3.11"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and message in error and "\n" not in error
+
+
+def test_a_huge_lock_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "poetry.lock"
+    path.write_text("[metadata]\n" + "[[package]]\nname = 'a'\nversion = '1'\n" * 10_001)
+    code = main(["audit", str(path), "--os", "linux", "--arch", "x86_64", "--python", "3.11"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and "more than 10,000 packages" in error and "\n" not in error
