@@ -190,11 +190,6 @@ def test_same_major_kernels_run_on_the_new_capabilities(
     assert not [f for f in found if f["code"] in ("ED101", "ED102")], found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="builds.lacks_kernels treats 'CUDA 12.6 cannot compile for 8.8' as no kernels, but the "
-    "cu126 build's sm_86 code runs on 8.8 (same major); fix belongs in envdoctor/kb/builds.py",
-)
 def test_a_cc_8_8_gpu_runs_a_cuda_12_6_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = "--extra-index-url https://download.pytorch.org/whl/cu126\ntorch==2.12.0+cu126"
     found = _findings(tmp_path, capsys, text, _gpu("8.8"))

@@ -326,12 +326,15 @@ def lacks_kernels(build: Build, capability: str) -> bool:
     # Only for variant builds (PyTorch's), which carry no PTX (torch.toml cuda_arch): another
     # build may carry PTX the driver compiles for any newer GPU. A CUDA major alone (a cu12
     # wheel) says nothing of the toolkit minor it was built with.
-    return (
-        build.variant is not None
-        and build.cuda is not None
-        and "." in build.cuda
-        and facts.toolkit_targets(build.cuda, capability) is False
-    )
+    if build.variant is None or build.cuda is None or "." not in build.cuda:
+        return False
+    if facts.toolkit_targets(build.cuda, capability) is not False:
+        return False
+    # Machine code for an older GPU of the same major runs on this one (sm_86 on 8.8): a toolkit
+    # that can target one of those may have built it in.
+    major, _, minor = capability.partition(".")
+    older = (f"{major}.{m}" for m in range(int(minor or 0)))
+    return not any(facts.toolkit_targets(build.cuda, other) for other in older)
 
 
 def release_builds(name: str, version: Version, where: Where) -> tuple[Build, ...]:
