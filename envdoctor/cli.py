@@ -17,7 +17,7 @@ from envdoctor.errors import EnvdoctorError
 
 # envdoctor.requirements.KINDS, written here so that the CLI starts without importing the readers
 # (tests/test_sources.py checks that the two agree).
-INPUT_KINDS = ("requirements", "pyproject", "pylock", "uvlock", "dockerfile", "conda", "conda-list")
+INPUT_KINDS = ("requirements", "pyproject", "pylock", "uvlock", "poetrylock", "dockerfile", "conda", "conda-list")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -117,6 +117,13 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
         "of the current folder.",
     )
     _add_source_options(audit, "requirement sources; - reads a requirements file from stdin")
+    audit.add_argument(
+        "--target",
+        metavar="STAGE",
+        help="judge this stage of each Dockerfile (its AS name), as docker build --target STAGE builds it, with the "
+        "stages it is built from or copies from; default: the last stage, as docker build (when that is FROM "
+        "scratch and runs nothing, a cache or file export, a note names the stage that runs)",
+    )
     audit.add_argument("--installed", action="store_true", help="audit the live environment of a Python")
     audit.add_argument("--python-executable", metavar="PATH", help="the Python whose environment --installed reads")
     audit.add_argument(

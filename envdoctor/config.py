@@ -15,7 +15,7 @@ from envdoctor.errors import InputError
 from envdoctor.findings import Severity
 from envdoctor.safety import has_control, quote, snippet
 
-_KEYS = frozenset({"ignore", "fail-on", "host"})
+_KEYS = frozenset({"ignore", "fail-on", "host", "target"})
 _SEVERITIES = ("error", "warning", "info")
 
 
@@ -23,6 +23,8 @@ class Config(NamedTuple):
     ignore: frozenset[str] = frozenset()
     fail_on: Severity | None = None
     hosts: tuple[str, ...] = ()
+    # The stage of a Dockerfile to judge (docker build --target), where --target does not say.
+    target: str | None = None
 
 
 def load_config(folder: Path) -> Config:
@@ -46,11 +48,15 @@ def load_config(folder: Path) -> Config:
     hosts = table.get("host", [])
     hosts = [hosts] if isinstance(hosts, str) else hosts
     hosts = _strings(hosts, shown, "host must be a profile path or a list of them")
+    target = table.get("target")
+    if target is not None and (not isinstance(target, str) or not target or has_control(target) or " " in target):
+        raise InputError(shown, "[tool.envdoctor] target must be a Dockerfile stage's name")
     base = path.parent
     return Config(
         ignore=frozenset(ignore),
         fail_on=Severity.parse(fail_on) if fail_on else None,
         hosts=tuple(str(base / host) if folder != Path() else host for host in hosts),
+        target=target,
     )
 
 

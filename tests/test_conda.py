@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from envdoctor import requirements as loader
 from envdoctor.cli import main
 from envdoctor.errors import InputError
 from envdoctor.requirements.conda import (
     MAX_YAML_BYTES,
     CondaEnvironment,
     build_variant,
+    cannot_create,
     conda_requirements,
     conda_specifier,
     looks_like_conda_list,
@@ -28,6 +28,7 @@ from envdoctor.requirements.conda import (
     parse_match_spec,
     read_conda_specs,
 )
+from envdoctor.requirements.conda_fix import PIP, Dialect, conda_spec, dialect_of, speak, torch_selection
 from envdoctor.requirements.model import Form, Location
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conda"
@@ -217,7 +218,7 @@ def test_torch_from_pytorch_cuda_names_where_its_build_comes_from() -> None:
     )
     (torch,) = env.requirements
     assert torch.variant == "cu118"
-    assert torch.source == "conda (pytorch-cuda=11.8)"
+    assert torch.source == "conda channel pytorch (pytorch-cuda=11.8)"
     assert env.system_cuda_at == Location("environment.yml", 6)
 
 
@@ -545,16 +546,9 @@ def test_a_sha256_in_an_explicit_list_is_the_requirements_hash() -> None:
 
 # --- end to end, through the CLI: these need the loader to know the kinds -------------------------
 
-WIRED = "conda" in loader.KINDS and "conda-list" in loader.KINDS
-needs_wiring = pytest.mark.skipif(
-    not WIRED,
-    reason="needs the loader wiring in envdoctor/requirements/__init__.py: kinds 'conda' (environment.yml) and "
-    "'conda-list' (conda list output), the environment's Python and CUDA as host facts (issue 13 part 2)",
-)
 LINUX = ["--os", "linux", "--arch", "x86_64"]
 
 
-@needs_wiring
 def test_cli_openfold_torch_cu124_from_pytorch_cuda_needs_a_newer_driver(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["audit", str(FIXTURES / "openfold/environment.yml"), *LINUX, "--driver", "450.80.02", "--gpu", "8.0"])
     out = capsys.readouterr().out
@@ -563,7 +557,6 @@ def test_cli_openfold_torch_cu124_from_pytorch_cuda_needs_a_newer_driver(capsys:
     assert "environment.yml:40: error ED101" in out  # flash-attn, from the pip section
 
 
-@needs_wiring
 def test_cli_openfold_flash_attn_from_the_pip_section_has_no_kernels_for_a_pascal_gpu(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -574,7 +567,6 @@ def test_cli_openfold_flash_attn_from_the_pip_section_has_no_kernels_for_a_pasca
     assert "info ED900 (not-judged): not read: 7 conda packages that are not Python" in out
 
 
-@needs_wiring
 def test_cli_conda_export_torch_cu118_on_a_cuda_10_driver(capsys: pytest.CaptureFixture[str]) -> None:
     path = FIXTURES / "pose-guided-diffusion/package-list.txt"
     code = main(["audit", str(path), *LINUX, "--driver", "418.87.01", "--gpu", "8.0"])
@@ -583,7 +575,6 @@ def test_cli_conda_export_torch_cu118_on_a_cuda_10_driver(capsys: pytest.Capture
     assert "package-list.txt:141: error ED101 (driver-too-old): torch 2.1.1 (cu118 build" in out
 
 
-@needs_wiring
 def test_cli_the_environments_python_is_the_python_judged(capsys: pytest.CaptureFixture[str]) -> None:
     # No --python: the environment brings Python 3.7.12, whose wheels torch 1.10.0 has.
     code = main(
@@ -594,7 +585,6 @@ def test_cli_the_environments_python_is_the_python_judged(capsys: pytest.Capture
     assert code in (0, 1)
 
 
-@needs_wiring
 @pytest.mark.parametrize("name", sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*")))
 def test_cli_every_fixture_audits_without_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["audit", str(FIXTURES / name), *LINUX, "--python", "3.10", "--driver", "535.104.05", "--gpu", "8.0"])
@@ -652,3 +642,164 @@ def test_a_python_range_is_conda_s_to_pick_not_the_hosts(tmp_path: Path, capsys:
     )
     main(["audit", str(tmp_path / "environment.yml"), "--os", "linux", "--arch", "x86_64", "--python", "3.10"])
     assert "ED302" in capsys.readouterr().out  # the environment's own 3.12, not the host's 3.10
+
+
+# --- fixes written in conda's dialect (conda_fix.py), and environments a host cannot create -------
+
+GPU_LINUX = [*LINUX, "--driver", "450.80.02", "--gpu", "8.0"]
+
+
+def test_cli_openfold_torch_fix_is_written_as_conda_specs_and_the_pip_sections_as_pip(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Linux GPU host whose driver runs CUDA 11 only: torch (pytorch::pytorch-cuda=12.4) needs a
+    # CUDA 11.8 build, which the pytorch channel selects with pytorch-cuda=11.8; flash-attn, from
+    # the pip section, keeps pip's fix.
+    code = main(["audit", str(FIXTURES / "openfold/environment.yml"), *GPU_LINUX])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    (torch_fix,) = [line for line in out.splitlines() if "pytorch-cuda=11.8" in line]
+    assert "fix: install the CUDA 11.8 build (pytorch=2.5.1 pytorch-cuda=11.8 -c pytorch -c nvidia)" in torch_fix
+    assert "download.pytorch.org" not in out and "torch==2.5.1+cu118" not in out
+    assert "fix: install flash-attn==2.7.3 (a CUDA 11 build)" in out
+
+
+def _audit(tmp_path: Path, text: str, host: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    (tmp_path / "environment.yml").write_text(text, encoding="utf-8")
+    main(["audit", str(tmp_path / "environment.yml"), *host])
+    return capsys.readouterr().out
+
+
+def test_a_pytorch_channel_fix_moves_the_companions_with_conda_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "channels:\n  - pytorch\n  - nvidia\ndependencies:\n  - python=3.10\n  - pytorch=2.1.0\n"
+        "  - torchvision=0.16.0\n  - pytorch-cuda=12.1\n  - pip\n  - pip:\n    - transformers==4.35.2\n"
+    )
+    out = _audit(tmp_path, text, [*LINUX, "--driver", "470.57.02", "--gpu", "8.0"], capsys)
+    assert (
+        "fix: install the CUDA 11.8 build (pytorch=2.1.0 torchvision=0.16.0 pytorch-cuda=11.8 -c pytorch -c nvidia)"
+        in out
+    ), out
+
+
+def test_a_conda_forge_fix_selects_cuda_by_build_string_and_cuda_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n"
+        "  - conda-forge::pytorch=2.1.2=cuda120_py311h25b6552_301\n"
+    )
+    out = _audit(tmp_path, text, [*LINUX, "--driver", "470.57.02", "--gpu", "8.0"], capsys)
+    assert "fix: install the CUDA 11 build (pytorch=2.1.2=cuda* cuda-version=11 -c conda-forge)" in out, out
+    assert "download.pytorch.org" not in out
+
+
+def test_the_dialect_of_a_requirement_is_chosen_from_where_it_came_from() -> None:
+    env = read("openfold/environment.yml")
+    torch = next(r for r in env.requirements if r.name == "torch")
+    flash = next(r for r in env.requirements if r.name == "flash-attn")
+    assert dialect_of(torch) == Dialect(conda=True, channel="pytorch")
+    assert dialect_of(flash) == PIP  # the pip: section
+    explicit = read("paris/spec-file.txt")
+    assert dialect_of(next(r for r in explicit.requirements if r.name == "torch")).channel == "pytorch"
+    listed = read("pose-guided-diffusion/package-list.txt")
+    assert dialect_of(next(r for r in listed.requirements if r.name == "transformers")) == PIP  # pypi_0
+    forge = read_conda_specs([("pytorch=2.1.2=cuda118_py310h7dd3b6f_300", HERE)], (), "environment.yml")
+    assert dialect_of(forge.requirements[0]) == Dialect(conda=True, channel="conda-forge")
+
+
+CONDA_SPECS = [
+    ("torch==2.5.1+cu118", "pytorch=2.5.1"),
+    ("torchvision==0.20.1+cu118", "torchvision=0.20.1"),
+    ("numpy<2", "numpy<2"),
+    ("torch>=2.4", "pytorch>=2.4"),
+    ("torch==2.1.*", "pytorch=2.1"),
+    ("numpy>=1.24,<2", "numpy<2,>=1.24"),
+    ("opencv-python==4.8.0.74", "opencv=4.8.0.74"),
+    ("graphviz>=0.20", "python-graphviz>=0.20"),  # conda's graphviz is the C tool
+    ("xformers==0.0.22 from https://download.pytorch.org/whl/cu118", "xformers=0.0.22"),
+]
+
+
+@pytest.mark.parametrize(("pin", "spec"), CONDA_SPECS)
+def test_a_pip_pin_as_a_conda_spec(pin: str, spec: str) -> None:
+    assert conda_spec(pin) == spec
+
+
+def test_a_requirement_style_fix_speaks_the_requirements_dialect() -> None:
+    env = read("openfold/environment.yml")
+    torch = next(r for r in env.requirements if r.name == "torch")
+    deepspeed = next(r for r in env.requirements if r.name == "deepspeed")
+    assert speak("torch<2.5", torch) == "pytorch<2.5"
+    assert speak("deepspeed>=0.15", deepspeed) == "deepspeed>=0.15"
+
+
+def test_how_each_channel_selects_a_build_of_torch() -> None:
+    pytorch_118 = torch_selection("2.5.1", "cu118", "11.8", "pytorch")
+    assert pytorch_118 is not None and pytorch_118.specs == ("pytorch-cuda=11.8",)
+    assert pytorch_118.channels == ("pytorch", "nvidia")
+    old = torch_selection("1.12.1", "cu113", "11.3", "pytorch")  # before pytorch-cuda: cudatoolkit
+    assert old is not None and old.specs == ("cudatoolkit=11.3",)
+    cpu = torch_selection("2.1.0", "cpu", None, "pytorch")
+    assert cpu is not None and cpu.specs == ("cpuonly",)
+    # The pytorch channel has no release after 2.5.1: conda-forge's way instead, said so.
+    newer = torch_selection("2.6.0", "cu126", "12.6", "pytorch")
+    assert newer is not None and newer.channels == ("conda-forge",) and "last pytorch is 2.5.1" in newer.note
+    assert newer.build == "cuda*" and newer.specs == ("cuda-version=12",)
+    assert torch_selection("2.1.0", "cu118", "11.8", None) is None  # a channel whose way is not known
+
+
+# Part B: a Mac cannot create an environment that names pytorch-cuda or cudatoolkit.
+
+MAC_ARM, MAC_INTEL = ("macos", "arm64"), ("macos", "x86_64")
+
+
+@pytest.mark.parametrize(
+    ("name", "spec"),
+    [
+        ("openfold/environment.yml", "pytorch::pytorch-cuda=12.4"),
+        ("dinov2/conda.yaml", "pytorch::pytorch-cuda=11.7.0"),
+        ("stable-diffusion/environment.yaml", "cudatoolkit=11.3"),
+        ("stylegan3/environment.yml", "cudatoolkit=11.1"),
+    ],
+)
+def test_an_environment_with_cuda_packages_cannot_be_created_on_a_mac(name: str, spec: str) -> None:
+    env = read(name)
+    (limit,) = [limit for limit in env.platforms if limit[0] == spec]
+    for host in (MAC_ARM, MAC_INTEL):
+        found = cannot_create(limit, *host)
+        assert found is not None
+        message, fix = found
+        assert f"conda package '{spec}' has no build for osx-" in message and "cannot create" in message
+        assert "linux-64" in fix
+    assert limit[2].startswith("https://anaconda.org/")
+    assert all(cannot_create(limit, "linux", "x86_64") is None for limit in env.platforms)  # the Linux GPU host
+
+
+def test_the_pytorch_channels_pytorch_on_an_intel_mac_ends_at_2_2_2() -> None:
+    env = read_conda_specs([("pytorch::pytorch=2.4.0", HERE), ("cpuonly", HERE)], (), "environment.yml")
+    (limit,) = env.platforms
+    assert cannot_create(limit, *MAC_INTEL) is not None
+    assert cannot_create(limit, *MAC_ARM) is None
+    # conda-forge's pytorch, and cuda-version (noarch), install on a Mac.
+    forge = read_conda_specs([("conda-forge::pytorch=2.4.0", HERE), ("cuda-version=12.4", HERE)], (), "e.yml")
+    assert forge.platforms == ()
+
+
+def test_a_cudatoolkit_without_a_version_may_be_an_old_osx_64_build() -> None:
+    env = read_conda_specs([("cudatoolkit", HERE)], (), "environment.yml")
+    (limit,) = env.platforms
+    assert cannot_create(limit, *MAC_INTEL) is None  # Anaconda's cudatoolkit had osx-64 files up to 9.0
+    assert cannot_create(limit, *MAC_ARM) is not None
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_cli_openfold_on_a_mac_is_an_environment_conda_cannot_create(
+    arch: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["audit", str(FIXTURES / "openfold/environment.yml"), "--os", "macos", "--arch", arch])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "environment.yml:35: error ED301 (platform-unsupported): conda package 'pytorch::pytorch-cuda=12.4'" in out

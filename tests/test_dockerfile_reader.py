@@ -593,3 +593,170 @@ def test_requirements_of_a_dockerfile_reach_the_loader(here: Path) -> None:
     loaded = load_requirement_set(["Dockerfile"], SourceOptions())
     assert [r.name for r in loaded.requirements] == ["six"]
     assert [location.line for _, location in loaded.unread] == [3]
+
+
+# -- --target: the stage docker build --target builds ---------------------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, dict[str, Any] | None, str]:
+    code = main(["audit", *arguments, *HOST, "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out else None), err
+
+
+def test_target_judges_the_stage_it_names(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # open-instruct: `FROM nvidia/cuda:13.0.3-devel-ubuntu22.04 AS cuda13` (line 3), a CUDA the host's
+    # 535 driver (CUDA 12.2) runs only through forward compatibility; the last stage builds on cuda12.
+    corpus("open-instruct", here)
+    code, report, _ = run_cli(capsys, "open-instruct/Dockerfile")
+    assert code == 0 and report is not None and not found(report, "ED101")
+    for spelled in ("cuda13", "CUDA13"):  # BuildKit compares stage names case-insensitively
+        code, report, err = run_cli(capsys, "open-instruct/Dockerfile", "--target", spelled)
+        assert report is not None, err
+        assert [(name, line) for name, line, _ in found(report, "ED101")] == [("Dockerfile", 3)]
+        # Nothing after the target is built: the last stage's installs (lines 4 on) are not judged.
+        assert all(f["location"]["line"] <= 3 for f in report["findings"] if f.get("location", {}).get("line"))
+    code, report, _ = run_cli(capsys, "open-instruct/Dockerfile", "--target", "cuda12")
+    assert report is not None and not found(report, "ED101")
+
+
+def test_an_unknown_target_is_one_line_naming_the_dockerfile(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus("nemo-rl", here)
+    code, report, err = run_cli(capsys, "nemo-rl/Dockerfile", "--target", "nope")
+    assert (code, report) == (2, None)
+    assert err.count("\n") == 1 and err.startswith(
+        "envdoctor: error: nemo-rl/Dockerfile: target stage 'nope' could not"
+    )
+    assert "'release'" in err
+    code, _, err = run_cli(capsys, "nemo-rl/Dockerfile", "--target", "9")  # docker build takes no index
+    assert code == 2 and "takes a stage's name, not its index" in err
+    code, _, err = run_cli(capsys, "nemo-rl/Dockerfile", "--target", "a b")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_target_follows_only_the_stages_it_depends_on(here: Path) -> None:
+    # NeMo-RL's release stage: FROM hermetic FROM base, COPY --from=nemo-rl, RUN --mount=from=custom-setup,
+    # a cache mount from=trtllm-wheel-cache-seed; the cache-export stages after it are not built.
+    text = (corpus("nemo-rl", here) / "Dockerfile").read_text()
+    release = parse_dockerfile(text, "Dockerfile", "release")
+    assert [i.stage for i in release.images] == [
+        "nemo-rl", "uv-cache-seed", "trtllm-wheel-cache-seed", "trtllm-ccache-seed", "custom-setup", "base",
+        "hermetic", "release",
+    ]  # fmt: skip
+    assert [i.stage for i in release.images if i.final] == ["release"]
+    assert sorted({f.location.line for f in release.followed}) == [225, 227, 230, 232, 233, 234, 235, 290]
+    assert max(line.line or 0 for _, line in release.commands) < 444  # trtllm-ccache-export starts there
+    wheels = parse_dockerfile(text, "Dockerfile", "trtllm-wheel-cache")
+    assert [i.stage for i in wheels.images] == [
+        "trtllm-wheel-cache-seed", "trtllm-wheel-cache-output-base", "base", "trtllm-wheel-cache-export",
+        "trtllm-wheel-cache",
+    ]  # fmt: skip
+    # base's RUN lines (from 55) are built; hermetic's and release's (128 to 443) are not.
+    lines = [location.line or 0 for _, location in wheels.commands]
+    assert wheels.followed == [] and min(lines) > 55 and not any(128 <= line < 444 for line in lines)
+
+
+def test_a_last_stage_from_scratch_names_the_stage_that_runs(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # NeMo-RL's last stage, `FROM scratch AS trtllm-cache-export-status` (line 540), exports two files: docker
+    # build builds it without --target, so it is what is judged; a note says so and names `release`.
+    corpus("nemo-rl", here)
+    code, report, _ = run_cli(capsys, "nemo-rl/Dockerfile")
+    assert code == 0 and report is not None
+    ((line, message),) = not_judged(report)
+    assert line == 540 and "FROM scratch and runs nothing" in message and "--target release" in message
+    code, report, _ = run_cli(capsys, "nemo-rl/Dockerfile", "--target", "release")
+    assert report is not None and all(line != 540 for line, _ in not_judged(report))
+    # An image that runs from scratch (a CMD) is no export: no note.
+    write(here, {"Dockerfile": 'FROM python:3.11 AS build\nRUN pip install six==1.16.0\nFROM scratch\nCMD ["/app"]\n'})
+    assert not not_judged(audit(capsys))
+
+
+def test_target_from_the_project_configuration(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus("open-instruct", here)
+    write(here, {"pyproject.toml": '[tool.envdoctor]\ntarget = "cuda13"\n'})
+    code, report, _ = run_cli(capsys, "open-instruct/Dockerfile")
+    assert report is not None and [line for _, line, _ in found(report, "ED101")] == [3]
+    code, report, _ = run_cli(capsys, "open-instruct/Dockerfile", "--target", "cuda12")  # the command line wins
+    assert report is not None and not found(report, "ED101")
+    write(here, {"pyproject.toml": "[tool.envdoctor]\ntarget = 3\n"})
+    code, _, err = run_cli(capsys, "open-instruct/Dockerfile")
+    assert code == 2 and err.count("\n") == 1 and "target must be a Dockerfile stage's name" in err
+
+
+def test_the_help_says_what_target_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--target STAGE" in text and "docker build --target" in text and "FROM scratch" in text
+
+
+# -- a conda install that sets the image's Python --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "python", "line"),
+    [
+        # `conda create --name accelerate python=${PYTHON_VERSION}` (ENV PYTHON_VERSION=3.10), then
+        # `source activate accelerate && python3 -m pip install` and ENV PATH /opt/conda/envs/accelerate/bin:$PATH.
+        ("accelerate-gpu", "3.10", 15),
+        ("peft-cpu", "3.11", 17),  # the same; its `pip install --upgrade pip` into base says nothing
+        # `conda install ... python=3.11` into base, ENV PATH="/opt/conda/bin:$PATH", then `pip3 install`.
+        ("alphafold", "3.11", 59),
+        # `conda install -y python==3.10` with the base image's conda, then `pip install` with its PATH.
+        ("colossalai", "3.10", 21),
+    ],
+)
+def test_a_conda_python_is_the_python_of_the_images_pip(
+    name: str, python: str, line: int, here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = corpus(name, here)
+    read = parse_dockerfile((folder / "Dockerfile").read_text(), "Dockerfile")
+    assert [(version, at.line) for version, at in read.interpreters] == [(python, line)]
+    if name == "accelerate-gpu":  # the audit judges torch and accelerate with that Python
+        report = audit(capsys, f"{name}/Dockerfile")
+        assert "(Linux x86_64, Python 3.10)" in " ".join(f["message"] for f in report["findings"])
+
+
+def test_colossalai_numpy_is_judged_with_the_conda_python(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # With Python 3.10 NumPy 2 resolves to 2.2.x (the last release for 3.10), not the newest release.
+    corpus("colossalai", here)
+    report = audit(capsys, "colossalai/Dockerfile")
+    ((_, line, message),) = found(report, "ED203")
+    assert line == 21 and "(Linux x86_64, Python 3.10) resolves today to 2.2." in message
+
+
+@pytest.mark.parametrize(
+    ("run", "python"),
+    [
+        ("RUN conda run -n app pip install six==1.16.0\n", "3.10"),
+        ("RUN /opt/conda/envs/app/bin/pip install six==1.16.0\n", "3.10"),
+        ('SHELL ["/bin/bash", "-c"]\nRUN conda activate app && pip install six==1.16.0\n', "3.10"),
+        ("RUN pip install six==1.16.0\n", None),  # base's pip: not app's
+        ("RUN . /opt/venv/bin/activate && pip install six==1.16.0\n", None),  # a venv
+        ("RUN /usr/bin/pip3 install six==1.16.0\n", None),  # the system's
+        ("ENV PATH=/opt/conda/envs/app/bin:$PATH\nRUN pip install six==1.16.0\n", "3.10"),
+        ("ENV PATH=/opt/venv/bin:/opt/conda/envs/app/bin:$PATH\nRUN pip install six==1.16.0\n", None),
+        ("RUN source activate app && uv pip install six==1.16.0\n", "3.10"),
+        ("RUN uv pip install --system six==1.16.0\n", None),
+    ],
+)
+def test_the_conda_python_only_for_the_pip_of_that_environment(run: str, python: str | None, here: Path) -> None:
+    write(here, {"Dockerfile": "FROM continuumio/miniconda3\nRUN conda create -y -n app python=3.10 pip\n" + run})
+    read = parse_dockerfile(Path("Dockerfile").read_text(), "Dockerfile")
+    assert [version for version, _ in read.interpreters] == ([python] if python else [])
+
+
+def test_micromamba_and_an_environment_file_give_the_python(here: Path) -> None:
+    write(
+        here,
+        {
+            "Dockerfile": "FROM mambaorg/micromamba:1.5\nCOPY environment.yml /tmp/environment.yml\n"
+            "RUN micromamba install -y -n base -f /tmp/environment.yml\nRUN pip install six==1.16.0\n"
+            "RUN micromamba create -y -n other python=3.12\n",
+            "environment.yml": "channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n",
+        },
+    )
+    read = parse_dockerfile(Path("Dockerfile").read_text(), "Dockerfile")
+    assert [(version, Path(at.path).name, at.line) for version, at in read.interpreters] == [
+        ("3.11", "environment.yml", 4)
+    ]

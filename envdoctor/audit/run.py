@@ -78,6 +78,7 @@ def _environments(requirements: RequirementSet) -> list[RequirementSet]:
         requirements=on_host,
         unread=tuple(u for u in requirements.unread if u[1].path not in in_image),
         requires_python=pythons_on_host,
+        interpreters=tuple(i for i in requirements.interpreters if i[1].path not in in_image),
         indexes=requirements.host_indexes or requirements.indexes,
         images=(),
         environment=(),

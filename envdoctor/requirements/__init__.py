@@ -62,6 +62,8 @@ class SourceOptions(NamedTuple):
     extras: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     installed_python: str | None = None
+    # The stage of each Dockerfile to judge (docker build --target); None: the last.
+    target: str | None = None
 
 
 def load_requirement_set(paths: list[str], options: SourceOptions) -> RequirementSet:
@@ -97,6 +99,7 @@ class _Found:
     interpreters: list[tuple[str, Location]] = field(default_factory=list)
     system_cuda: list[tuple[str, Location]] = field(default_factory=list)
     supported: list[tuple[Marker, Location]] = field(default_factory=list)
+    conda_platforms: list[tuple[str, tuple[str, ...], str, Location]] = field(default_factory=list)
     images: list[BaseImage] = field(default_factory=list)
     environment: list[tuple[str, str, Location]] = field(default_factory=list)
     system_packages: list[tuple[str, Location]] = field(default_factory=list)
@@ -123,6 +126,7 @@ class _Found:
             interpreters=tuple(self.interpreters),
             system_cuda=tuple(self.system_cuda),
             supported=tuple(self.supported),
+            conda_platforms=tuple(self.conda_platforms),
         )
 
 
@@ -186,6 +190,7 @@ def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
         found.interpreters.append(("", env.python_at))
     if env.system_cuda is not None and env.system_cuda_at is not None:
         found.system_cuda.append((env.system_cuda, env.system_cuda_at))
+    found.conda_platforms += env.platforms
 
 
 def _read_pylock(path: str, options: SourceOptions, found: _Found) -> None:
@@ -200,7 +205,7 @@ def _read_dockerfile(path: str, options: SourceOptions, found: _Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements.dockerfile import parse_dockerfile
 
-    dockerfile = parse_dockerfile(read_text_input(path), path)
+    dockerfile = parse_dockerfile(read_text_input(path), path, options.target)
     found.inputs.append(Input(path, "dockerfile"))
     found.inputs += [item._replace(installed_by=path) for item in dockerfile.inputs]
     found.requirements += dockerfile.requirements
@@ -209,6 +214,7 @@ def _read_dockerfile(path: str, options: SourceOptions, found: _Found) -> None:
     found.system_packages += dockerfile.system_packages
     found.commands += dockerfile.commands
     found.unread += dockerfile.unread
+    found.interpreters += dockerfile.interpreters
     # The image's index options apply in the image only: not the host's.
     image_index = IndexOptions(extra_index_urls=tuple(dockerfile.index_urls), find_links=tuple(dockerfile.find_links))
     found.index = _merge_index(found.index, image_index)

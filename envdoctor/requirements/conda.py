@@ -15,12 +15,14 @@ import fnmatch
 import functools
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, IndexOptions, Input, Location, Requirement
@@ -62,6 +64,10 @@ class CondaEnvironment(NamedTuple):
     system_cudnn: str | None = None
     system_cudnn_at: Location | None = None
     channels: tuple[str, ...] = ()
+    # Conda packages built for some platforms only (pytorch-cuda: linux-64 and win-64): each spec as
+    # written, the conda platforms (subdirs) the versions it admits have files for, the page that
+    # says so, and where it was written. A host on another platform cannot create the environment.
+    platforms: tuple[tuple[str, tuple[str, ...], str, Location], ...] = ()
     # What could not be read, each with why: one not-judged note each.
     unread: tuple[tuple[str, Location], ...] = ()
     name: str | None = None
@@ -200,6 +206,8 @@ class _Names(NamedTuple):
     native: frozenset[str]
     native_patterns: tuple[str, ...]
     python_names: frozenset[str]
+    # conda name -> the rows of [[platforms]] about it
+    platforms: dict[str, tuple[dict[str, Any], ...]]
 
 
 @functools.cache
@@ -209,6 +217,9 @@ def _names() -> _Names:
     python = {conda: (row["pypi"], row.get("variant")) for row in data["python"] for conda in row["conda"]}
     system = {conda: (row["fact"], rank) for row in data["system"] for rank, conda in enumerate(row["conda"])}
     build, native = data["torch_build"], data["native"]
+    platforms: dict[str, tuple[dict[str, Any], ...]] = {}
+    for row in data["platforms"]:
+        platforms[row["conda"]] = (*platforms.get(row["conda"], ()), row)
     return _Names(
         python=python,
         system=system,
@@ -219,6 +230,7 @@ def _names() -> _Names:
         native=frozenset(native["names"]),
         native_patterns=tuple(native["patterns"]),
         python_names=frozenset(native["python_names"]),
+        platforms=platforms,
     )
 
 
@@ -284,11 +296,15 @@ class _Read:
         self.seen_channels: list[str] = []
         # System packages whose version the file leaves to the solver, reported where nothing else fixes it.
         self.unfixed: list[tuple[str, CondaSpec, Location]] = []
+        # Specs of packages built for some platforms only, judged once the torch build is known.
+        self.limited: list[tuple[CondaSpec, Location]] = []
 
     def add(self, spec: CondaSpec, location: Location, hashes: tuple[str, ...] = ()) -> None:
         names = _names()
         if spec.channel:
             self.seen_channels.append(spec.channel)
+        if spec.name in names.platforms:
+            self.limited.append((spec, location))
         if spec.name == "python":
             self.python = self.python or (spec, location)
         elif spec.name in names.system:
@@ -404,6 +420,7 @@ class _Read:
                     Location(self.path),
                 )
             )
+        facts["platforms"] = tuple(self._platforms())
         # A package list in its own order (what conda and what pip installed), then the pip section.
         listed = sorted([*self.requirements.values(), *self.pypi], key=lambda r: r.location.line or 0)
         return [*listed, *self.extra], facts
@@ -425,11 +442,12 @@ class _Read:
             # Before pytorch-cuda (torch < 1.13) the pytorch channel picked its CUDA build by cudatoolkit.
             _, cuda, spec, _ = min(self.cuda, key=lambda item: item[0])
             variant = _variant_of_cuda(cuda)
-            chosen = (variant, f"{spec.text}, pytorch channel") if variant else None
+            chosen = (variant, spec.text) if variant else None
         for requirement in family:
             if requirement.variant is None and chosen is not None:
                 variant, why = chosen
-                source = _source(requirement.source and _channel_of(requirement.source), why)
+                # pytorch-cuda, cpuonly and cudatoolkit pick the build of the pytorch channel's torch.
+                source = _source((requirement.source and _channel_of(requirement.source)) or "pytorch", why)
                 self.requirements[str(requirement.name)] = requirement._replace(variant=variant, source=source)
         torch = self.requirements.get("torch")
         if torch is not None and torch.variant is None:
@@ -441,6 +459,21 @@ class _Read:
                     torch.location,
                 )
             )
+
+    def _platforms(self) -> Iterator[tuple[str, tuple[str, ...], str, Location]]:
+        """The platform-limited specs, each with the conda platforms the versions it admits have
+        files for. A row about one channel's package (the pytorch channel's pytorch) applies to a
+        spec from that channel: named on it, or, for torch, picked by pytorch-cuda or cpuonly."""
+        torch = self.requirements.get("torch")
+        torch_channel = _channel_of(torch.source) if torch is not None else None
+        for spec, location in self.limited:
+            channel = spec.channel or (torch_channel if spec.name in _names().python else None)
+            for row in _names().platforms[spec.name]:
+                if "channels" in row and channel not in row["channels"]:
+                    continue
+                subdirs = _subdirs_for(spec, row["subdirs"])
+                if subdirs is not None:
+                    yield spec.text, subdirs, row["source"], location
 
     def _from_pytorch_channel(self, family: list[Requirement]) -> bool:
         explicit = [_channel_of(r.source) for r in family if r.source and _channel_of(r.source)]
@@ -477,6 +510,80 @@ class _Read:
 
 
 _FACT_WORDS = {"cuda": "CUDA libraries", "cudnn": "cuDNN"}
+
+
+def _subdirs_for(spec: CondaSpec, subdirs: dict[str, str]) -> tuple[str, ...] | None:
+    """The conda platforms some version ``spec`` admits has files for; a spec whose versions
+    cannot be read is left unjudged (None)."""
+    version = fixed_version(spec)
+    if version is None and spec.version is not None:
+        try:
+            admitted = conda_specifier(spec.version)
+        except _Unmapped:
+            return None
+        # A range: any platform with a version the range admits, or whose versions are not bounded.
+        return tuple(
+            subdir
+            for subdir, versions in subdirs.items()
+            if not versions or _overlaps(admitted, SpecifierSet(versions))
+        )
+    return tuple(
+        subdir
+        for subdir, versions in subdirs.items()
+        if not versions or version is None or SpecifierSet(versions).contains(version, prereleases=True)
+    )
+
+
+def _overlaps(admitted: SpecifierSet, versions: SpecifierSet) -> bool:
+    """Whether a range admits a version of a platform's, judged on the bound that platform's
+    versions name (<=9.0: does the range admit 9.0 or below?)."""
+    bounds = [Version(clause.version) for clause in versions if clause.operator in ("<=", "<", "==")]
+    return not bounds or any(
+        admitted.contains(bound, prereleases=True) or not any(c.operator in (">", ">=") for c in admitted)
+        for bound in bounds
+    )
+
+
+# conda's platform (subdir) for a host's OS and architecture, as host profiles write them.
+_SUBDIRS = {
+    ("linux", "x86_64"): "linux-64",
+    ("linux", "aarch64"): "linux-aarch64",
+    ("linux", "arm64"): "linux-aarch64",
+    ("linux", "ppc64le"): "linux-ppc64le",
+    ("macos", "x86_64"): "osx-64",
+    ("macos", "arm64"): "osx-arm64",
+    ("macos", "aarch64"): "osx-arm64",
+    ("windows", "x86_64"): "win-64",
+    ("windows", "amd64"): "win-64",
+    ("windows", "arm64"): "win-arm64",
+}
+
+
+def conda_subdir(os: str | None, arch: str | None) -> str | None:
+    """conda's name for a host's platform (osx-arm64 for macOS arm64); None when not known."""
+    return _SUBDIRS.get((os or "", arch or ""))
+
+
+def cannot_create(
+    limit: tuple[str, tuple[str, ...], str, Location], os: str | None, arch: str | None
+) -> tuple[str, str] | None:
+    """The ED301 message and fix for a platform-limited conda spec on a host whose platform has
+    no file of it: conda cannot create the environment there. None where it can, or where the
+    host's platform is not known."""
+    spec, subdirs, _, _ = limit
+    here = conda_subdir(os, arch)
+    if here is None or here in subdirs:
+        return None
+    elsewhere = ", ".join(subdirs) if subdirs else "no platform"
+    message = (
+        f"conda package {quote(spec)} has no build for {here} (its builds: {elsewhere}): conda cannot create "
+        "this environment on this host"
+    )
+    fix = (
+        f"create the environment on {' or '.join(subdirs) if subdirs else 'another platform'}, or keep a separate "
+        f"environment file for {here} without {quote(spec)}"
+    )
+    return message, fix
 
 
 def _source(channel: str | None, why: str | None) -> str:

@@ -23,7 +23,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from packaging.utils import canonicalize_name
 
@@ -33,6 +33,9 @@ from envdoctor.requirements import shell
 from envdoctor.requirements.model import BaseImage, Input, Location, Requirement
 from envdoctor.requirements.requirements_txt import parse_requirement_text, read_requirements
 from envdoctor.safety import UnsafeValue, one_token, quote
+
+if TYPE_CHECKING:
+    from envdoctor.requirements.conda import CondaEnvironment
 
 # ---------------------------------------------------------------------------------------------
 # The text: BuildKit's parser (moby/buildkit frontend/dockerfile/parser, parser.go,
@@ -523,10 +526,16 @@ class Dockerfile:
     # What could not be read, and why (a variable without a value): not judged, never exit 2.
     unread: list[tuple[str, Location]] = field(default_factory=list)
     followed: list[Followed] = field(default_factory=list)
+    # The Python a conda install in the Dockerfile puts in the environment every pip of the
+    # image installs into (conda create -n env python=3.10, then that env's pip), where it says
+    # one: as RequirementSet.interpreters ("" where conda picks it).
+    interpreters: list[tuple[str, Location]] = field(default_factory=list)
 
 
-def parse_dockerfile(text: str, path: str) -> Dockerfile:
-    return _Build(path, instructions(text, path)).read()
+def parse_dockerfile(text: str, path: str, target: str | None = None) -> Dockerfile:
+    """The Dockerfile as ``docker build`` builds it: its last stage, or the stage ``target``
+    names (``docker build --target``), and the stages that one is built from or copies from."""
+    return _Build(path, instructions(text, path), target).read()
 
 
 # Docker's grammar for a tag: what the rules read versions from is bounded by it.
@@ -545,6 +554,7 @@ _PLATFORM_ARGS = frozenset(
         "BUILDVARIANT",
     }
 )
+INHERITED = "$PATH"
 _ARCHIVE = re.compile(r"\.(whl|tar\.gz|tar\.bz2|tgz|zip|egg)$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(git|hg|svn|bzr)\+")
 _GLOB = re.compile(r"[*?\[]")
@@ -577,6 +587,9 @@ class _Installed:
     find_links: list[str] = field(default_factory=list)
     unread: list[tuple[str, Location]] = field(default_factory=list)
     followed: list[Followed] = field(default_factory=list)
+    # For each command that installed packages: the conda Python of the environment it installed
+    # into, where the reader can tell (None where it cannot, or where it is no conda environment).
+    pythons: list[tuple[str, Location] | None] = field(default_factory=list)
 
     def copy(self) -> _Installed:
         """What a stage built FROM this one starts with: its own lists, so that an uninstall there
@@ -588,6 +601,7 @@ class _Installed:
             list(self.find_links),
             list(self.unread),
             list(self.followed),
+            list(self.pythons),
         )
 
 
@@ -608,6 +622,20 @@ class _Stage:
     meta: dict[str, shell.Value] = field(default_factory=dict)
     # pip's own configuration file, as `pip config set global.index-url` writes it.
     pip_config: dict[str, shell.Value] = field(default_factory=dict)
+    # What this stage's own instructions set (not its parent's): ENV, RUN, apt-get install.
+    environment: list[tuple[str, str, Location]] = field(default_factory=list)
+    commands: list[tuple[str, Location]] = field(default_factory=list)
+    system_packages: list[tuple[str, Location]] = field(default_factory=list)
+    # PATH as ENV sets it, entry by entry; INHERITED stands for the base image's.
+    path: tuple[str, ...] = (INHERITED,)
+    # The conda environments made or changed here (or in the stages it is built FROM): their
+    # key ("base", a name, "prefix:/folder") -> (their Python, "" where conda picks it; where).
+    conda_envs: dict[str, tuple[str, Location]] = field(default_factory=dict)
+    # conda was run by its bare name: the base image's PATH finds conda's own bin folder.
+    conda_on_path: bool = False
+    # CMD or ENTRYPOINT: the stage is meant to run something.
+    runs: bool = False
+    base: str = ""  # its FROM, as expanded (an image, scratch, or a stage's name)
 
     def variables(self) -> dict[str, shell.Value]:
         undeclared = {
@@ -621,6 +649,13 @@ class _Stage:
 
 
 _T = TypeVar("_T")
+
+
+def _root(stage: _Stage) -> _Stage:
+    """The first stage of the FROM chain ``stage`` is built on: its base is an image."""
+    while stage.parent is not None:
+        stage = stage.parent
+    return stage
 
 
 def _extend(into: list[_T], items: list[_T]) -> None:
@@ -641,9 +676,10 @@ def _no_value(name: str) -> shell.Unknown:
 class _Build:
     """The Dockerfile built instruction by instruction, as far as it can be without building it."""
 
-    def __init__(self, path: str, found: list[Instruction]) -> None:
+    def __init__(self, path: str, found: list[Instruction], target: str | None = None) -> None:
         self.path = path
         self.instructions = found
+        self.target = target
         self.root = project_root(path)
         folder = Path.cwd() if path == "-" else Path(path).parent
         self.contexts = _contexts(folder, self.root, _context_sources(found))
@@ -652,29 +688,95 @@ class _Build:
         self.stages: list[_Stage] = []
         self.result = Dockerfile()
         self.scripts: dict[str, str] = {}
+        self.pythons: list[tuple[str, Location] | None] = []
 
     def read(self) -> Dockerfile:
         for instruction in self.instructions:
             self.instruction(instruction)
         if not self.stages:
             raise InputError(self.path, "no FROM: not a Dockerfile Docker can build")
-        last = self.result.images[-1]
-        self.result.images[-1] = last._replace(final=True)
-        for index in self.reached():
+        final = self.target_stage()
+        reached = self.reached(final)
+        # With --target, docker build builds the target and what it needs, nothing after it; without
+        # one, every stage's lines are kept as they were read.
+        built = self.built(reached) if self.target is not None else set(range(len(self.stages)))
+        result = self.result
+        result.images = [image for n, image in enumerate(result.images) if n in built]
+        result.images[-1] = result.images[-1]._replace(final=True)
+        for stage in self.stages:
+            if stage.index in built:
+                result.environment += stage.environment
+                result.commands += stage.commands
+                result.system_packages += stage.system_packages
+        for index in reached:
             self.gather(self.stages[index].installed)
-        return self.result
+        pythons = set(self.pythons)
+        if len(pythons) == 1 and None not in pythons:
+            result.interpreters = [python for python in pythons if python is not None]
+        if self.target is None:
+            self.files_only(final)
+        return result
 
-    def reached(self) -> list[int]:
+    def target_stage(self) -> _Stage:
+        """The stage ``docker build --target`` names (by its name, case-insensitive, as BuildKit's
+        findStateByName: never by index), or the last one."""
+        if self.target is None:
+            return self.stages[-1]
+        for stage in self.stages:
+            if stage.name and stage.name.lower() == self.target.lower():
+                return stage
+        names = [stage.name for stage in self.stages if stage.name]
+        known = f"its stages: {', '.join(quote(n, 30) for n in names[:16])}{', ...' if len(names) > 16 else ''}"
+        hint = " (docker build --target takes a stage's name, not its index)" if self.target.isdigit() else ""
+        raise InputError(
+            self.path,
+            f"target stage {quote(self.target)} could not be found{hint}; {known if names else 'no stage is named'}",
+        )
+
+    def reached(self, final: _Stage) -> list[int]:
         """The stages whose files end up in the final one: the final stage (which holds what its FROM
         chain installed) and every stage it copies or mounts from, and theirs in turn."""
         seen: list[int] = []
-        pending = [self.stages[-1].index]
+        pending = [final.index]
         while pending:
             index = pending.pop(0)
             if index not in seen:
                 seen.append(index)
                 pending += sorted(self.stages[index].uses)
         return sorted(seen)
+
+    def built(self, reached: list[int]) -> set[int]:
+        """The stages docker build builds for these: each, and the stages each is built FROM."""
+        found: set[int] = set()
+        for index in reached:
+            stage: _Stage | None = self.stages[index]
+            while stage is not None and stage.index not in found:
+                found.add(stage.index)
+                stage = stage.parent
+        return found
+
+    def files_only(self, final: _Stage) -> None:
+        """A last stage FROM scratch that runs nothing (NeMo-RL's cache export) is what docker build
+        builds without --target, and it is judged as such; the note names the stages that run."""
+        if len(self.stages) < 2 or final.runs or _root(final).base != "scratch":
+            return
+        used = {s.parent.index for s in self.stages if s.parent} | {i for s in self.stages for i in s.uses}
+        running = [s.name for s in self.stages if s.name and s.index not in used and _root(s).base != "scratch"]
+        suggestion = (
+            f"envdoctor audit --target {running[-1]} judges the image that runs"
+            if len(running) == 1
+            else f"envdoctor audit --target STAGE judges an image that runs ({', '.join(running[-4:])})"
+            if running
+            else "envdoctor audit --target STAGE judges an image that runs"
+        )
+        name = f" {final.name}" if final.name else ""
+        self.result.unread.append(
+            (
+                f"the last stage{name} is FROM scratch and runs nothing: it holds files a build exports, not an image "
+                f"with a Python (docker build builds it when no --target is given); {suggestion}",
+                self.result.images[-1].location,
+            )
+        )
 
     def gather(self, installed: _Installed) -> None:
         # A stage holds what the stage it is built FROM installed: each item once.
@@ -685,6 +787,7 @@ class _Build:
         result.find_links = list(dict.fromkeys([*result.find_links, *installed.find_links]))
         result.unread = list(dict.fromkeys([*result.unread, *installed.unread]))
         _extend(result.followed, installed.followed)
+        self.pythons += installed.pythons
 
     def instruction(self, instruction: Instruction) -> None:
         command = instruction.command
@@ -714,6 +817,8 @@ class _Build:
             self.copy(instruction, stage)
         elif command == "shell" and instruction.json and instruction.value:
             stage.shell_argv = instruction.value
+        elif command in ("cmd", "entrypoint") and instruction.value:
+            stage.runs = True
         elif command == "run":
             _Run(self, stage, instruction).read()
 
@@ -749,6 +854,11 @@ class _Build:
             pip_config=dict(parent.pip_config) if parent else {},
             uses=set(parent.uses) if parent else set(),
             installed=parent.installed.copy() if parent else _Installed(),
+            path=parent.path if parent else (INHERITED,),
+            conda_envs=dict(parent.conda_envs) if parent else {},
+            conda_on_path=parent.conda_on_path if parent else False,
+            runs=parent.runs if parent else False,
+            base=reference,
         )
         self.stages.append(stage)
 
@@ -772,7 +882,9 @@ class _Build:
             name, raw = pairs[n], pairs[n + 1]
             word = shell.expand(raw, stage.variables())
             stage.env[name] = shell.Unknown(word.unknown) if word.unknown else word.text
-            self.result.environment.append((name, word.text, location))
+            stage.environment.append((name, word.text, location))
+            if name == "PATH":
+                stage.path = _path_entries(word.text, stage.path)
 
     def copy(self, instruction: Instruction, stage: _Stage) -> None:
         flags = dict(_flag(flag) for flag in instruction.flags)
@@ -1006,7 +1118,7 @@ class _Run:
     def read(self) -> None:
         self.mounts()
         text = self.command_text()
-        self.build.result.commands.append((text, self.location))
+        self.stage.commands.append((text, self.location))
         hooks = shell.Hooks(
             lambda p: self.build.exists(p, self.stage, self.overlay),
             lambda p: self.build.context_script(p, self.stage, self.overlay),
@@ -1032,6 +1144,10 @@ class _Run:
     def mounts(self) -> None:
         for flag in self.instruction.flags:
             mount = _mount(flag)
+            if mount is not None and mount.get("from") and mount.get("type") != "bind":
+                seed = self.build.stage_named(shell.expand(mount["from"], self.stage.variables()).text)
+                if seed is not None:  # a cache seeded from a stage: the build needs that stage
+                    self.stage.uses.add(seed.index)
             if mount is None or mount.get("type") != "bind" or not mount.get("target"):
                 continue
             variables = self.stage.variables()
@@ -1319,6 +1435,8 @@ class _Call:
         self.parts: list[tuple[str, str]] = []  # (why, kind) of what was not read
         self.variant: str | None = None
         self.source: str | None = None
+        # The environment the command installs into: a conda environment's key where known.
+        self.into: str | None = None
 
     def location_of(self, word: shell.Word) -> Location:
         return Location(self.call.script.path, self.call.script.line_of(word.start))
@@ -1340,6 +1458,9 @@ class _Call:
         found = [self.indexed(r) for r in self.found]
         self.supersede(found)
         installed.requirements += found
+        if any(r.name not in _INSTALLER_TOOLS and not r.constraint for r in found):
+            # pip upgrading itself in another environment says nothing of the packages' Python
+            installed.pythons.append(self.stage.conda_envs.get(self.into) if self.into else None)
         reasons = list(dict.fromkeys(why for why, _ in self.parts if why))
         if reasons:
             more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
@@ -1368,6 +1489,10 @@ class _Call:
         if tool is None:
             self.system(argv)
             return None
+        if tool == "conda" and "/" not in argv[0].text:
+            self.stage.conda_on_path = True
+        elif tool == "pip" or (tool == "uv" and self.call.python_env is not None):
+            self.into = self.pip_environment(tool)
         label = _install_label(tool, argv[0].text, rest)
         if label is None:
             if tool in ("pip", "uv") and self.call.condition is None:
@@ -1675,9 +1800,10 @@ class _Call:
         if positional and positional[0].text == "env":
             positional = positional[1:]
         channels = tuple(w.text for name, w in parsed.values if name == "channel" and not w.unknown)
+        read: list[CondaEnvironment] = []
         for name, word in parsed.values:
             if name == "file":
-                self.conda_file(word)
+                read += self.conda_file(word)
         specs: list[tuple[str, Location]] = []
         for word in positional[1:]:
             if word.unknown is not None:
@@ -1685,29 +1811,52 @@ class _Call:
             elif word.text:
                 specs.append((word.text, self.location_of(word)))
         if specs:
-            self.conda_specs(specs, channels)
+            read.append(self.conda_specs(specs, channels))
+        self.conda_environment(parsed, positional[0].text if positional else "", read)
 
-    def conda_specs(self, specs: list[tuple[str, Location]], channels: tuple[str, ...]) -> None:
+    def conda_environment(self, parsed: _Parsed, subcommand: str, read: list[CondaEnvironment]) -> None:
+        """Which environment a conda command installs into, and the Python it gives that one."""
+        named = [(name, w) for name, w in parsed.values if name in ("name", "prefix")]
+        if any(w.unknown is not None for _, w in named):
+            return
+        from_file = next((e.name for e in read if e.name), None)
+        if named:
+            name, word = named[-1]
+            self.into = _environment_key(f"prefix:{word.text}" if name == "prefix" else word.text)
+        elif subcommand == "create" or (subcommand == "update" and from_file):
+            self.into = from_file  # conda env create -f environment.yml: the file names it
+        else:  # conda install: the environment the RUN activated, else base
+            self.into = _environment_key(self.call.python_env) if self.call.python_env else "base"
+        if self.into is None:
+            return
+        python = next(((e.python or "", e.python_at) for e in read if e.python_at is not None), None)
+        if python is not None and python[1] is not None:
+            self.stage.conda_envs[self.into] = (python[0], python[1])
+        elif subcommand == "create":  # its Python is the one conda picks
+            self.stage.conda_envs[self.into] = ("", self.where)
+
+    def conda_specs(self, specs: list[tuple[str, Location]], channels: tuple[str, ...]) -> CondaEnvironment:
         from envdoctor.requirements.conda import read_conda_specs
 
         environment = read_conda_specs(specs, channels, self.where.path)
         self.found += environment.requirements
         self.stage.installed.unread += environment.unread
+        return environment
 
-    def conda_file(self, word: shell.Word) -> None:
+    def conda_file(self, word: shell.Word) -> list[CondaEnvironment]:
         from envdoctor.requirements.conda import parse_environment_yml
 
         if word.unknown is not None:
             self.unknown(word)
-            return
+            return []
         located = self.build.locate(shell.joined_path(self.call.cwd, word.text), self.stage, self.run.overlay)
         if located.file is None or not located.file.is_file():
             self.part(located.why or "", located.kind or NOT_HERE)
-            return
+            return []
         path = str(located.file)
         if not path.endswith((".yml", ".yaml")):
             self.part(f"{quote(word.text)}: a conda spec list, which is not read", CONDA_FILE)
-            return
+            return []
         environment = parse_environment_yml(read_text_input(path, self.build.root), path)
         self.found += environment.requirements
         installed = self.stage.installed
@@ -1715,6 +1864,25 @@ class _Call:
         installed.inputs += environment.inputs
         urls = [environment.indexes.index_url or "", *environment.indexes.extra_index_urls]
         installed.index_urls += [url for url in urls if url]
+        return [environment]
+
+    def pip_environment(self, tool: str) -> str | None:
+        """The conda environment a pip (or, in an activated one, uv pip) installs into, where the
+        reader can tell: the folder of the pip named by its path, the environment the RUN
+        activated, or the first folder on PATH; None otherwise (a venv, the system's)."""
+        head = self.call.argv[0]
+        if tool == "pip" and "/" in head.text:
+            if head.unknown is not None:
+                return None
+            return _environment_of_bin(posixpath.dirname(shell.joined_path(self.call.cwd, head.text)))
+        if self.call.python_env is not None:
+            return _environment_key(self.call.python_env)
+        if tool != "pip":
+            return None
+        written = self.call.environment.get("PATH")
+        if written is not self.stage.variables().get("PATH"):  # the RUN sets PATH itself
+            return _environment_of_path(written.split(":"), False) if isinstance(written, str) else None
+        return _environment_of_path(list(self.stage.path), self.stage.conda_on_path)
 
     # -- the system's packages ------------------------------------------------------------------
 
@@ -1735,7 +1903,7 @@ class _Call:
             elif package in ("-o", "-t", "-c", "--target-release", "--option", "--config-file"):
                 skip = True
             elif not package.startswith("-") and package:
-                self.build.result.system_packages.append((package, self.where))
+                self.stage.system_packages.append((package, self.where))
 
 
 _ENVIRONMENT_INDEXES: dict[str, dict[str, str]] = {
@@ -1749,6 +1917,52 @@ _ENVIRONMENT_INDEXES: dict[str, dict[str, str]] = {
         "UV_TORCH_BACKEND": "torch-backend",
     },
 }
+
+
+# What pip, setuptools and wheel upgrade is the installer itself, whichever environment it is in.
+_INSTALLER_TOOLS = frozenset({"pip", "setuptools", "wheel"})
+# The folders a conda (or mamba, micromamba) installer makes its root in: their bin holds base's pip.
+_CONDA_ROOTS = re.compile(r"(mini|ana)conda\d?|miniforge\d?|mambaforge|micromamba|conda|mamba|\.conda")
+# PATH folders that hold no Python of their own (the NVIDIA images put them first).
+_NO_PYTHON = re.compile(r"/usr/local/(cuda[^/]*|nvidia)/bin|/usr/local/mpi/bin|/opt/hpcx/.*")
+
+
+def _path_entries(written: str, before: tuple[str, ...]) -> tuple[str, ...]:
+    """PATH as ``ENV PATH=/opt/conda/bin:$PATH`` sets it: the earlier value where it names $PATH."""
+    entries: list[str] = []
+    for part in written.split(":"):
+        entries += before if part in ("$PATH", "${PATH}") else [part] if part else []
+    return tuple(entries)
+
+
+def _environment_key(spelled: str) -> str | None:
+    """A conda environment's key: its name, or for a folder (-p, activate by path) the name its
+    folder says (``.../envs/NAME``, a conda root's base), else the folder."""
+    if not spelled.startswith("prefix:"):
+        return spelled or None
+    folder = posixpath.normpath(spelled.removeprefix("prefix:"))
+    parent, name = posixpath.split(folder)
+    if posixpath.basename(parent) == "envs" and name:
+        return name
+    return "base" if _CONDA_ROOTS.fullmatch(name) else f"prefix:{folder}"
+
+
+def _environment_of_bin(folder: str) -> str | None:
+    """The environment whose ``bin`` folder this is (None: not a bin folder)."""
+    if posixpath.basename(folder) != "bin" or "$" in folder:
+        return None
+    return _environment_key(f"prefix:{posixpath.dirname(folder)}")
+
+
+def _environment_of_path(entries: list[str], conda_on_path: bool) -> str | None:
+    """The environment of the first PATH folder that may hold a pip; at the base image's own
+    PATH, conda's base where conda itself was found on it."""
+    for entry in entries:
+        if entry == INHERITED:
+            return "base" if conda_on_path else None
+        if not _NO_PYTHON.fullmatch(entry):
+            return _environment_of_bin(entry)
+    return None
 
 
 def _from_index(requirement: Requirement, variant: str | None, source: str | None) -> Requirement:

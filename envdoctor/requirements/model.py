@@ -129,6 +129,9 @@ class RequirementSet(NamedTuple):
     system_cuda: tuple[tuple[str, Location], ...] = ()
     # The only environments a lockfile holds a resolution for (uv.lock's supported-markers).
     supported: tuple[tuple[Marker, Location], ...] = ()
+    # conda specs of packages built for some platforms only (pytorch-cuda=11.8: linux-64, win-64):
+    # the spec, the conda platforms it has files for, the page that says so, and where it was written.
+    conda_platforms: tuple[tuple[str, tuple[str, ...], str, Location], ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

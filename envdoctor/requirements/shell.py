@@ -414,6 +414,9 @@ class Invocation(NamedTuple):
     # A script this command runs (bash install.sh) whose shell this reader does not follow: its
     # path, and why.
     failed: tuple[str, str] | None = None
+    # The environment an activation put first on PATH (source activate NAME, conda run -n NAME):
+    # a conda environment's name, or "prefix:" and the folder of the one activated by its path.
+    python_env: str | None = None
 
 
 class Hooks(NamedTuple):
@@ -436,6 +439,7 @@ class _State:
     cwd: Value
     functions: dict[str, _Node] = field(default_factory=dict)
     positional: list[Value] | None = None
+    python_env: str | None = None  # see Invocation.python_env
 
     def copy(self) -> _State:
         return _State(
@@ -444,6 +448,7 @@ class _State:
             self.cwd,
             dict(self.functions),
             self.positional and list(self.positional),
+            self.python_env,
         )
 
 
@@ -1391,7 +1396,10 @@ class _Runner:
         environment: dict[str, Value] = {k: v for k, v in state.variables.items() if k in state.exported}
         environment.update(assigned)
         line = ctx.script.line_of(argv[0].start)
-        call = Invocation(tuple(argv), environment, state.cwd, ctx.condition, stdin, stdin_at, piped, ctx.script, line)
+        call = Invocation(
+            tuple(argv), environment, state.cwd, ctx.condition, stdin, stdin_at, piped, ctx.script, line,
+            python_env=state.python_env,
+        )  # fmt: skip
         return self.run(call, ctx)
 
     def run(self, call: Invocation, ctx: _Ctx) -> _Status:
@@ -1409,10 +1417,15 @@ class _Runner:
             return self.function(name, call, ctx)
         if name == "env":
             return self.run(_env(call), ctx)
+        if name in _CONDA_TOOLS and len(call.argv) > 1 and call.argv[1].text in ("activate", "deactivate"):
+            ctx.state.python_env = _activated(call.argv[2:]) if call.argv[1].text == "activate" else None
+            return True
         unwrapped = _unwrap(name, list(call.argv))
         if unwrapped is not None:
             if name in _RUNNERS:
                 self.found.append(call)  # `uv run` syncs the project before it runs the command
+            if name in _CONDA_TOOLS:  # conda run -n NAME pip install: the pip of NAME
+                call = call._replace(python_env=_runs_in(call.argv[2:], _RUNNERS[name]) or call.python_env)
             return self.run(call._replace(argv=tuple(unwrapped)), ctx)
         if name in _SHELLS:
             return self.shell(call, ctx)
@@ -1454,6 +1467,10 @@ class _Runner:
             return True
         if name in ("break", "continue", "exit", "return"):
             raise _Flow(name)
+        if name in ("source", ".") and args and posixpath.basename(args[0].text) == "activate":
+            # conda's `source activate NAME`, or a virtual environment's `. /venv/bin/activate`
+            state.python_env = _sourced(args[0], list(args[1:]), call.cwd)
+            return True
         if name == "eval":
             if any(w.unknown for w in args):
                 self.found.append(call)
@@ -1498,6 +1515,45 @@ class _Runner:
         if call.stdin is not None and not call.piped:
             return self.script(local._replace(script=call.script.inner(call.stdin, call.stdin_at)))
         return True
+
+
+_CONDA_TOOLS = frozenset({"conda", "mamba", "micromamba"})
+
+
+def _activated(args: tuple[Word, ...] | list[Word]) -> str | None:
+    """``conda activate [NAME | PREFIX]``: the environment it puts first on PATH (base without one)."""
+    named = [w for w in args if not w.text.startswith("-")]
+    if not named:
+        return "base"
+    if named[0].unknown is not None:
+        return None
+    text = named[0].text
+    return f"prefix:{posixpath.normpath(text)}" if "/" in text else text
+
+
+def _sourced(script: Word, args: list[Word], cwd: Value) -> str | None:
+    """``source activate NAME`` (conda's script, found on PATH), ``source /opt/conda/bin/activate
+    [NAME]``, or ``. /venv/bin/activate`` (a virtual environment: its folder)."""
+    if script.unknown is not None:
+        return None
+    if args or script.text == "activate":
+        return _activated(args)
+    return f"prefix:{posixpath.dirname(posixpath.dirname(joined_path(cwd, script.text)))}"
+
+
+def _runs_in(options: tuple[Word, ...], with_value: frozenset[str]) -> str | None:
+    """The environment ``conda run`` runs its command in: -n NAME, or -p PREFIX; None if not named."""
+    words = list(options)
+    while words and words[0].text.startswith("-"):
+        option, has_value, attached = words.pop(0).text.partition("=")
+        if option not in with_value:
+            continue
+        value = attached if has_value else (words.pop(0).text if words else "")
+        if option in ("-n", "--name") and value:
+            return value
+        if option in ("-p", "--prefix") and value:
+            return f"prefix:{posixpath.normpath(value)}"
+    return None
 
 
 def _runs_in_sh(text: str) -> bool:

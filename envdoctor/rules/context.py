@@ -79,11 +79,15 @@ class AuditContext:
     def rejudged_fix(self, fix: str, why: str = "") -> str:
         """A requirement-style fix ("numpy<2", then ``why`` it) with what it moves among the set's
         pins, or the pins it still clashes with (see ``Declared.rejudged``)."""
+        from envdoctor.requirements.conda_fix import speak
+
         try:
             wanted = Pep508(fix)
         except InvalidRequirement:
             return f"{fix}{why}"
         moves, clashes, installs = self._declared.rejudged(wanted)
+        # For a package read from a conda spec, the fix is a conda spec (pytorch<2.5, not torch<2.5).
+        fix = speak(fix, self.find(wanted.name))
         if not installs:
             return f"{fix}{why} (but no release it admits has a wheel for {self.facts.describe()})"
         moved = f", with {' '.join(moves)} (the nearest release that allows it)" if moves else ""
@@ -274,6 +278,9 @@ class AuditContext:
         images = self.requirements.images
         if not images:
             return None
+        conda = [version for version, at in self.requirements.interpreters if at.path == images[-1].location.path]
+        if conda:  # conda's python=3.10 in the Dockerfile, in the environment its pips install into
+            return (conda[-1], images[-1].reference) if conda[-1] else None
         if images[-1].repository in _PYTHON_IMAGES:
             match = _PYTHON_TAG.match(images[-1].tag or "")
             return (match.group("version"), images[-1].reference) if match else None

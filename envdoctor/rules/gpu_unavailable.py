@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from envdoctor.findings import Finding
 from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 from envdoctor.kb import builds
+from envdoctor.requirements.conda_fix import conda_install, dialect_of
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import cuda_claims, package_build, runnable
@@ -76,6 +77,15 @@ def _fix(ctx: AuditContext, requirement: Requirement, remedy: str) -> str:
         if plain is None or plain.cuda is None or plain.gpu_optional:
             extras = ",".join(sorted(requirement.extras))
             return f"install {name} without [{extras}], its CPU build, or {remedy}"
+    dialect = dialect_of(requirement)
+    if dialect.conda and version is not None:
+        # A conda environment selects the CPU build with conda specs, not from pip's CPU index.
+        specs, what = conda_install(
+            [f"{name}=={version.public}"], package=name, version=version.public, variant="cpu", cuda=None,
+            channel=dialect.channel,
+        )  # fmt: skip
+        if what:
+            return f"install the CPU build ({specs}), or {remedy}"
     cpu_index = builds.cpu_index(name)
     if cpu_index is not None:
         return f"install the CPU build ({name} from {cpu_index}), or {remedy}"

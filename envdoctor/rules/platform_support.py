@@ -17,6 +17,7 @@ CODE = "ED301"
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _lock_environments(ctx)
+    yield from _conda_platforms(ctx)
     yield from _locked_files(ctx)
     yield from installable.check(ctx, CODE, Why.PLATFORM)
     yield from installable.merged(_untracked(ctx))
@@ -48,6 +49,18 @@ def _untracked(ctx: AuditContext) -> Iterator[tuple[Requirement, Finding]]:
                 references=(row.source,),
             ),
         )
+
+
+def _conda_platforms(ctx: AuditContext) -> Iterator[Finding]:
+    """A conda spec with no build for the host's platform (pytorch-cuda on a Mac): conda cannot
+    create the environment there at all."""
+    from envdoctor.requirements.conda import cannot_create
+
+    for limit in ctx.requirements.conda_platforms:
+        found = cannot_create(limit, ctx.facts.os, ctx.facts.arch)
+        if found is not None:
+            message, fix = found
+            yield ctx.finding(CODE, message, location=limit[3], fix=fix, references=(limit[2],))
 
 
 def _lock_environments(ctx: AuditContext) -> Iterator[Finding]:

@@ -3,6 +3,7 @@ model (``kb/builds.py``) tells it, with the line that asked for it and what was 
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
@@ -12,6 +13,7 @@ from packaging.version import Version
 from envdoctor.kb import builds, facts
 from envdoctor.kb import releases as kb_releases
 from envdoctor.kb.builds import Build
+from envdoctor.requirements.conda_fix import PIP, Dialect, conda_install, conda_spec, dialect_of
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import candidates, nearest
 from envdoctor.rules.context import AuditContext
@@ -114,6 +116,10 @@ class Runnable(NamedTuple):
     moved: tuple[str, ...] = ()
     # Pins of the set that no release the base knows reconciles with it: the fix still clashes.
     clashes: tuple[str, ...] = ()
+    # The dialect each package's fix is written in (conda_fix.dialect_of its requirement): the
+    # package's own, and the names among its companions and moved pins that came from conda specs.
+    dialect: Dialect = PIP
+    conda_names: frozenset[str] = frozenset()
 
     @property
     def version(self) -> Version:
@@ -121,23 +127,95 @@ class Runnable(NamedTuple):
         return self.build.version
 
     def install(self, *, cuda_note: bool = False) -> str:
-        """The fix as a user writes it: the pins, what moves with them, and the index of the build."""
+        """The fix as a user writes it: the pins, what moves with them, and where the build comes
+        from: pip's index, or, for a package read from a conda spec, the conda specs that select
+        it on its channel (pytorch-cuda=11.8 -c pytorch -c nvidia)."""
+        if self.dialect.conda or self.conda_names:
+            return self._install_conda(cuda_note=cuda_note)
         label = f"+{self.build.variant}" if self.build.index_url and self.build.variant else ""
         pins = [f"{self.build.package}=={self.version.public}{label}", *self.companions]
         index = f" from {self.build.index_url}" if self.build.index_url else ""
         cuda = f" (a CUDA {self.build.cuda} build)" if cuda_note and self.build.cuda else ""
         moved = f", with {' '.join(self.moved)}" if self.moved else ""
-        clash = (
+        return f"{' '.join(pins)}{index}{cuda}{moved}{self._clash()}"
+
+    def _install_conda(self, *, cuda_note: bool) -> str:
+        """The fix where conda installs the package or some of what moves with it: the conda
+        specs first, then, in the environment's pip section, the pins pip installs."""
+        companions = [pin for pin in self.companions if _pin_name(pin) in self.conda_names]
+        pip_companions = [pin for pin in self.companions if _pin_name(pin) not in self.conda_names]
+        moved = [pin for pin in self.moved if _pin_name(pin) in self.conda_names]
+        pip_moved = [pin for pin in self.moved if _pin_name(pin) not in self.conda_names]
+        if self.dialect.conda:
+            specs, selected = self._conda_specs()
+            # Where the specs select no build (a channel whose way is not known), say which is meant.
+            cuda = f" (a CUDA {self.build.cuda} build)" if not selected and self.build.cuda else ""
+            text = f"{specs}{cuda}"
+            labelled = self.build.index_url and any("+" in pin for pin in pip_companions)
+            pip = [*pip_companions, *([f"from {self.build.index_url}"] if labelled else []), *pip_moved]
+        else:
+            # The package is pip's; only some of what moves with it is conda's.
+            text = _pip_only(self.build, self.version, pip_companions, cuda_note)
+            specs = " ".join(conda_spec(pin) for pin in [*companions, *moved])
+            text = f"{text}{f', with {specs} (conda)' if specs else ''}"
+            pip = pip_moved
+        in_pip = f"; in the pip section: {' '.join(pip)}" if pip else ""
+        return f"{text}{in_pip}{self._clash()}"
+
+    def _conda_specs(self) -> tuple[str, str]:
+        """The conda specs of the package and what conda moves with it, and the build they select."""
+        companions = [pin for pin in self.companions if _pin_name(pin) in self.conda_names]
+        moved = [pin for pin in self.moved if _pin_name(pin) in self.conda_names]
+        main = f"{self.build.package}=={self.version.public}"
+        build = self.build
+        return conda_install(
+            [main, *companions, *moved],
+            package=str(build.package),
+            version=self.version.public,
+            variant=build.variant,
+            cuda=build.cuda,
+            channel=self.dialect.channel,
+        )
+
+    def _clash(self) -> str:
+        if not self.clashes:
+            return ""
+        return (
             f" (but {', '.join(self.clashes)} does not go with it, and the base knows no release of it that both "
             "does and runs here)"
         )
-        return f"{' '.join(pins)}{index}{cuda}{moved}{clash if self.clashes else ''}"
 
     def offer(self) -> str:
-        """The fix in a sentence: "the cu118 build (torch==2.1.0+cu118 ... from <index>)"."""
+        """The fix in a sentence: "the cu118 build (torch==2.1.0+cu118 ... from <index>)", or for a
+        conda package "the CUDA 11.8 build (pytorch=2.1.0 ... pytorch-cuda=11.8 -c pytorch -c nvidia)"."""
+        if self.dialect.conda and self.build.variant:
+            _, what = self._conda_specs()
+            if what:
+                return f"the {what} build ({self.install()})"
+            return self.install(cuda_note=True)
         if self.build.index_url and self.build.variant:
             return f"the {self.build.variant} build ({self.install()})"
         return self.install(cuda_note=True)
+
+
+def _pin_name(pin: str) -> str:
+    """The package a pin names: "torchvision==0.16.0+cu118" -> torchvision."""
+    return str(canonicalize_name(re.split(r"[\s=<>!~;\[(@]", pin.strip(), maxsplit=1)[0]))
+
+
+def _pip_only(build: Build, version: Version, companions: list[str], cuda_note: bool) -> str:
+    label = f"+{build.variant}" if build.index_url and build.variant else ""
+    pins = [f"{build.package}=={version.public}{label}", *companions]
+    index = f" from {build.index_url}" if build.index_url else ""
+    cuda = f" (a CUDA {build.cuda} build)" if cuda_note and build.cuda else ""
+    return f"{' '.join(pins)}{index}{cuda}"
+
+
+def _spoken(ctx: AuditContext, offer: Runnable, requirement: Requirement) -> Runnable:
+    """The offer with the dialect of each package it names: conda's for those read from conda specs."""
+    names = {_pin_name(pin) for pin in (*offer.companions, *offer.moved)}
+    conda = frozenset(name for name in names if dialect_of(ctx.find(name)).conda)
+    return offer._replace(dialect=dialect_of(requirement), conda_names=conda)
 
 
 def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnable | None:
@@ -163,7 +241,7 @@ def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnab
         moved_companions = _companions(name, version, build, companions)
         if moved_companions is None:
             continue  # the set names a companion the base cannot match to this release
-        return _reconciled(ctx, Runnable(build, moved_companions), {name, *companions})
+        return _spoken(ctx, _reconciled(ctx, Runnable(build, moved_companions), {name, *companions}), requirement)
     return None
 
 
