@@ -409,9 +409,9 @@ class Conflict(NamedTuple):
 
     @property
     def declared_clash(self) -> bool:
-        """Pins the packages' metadata does declare, that clash (two cuDNN pins): a resolver
-        backtracks out of them rather than install a broken pair."""
-        return self.kind == "cudnn-pin-clash"
+        """Pins the packages' metadata does declare, that clash (two cuDNN or NCCL pins): a
+        resolver backtracks out of them rather than install a broken pair."""
+        return self.kind in ("cudnn-pin-clash", "nccl-pin-clash")
 
 
 @functools.cache

@@ -57,6 +57,23 @@ def _text(value: Any) -> None:
         raise RowError("expected a non-empty string")
 
 
+# The kinds of incompatibilities rows (the header of incompatibilities.toml says what each means);
+# the *-pin-clash kinds are pins both packages declare, which the ED203 rule judges apart.
+CONFLICT_KINDS = (
+    "numpy2-abi",
+    "numpy124-aliases",
+    "protobuf4-descriptors",
+    "removed-api",
+    "cudnn-pin-clash",
+    "nccl-pin-clash",
+)
+
+
+def _conflict_kind(value: Any) -> None:
+    if value not in CONFLICT_KINDS:
+        raise RowError(f"expected one of {', '.join(CONFLICT_KINDS)}")
+
+
 def _url(value: Any) -> None:
     if not isinstance(value, str) or not value.startswith("https://") or " " in value:
         raise RowError("expected an https URL")
@@ -193,6 +210,7 @@ KINDS = {
     "specifier": _specifier,
     "requirement": _requirement,
     "text": _text,
+    "conflict_kind": _conflict_kind,
     "url": _url,
     "date": _date,
     "int": _integer,
@@ -383,7 +401,7 @@ TOPICS: tuple[Topic, ...] = (
                 "conflict",
                 "package",
                 {
-                    "kind": "text",
+                    "kind": "conflict_kind",
                     "package": "text",
                     "versions": "specifier",
                     "breaks_with": "requirement",

@@ -85,7 +85,9 @@ def _clashes(ctx: AuditContext) -> Iterator[Finding]:
         }
         if any(len(clashing[v]) < len(theirs) for v in mine):
             continue  # some pair installs together: the resolver finds it
-        row = _row_for(applying, mine[0]) or applying[0]
+        # The row of the newest pair, so the message names the pins that clash there (torch 2.4
+        # beside tensorflow[and-cuda] 2.21 is the 2.21 row, not the first torch 2.4 row).
+        row = _pair_row(applying, mine[0], theirs[0]) or _row_for(applying, mine[0]) or applying[0]
         if len(mine) == len(theirs) == 1:
             said = f"{package} {mine[0]} and {other_name} {theirs[0]} cannot be installed together"
         else:
@@ -107,6 +109,19 @@ def _lets_in(ctx: AuditContext, package: str, version: Version, other: str, brea
     """Whether release ``version`` of ``package`` admits one of the ``breaking`` releases of ``other``."""
     declared = ctx.declared_on(package, Version(version.public), other)
     return any(declared.contains(w, prereleases=True) for w in breaking)
+
+
+def _pair_row(rows: list[facts.Conflict], version: Version, other: Version) -> facts.Conflict | None:
+    """The row that says ``version`` breaks beside release ``other`` of the other package."""
+    return next(
+        (
+            row
+            for row in rows
+            if row.versions.contains(Version(version.public), prereleases=True)
+            and row.breaks_with.specifier.contains(other, prereleases=True)
+        ),
+        None,
+    )
 
 
 def _row_for(rows: list[facts.Conflict], version: Version) -> facts.Conflict | None:
