@@ -106,7 +106,7 @@ def audit() -> int:
     if "\n" in sarif_path or "\r" in sarif_path:
         raise UsageError("sarif-file: a path cannot hold a line break")
     config = load_config(Path())  # [tool.envdoctor] applies in CI as on the command line
-    requirements = load_requirement_set(files, SourceOptions())
+    requirements = load_requirement_set(files, SourceOptions(target=config.target))
     report = run_audit(requirements, _hosts(config.hosts), AuditOptions(ignore=config.ignore))
     plain = Style(enabled=False)
     atomic_write_text(sarif_path, OutputFormat.SARIF.render(report, plain))

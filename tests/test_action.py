@@ -216,6 +216,19 @@ def test_the_project_configuration_applies(tmp_path: Path) -> None:
     assert "hosts/prod.json" in runner.files["summary"].read_text()
 
 
+def test_the_configured_dockerfile_target_applies(tmp_path: Path) -> None:
+    # [tool.envdoctor] target reaches the Action's audit as it does the command line: a stage the
+    # Dockerfile does not have is refused, naming it, as docker build --target refuses it.
+    workspace = icarus_workspace(tmp_path)
+    (workspace / "Dockerfile").write_text("FROM python:3.11-slim AS build\nFROM python:3.11-slim AS runtime\n")
+    (workspace / "pyproject.toml").write_text('[tool.envdoctor]\ntarget = "serve"\n')
+    runner = Runner(workspace, {"files": "Dockerfile"})
+    installed(runner)
+    runner.run()
+    assert runner.code("Audit") == 2, runner.output("Audit")
+    assert "serve" in runner.output("Audit")
+
+
 def test_fail_on_and_the_checks(tmp_path: Path, local_index: Path) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
