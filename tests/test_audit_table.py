@@ -437,6 +437,17 @@ ROWS = [
         ("ED101:error",),
         words={"ED101": ("+cu126 label", "CUDA 12.6")},
     ),
+    # torch.toml pypi_platform (macOS, cuda_builds = false): no index serves a CUDA build for macOS, so
+    # a +cu128 pin cannot install there at all (an error, not "its GPU code idles"); invokeai's cuda extra.
+    row(
+        "mac-cuda-label-does-not-install",
+        "--extra-index-url https://download.pytorch.org/whl/cu128\ntorch==2.7.1+cu128",
+        HOST_MAC,
+        ("ED301:error",),
+        ("ED103",),
+        words={"ED301": ("no +cu128 build for macOS",)},
+        fix={"ED301": ("torch==2.7.1 without the +cu128 label", "sys_platform != 'darwin'")},
+    ),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

@@ -127,3 +127,18 @@ def test_a_pre_release_python_that_probe_records_is_a_target_too(python: str, mi
     from envdoctor.resolve.target import target_of
 
     assert target_of(HostProfile(os="linux", arch="x86_64", python=python), "h").python == minor
+
+
+def test_a_cuda_pin_that_cannot_install_on_a_mac_is_told_once_on_its_own_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # invoke-ai/InvokeAI's pyproject (fixture): line 64 asks torch>=2.7.0,<2.8.0 on macOS, the cuda
+    # extra's line 133 pins torch==2.7.1+cu128 for every platform but Linux aarch64. The pin cannot
+    # install on a Mac (no index serves CUDA builds there): one error, on the pin, not on the range.
+    project = Path(__file__).parent / "fixtures/projects/invokeai"
+    host = project.parent / "hosts/mac-arm64.json"
+    main(["audit", str(project / "pyproject.toml"), "--extra", "cuda", "--host", str(host), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    (found,) = [f for f in report["findings"] if f["code"] == "ED301"]
+    assert found["location"]["line"] == 133 and found["severity"] == "error"
+    assert not [f for f in report["findings"] if f["code"] == "ED103"]

@@ -285,6 +285,15 @@ def torch_pypi_platform(os_name: str, version: Version) -> Row | None:
     )
 
 
+def no_cuda_builds(name: str, os_name: str, version: Version) -> str | None:
+    """The source that says no index serves a CUDA build of ``name`` ``version`` for ``os_name``
+    (torch on macOS), or None where the base does not say so."""
+    if canonicalize_name(name) not in ("torch", *TORCH_COMPANIONS):
+        return None
+    row = torch_pypi_platform(os_name, version)
+    return str(row["source"]) if row is not None and row.get("cuda_builds") is False else None
+
+
 def torch_arch(version: Version, variant: str) -> Row | None:
     public = Version(version.public)
     return next(

@@ -333,7 +333,10 @@ TOPICS: tuple[Topic, ...] = (
             ),
             Table("numpy_build", "torch", {"torch": "specifier", "numpy_major": "int"}),
             # The build PyPI's own torch wheels are on an OS whose PyPI wheels are all one variant.
-            Table("pypi_platform", "os", {"os": "text", "torch": "specifier", "variant": "text"}),
+            # cuda_builds: whether any index serves a CUDA build for the OS (macOS: none at all).
+            Table(
+                "pypi_platform", "os", {"os": "text", "torch": "specifier", "variant": "text"}, {"cuda_builds": "bool"}
+            ),
         ),
     ),
     Topic(

@@ -114,8 +114,32 @@ def pinned(
     tracked = kb_releases.tracked(name)
     release = kb_releases.release(name, version) if tracked else None
     exclusion = _exclusion(release, host, None) if release is not None else None
+    exclusion = exclusion or _no_such_build(name, version, host)
     excluded = (exclusion,) if exclusion is not None else ()
     return Candidates(name, specifier, (version,), origin, tracked, excluded)
+
+
+def no_such_build(name: str, version: Version, os_name: str | None) -> bool:
+    """Whether ``version`` names a CUDA build (+cu128) that no index serves for the OS (torch on macOS)."""
+    from envdoctor.kb import builds, facts
+
+    local = version.local or ""
+    cuda_label = builds.is_variant_label(local) and local.startswith("cu")
+    return bool(cuda_label and os_name and facts.no_cuda_builds(name, os_name, version))
+
+
+def _no_such_build(name: NormalizedName, version: Version, host: HostFacts) -> Exclusion | None:
+    if not no_such_build(name, version, host.os):
+        return None
+    system = os_title(host.os)
+    return Exclusion(
+        version, Why.PLATFORM, f"no +{version.local} build for {system}: no index serves CUDA builds there"
+    )
+
+
+def os_title(os_name: str | None) -> str:
+    """An OS as messages write it: macOS, not macos."""
+    return _OS_TITLE.get(os_name or "", os_name or "")
 
 
 def candidates(

@@ -9,6 +9,7 @@ from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 from envdoctor.kb import builds
 from envdoctor.requirements.conda_fix import conda_install, dialect_of
 from envdoctor.requirements.model import Requirement
+from envdoctor.rules.candidates import no_such_build
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import cuda_claims, package_build, runnable
 
@@ -37,6 +38,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     default = "macOS has no NVIDIA driver" if ctx.host.os == "macos" else "no usable NVIDIA driver"
     reason = ctx.host.reasons.get("nvidia", WSL1_NO_GPU if ctx.host.wsl == 1 else default)
     for claim in claims:
+        pinned = ctx.exact_version(claim.requirement.name or "")
+        if pinned is not None and no_such_build(claim.requirement.name or "", pinned, ctx.facts.os):
+            continue  # a build that does not exist for this OS is ED301's: it does not install at all
         yield ctx.finding(
             CODE,
             f"{claim.what} is a CUDA build, but the host has no NVIDIA GPU it can use ({reason}): its GPU code "

@@ -9,10 +9,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from envdoctor.findings import Finding, Severity
-from envdoctor.kb import builds
+from envdoctor.kb import builds, facts
 from envdoctor.kb import releases as kb_releases
 from envdoctor.requirements.model import Requirement
-from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, span
+from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, no_such_build, os_title, span
 from envdoctor.rules.context import AuditContext
 
 
@@ -52,6 +52,8 @@ def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement,
             blocked_lines.add(requirement.location)
         if not blocking or (requirement.required_by and requirement.location in blocked_lines):
             continue
+        if found.exact and requirement.pinned_version is None and _pinned_elsewhere(ctx, requirement):
+            continue  # the pin's own line carries it (invokeai: the cuda extra's +cu128, not the range)
         # pip takes the newest release it can install: if that builds from source, so be it.
         decisive = blocking[0]
         if _kind(decisive) is not why:
@@ -60,6 +62,13 @@ def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement,
             requirement,
             _finding(ctx, code, requirement, found, blocking, from_source=decisive.why is Why.FROM_SOURCE),
         )
+
+
+def _pinned_elsewhere(ctx: AuditContext, requirement: Requirement) -> bool:
+    return any(
+        other.name == requirement.name and other.pinned_version is not None and other.required_by is None
+        for other in ctx.wanted()
+    )
 
 
 def _blocking(found: Candidates) -> tuple[Exclusion, ...]:
@@ -121,7 +130,7 @@ def _finding(
         message,
         requirement=requirement,
         fix=_fix(ctx, found, max(versions), _kind(newest), _line_of(ctx, requirement)),
-        references=_references(found),
+        references=_references(ctx, found),
         severity=Severity.WARNING if from_source else None,
     )
 
@@ -143,6 +152,14 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
     first; for a platform, a marker that keeps the line off this host's platform, and the newest
     older release that has a wheel for it."""
     where = ctx.facts.describe()
+    if no_such_build(found.name, newest_blocked, ctx.facts.os):
+        # A CUDA build pinned for an OS that has none (torch 2.7.1+cu128 on a Mac): the same release
+        # without the label is the build this OS gets.
+        system, title = _SYS_PLATFORM.get(ctx.facts.os or "", ctx.facts.os), os_title(ctx.facts.os)
+        return (
+            f"on {title}, {found.name}=={newest_blocked.public} without the +{newest_blocked.local} label (the build "
+            f"{title} gets): keep the labelled line off {title} ({line}; sys_platform != '{system}')"
+        )
     every = candidates(found.name, SpecifierSet(), ctx.facts)
     anywhere = [v for v in every.versions if not every.builds_from_source(v) and _has_wheels(found, v)]
     newer = [v for v in anywhere if v > newest_blocked]
@@ -242,6 +259,9 @@ def _marker_off(ctx: AuditContext, release: kb_releases.Release | None) -> str |
     return f"; sys_platform != '{system}'"
 
 
-def _references(found: Candidates) -> tuple[str, ...]:
+def _references(ctx: AuditContext, found: Candidates) -> tuple[str, ...]:
+    pinned = found.versions[0] if found.exact and found.versions else None
+    if pinned is not None and no_such_build(found.name, pinned, ctx.facts.os):
+        return (facts.no_cuda_builds(found.name, ctx.facts.os or "", pinned) or "",)
     known = kb_releases.releases(found.name)
     return (known[-1].source,) if known else ()
