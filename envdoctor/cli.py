@@ -106,6 +106,15 @@ def _add_source_options(parser: argparse.ArgumentParser, files_help: str) -> Non
     parser.add_argument("--kind", choices=INPUT_KINDS, help="the kind of every FILE")
     parser.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
     parser.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
+    parser.add_argument(
+        "--no-group", action="append", metavar="NAME", help="leave out a dependency group, as uv sync --no-group"
+    )
+    parser.add_argument("--no-dev", action="store_true", help="leave out the dev group, as uv sync --no-dev")
+    parser.add_argument(
+        "--no-default-groups",
+        action="store_true",
+        help="apply no default group of a uv project (dev, or tool.uv.default-groups), as uv sync --no-default-groups",
+    )
 
 
 def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:

@@ -465,3 +465,24 @@ def test_a_dockerfiles_uv_sync_settles_its_own_groups(tmp_path: Path, monkeypatc
         text = f"FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN uv sync{options}\n"
         read = parse_dockerfile(text, "Dockerfile")
         assert bool([r for r in read.requirements if r.name == "pytest"]) is dev, options
+
+
+@pytest.mark.parametrize(
+    ("flags", "has_dev"),
+    [
+        ([], True),  # uv sync installs the dev group by default
+        (["--no-dev"], False),
+        (["--no-group", "dev"], False),
+        (["--no-default-groups"], False),
+        (["--no-default-groups", "--group", "dev"], True),
+        (["--group", "dev", "--no-group", "dev"], False),  # uv: --no-group wins
+    ],
+)
+def test_the_command_line_selects_groups_as_uv_sync_does(flags: list[str], has_dev: bool) -> None:
+    from envdoctor.cli import build_parser
+    from envdoctor.requirements import load_requirement_set, source_options
+
+    lock = str(UV / "open-instruct-cu124" / "uv.lock")
+    args = build_parser().parse_args(["audit", lock, *flags])
+    names = {r.name for r in load_requirement_set([lock], source_options(args)).requirements}
+    assert ("black" in names) is has_dev

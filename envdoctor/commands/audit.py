@@ -15,7 +15,7 @@ from envdoctor.findings import Severity
 from envdoctor.fsio import atomic_write_text
 from envdoctor.host.select import hosts_from_args
 from envdoctor.report import OutputFormat
-from envdoctor.requirements import SourceOptions, load_requirement_set
+from envdoctor.requirements import load_requirement_set, source_options
 from envdoctor.safety import one_token
 
 # Looked for in the current folder when no file is named.
@@ -28,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if not paths and not args.installed:
         raise UsageError("nothing to audit: name requirement files, or use --installed")
     python = args.python_executable or (sys.executable if args.installed else None)
-    options = SourceOptions(
-        kind=args.kind, extras=tuple(args.extra or ()), groups=tuple(args.group or ()), installed_python=python
-    )
+    options = source_options(args, installed_python=python)
     target = args.target or config.target
     if target is not None:  # the stage of each Dockerfile to judge, as docker build --target
         options = options._replace(target=one_token(target, "--target"))

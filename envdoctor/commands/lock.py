@@ -14,7 +14,7 @@ from envdoctor.host.select import hosts_from_args
 from envdoctor.lock import LockOptions, LockPlan, plan_locks, run_locks, stale_locks
 from envdoctor.lock.steering import SteeringError
 from envdoctor.report import OutputFormat
-from envdoctor.requirements import SourceOptions, load_requirement_set
+from envdoctor.requirements import load_requirement_set, source_options
 from envdoctor.requirements.model import RequirementSet
 from envdoctor.safety import printable
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if not paths:
         raise UsageError("nothing to lock: name requirement files")
-    sources = SourceOptions(kind=args.kind, extras=tuple(args.extra or ()), groups=tuple(args.group or ()))
+    sources = source_options(args)
     requirements = load_requirement_set(paths, sources)
     options = LockOptions(
         output_dir=Path(args.output_dir),
@@ -38,7 +38,14 @@ def run(args: argparse.Namespace) -> int:
         exclude_newer=args.exclude_newer,
         upgrade=tuple(args.upgrade_package or ()),
         pytorch_index=args.pytorch_index,
-        selection=(args.kind or "", *sorted(sources.extras), *sorted(sources.groups)),
+        selection=(
+            args.kind or "",
+            *sorted(sources.extras),
+            *sorted(sources.groups),
+            # Only where given, so that a lock made without them keeps its digest.
+            *(() if sources.default_groups else ("no-default-groups",)),
+            *(f"no-group {name}" for name in sorted(sources.without_groups)),
+        ),
     )
     hosts = hosts_from_args(args, load_config(Path()).hosts)
     style = Style(use_color(args.color, sys.stdout))

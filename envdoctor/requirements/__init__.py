@@ -7,7 +7,7 @@ import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from envdoctor.errors import InputError, UsageError
 from envdoctor.requirements.model import (
@@ -64,6 +64,26 @@ class SourceOptions(NamedTuple):
     installed_python: str | None = None
     # The stage of each Dockerfile to judge (docker build --target); None: the last.
     target: str | None = None
+    # A uv project's default groups (dev) apply unless --no-default-groups; --no-group drops one.
+    default_groups: bool = True
+    without_groups: tuple[str, ...] = ()
+
+
+def source_options(args: Any, **more: Any) -> SourceOptions:
+    """The source options the command line gave (audit and lock share them)."""
+    without = (*(args.no_group or ()), *(("dev",) if args.no_dev else ()))
+    return SourceOptions(
+        kind=args.kind,
+        extras=tuple(args.extra or ()),
+        groups=tuple(args.group or ()),
+        default_groups=not args.no_default_groups,
+        without_groups=without,
+        **more,
+    )
+
+
+def _groups(options: SourceOptions) -> dict[str, Any]:
+    return {"default_groups": options.default_groups, "without": options.without_groups}
 
 
 def load_requirement_set(paths: list[str], options: SourceOptions) -> RequirementSet:
@@ -145,7 +165,7 @@ def _read_pyproject(path: str, options: SourceOptions, found: _Found) -> None:
     from envdoctor.requirements.pyproject import parse_pyproject, requires_python, uv_indexes
 
     text = read_text_input(path)
-    found.requirements += parse_pyproject(text, path, options.extras, options.groups, default_groups=True)
+    found.requirements += parse_pyproject(text, path, options.extras, options.groups, **_groups(options))
     if (pythons := requires_python(text, path)) is not None:
         found.pythons.append(pythons)
     found.on_host(uv_indexes(text, path))
@@ -157,7 +177,7 @@ def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
     from envdoctor.requirements import uvlock
 
     text = read_text_input(path)
-    found.requirements += uvlock.parse_uv_lock(text, path, options.extras, options.groups, default_groups=True)
+    found.requirements += uvlock.parse_uv_lock(text, path, options.extras, options.groups, **_groups(options))
     if (pythons := uvlock.requires_python(text, path)) is not None:
         found.pythons.append(pythons)
     found.supported += uvlock.supported_markers(text, path)

@@ -69,6 +69,7 @@ def parse_pyproject(
     groups: tuple[str, ...] = (),
     *,
     default_groups: bool = False,
+    without: tuple[str, ...] = (),
 ) -> list[Requirement]:
     """The project's dependencies, the selected extras' and groups', each lowered through
     ``[tool.uv.sources]`` as uv lowers it (an index, git, URL, path or workspace source for the
@@ -77,6 +78,8 @@ def parse_pyproject(
     ``uv sync`` has settled them from its own options, ``pip install .`` installs none)."""
     if default_groups:
         groups = sync_groups(text, path, groups)
+    # uv's --no-group (and --no-dev) win over the defaults and --group alike.
+    groups = tuple(g for g in groups if canonicalize_name(g) not in {canonicalize_name(w) for w in without})
     data = parse_toml(text, path)
     project = data.get("project", {})
     if not isinstance(project, dict):

@@ -73,6 +73,7 @@ def parse_uv_lock(
     groups: tuple[str, ...] = (),
     *,
     default_groups: bool = False,
+    without: tuple[str, ...] = (),
 ) -> list[Requirement]:
     """Every package ``uv sync`` installs from this lock with these extras and groups, pinned
     exactly, with its hashes, its index and the marker under which it is installed. With
@@ -82,6 +83,8 @@ def parse_uv_lock(
     roots = lock.roots()
     if default_groups:
         groups = lock.sync_groups(roots, groups)
+    # uv's --no-group (and --no-dev) win over the defaults and --group alike.
+    groups = tuple(g for g in groups if canonicalize_name(g) not in {canonicalize_name(w) for w in without})
     wanted_extras = tuple(canonicalize_name(extra) for extra in extras)
     wanted_groups = tuple(canonicalize_name(group) for group in groups)
     lock.check_selection(roots, wanted_extras, wanted_groups)
