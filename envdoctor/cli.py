@@ -122,8 +122,8 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
         "audit",
         help="say what will break on a host, why, and the exact fix",
         description="Check a requirement set against a host and the knowledge base. Files are requirements "
-        "files, pyproject.toml, pylock.toml or Dockerfiles (by name, or --kind); with none, the usual files "
-        "of the current folder.",
+        "files, pyproject.toml, uv.lock, poetry.lock, pylock.toml, conda environment files and lists, or "
+        "Dockerfiles (by name, or --kind); with none, the usual files of the current folder.",
     )
     _add_source_options(audit, "requirement sources; - reads a requirements file from stdin")
     audit.add_argument(

@@ -486,3 +486,23 @@ def test_the_command_line_selects_groups_as_uv_sync_does(flags: list[str], has_d
     args = build_parser().parse_args(["audit", lock, *flags])
     names = {r.name for r in load_requirement_set([lock], source_options(args)).requirements}
     assert ("black" in names) is has_dev
+
+
+@pytest.mark.parametrize(
+    ("present", "read"),
+    [
+        (("pyproject.toml", "uv.lock"), ["uv.lock"]),  # the lock is what uv sync installs
+        (("uv.lock",), ["uv.lock"]),
+        (("pyproject.toml",), ["pyproject.toml"]),
+        (("requirements.txt", "Dockerfile"), ["requirements.txt", "Dockerfile"]),
+    ],
+)
+def test_audit_with_no_file_reads_the_projects_lock(
+    present: tuple[str, ...], read: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envdoctor.commands.audit import default_inputs
+
+    for name in present:
+        (tmp_path / name).write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert default_inputs() == read

@@ -19,12 +19,24 @@ from envdoctor.requirements import load_requirement_set, source_options
 from envdoctor.safety import one_token
 
 # Looked for in the current folder when no file is named.
-DEFAULT_INPUTS = ("requirements.txt", "pyproject.toml", "pylock.toml", "Dockerfile")
+DEFAULT_INPUTS = (
+    "requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock", "pylock.toml", "environment.yml", "Dockerfile"
+)  # fmt: skip
+# A project's lockfile is what its installer installs: where one is there, the pyproject it resolves is not read twice.
+_LOCKS_OF_PYPROJECT = ("uv.lock", "poetry.lock")
+
+
+def default_inputs() -> list[str]:
+    """The usual files of the current folder, a project's lockfile in place of its pyproject."""
+    found = [name for name in DEFAULT_INPUTS if Path(name).is_file()]
+    if any(name in found for name in _LOCKS_OF_PYPROJECT):
+        return [name for name in found if name != "pyproject.toml"]
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(Path())
-    paths = list(args.files) or [name for name in DEFAULT_INPUTS if Path(name).is_file()]
+    paths = list(args.files) or default_inputs()
     if not paths and not args.installed:
         raise UsageError("nothing to audit: name requirement files, or use --installed")
     python = args.python_executable or (sys.executable if args.installed else None)
