@@ -448,6 +448,16 @@ ROWS = [
         words={"ED301": ("no +cu128 build for macOS",)},
         fix={"ED301": ("torch==2.7.1 without the +cu128 label", "sys_platform != 'darwin'")},
     ),
+    # torchvision 0.29.1's METADATA asks torch>=2.14.0: pip installs it beside torch 2.15.0, which was
+    # released with 0.29.2. Only the release pairing speaks against the pair: a warning, never an error.
+    row(
+        "companion-metadata-allows-it",
+        "torch==2.15.0\ntorchvision==0.29.1",
+        HOST_H100,
+        ("ED202:warning",),
+        ("ED202:error",),
+        words={"ED202": ("released with torchvision 0.29.2", "METADATA allows torch>=2.14.0")},
+    ),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

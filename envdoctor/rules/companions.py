@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from packaging.version import Version
 
-from envdoctor.findings import Finding
+from envdoctor.findings import Finding, Severity
 from envdoctor.kb import facts
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.context import AuditContext
@@ -58,6 +58,13 @@ def _finding(
         message = f"{out_of_step}: {name} {version.public} {step.relation}"
     else:
         message = f"{out_of_step}, which {step.relation}"
+    # Where the companion's own METADATA admits this release (torchvision 0.29.1 asks torch>=2.14.0),
+    # pip installs the pair and only the release pairing speaks against it: a warning, not an error.
+    declared = ctx.declared_on(step.companion, Version(their_version.public), str(name))
+    admitted = bool(str(declared)) and declared.contains(Version(version.public), prereleases=True)
+    if admitted:
+        allows = f"{step.companion} {their_version.public}'s METADATA allows {name}{declared}"
+        message += f" ({allows}, so pip installs them together)"
     label = f"+{version.local}" if step.same_build and version.local else ""
     return ctx.finding(
         CODE,
@@ -66,6 +73,7 @@ def _finding(
         packages=(companion.describe(), f"{name}=={version}"),
         fix=f"{step.companion}{step.specifier}{label}",
         references=(step.source,),
+        severity=Severity.WARNING if admitted else None,
     )
 
 
