@@ -458,6 +458,17 @@ ROWS = [
         ("ED202:error",),
         words={"ED202": ("released with torchvision 0.29.2", "METADATA allows torch>=2.14.0")},
     ),
+    # incompatibilities.toml nccl-pin-clash: torch 2.9-2.10 pin nvidia-nccl-cu12==2.27.5, tensorflow[and-cuda]
+    # 2.21.0 asks >=2.27.7. The curated row's finding (with a fix that installs) stands for the metadata's ED204,
+    # whose "torch==2.15.0" would bring CUDA 13 libraries beside TensorFlow's CUDA 12 ones.
+    row(
+        "nccl-clash-told-once",
+        "torch==2.10.0\ntensorflow[and-cuda]==2.21.0",
+        HOST_H100,
+        ("ED203:error",),
+        ("ED204",),
+        fix={"ED203": ("tensorflow[and-cuda]>=2.20,<2.21",)},
+    ),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

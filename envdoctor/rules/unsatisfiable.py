@@ -39,6 +39,8 @@ def _declared(ctx: AuditContext) -> Iterator[Finding]:
         if unmet is None or frozenset({requirement.name, *unmet.askers}) in told:
             continue
         told.add(frozenset({requirement.name, *unmet.askers}))
+        if _a_conflict_row_tells(ctx, requirement.name, unmet.askers):
+            continue  # ED203 tells this pin clash with the curated fix (torch 2.10 beside tensorflow[and-cuda] 2.21)
         name = unmet.declared.name
         declared = f"{name}{unmet.declared.specifier}"
         who = " and ".join(unmet.askers) or "the rest of the set"
@@ -73,3 +75,25 @@ def _together(ctx: AuditContext, declared: Pep508) -> str:
         if offered is not None:
             return offered
     return ctx.rejudged_fix(str(declared))
+
+
+def _a_conflict_row_tells(ctx: AuditContext, name: str, askers: tuple[str, ...]) -> bool:
+    """Whether a curated pin-clash row (cudnn-pin-clash, nccl-pin-clash) covers the package and one
+    of those that ask otherwise, at the versions judged: its finding (ED203), with a fix that
+    installs, stands for this one."""
+    from envdoctor.kb import facts
+
+    for row in facts.known_conflicts():
+        if not row.declared_clash:
+            continue
+        pair = {
+            canonicalize_name(row.package): row.versions,
+            canonicalize_name(row.breaks_with.name): row.breaks_with.specifier,
+        }
+        others = [canonicalize_name(asker.split("[")[0]) for asker in askers]
+        if canonicalize_name(name) not in pair or not any(other in pair for other in others):
+            continue
+        judged = [(package, ctx.version_of(package)) for package in pair]
+        if all(v is not None and pair[p].contains(Version(v.public), prereleases=True) for p, v in judged):
+            return True
+    return False
