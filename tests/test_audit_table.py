@@ -469,6 +469,16 @@ ROWS = [
         ("ED204",),
         fix={"ED203": ("tensorflow[and-cuda]>=2.20,<2.21",)},
     ),
+    # The set's own lines that no one release meets: pip's ResolutionImpossible, said before the install.
+    row(
+        "own-lines-contradict",
+        "torch>=2.12\ntorch==2.10.0",
+        HOST_H100,
+        ("ED204:error",),
+        words={"ED204": ("torch>=2.12 and torch==2.10.0", "no one release meets")},
+        once=("ED204",),
+    ),
+    row("own-lines-agree", "torch>=2.9\ntorch==2.10.0", HOST_H100, absent=("ED204",)),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

@@ -343,19 +343,21 @@ def test_a_package_that_asks_only_a_torch_floor_fits_the_ngc_build(
 
 
 @pytest.mark.parametrize(
-    ("line", "fresh_install"),
+    ("line", "held"),
     [
         # pip keeps an installed release that meets the line (a pre-release too): the NGC build is
         # judged, and only the image's own CUDA 13 against driver 535 is said.
         ('"torch>=2.5" accelerate', False),
-        # A floor above it makes pip install PyPI's newest over it (2.15.0, a CUDA 13.2 build).
+        # A floor above it: pip would replace it, but NGC 25.12's /etc/pip/constraint.txt (from 25.03)
+        # holds pip to the image's torch: the install stops, which is what is said.
         ('"torch>=2.12"', True),
     ],
 )
 def test_a_range_over_the_image_torch_keeps_it_where_pip_does(
-    tmp_path: Any, capsys: pytest.CaptureFixture[str], line: str, fresh_install: bool
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], line: str, held: bool
 ) -> None:
     dockerfile = f"FROM nvcr.io/nvidia/pytorch:25.12-py3\nRUN pip install --no-cache-dir {line}\n"
     _code, out = _audit(tmp_path, capsys, dockerfile, "--driver", "535.104.05", "--gpu", "8.0")
     assert "Dockerfile:1: warning ED101" in out  # the image's CUDA 13.1 on a CUDA 12.2 driver
-    assert ("Dockerfile:2: warning ED101" in out) is fresh_install
+    assert "Dockerfile:2: warning ED101" not in out  # never judged as a fresh install of PyPI's torch
+    assert ("Dockerfile:2: error ED204" in out and "pip constraint file of nvcr.io/nvidia/pytorch" in out) is held

@@ -104,7 +104,8 @@ def _preinstalled(requirements: RequirementSet, installed: tuple[Requirement, ..
         except InvalidRequirement:
             continue
         name = canonicalize_name(parsed.name)
-        if not _pip_keeps(parsed, [r for r in installed if r.name == name]):
+        kept = _pip_keeps(parsed, [r for r in installed if r.name == name])
+        if not kept and not carried.pip_constraint:
             continue
         found.append(
             Requirement(
@@ -114,7 +115,10 @@ def _preinstalled(requirements: RequirementSet, installed: tuple[Requirement, ..
                 pin,
                 parsed.specifier,
                 variant=carried.variant,
-                source=f"the base image {base.reference}",
+                # Where pip would replace it but the image's constraint file holds pip to it, it is
+                # a constraint: what asks another release cannot be installed.
+                source=f"the base image {base.reference}" if kept else f"the pip constraint file of {base.reference}",
+                constraint=not kept,
             )
         )
     return found

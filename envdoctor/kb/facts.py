@@ -571,6 +571,8 @@ class ImageFacts(NamedTuple):
     # Distributions it installs, "name==version", and the build variant they are (pytorch/pytorch's cu124).
     preinstalled: tuple[str, ...] = ()
     variant: str | None = None
+    # pip is held to the preinstalled versions by a constraint file (NGC PyTorch from 25.03).
+    pip_constraint: bool = False
     # nvidia/cuda's flavour: base, runtime, devel, cudnn-runtime, cudnn-devel.
     flavor: str | None = None
     source: str | None = None  # None: read from the tag alone
@@ -627,6 +629,7 @@ def _row_facts(row: Row) -> ImageFacts:
         min_capability=row.get("min_capability"),
         require_cuda=row.get("require_cuda"),
         preinstalled=tuple(row.get("preinstalled", ())),
+        pip_constraint=bool(row.get("pip_constraint", False)),
         flavor=row.get("flavor"),
         source=str(row["source"]),
     )

@@ -445,6 +445,8 @@ TOPICS: tuple[Topic, ...] = (
                     "glibc_source": "url",
                     # Python distributions the image carries installed, and other libraries it ships.
                     "preinstalled": "pinned",
+                    # pip is held to the preinstalled versions (NGC's /etc/pip/constraint.txt, from 25.03).
+                    "pip_constraint": "bool",
                     "libraries": "pins",
                     # The Linux driver the release notes require, and the older data-center driver
                     # branches they still allow (forward compatibility), each "X (or later RX)".

@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.findings import Finding
+from envdoctor.kb import releases as kb_releases
+from envdoctor.requirements.model import Form, Requirement
 from envdoctor.resolve.explain import unsatisfiable
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.installable import gpu_fix
@@ -21,10 +24,58 @@ CODE = "ED204"
 def check(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.resolver_error is None:
         if not ctx.resolved:
+            yield from _contradicting_lines(ctx)
             yield from _declared(ctx)
         return
     said = unsatisfiable(ctx.resolver_error)
     yield ctx.finding(CODE, said.message, packages=said.packages, fix=said.fix)
+
+
+def _contradicting_lines(ctx: AuditContext) -> Iterator[Finding]:
+    """The set's own lines for one package that no one release meets (torch>=2.12 beside a
+    constraint torch==2.10.0, or beside an NGC image whose constraint file holds pip to its own
+    torch): pip stops with ResolutionImpossible before it installs anything."""
+    lines: dict[str, list[Requirement]] = {}
+    for requirement in ctx.requirements.requirements:
+        if requirement.name is None or requirement.form is not Form.NAMED or requirement.required_by is not None:
+            continue
+        certain = requirement.marker is None or ctx.markers.certain(requirement.marker, frozenset())
+        if ctx.applies(requirement) and certain:
+            lines.setdefault(requirement.name, []).append(requirement)
+    for name, asked in lines.items():
+        if len({str(line.specifier) for line in asked}) < 2:
+            continue
+        versions = [release.version for release in kb_releases.releases(name)]
+        versions += [pinned for line in asked if (pinned := line.pinned_version) is not None]
+        combined = SpecifierSet()
+        for line in asked:
+            combined &= line.specifier
+        if any(combined.contains(v, prereleases=True) for v in versions):
+            continue
+        if not all(any(line.specifier.contains(v, prereleases=True) for v in versions) for line in asked):
+            continue  # a line no release meets alone is another finding's (an unknown release)
+        main = next((line for line in asked if not line.constraint), asked[0])
+        others = ", ".join(_written(line) for line in asked if line is not main)
+        yield ctx.finding(
+            CODE,
+            f"{main.describe()} and {others} ask {name} releases no one release meets: pip stops "
+            "(ResolutionImpossible) before it installs anything",
+            requirement=main,
+            packages=tuple(line.describe() for line in asked),
+            fix=f"make the lines for {name} agree: change {main.describe()} to a range that {_the_others(asked, main)} "
+            "meets, or change or remove that line",
+        )
+
+
+def _the_others(asked: list[Requirement], main: Requirement) -> str:
+    return " and ".join(line.describe() for line in asked if line is not main)
+
+
+def _written(line: Requirement) -> str:
+    """A line for messages, with where it was written: "torch==2.10.0 (constraints.txt:1)"."""
+    where = line.source or f"{line.location.path}:{line.location.line}" if line.location.line else line.location.path
+    kind = "a constraint, " if line.constraint else ""
+    return f"{line.describe()} ({kind}{where})"
 
 
 def _declared(ctx: AuditContext) -> Iterator[Finding]:
