@@ -365,7 +365,8 @@ def test_recorded_requirements_of_tensorflow_2_15_0() -> None:
     assert "protobuf!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev,>=3.20.3" in found
     assert 'nvidia-cudnn-cu12==8.9.4.25; extra == "and-cuda"' in found  # a GPU parent too
     assert "keras<2.16,>=2.15.0" in found and "tensorboard<2.16,>=2.15" in found  # tracked packages
-    assert not any(line.startswith(("ml-dtypes", "absl-py", "wrapt")) for line in found)  # not tracked
+    assert "ml-dtypes~=0.2.0" in found  # tracked as part of the compiled ML stack
+    assert not any(line.startswith(("absl-py", "wrapt")) for line in found)  # not tracked
 
 
 def test_recorded_requirements_of_jax_0_4_30() -> None:
@@ -374,7 +375,8 @@ def test_recorded_requirements_of_jax_0_4_30() -> None:
     assert 'jaxlib==0.4.30; extra == "cuda12"' in found
     assert "jaxlib<=0.4.30,>=0.4.27" in found
     assert "numpy>=1.22" in found  # a tracked package
-    assert not any(line.startswith(("ml-dtypes", "opt-einsum")) for line in found)  # not tracked
+    assert "ml-dtypes>=0.2.0" in found  # tracked as part of the compiled ML stack
+    assert not any(line.startswith("opt-einsum") for line in found)  # not tracked
 
 
 # What each release declares of tracked packages, read on 2026-12-02 from the wheel whose METADATA the
@@ -405,8 +407,9 @@ DECLARED_TRACKED = [
             'torch>=1.0; extra == "torch"',
             'tokenizers!=0.11.3,<0.13,>=0.11.1; extra == "tokenizers"',
             'timm; extra == "timm"',
+            'sentencepiece!=0.1.92,>=0.1.91; extra == "sentencepiece"',  # of the compiled ML stack
         ],
-        ["sentencepiece", "regex", "filelock"],  # not tracked
+        ["regex", "filelock"],  # not tracked
     ),
     ("triton", "triton-2.0.0-1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl.METADATA", None, []),
 ]

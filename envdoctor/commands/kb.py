@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
-from envdoctor.kb import Row, load_topic
+from envdoctor.kb import Row, load_topic, package_rows, topic_packages
 from envdoctor.kb.schema import TOPIC_BY_NAME, TOPICS, Table, Topic
 from envdoctor.safety import quote
 
@@ -49,6 +49,25 @@ class _TopicSummary:
     newest_release: str
 
 
+@dataclass(frozen=True)
+class _PackageSummary:
+    name: str  # as on the index (normalized)
+    newest_release: str
+    checked: str
+
+
+def _packages() -> list[_PackageSummary]:
+    """Every package the releases topic tracks: the newest final release it knows and the date
+    that was read from the index."""
+    summary = []
+    for name in sorted(topic_packages("releases")):
+        rows = package_rows("releases", "release", name)
+        newest = max(rows, key=lambda row: Version(str(row["version"])), default=None)
+        if newest is not None:
+            summary.append(_PackageSummary(name, str(newest["version"]), str(newest["checked"])))
+    return summary
+
+
 def _list(output_format: str) -> int:
     summary = []
     for topic in TOPICS:
@@ -56,14 +75,21 @@ def _list(output_format: str) -> int:
         newest_checked = max((str(row["checked"]) for row in rows), default="-")
         summary.append(_TopicSummary(topic.name, topic.title, len(rows), newest_checked, _newest(topic)))
     total = sum(item.rows for item in summary)
+    packages = _packages()
     if output_format == "json":
-        document = {"topics": [asdict(item) for item in summary], "rows": total}
+        document = {
+            "topics": [asdict(item) for item in summary],
+            "rows": total,
+            "packages": [asdict(item) for item in packages],
+        }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return EXIT_OK
     print(f"{'topic':<18} {'rows':>5}  {'checked':<10}  {'newest':<10}  about")
     for item in summary:
         print(f"{item.topic:<18} {item.rows:>5}  {item.newest_checked:<10}  {item.newest_release:<10}  {item.title}")
     print(f"{'total':<18} {total:>5}")
+    checked = max((item.checked for item in packages), default="-")
+    print(f"{len(packages)} tracked packages, releases read from the index {checked} (--format json lists them)")
     return EXIT_OK
 
 
