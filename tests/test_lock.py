@@ -42,19 +42,20 @@ def locked(folder: Path, pattern: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("driver", "variant", "cuda_wheel"),
+    ("driver", "gpu", "variant", "cuda_wheel"),
     [
-        # CUDA 11.8's own driver runs no CUDA 12 build: the cu118 build is chosen.
-        ("520.61.05", "cu118", "nvidia-cuda-runtime-cu11==11.8.89"),
-        # A 550 driver runs every CUDA 12 build through minor-version compatibility: the newest, cu128.
-        ("550.54.15", "cu128", "nvidia-cuda-runtime-cu12==12.8.57"),
+        # CUDA 11.8's own driver runs no CUDA 12 build (PyPI's is cu126): the cu118 build is chosen.
+        ("520.61.05", "8.0", "cu118", "nvidia-cuda-runtime-cu11==11.8.89"),
+        # PyPI's cu126 build has no kernels for Blackwell (12.0); the newest build that has, cu128.
+        # (A driver and GPU that PyPI's build runs on get no index: tests/test_lock_pypi_first.py.)
+        ("575.57.08", "12.0", "cu128", "nvidia-cuda-runtime-cu12==12.8.57"),
     ],
 )
 def test_the_cuda_build_of_torch_is_chosen_for_the_target(  # noqa: PLR0917 - a column of the table each
-    tmp_path: Path, local_index: Path, pytorch_index: Path, driver: str, variant: str, cuda_wheel: str
+    tmp_path: Path, local_index: Path, pytorch_index: Path, driver: str, gpu: str, variant: str, cuda_wheel: str
 ) -> None:
     folder = project(tmp_path, local_index, "torch==2.7.0\nnumpy\n")
-    assert lock(folder, pytorch_index, "--driver", driver, "--gpu", "8.0") == 0
+    assert lock(folder, pytorch_index, "--driver", driver, "--gpu", gpu) == 0
     requirements = locked(folder, f"requirements.linux-x86_64-py3.11-{variant}.txt")
     assert f"torch==2.7.0+{variant} \\" in requirements
     assert f"{cuda_wheel} \\" in requirements

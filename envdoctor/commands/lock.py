@@ -56,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_STALE
     if args.check:
         return _check(args, requirements, plans, options, style)
-    written, failures = run_locks(requirements, plans, options)
+    try:
+        written, failures = run_locks(requirements, plans, options)
+    except SteeringError as exc:  # a torch the resolution brought that no build of PyPI's runs
+        print(f"{style('refused', 'red', 'bold')}: {printable(str(exc))}")
+        return EXIT_STALE
     if failures:
         findings = tuple(f for failure in failures for f in failure.findings)
         report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, findings)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from packaging.version import InvalidVersion, Version
+
 from envdoctor.errors import InputError
 from envdoctor.findings import Finding
 from envdoctor.fsio import (
@@ -18,8 +20,15 @@ from envdoctor.fsio import (
 )
 from envdoctor.host.profile import HostProfile
 from envdoctor.lock.backends import BACKENDS, LockRequest
-from envdoctor.lock.render import header, parse_pylock, pylock_file, recorded_digest, requirements_lock
-from envdoctor.lock.steering import PYTORCH_INDEX, Steering, steer
+from envdoctor.lock.render import (
+    LockedPackage,
+    header,
+    parse_pylock,
+    pylock_file,
+    recorded_digest,
+    requirements_lock,
+)
+from envdoctor.lock.steering import PYTORCH_INDEX, Steering, steer, steer_resolved
 from envdoctor.requirements.model import RequirementSet
 from envdoctor.resolve.target import Target, target_of
 
@@ -97,6 +106,8 @@ def _digest(requirements: RequirementSet, options: LockOptions, description: str
     if steering.torch_index is not None:
         facts.append("|".join([steering.torch_index.url, *steering.torch_index.packages]))
     facts += [f"{old}|{new}" for old, new, _ in steering.rewrites]
+    # Only where there are any, so that a lock without them keeps its digest.
+    facts += [f"note|{note}" for note in steering.notes] + [f"added|{text}" for text in steering.added]
     hasher.update("\0".join(facts).encode())
     return f"sha256:{hasher.hexdigest()}"
 
@@ -136,13 +147,14 @@ def run_locks(
             continue
         packages = parse_pylock(resolved.pylock)
         resolver = _resolver(options.backend)
+        steering = _after_resolution(requirements, plan, packages, options)
         head = header(
-            plan.digest, inputs, plan.description, plan.steering, resolver=resolver, exclude_newer=options.exclude_newer
+            plan.digest, inputs, plan.description, steering, resolver=resolver, exclude_newer=options.exclude_newer
         )
         written.append(
             (
                 plan.requirements_path(options.output_dir),
-                requirements_lock(head, packages, requirements.indexes, plan.steering),
+                requirements_lock(head, packages, requirements.indexes, steering),
             )
         )
         locations = _local_locations(requirements, plan)
@@ -153,6 +165,22 @@ def run_locks(
     # Every target's two files are one output set: a kill leaves all of them old or all new.
     write_output_set(options.output_dir, {path.name: text for path, text in written})
     return [path for path, _ in written], []
+
+
+def _after_resolution(
+    requirements: RequirementSet, plan: LockPlan, packages: list[LockedPackage], options: LockOptions
+) -> Steering:
+    """The steering as the header tells it: with what a torch no input names, and that the
+    steering did not see coming, means for the target (the digest is the plan's: a lock that
+    resolves again the same way gets the same header)."""
+    torch = next((p for p in packages if p.name == "torch"), None)
+    if torch is None or any(r.name == "torch" for r in requirements.named()):
+        return plan.steering
+    try:
+        version = Version(torch.version)
+    except InvalidVersion:
+        return plan.steering
+    return steer_resolved(plan.steering, plan.host, version, options.pytorch_index)
 
 
 def _previous(path: Path) -> str | None:

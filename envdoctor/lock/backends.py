@@ -4,14 +4,16 @@ lock for one target, which the writers turn into envdoctor's lockfiles."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.lock.render import option_line
-from envdoctor.lock.steering import Steering
+from envdoctor.lock.steering import Steering, TorchIndex
 from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
 from envdoctor.requirements.requirements_txt import parse_requirement_text
 from envdoctor.resolve import uv
@@ -55,6 +57,57 @@ def _resolve(argv: list[str], name: str, folder: Path, output: str) -> uv.Answer
         return uv.Answer((folder / output).read_bytes().decode("utf-8"), None)
     except (OSError, UnicodeDecodeError):
         raise uv.ResolverFailed(f"{name} exited 0 but wrote no readable {output}") from None
+
+
+class TorchBuildUnreachable(uv.IndexUnreachable):
+    """The PyTorch variant index that serves the build a target needs cannot be reached, or is no
+    mirror of it: which build, from where, and how to name a mirror (exit 2, never unsatisfiable)."""
+
+
+# The throwaway project's name, as the resolver's explanations name it, and what they say instead.
+_PROJECT = re.compile(r"envdoctor-lock-input(?:==0|:\S+)?(?P<verb> depends on)?")
+# How uv and pip say that an index has no torch at all, or not the release asked.
+_TORCH_MISSING = re.compile(
+    r"torch was not found in the package registry|there is no version of torch\b|"
+    r"No matching distribution found for torch\b"
+)
+
+
+def _mapped(request: LockRequest, resolve: Callable[[], uv.Answer]) -> uv.Answer:
+    """Run the resolver; its failures said the user's way: a torch variant index that cannot be
+    reached (or serves no torch) names the build and the way to a mirror, and an explanation
+    names the user's requirements, not the throwaway project they were written into."""
+    index = request.steering.torch_index
+    try:
+        answer = resolve()
+    except uv.IndexUnreachable as exc:
+        cause = str(exc).removeprefix("cannot reach the package index: ")
+        if index is None or _absolute(index.url).rstrip("/") not in cause:
+            raise
+        raise TorchBuildUnreachable(_needed(index, request.target, f"cannot be reached ({cause})")) from None
+    if answer.unsatisfiable is None:
+        return answer
+    if index is not None and _local(index.url) and _absolute(index.url).rstrip("/") in answer.unsatisfiable:
+        # A local folder that is not there: uv cannot read it, which says nothing of the set.
+        raise TorchBuildUnreachable(_needed(index, request.target, "cannot be read"))
+    if index is not None and _TORCH_MISSING.search(answer.unsatisfiable):
+        trouble = "serves no such build of torch (a mirror of PyPI serves PyPI's builds only)"
+        raise TorchBuildUnreachable(_needed(index, request.target, trouble))
+    said = _PROJECT.sub(
+        lambda m: "your requirements ask for" if m["verb"] else "your requirements", answer.unsatisfiable
+    )
+    return answer._replace(unsatisfiable=said)
+
+
+def _needed(index: TorchIndex, target: Target, trouble: str) -> str:
+    release = f"torch {index.release}" if index.release else "torch"
+    return (
+        f"the target ({target.os} {target.arch}, Python {target.python}) needs the {index.variant} build of "
+        f"{release} ({index.needed or index.reason}), from {index.url}, which {trouble}: give a mirror of the "
+        f"PyTorch wheel index with --pytorch-index URL (URL/{index.variant} must serve its {index.variant} builds; "
+        f"a local folder holding {index.variant}/ with its wheels will do too)"
+        + (f", or pin torch=={index.pypi_instead}, whose PyPI build runs there" if index.pypi_instead else "")
+    )
 
 
 def _local(url: str) -> bool:
@@ -104,7 +157,7 @@ class UvBackend:
             if request.previous_pylock:
                 output.write_text(request.previous_pylock, encoding="utf-8")
             argv += ["--output-file", "pylock.toml"]
-            answer = _resolve(argv, "uv", folder, "pylock.toml")
+            answer = _mapped(request, lambda: _resolve(argv, "uv", folder, "pylock.toml"))
             return Resolved(answer.output, answer.unsatisfiable, self.name)
 
 
@@ -126,6 +179,8 @@ def _split(request: LockRequest) -> tuple[list[str], list[str], list[str]]:
             named.append(f"{requirement.name} @ {requirement.url}{marker}")
         else:
             named.append(requirement.text)
+    # A torch the set's packages bring, named so that its index binding applies to it.
+    named += request.steering.added
     constraints = [r.text for r in request.requirements.requirements if r.constraint]
     constraints += [c.requirement for c in request.steering.constraints]
     return list(dict.fromkeys(named)), list(dict.fromkeys(loose)), list(dict.fromkeys(constraints))
@@ -197,7 +252,7 @@ class PipToolsBackend:
             argv += ["--strip-extras", "--output-file", "pinned.txt", "requirements.in"]
             for name in request.upgrade:
                 argv += ["--upgrade-package", name]
-            answer = _resolve(argv, "pip-compile", folder, "pinned.txt")
+            answer = _mapped(request, lambda: _resolve(argv, "pip-compile", folder, "pinned.txt"))
             if answer.unsatisfiable is not None:
                 return Resolved(error=answer.unsatisfiable, resolver=self.name)
             pinned = [
