@@ -137,7 +137,6 @@ CASES = [
         ("ED203:error",),
         words={"ED203": ("onnxruntime",)},
         fix={"ED203": ("numpy<2",)},
-        bug="numpy2-abi: no numpy2-abi row for onnxruntime < 1.19.0 (nor gensim, spaCy/thinc, faiss, lightgbm, ...)",
     ),
     row("numpy2/pandas-2.2.2", "pandas==2.2.2\nnumpy", HOST_CPU_PY311, absent=(*OK, "ED203")),
     # ============================================================================================
@@ -234,7 +233,6 @@ CASES = [
         HOST_A100,
         ("ED301|ED302",),
         words={"ED301|ED302": ("flash-attn", "source")},
-        bug="flash-attn: no rows for the prebuilt wheels each release has (torch minor x CUDA x C++ ABI x Python)",
     ),
     row("flash-attn/a100-2.6.3-torch-2.4.1", "flash-attn==2.6.3\ntorch==2.4.1", HOST_A100, absent=OK),
     # ============================================================================================
@@ -250,7 +248,6 @@ CASES = [
         ("ED301:error",),
         words={"ED301": ("bitsandbytes",)},
         fix={"ED301": ("0.43",)},
-        bug="bitsandbytes: no per-release platform rows (0.41.x's only wheel is py3-none-any with Linux .so files)",
     ),
     row("bnb/torch-floor-0.46.0", "bitsandbytes==0.46.0\ntorch==2.1.0", HOST_A100, ("ED204:error",)),
     row("bnb/mac-arm-0.44.1", "bitsandbytes==0.44.1", HOST_MAC_ARM, ("ED301:error",), fix={"ED301": ("0.49.0",)}),
@@ -319,7 +316,6 @@ CASES = [
         HOST_CPU_PY312,
         ("ED302:error",),
         fix={"ED302": ("1.26.0",)},
-        bug="no-wheel: an sdist known not to build on the host's Python (numpy 1.24 on 3.12) is only a warning",
     ),
     row(
         "no-wheel/numba-0.57.1-py312",
@@ -327,7 +323,6 @@ CASES = [
         HOST_CPU_PY312,
         ("ED302:error",),
         fix={"ED302": ("0.59.0",)},
-        bug="no-wheel: numba 0.57's sdist refuses Python >= 3.12 in setup.py, yet the audit calls the build a warning",
     ),
     row(
         "no-wheel/scikit-image-0.20.0-py312",
@@ -353,7 +348,6 @@ CASES = [
         ("ED203",),
         words={"ED203": ("Keras 3",)},
         fix={"ED203": ("tf-keras",)},
-        bug="keras3: no rows for Keras 3 (TensorFlow >= 2.16) against transformers' TF models without tf-keras",
     ),
     row(
         "keras3/tf-2.16-tf-keras-transformers",
@@ -383,7 +377,6 @@ CASES = [
         ("ED203:error",),
         words={"ED203": ("HfFolder",)},
         fix={"ED203": ("huggingface-hub<1",)},
-        bug="hf-hub: no removed-api rows for huggingface_hub 1.0 (HfFolder, InferenceApi, moved error classes)",
     ),
     row("hf-hub/gradio-4.44.1-hub<1", "gradio==4.44.1\nhuggingface-hub<1.0", HOST_CPU_PY311, absent=("ED203",)),
     # ============================================================================================
@@ -406,7 +399,6 @@ CASES = [
         ("ED203:error",),
         words={"ED203": ("np.float_",)},
         fix={"ED203": ("numpy<2",)},
-        bug="numpy-api: no removed-api rows for NumPy 2.0's np.float_/np.NaN/np.string_ users beyond tensorboard",
     ),
     row("numpy-api/chromadb-0.5.3-numpy", "chromadb==0.5.3\nnumpy", HOST_CPU_PY311, absent=("ED203",)),
     # ============================================================================================
@@ -421,7 +413,6 @@ CASES = [
         _system_cuda("3.10", "12.1"),
         ("ED201:error",),
         words={"ED201": ("deepspeed", "12.1", "11.8")},
-        bug="deepspeed: no rule comparing the host's nvcc with the CUDA of the torch build that JIT-built ops use",
     ),
     row(
         "deepspeed/nvcc-11.8-torch-cu118",
@@ -440,7 +431,6 @@ CASES = [
         HOST_A100,
         ("ED202:error",),
         words={"ED202": ("torch-scatter", "2.4.1")},
-        bug="pyg: no rows for PyG extension wheels' +ptXYcuZ labels (built per torch minor x CUDA)",
     ),
     row(
         "pyg/sdist-only-on-pypi",
@@ -448,7 +438,6 @@ CASES = [
         HOST_A100,
         ("ED301|ED302",),
         fix={"ED301|ED302": ("data.pyg.org",)},
-        bug="pyg: torch-scatter/torch-sparse have only sdists on PyPI; the wheels' find-links page is not known",
     ),
     row(
         "pyg/pt23-wheel-torch-2.3.0",
@@ -469,7 +458,6 @@ CASES = [
         ("ED201",),
         words={"ED201": ("libnvJitLink", "LD_LIBRARY_PATH")},
         fix={"ED201": ("LD_LIBRARY_PATH",)},
-        bug="ld-path: a system libnvJitLink/cuSPARSE older than the wheels' on LD_LIBRARY_PATH is not judged",
     ),
     row(
         "ld-path/cudnn-8-torch-2.4.1",
@@ -506,7 +494,17 @@ CASES = [
         ("ED202:error",),
         fix={"ED202": ("torch==2.4.0",)},
     ),
-    row("vllm/0.6.3-torch-2.4.0", "vllm==0.6.3\ntorch==2.4.0", HOST_A100, absent=(*OK, "ED202")),
+    # The pair vllm pins installs (no ED202); but its uncapped transformers>=4.45.0 takes 5.24 today,
+    # which disables PyTorch below 2.6 at import (see torch-floor): capped, it works.
+    row(
+        "vllm/0.6.3-torch-2.4.0",
+        "vllm==0.6.3\ntorch==2.4.0",
+        HOST_A100,
+        ("ED203:error",),
+        ("ED202",),
+        fix={"ED203": ("transformers<5.15.0",)},
+    ),
+    row("vllm/0.6.3-torch-2.4.0-capped", "vllm==0.6.3\ntorch==2.4.0\ntransformers<5.15", HOST_A100, absent=OK),
     # ============================================================================================
     # torch-floor. "Disabling PyTorch because PyTorch >= 2.1 is required but found 2.0.1"
     # (https://github.com/jingyaogong/minimind/issues/588): transformers 4.56.0's utils/import_utils.py
@@ -518,7 +516,6 @@ CASES = [
         HOST_A100,
         ("ED203:error",),
         words={"ED203": ("transformers", "2.1")},
-        bug="torch-floor: no rows for library torch floors not in METADATA (transformers' import-time check)",
     ),
     row(
         "torch-floor/accelerate-1.10-torch-1.13.1",
@@ -606,7 +603,7 @@ KINDS: dict[str, tuple[str, ...]] = {
         "ld-path/nvjitlink-12.6-torch-2.5.1",
     ),
     "jax-versions": ("jax/plugin-0.4.31-jax-0.4.30", "jax/cuda13-on-r535", "jax/cuda12-on-r535"),
-    "vllm-torch": ("vllm/0.6.3-torch-2.5.1", "vllm/0.6.3-torch-2.4.0"),
+    "vllm-torch": ("vllm/0.6.3-torch-2.5.1", "vllm/0.6.3-torch-2.4.0", "vllm/0.6.3-torch-2.4.0-capped"),
     "torch-floor": (
         "torch-floor/transformers-4.56-torch-2.0.1",
         "torch-floor/accelerate-1.10-torch-1.13.1",

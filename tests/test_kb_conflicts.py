@@ -220,3 +220,180 @@ def test_an_unknown_conflict_kind_is_refused(tmp_path: Path, monkeypatch: pytest
         assert any("nccl-pin-clash" in p for p in check.problems()), check.problems()
     finally:
         kb.clear_caches()
+
+
+# --- numpy2-abi: the NumPy 1.x builds whose METADATA leaves numpy uncapped ----------------------
+# (release, covered): read from each release's Linux x86_64 wheel on 2026-12-02. The capped releases
+# between the last uncapped one and the first NumPy-2 build (onnxruntime 1.18.1, gensim 4.3.3,
+# thinc 8.2.5, faiss-cpu 1.8.0.post1, catboost 1.2.6-1.2.7) are left out: a resolver keeps NumPy 1.
+NUMPY2_ABI = {
+    "onnxruntime": [("1.17.3", True), ("1.18.0", True), ("1.18.1", False), ("1.19.0", False)],
+    "onnxruntime-gpu": [("1.18.0", True), ("1.18.1", False), ("1.19.0", False)],
+    "gensim": [("4.3.2", True), ("4.3.3", False), ("4.4.0", False)],
+    "thinc": [("8.2.4", True), ("8.2.5", False), ("8.3.0", False)],
+    "spacy": [("3.7.5", True), ("3.8.2", False)],
+    "faiss-cpu": [("1.7.4", True), ("1.8.0", True), ("1.8.0.post1", False), ("1.9.0", False)],
+    "catboost": [("1.2.5", True), ("1.2.6", False), ("1.2.7", False), ("1.2.8", False)],
+    "jaxlib": [("0.4.25", True), ("0.4.26", False)],
+}
+
+
+@pytest.mark.parametrize(
+    ("package", "version", "covered_"), [(p, v, c) for p, cases in NUMPY2_ABI.items() for v, c in cases]
+)
+def test_numpy2_abi_rows_cover_the_uncapped_numpy1_builds(package: str, version: str, covered_: bool) -> None:
+    assert covered(rows("numpy2-abi", package), version) is covered_
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("onnxruntime==1.17.3\nnumpy", True),
+        ("onnxruntime==1.18.0\nnumpy==2.0.0", True),
+        ("onnxruntime-gpu==1.17.1\nnumpy>=2", True),
+        ("gensim==4.3.2\nnumpy>=2", True),
+        ("thinc==8.2.4\nnumpy>=2", True),
+        ("spacy==3.7.5\nnumpy>=2", True),
+        ("faiss-cpu==1.8.0\nnumpy>=2", True),
+        ("catboost==1.2.5\nnumpy>=2", True),
+        ("jaxlib==0.4.25\nnumpy>=2", True),
+        ("onnxruntime==1.17.3\nnumpy<2", False),
+        ("onnxruntime==1.19.0\nnumpy", False),
+        ("gensim==4.4.0\nnumpy>=2", False),
+        ("thinc==8.3.0\nnumpy>=2", False),
+        ("faiss-cpu==1.9.0\nnumpy>=2", False),
+        ("catboost==1.2.8\nnumpy>=2", False),
+        ("jaxlib==0.4.26\nnumpy>=2", False),
+    ],
+)
+def test_numpy2_abi_audit(text: str, fires: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    package = text.split("==", maxsplit=1)[0]
+    found = [f for f in ed203(audit(tmp_path, capsys, text)) if f["packages"][0].startswith(package)]
+    assert bool(found) is fires, found
+    if fires:
+        assert found[0]["fix"].startswith("numpy<2")
+
+
+# --- removed-api: NumPy 2.0's np.float_ (chromadb), huggingface_hub 1.0's HfFolder (gradio) ------
+# chromadb/api/types.py has np.float_ at module level in 0.4.16-0.5.5; 0.5.1-0.5.5 cap numpy<2.0.0.
+# gradio/oauth.py imports HfFolder in 4.9.0-5.7.0 (read from the wheels).
+@pytest.mark.parametrize(
+    ("package", "version", "covered_"),
+    [
+        ("chromadb", "0.4.15", False),
+        ("chromadb", "0.4.16", True),
+        ("chromadb", "0.4.24", True),
+        ("chromadb", "0.5.0", True),
+        ("chromadb", "0.5.3", False),
+        ("chromadb", "0.5.7", False),
+        ("gradio", "4.8.0", False),
+        ("gradio", "4.9.0", True),
+        ("gradio", "4.44.1", True),
+        ("gradio", "5.7.0", True),
+        ("gradio", "5.7.1", False),
+    ],
+)
+def test_removed_api_rows(package: str, version: str, covered_: bool) -> None:
+    assert covered(rows("removed-api", package), version) is covered_
+
+
+@pytest.mark.parametrize(
+    ("text", "fires", "word"),
+    [
+        ("chromadb==0.4.24\nnumpy>=2", True, "np.float_"),
+        ("chromadb==0.5.0\nnumpy==2.0.0", True, "np.float_"),
+        ("chromadb==0.4.24\nnumpy<2", False, ""),
+        ("chromadb==0.5.3\nnumpy", False, ""),
+        ("chromadb==0.5.7\nnumpy>=2", False, ""),
+        ("gradio==4.44.1\nhuggingface-hub>=1.0", True, "HfFolder"),
+        ("gradio==5.0.0\nhuggingface-hub==1.0.0", True, "HfFolder"),
+        ("gradio==4.44.1\nhuggingface-hub<1.0", False, ""),
+        ("gradio==5.7.1\nhuggingface-hub>=1.0", False, ""),
+    ],
+)
+def test_removed_api_audit(
+    text: str, fires: bool, word: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = ed203(audit(tmp_path, capsys, text))
+    assert bool(found) is fires, found
+    if fires:
+        assert word in found[0]["message"]
+        assert found[0]["fix"].startswith(("numpy<2", "huggingface-hub<1"))
+
+
+# --- keras3: transformers' TensorFlow models under TensorFlow >= 2.16 without tf-keras -------------
+@pytest.mark.parametrize("minor", ["2.16", "2.17", "2.18", "2.19", "2.20", "2.21"])
+def test_keras3_rows_fix_with_the_same_tf_keras_minor(minor: str) -> None:
+    found = [c for c in rows("keras3", "transformers") if c.breaks_with.specifier.contains(f"{minor}.0")]
+    assert len(found) == 1
+    fix = facts.Pep508Requirement(found[0].fix)
+    assert fix.name == "tf-keras" and fix.specifier.contains(f"{minor}.0") and not fix.specifier.contains("2.15.0")
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("tensorflow==2.16.1\ntransformers==4.40.2", True),
+        ("tensorflow==2.21.0\ntransformers==4.57.1", True),
+        ("tensorflow==2.18.0\ntransformers==4.38.0", True),
+        ("tensorflow==2.16.1\ntf-keras==2.16.0\ntransformers==4.40.2", False),
+        ("tensorflow==2.15.1\ntransformers==4.40.2", False),  # Keras 2 is TensorFlow's own
+        ("tensorflow==2.16.1\ntransformers==4.37.2", False),  # no tf-keras fallback yet: not this row
+        ("tensorflow==2.16.1\ntransformers==5.0.0", False),  # no TensorFlow code
+    ],
+)
+def test_keras3_audit(text: str, fires: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    found = [f for f in ed203(audit(tmp_path, capsys, text)) if "Keras 3" in f["message"]]
+    assert bool(found) is fires, found
+    if fires:
+        minor = text.split("==")[1][:4]
+        assert found[0]["fix"].startswith(f"tf-keras>={minor}")
+
+
+# --- undeclared-floor: transformers' import-time torch floor ---------------------------------------
+# (transformers, the newest torch it disables): utils/import_utils.py of each wheel.
+FLOORS = [("4.51.3", None), ("4.52.1", "2.0.1"), ("4.57.6", "2.0.1"), ("5.0.0", "2.1.2")]
+FLOORS += [("5.14.1", "2.3.1"), ("5.19.0", "2.4.1"), ("5.24.0", "2.5.1")]
+
+
+@pytest.mark.parametrize(("transformers", "below"), FLOORS)
+def test_undeclared_floor_rows(transformers: str, below: str | None) -> None:
+    found = [c for c in rows("undeclared-floor", "transformers") if c.versions.contains(transformers)]
+    if below is None:
+        assert not found
+        return
+    assert len(found) == 1
+    assert found[0].breaks_with.specifier.contains(below)
+    floor = next(iter(facts.Pep508Requirement(found[0].fix).specifier)).version
+    assert not found[0].breaks_with.specifier.contains(floor)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("transformers==4.56.0\ntorch==2.0.1\nnumpy<2", True),
+        ("transformers==5.24.0\ntorch==2.5.1", True),
+        ("transformers==5.10.1\ntorch==2.3.1", True),
+        ("transformers==4.56.0\ntorch==2.4.1", False),
+        ("transformers==4.51.3\ntorch==2.0.1\nnumpy<2", False),
+        ("transformers==5.24.0\ntorch==2.6.0", False),
+    ],
+)
+def test_undeclared_floor_audit(text: str, fires: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    found = [f for f in ed203(audit(tmp_path, capsys, text)) if "Disabling PyTorch" in f["message"]]
+    assert bool(found) is fires, found
+    if fires:
+        assert found[0]["fix"].startswith("torch>=")
+
+
+def test_undeclared_floor_of_a_package_the_set_only_pulls_in_is_capped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """vllm 0.6.3 pulls in transformers>=4.45.0 (its METADATA) and pins torch 2.4.0: a fresh install
+    takes transformers 5.24, which disables PyTorch below 2.6. The fix caps transformers below the
+    first release whose floor torch 2.4.0 misses (5.15.0: floor 2.5), not a torch the pin forbids."""
+    (found,) = [
+        f for f in ed203(audit(tmp_path, capsys, "vllm==0.6.3\ntorch==2.4.0")) if "Disabling PyTorch" in f["message"]
+    ]
+    assert found["severity"] == "error"
+    assert found["fix"].startswith("transformers<5.15.0")

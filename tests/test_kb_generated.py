@@ -73,7 +73,7 @@ def audit(tmp_path: Path, capsys: pytest.CaptureFixture[str], requirement: str, 
     ("requirement", "python", "severity", "fix"),
     [
         # No wheel for the Python, an sdist to build: a warning, and the first release with one.
-        ("numpy==1.24.4", "3.12", "warning", "numpy>=1.26.0"),
+        ("numpy==1.24.4", "3.12", "error", "numpy>=1.26.0"),
         ("scikit-image==0.20.0", "3.12", "warning", "scikit-image>=0.22.0"),
         ("sentencepiece==0.1.99", "3.12", "warning", "sentencepiece>=0.2.0"),
         ("grpcio==1.58.0", "3.12", "warning", "grpcio>=1.59.0"),

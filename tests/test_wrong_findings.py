@@ -142,3 +142,41 @@ def test_a_cuda_pin_that_cannot_install_on_a_mac_is_told_once_on_its_own_line(
     (found,) = [f for f in report["findings"] if f["code"] == "ED301"]
     assert found["location"]["line"] == 133 and found["severity"] == "error"
     assert not [f for f in report["findings"] if f["code"] == "ED103"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "flagged"),
+    [
+        ("RUN uv pip install --system six==1.16.0", True),
+        ("RUN uv pip install --system --no-cache six==1.16.0", False),
+        ("ENV UV_NO_CACHE=1\nRUN uv pip install --system six==1.16.0", False),
+        ("RUN --mount=type=cache,target=/root/.cache/uv uv pip install --system six==1.16.0", False),
+        # pip's --no-cache-dir is not uv's flag: uv has no such option prefix.
+        ("RUN pip install --no-cache-dir six==1.16.0", False),
+    ],
+)
+def test_the_uv_cache_finding_knows_what_uv_knows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, flagged: bool
+) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11-slim@sha256:{'a' * 64}\n{lines}\n")
+    cache = [
+        f for f in with_code(findings(capsys, str(tmp_path / "Dockerfile")), "ED502") if "cache" in str(f["message"])
+    ]
+    assert bool(cache) is flagged
+    assert all("uv" in str(f["fix"]) for f in cache if "uv pip" in lines)
+
+
+def test_a_uv_pip_option_that_takes_a_file_is_not_read_as_a_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # hao-ai-lab/FastVideo's Dockerfile: uv pip install --excludes docker/uv-excludes ".[dev]" (uv's PipInstallArgs
+    # has excludes: a requirements file of packages to leave out), once read as the project docker/uv-excludes.
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "uv-excludes").write_text("torch\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\ndependencies = ["six==1.16.0"]\n')
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM python:3.11-slim@sha256:{'a' * 64}\nCOPY . /app\nWORKDIR /app\n"
+        'RUN uv pip install --system --no-cache --excludes docker/uv-excludes ".[dev]"\n'
+    )
+    found = findings(capsys, str(tmp_path / "Dockerfile"))
+    assert not [f for f in found if "uv-excludes" in str(f["message"])], found

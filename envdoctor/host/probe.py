@@ -78,6 +78,8 @@ CUDA_LIBRARY_NAMES = (
     "libcusparse",
     "libnccl",
     "libnvinfer",
+    # The nvidia-nvjitlink wheel's library, which the wheels' cuSPARSE loads (cuda.toml wheel_library).
+    "libnvJitLink",
     "libnvrtc",
 )
 GPU_PACKAGE_NAMES = frozenset(
@@ -102,8 +104,10 @@ GPU_PACKAGE_NAMES = frozenset(
 )
 GPU_PACKAGE_PREFIXES = ("nvidia-", "cupy", "jax-cuda", "jax-plugin")
 
+# "Cuda compilation tools, release 12.4, V12.4.131": the pattern torch.utils.cpp_extension reads.
 _NVCC_RELEASE = re.compile(r"release ([0-9]{1,9}\.[0-9]{1,9})")
-_LIBRARY_FILE = re.compile(r"(?P<name>lib[a-z_]+)\.so(?:\.(?P<version>[0-9]{1,9}(?:\.[0-9]{1,9}){0,3}))?")
+# Library names have capitals (libnvJitLink).
+_LIBRARY_FILE = re.compile(r"(?P<name>lib[A-Za-z_]+)\.so(?:\.(?P<version>[0-9]{1,9}(?:\.[0-9]{1,9}){0,3}))?")
 _MUSL_VERSION = re.compile(r"^Version ([0-9.]+)", re.MULTILINE)
 _CONTAINER_CGROUP = re.compile(r"docker|kubepods|containerd|libpod|lxc|crio")
 
@@ -515,17 +519,11 @@ def _cuda_toolkit(
 ) -> CudaToolkit:
     environ = system.environ()
     already_late = len(system.late)
-    nvcc_path = system.which("nvcc")
-    if nvcc_path is None:
-        for home in (environ.get("CUDA_HOME"), environ.get("CUDA_PATH"), "/usr/local/cuda"):
-            if home and system.exists(f"{home}/bin/nvcc"):
-                nvcc_path = f"{home}/bin/nvcc"
-                break
+    nvcc_path = _nvcc_path(system, environ)
     nvcc = None
     if nvcc_path is not None:
         result = system.run([nvcc_path, "--version"], deadline.cap(COMMAND_TIMEOUT_S))
-        match = _NVCC_RELEASE.search(result.stdout)
-        nvcc = match.group(1) if result.ok and match else None
+        nvcc = parse_nvcc_version(result.stdout) if result.ok else None
         if nvcc:
             sources["cuda_toolkit.nvcc"] = "nvcc"
     libraries = _libraries_on_path(system, environ.get("LD_LIBRARY_PATH", ""))
@@ -535,6 +533,25 @@ def _cuda_toolkit(
     if late:
         reasons["cuda_toolkit"] = late
     return CudaToolkit(nvcc=nvcc, libraries=libraries)
+
+
+def _nvcc_path(system: _BoundedSystem, environ: Mapping[str, str]) -> str | None:
+    """The nvcc that torch.utils.cpp_extension builds extensions with (its _find_cuda_home, torch
+    2.5.1): $CUDA_HOME's, else $CUDA_PATH's, else the one on PATH, else /usr/local/cuda's. Where
+    $CUDA_HOME holds no nvcc torch's builds fail outright; the probe then records the next one."""
+    home = environ.get("CUDA_HOME") or environ.get("CUDA_PATH")
+    if home and system.exists(f"{home.rstrip('/')}/bin/nvcc"):
+        return f"{home.rstrip('/')}/bin/nvcc"
+    found = system.which("nvcc")
+    if found is not None:
+        return found
+    return "/usr/local/cuda/bin/nvcc" if system.exists("/usr/local/cuda/bin/nvcc") else None
+
+
+def parse_nvcc_version(output: str) -> str | None:
+    """The CUDA major.minor of ``nvcc --version`` output ("release 12.4, V12.4.131" -> 12.4)."""
+    match = _NVCC_RELEASE.search(output)
+    return match.group(1) if match and VERSION.matches(match.group(1)) else None
 
 
 def _libraries_on_path(system: _BoundedSystem, ld_library_path: str) -> tuple[CudaLibrary, ...]:

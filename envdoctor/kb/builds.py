@@ -19,7 +19,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from envdoctor.kb import facts
-from envdoctor.kb.check import major_minor
+from envdoctor.kb import releases as kb_releases
+from envdoctor.kb.check import cuda_of_variant, major_minor
 
 # The naming conventions of CUDA builds on the index: NVIDIA's nvidia-*-cuNN wheels, cupy's
 # cupy-cudaNNx, JAX's jax-cudaNN-plugin/-pjrt, tensorrt-cuNN. The CUDA major is in the name.
@@ -109,10 +110,30 @@ def _build_of(package: NormalizedName, version: Version, where: Where) -> Build 
     runtime = _CUDA_VERSIONED.match(package)
     if runtime:
         return Build(package, version, "its version", cuda=major_minor(str(version.public)))
-    row_build = _from_rows(package, version)
+    row_build = _from_rows(package, version) or _from_label(package, version)
     if row_build is not None:
         return row_build
     return _from_name(package, version)
+
+
+def _from_label(package: NormalizedName, version: Version) -> Build | None:
+    """A wheel whose local label names the torch minor and CUDA it was built for (PyG's
+    +pt23cu121), by its package's prebuilt rows: that CUDA, compiled against that torch minor."""
+    label = facts.labelled(package, version)
+    if label is None:
+        return None
+    against = Pep508(f"{label.against}=={label.minor}.*")
+    variant = label.variant
+    return Build(
+        package,
+        version,
+        f"the +{version.local} label",
+        variant=variant,
+        cuda=cuda_of_variant(variant) if variant else None,
+        built_against=against,
+        cpu_only=variant == "cpu",
+        sources=(label.source,),
+    )
 
 
 def _with_kernels(package: NormalizedName, version: Version, build: Build | None) -> Build | None:
@@ -154,7 +175,13 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
         # base has no row saying which.
         how = f"the {where.index_variant} index or PyPI, and the base has no row saying which serves it"
         return Build(package, version, how, unknown=True)
-    elif where.index_variant and release is not None and where.index_variant in release["variants"]:
+    elif (
+        where.index_variant
+        and release is not None
+        and where.index_variant in release["variants"]
+        # A CUDA index serves no wheel for an OS that has no CUDA build (macOS): pip takes PyPI's.
+        and not (where.index_variant.startswith("cu") and facts.no_cuda_builds(package, where.os or "", version))
+    ):
         # pip and uv prefer the index build: its local label sorts above the plain release.
         variant, how = where.index_variant, facts.pytorch_index_url(where.index_variant)
         sources, from_pypi, index = (), False, how
@@ -382,3 +409,96 @@ def cpu_index(name: str) -> str | None:
 def dotted(cuda: str) -> str:
     """A CUDA version as major.minor: a major alone (a cu12 wheel's) is its .0."""
     return cuda if "." in cuda else f"{cuda}.0"
+
+
+class FromSource(NamedTuple):
+    """Why pip builds a release from its sdist on this host, and what gets a prebuilt binary."""
+
+    reason: str
+    fix: str
+    source: str
+
+
+class Against(NamedTuple):
+    """The release of the package an extension is compiled against, as the set installs it."""
+
+    version: Version
+    # Its build: the CUDA (major.minor or a major) and the variant (cu121, cpu); None where unknown.
+    cuda: str | None
+    variant: str | None
+
+
+def from_source(
+    name: str, version: Version, against: Against, python: str | None, find_links: Sequence[str]
+) -> FromSource | None:
+    """Whether installing ``name`` ``version`` beside ``against`` means building its sdist: its
+    prebuilt binaries (the prebuilt rows) cover another torch, CUDA or Python, or sit on a
+    find-links page the set does not give. None where a prebuilt binary is reached, or the base
+    has no rows for the release (or the wheel's own label says what it was built for)."""
+    rows = facts.prebuilt(name, version)
+    if not rows or version.local:
+        return None
+    first = rows[0]
+    if any(_reaches(row, against, python, find_links) for row in rows):
+        return None
+    minor = major_minor(str(against.version.public))
+    page = first.find_links
+    if page is not None and first.against.specifier.contains(Version(against.version.public), True):
+        variant = against.variant or "<variant>"
+        url = facts.prebuilt_page(page, minor, variant)
+        label = (
+            first.label.replace("{torch}", minor.replace(".", "")).replace("{variant}", variant) if first.label else ""
+        )
+        pin = f", which has {name}=={version.public}+{label}" if label else ""
+        return FromSource(
+            f"has only an sdist on PyPI: its wheels are on find-links pages, and the set gives none for "
+            f"{first.against.name} {minor}",
+            f"add -f {url} (the wheels for {first.against.name} {minor}, {variant}){pin}",
+            first.source,
+        )
+    what = _built_for(first.against.name, minor, against, python)
+    fix = _release_with_binary(name, version, against, python, find_links)
+    if fix is not None:
+        offered = f"{name}=={fix} (the nearest release with a prebuilt wheel for {what})"
+    else:
+        offered = (
+            f"{first.against}, which {name} {version} has prebuilt wheels for, or the CUDA toolkit (nvcc) to build it"
+        )
+    return FromSource(f"has no prebuilt wheel for {what}", offered, first.source)
+
+
+def _reaches(row: facts.Prebuilt, against: Against, python: str | None, find_links: Sequence[str]) -> bool:
+    """Whether the row's binaries serve this torch (and its CUDA major), this Python and the set's pages."""
+    if not row.against.specifier.contains(Version(against.version.public), True):
+        return False
+    if (
+        row.cuda_majors is not None
+        and against.cuda is not None
+        and int(against.cuda.split(".")[0]) not in row.cuda_majors
+    ):
+        return False
+    if row.python is not None and python is not None and not row.python.contains(python, True):
+        return False
+    if row.find_links is None:
+        return True
+    prefix = row.find_links.split("{", 1)[0]
+    return any(url.startswith(prefix) for url in find_links)
+
+
+def _built_for(name: str, minor: str, against: Against, python: str | None) -> str:
+    cuda = f", CUDA {against.cuda.split('.')[0]}" if against.cuda else ""
+    return f"{name} {minor}{cuda}" + (f" and Python {python}" if python else "")
+
+
+def _release_with_binary(
+    name: str, version: Version, against: Against, python: str | None, find_links: Sequence[str]
+) -> Version | None:
+    """The release nearest ``version`` (the oldest newer one, else the newest older one) with a
+    prebuilt binary for this torch, CUDA and Python."""
+    fitting = sorted(
+        release.version
+        for release in kb_releases.releases(name)
+        if any(_reaches(row, against, python, find_links) for row in facts.prebuilt(name, release.version))
+    )
+    newer = [v for v in fitting if v > version]
+    return newer[0] if newer else (fitting[-1] if fitting else None)

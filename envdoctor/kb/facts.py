@@ -388,6 +388,12 @@ def lockstep(name: str, version: Version) -> tuple[Lockstep, ...]:
     if wanted == "tensorflow" and (wheel := tensorflow_wheel(version)) is not None and "tensorboard" in wheel:
         specifier = SpecifierSet(wheel["tensorboard"])
         found.append(Lockstep("tensorboard", specifier, f"needs tensorboard{specifier}", wheel["source"]))
+    label = labelled(wanted, version)
+    if label is not None:
+        # A labelled extension wheel loads only into the torch minor it was compiled for.
+        relation = f"is a wheel built for {label.against} {label.minor} (its +{version.local} label)"
+        step = Lockstep(label.against, SpecifierSet(f"=={label.minor}.*"), relation, label.source, on_own_line=True)
+        found.append(step)
     for row in package_builds(wanted):
         if "built_against" in row and SpecifierSet(row["versions"]).contains(version, prereleases=True):
             built = Pep508Requirement(row["built_against"])
@@ -545,6 +551,113 @@ def platforms_of(name: str) -> Platforms | None:
     if row is None:
         return None
     return Platforms(SpecifierSet(row["versions"]), tuple(row["platforms"]), row["source"])
+
+
+class NativeCode(NamedTuple):
+    """The platforms a release's bundled libraries run on, where its wheel tags do not say."""
+
+    platforms: tuple[str, ...]
+    note: str
+    source: str
+
+
+def native_code(name: str, version: Version) -> NativeCode | None:
+    """The native_code row covering this release (bitsandbytes < 0.43: Linux .so files in a pure wheel)."""
+    row = _covering("native_code", name, version)
+    return NativeCode(tuple(row["platforms"]), row["note"], row["source"]) if row is not None else None
+
+
+def failing_source_build(name: str, version: Version, python: str) -> Row | None:
+    """The source_build row saying this release's sdist does not build on Python ``python``."""
+    row = _covering("source_build", name, version)
+    return row if row is not None and SpecifierSet(row["python"]).contains(python, prereleases=True) else None
+
+
+def _covering(table: str, name: str, version: Version) -> Row | None:
+    wanted, public = canonicalize_name(name), Version(version.public)
+    return next(
+        (
+            row
+            for row in load_topic("platforms", table)
+            if row["package"] == wanted and SpecifierSet(row["versions"]).contains(public, prereleases=True)
+        ),
+        None,
+    )
+
+
+class Prebuilt(NamedTuple):
+    """Where a release's prebuilt binaries exist: for which releases of the package it is compiled
+    against (torch), which CUDA majors and Pythons, and, for wheels off PyPI, on which find-links
+    page and under which local label. Elsewhere pip builds the release's sdist."""
+
+    against: Pep508Requirement
+    cuda_majors: tuple[int, ...] | None
+    python: SpecifierSet | None
+    # A find-links page per minor of ``against`` and build variant: {torch} is "2.4", {variant} "cu121".
+    find_links: str | None
+    # The wheels' local label: {torch} is the minor without its dot (pt23), {variant} the build variant.
+    label: str | None
+    source: str
+
+
+def prebuilt(name: str, version: Version) -> tuple[Prebuilt, ...]:
+    """The prebuilt rows covering this release of ``name``; empty where it has none."""
+    public = Version(version.public)
+    return tuple(row for spec, row in _prebuilt_rows(canonicalize_name(name)) if spec.contains(public, True))
+
+
+@functools.cache
+def _prebuilt_rows(package: str) -> tuple[tuple[SpecifierSet, Prebuilt], ...]:
+    return tuple(
+        (
+            SpecifierSet(row["versions"]),
+            Prebuilt(
+                Pep508Requirement(row["against"]),
+                tuple(row["cuda_majors"]) if "cuda_majors" in row else None,
+                SpecifierSet(row["python"]) if "python" in row else None,
+                row.get("find_links"),
+                row.get("label"),
+                row["source"],
+            ),
+        )
+        for row in load_topic("gpu_packages", "prebuilt")
+        if row["package"] == package
+    )
+
+
+class Labelled(NamedTuple):
+    """What a wheel's local label says of its build (torch-scatter 2.1.2+pt23cu121)."""
+
+    against: str  # the package it is compiled against: torch
+    minor: str  # the release minor of it: "2.3"
+    variant: str | None  # the build variant: cu121, cpu; None where the label names none (macOS)
+    source: str
+
+
+def labelled(name: str, version: Version) -> Labelled | None:
+    """The build a local label names, by the label scheme of the package's prebuilt rows."""
+    if not version.local:
+        return None
+    for row in prebuilt(name, version):
+        found = _label_pattern(row.label).fullmatch(version.local) if row.label else None
+        if found:
+            minor = f"{found.group('major')}.{found.group('minor')}"
+            return Labelled(row.against.name, minor, found.group("variant"), row.source)
+    return None
+
+
+@functools.cache
+def _label_pattern(template: str) -> re.Pattern[str]:
+    """A label template as a pattern: {torch} is a single-digit major and its minor without the
+    dot (pt23 is 2.3, pt113 is 1.13), {variant} an optional build variant (macOS wheels have none)."""
+    parts = re.split(r"(\{torch\}|\{variant\})", template)
+    fields = {"{torch}": r"(?P<major>\d)(?P<minor>\d{1,2})", "{variant}": r"(?P<variant>cpu|cu\d{2,3})?"}
+    return re.compile("".join(fields.get(part, re.escape(part)) for part in parts))
+
+
+def prebuilt_page(template: str, minor: str, variant: str) -> str:
+    """The find-links page of a prebuilt row for a release minor and build variant."""
+    return template.replace("{torch}", minor).replace("{variant}", variant)
 
 
 CUDA_IMAGE_REPOSITORIES = ("nvidia/cuda", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda")

@@ -58,7 +58,8 @@ def _text(value: Any) -> None:
 
 
 # The kinds of incompatibilities rows (the header of incompatibilities.toml says what each means);
-# the *-pin-clash kinds are pins both packages declare, which the ED203 rule judges apart.
+# the *-pin-clash kinds are pins both packages declare, which the ED203 rule judges apart; a keras3
+# row's fix is a third package (tf-keras) whose presence in the set avoids the break.
 CONFLICT_KINDS = (
     "numpy2-abi",
     "numpy124-aliases",
@@ -66,12 +67,24 @@ CONFLICT_KINDS = (
     "removed-api",
     "cudnn-pin-clash",
     "nccl-pin-clash",
+    "keras3",
+    "undeclared-floor",
 )
 
 
 def _conflict_kind(value: Any) -> None:
     if value not in CONFLICT_KINDS:
         raise RowError(f"expected one of {', '.join(CONFLICT_KINDS)}")
+
+
+# What a build tool compares of the host's nvcc and torch's CUDA (cuda.toml nvcc_build): the
+# major version only, or major and minor both.
+NVCC_COMPARES = ("major", "minor")
+
+
+def _nvcc_compares(value: Any) -> None:
+    if value not in NVCC_COMPARES:
+        raise RowError(f"expected one of {', '.join(NVCC_COMPARES)}")
 
 
 def _url(value: Any) -> None:
@@ -89,6 +102,13 @@ def _date(value: Any) -> None:
 def _integer(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RowError("expected a whole number")
+
+
+def _integers(value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise RowError("expected a list of whole numbers")
+    for item in value:
+        _integer(item)
 
 
 def _boolean(value: Any) -> None:
@@ -214,6 +234,7 @@ KINDS = {
     "url": _url,
     "date": _date,
     "int": _integer,
+    "ints": _integers,
     "bool": _boolean,
     "capability": _capability,
     "capabilities": _capabilities,
@@ -227,6 +248,7 @@ KINDS = {
     "python_minors": _python_minors,
     "python_platforms": _python_platforms,
     "name": _name,
+    "nvcc_compares": _nvcc_compares,
 }
 
 
@@ -284,6 +306,22 @@ TOPICS: tuple[Topic, ...] = (
                 {"cuda_major": "int", "linux_driver": "version", "limits": "text"},
                 {"windows_driver": "version"},
             ),
+            # Packages that compile CUDA code against the installed torch with the host's nvcc, and
+            # refuse an nvcc whose CUDA differs from torch's (DeepSpeed's JIT ops, Apex).
+            Table(
+                "nvcc_build",
+                "package",
+                {
+                    "package": "name",
+                    "versions": "specifier",
+                    "when": "text",
+                    "compares": "nvcc_compares",
+                    "error": "text",
+                },
+                {"url": "text", "only_with": "text"},
+            ),
+            # Libraries the nvidia-* wheels bring that a system copy on LD_LIBRARY_PATH shadows.
+            Table("wheel_library", "library", {"library": "text", "wheel": "name", "folder": "text", "error": "text"}),
         ),
     ),
     Topic(
@@ -394,6 +432,14 @@ TOPICS: tuple[Topic, ...] = (
                 {"sm": "capabilities", "ptx": "capabilities", "min_capability": "capability", "note": "text"},
                 one_of=("sm", "min_capability"),
             ),
+            # Packages whose prebuilt binaries exist per release of the package they are compiled
+            # against (flash-attn's GitHub wheels, PyG's find-links pages): elsewhere pip builds the sdist.
+            Table(
+                "prebuilt",
+                "package",
+                {"package": "name", "versions": "specifier", "against": "requirement", "note": "text"},
+                {"cuda_majors": "ints", "python": "specifier", "find_links": "text", "label": "text"},
+            ),
         ),
     ),
     Topic(
@@ -418,7 +464,21 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "platforms",
         "The platforms each GPU package has wheels for on the package index",
-        (Table("package", "name", {"name": "text", "versions": "specifier", "platforms": "platforms"}),),
+        (
+            Table("package", "name", {"name": "text", "versions": "specifier", "platforms": "platforms"}),
+            # Hand-curated: the platforms a pure (py3-none-any) wheel's bundled libraries run on.
+            Table(
+                "native_code",
+                "package",
+                {"package": "name", "versions": "specifier", "platforms": "platforms", "note": "text"},
+            ),
+            # Hand-curated: the Pythons a release's sdist is known not to build on.
+            Table(
+                "source_build",
+                "package",
+                {"package": "name", "versions": "specifier", "python": "specifier", "note": "text"},
+            ),
+        ),
     ),
     Topic(
         "base_images",

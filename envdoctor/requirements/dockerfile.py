@@ -1312,12 +1312,14 @@ _UV_PIP = _table(
     _UV_GENERAL_VALUES
     + _UV_INDEX_VALUES
     + "-r,--requirements,--requirement -e,--editable -c,--constraints,--constraint --overrides,--override "
-    "-b,--build-constraints,--build-constraint --extra --group --no-binary --only-binary --target --prefix "
-    "--python-version",
+    "--excludes,--exclude -b,--build-constraints,--build-constraint --extra --group --no-binary --only-binary "
+    "--target --prefix --python-version --no-editable-package --output-format",
     _UV_GENERAL_FLAGS
-    + "--all-extras --system --break-system-packages --no-deps -U,--upgrade --reinstall,--force-reinstall --no-build "
-    "--compile-bytecode,--compile --strict --dry-run --no-index --require-hashes --no-verify-hashes --user "
-    "--no-sources --no-build-isolation --refresh --exact --no-editable --allow-empty-requirements",
+    + "--all-extras --no-all-extras --system --no-system --break-system-packages --no-break-system-packages "
+    "--no-deps --deps -U,--upgrade --reinstall,--force-reinstall --no-build --build --compile-bytecode,--compile "
+    "--strict --no-strict --dry-run --check --no-index --require-hashes --no-require-hashes --verify-hashes "
+    "--no-verify-hashes --user --no-sources --no-build-isolation --refresh --exact --inexact --no-editable "
+    "--allow-empty-requirements",
 )
 _UV_GENERAL = _table(_UV_GENERAL_VALUES, _UV_GENERAL_FLAGS)
 _UV_SYNC = _table(

@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from envdoctor.host.profile import HostProfile
+from envdoctor.kb import facts
 from envdoctor.kb import releases as kb_releases
 
 
@@ -40,6 +41,9 @@ class Exclusion(NamedTuple):
     version: Version
     why: Why
     text: str
+    # pip takes the release's sdist all the same and fails to build it (source_build rows): the
+    # release is still the one pip picks, and no older one is tried.
+    failing_sdist: bool = False
 
 
 class Candidates(NamedTuple):
@@ -160,7 +164,7 @@ def candidates(
     excluded: list[Exclusion] = []
     for release in admitted:
         exclusion = _exclusion(release, host, allowed)
-        if exclusion is None or exclusion.why is Why.FROM_SOURCE:
+        if exclusion is None or exclusion.why is Why.FROM_SOURCE or exclusion.failing_sdist:
             # pip takes the newest release it has any file for, an sdist it must build included.
             versions.append(release.version)
         if exclusion is not None:
@@ -174,6 +178,9 @@ def _exclusion(release: kb_releases.Release, host: HostFacts, allowed: frozenset
         return Exclusion(release.version, Why.INDEX, "not on the index in use")
     if not release.platforms and release.sdist:
         return None  # a package that publishes only sdists builds from source everywhere, as it is meant to
+    native = _native_elsewhere(release, host)
+    if native is not None:
+        return native
     python_ok = kb_releases.has_wheel_for_python(release, host.python) if host.python else True
     platform_ok = (
         kb_releases.has_wheel_for_platform(release, host.os, host.arch, host.libc) if host.os and host.arch else True
@@ -195,10 +202,25 @@ def _exclusion(release: kb_releases.Release, host: HostFacts, allowed: frozenset
     # Without a wheel for the platform, no Python would do: the platform is the cause to name.
     missing = f"{host.os}-{host.arch}" if not platform_ok else f"Python {host.python}"
     if release.sdist and (host.python is None or requires is None or requires.contains(host.python, True)):
-        return Exclusion(release.version, Why.FROM_SOURCE, f"no wheel for {missing}, only an sdist to build")
+        fails = facts.failing_source_build(release.package, release.version, host.python) if host.python else None
+        if fails is None:
+            return Exclusion(release.version, Why.FROM_SOURCE, f"no wheel for {missing}, only an sdist to build")
+        # An sdist known not to build here (numba 0.57's setup.py refuses Python 3.12): nothing installs.
+        why = Why.PYTHON if platform_ok else Why.PLATFORM
+        text = f"no wheel for {missing}, and an sdist that fails to build: {fails['note']}"
+        return Exclusion(release.version, why, text, failing_sdist=True)
     if platform_ok:
         return Exclusion(release.version, Why.PYTHON, f"no distribution for Python {host.python}{_pythons(release)}")
     return Exclusion(release.version, Why.PLATFORM, f"no distribution for {host.os}-{host.arch}")
+
+
+def _native_elsewhere(release: kb_releases.Release, host: HostFacts) -> Exclusion | None:
+    """A release whose wheels install anywhere but whose bundled libraries run on some platforms
+    only (bitsandbytes < 0.43: Linux .so files in a py3-none-any wheel): none installs here."""
+    native = facts.native_code(release.package, release.version) if host.os and host.arch else None
+    if native is None or kb_releases.platform_name(host.os or "", host.arch or "") in native.platforms:
+        return None
+    return Exclusion(release.version, Why.PLATFORM, f"no distribution for {host.os}-{host.arch}: {native.note}")
 
 
 def _pythons(release: kb_releases.Release) -> str:

@@ -1,4 +1,5 @@
-"""ED201 cuda-mismatch: layers disagree on CUDA or cuDNN; ED205 when frameworks bring their own."""
+"""ED201 cuda-mismatch: layers disagree on CUDA or cuDNN; ED205 when frameworks bring their own.
+The host's nvcc and its libraries on LD_LIBRARY_PATH against the set are judged in ``toolchain``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from envdoctor.findings import Finding, Severity
 from envdoctor.kb import facts
 from envdoctor.kb.check import major_minor
 from envdoctor.requirements.model import BaseImage, Requirement
+from envdoctor.rules import toolchain
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import CudaClaim, cuda_claims, cuda_major, system_cuda_users
 
@@ -26,6 +28,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _image_library_path(ctx, claims)
     yield from _separate_stacks(ctx, claims)
     yield from _environment_cuda(ctx)
+    yield from toolchain.check(ctx)
 
 
 def _environment_cuda(ctx: AuditContext) -> Iterator[Finding]:

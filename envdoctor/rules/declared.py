@@ -249,8 +249,9 @@ class Declared:
         found = candidates(name, fix.specifier, self.facts)
         if not found.tracked:
             return Rejudged()
-        # A fix that makes pip build the package from source is no fix.
-        known = [v for v in found.versions if not found.builds_from_source(v)]
+        # A fix that makes pip build the package from source (or try an sdist that fails) is no fix.
+        excluded = {exclusion.version for exclusion in found.excluded}
+        known = [v for v in found.versions if v not in excluded]
         if not known:
             return Rejudged(installs=False)
         moves: list[str] = []

@@ -65,6 +65,7 @@ def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
         )
 
 
+_UV_INSTALL = re.compile(r"\buv\s+(?:pip\s+(?:install|sync)|sync)\b")
 # pip takes any unambiguous prefix of an option: --no-cache is --no-cache-dir.
 _NO_CACHE = re.compile(r"--no-cache(?:-|-d|-di|-dir)?(?![\w-])")
 
@@ -89,14 +90,31 @@ def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterat
     # ENV PIP_NO_CACHE_DIR=1 turns the cache off for every pip after it.
     cache_off = any(key == "PIP_NO_CACHE_DIR" and value for key, value, _ in ctx.requirements.environment)
     final_commands = [(c, loc) for c, loc in ctx.requirements.commands if (loc.line or 0) >= first_line]
+    # uv keeps its own cache (uv's docs: $XDG_CACHE_HOME/uv, else ~/.cache/uv), off with --no-cache or UV_NO_CACHE.
+    uv_off = any(key == "UV_NO_CACHE" and value for key, value, _ in ctx.requirements.environment)
+    uv_cached = [
+        (c, loc)
+        for c, loc in final_commands
+        if _UV_INSTALL.search(c) and not uv_off and "--no-cache" not in c and "type=cache" not in c
+    ]
     cached = [
         (c, loc)
         for c, loc in final_commands
         if re.search(r"\bpip3? install\b|-m pip install\b", c)
+        and not _UV_INSTALL.search(c)
         and not cache_off
         and not _NO_CACHE.search(c)
         and "type=cache" not in c
     ]
+    if uv_cached:
+        yield ctx.finding(
+            "ED502",
+            f"uv installs in the final stage without --no-cache or a cache mount{_also(uv_cached)}: its cache stays "
+            "in the image",
+            location=uv_cached[0][1],
+            fix="add --no-cache to each (or ENV UV_NO_CACHE=1), or RUN --mount=type=cache,target=/root/.cache/uv (the "
+            "cache folder of the USER the RUN runs as)",
+        )
     if cached:
         yield ctx.finding(
             "ED502",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -32,6 +33,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if not set(other.extras) <= set(other_requirement.extras):
             continue
+        if _avoided(ctx, rows[0]):
+            continue  # the set already installs what the row's fix adds (tf-keras beside Keras 3)
         theirs = ctx.candidates(other.name)
         breaking = [v for v in theirs.versions if other.specifier.contains(v, prereleases=True)]
         if theirs.versions and not breaking:
@@ -105,6 +108,14 @@ def _clashes(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
+def _avoided(ctx: AuditContext, conflict: facts.Conflict) -> bool:
+    """Whether the set names the third package a keras3 row's fix adds: transformers' TensorFlow
+    models use tf-keras when it is installed, so TensorFlow's Keras 3 no longer matters."""
+    if conflict.kind != "keras3":
+        return False
+    return ctx.find(Pep508(conflict.fix).name) is not None
+
+
 def _lets_in(ctx: AuditContext, package: str, version: Version, other: str, breaking: list[Version]) -> bool:
     """Whether release ``version`` of ``package`` admits one of the ``breaking`` releases of ``other``."""
     declared = ctx.declared_on(package, Version(version.public), other)
@@ -142,8 +153,12 @@ def _finding(
     mine, theirs = ctx.candidates(conflict.package), ctx.candidates(other.name)
     mine_text = ctx.subject(conflict.package, mine.newest) if mine.newest in hit else None
     theirs_text = ctx.subject(other.name, theirs.newest) if theirs.newest in breaking else None
-    fixed = ctx.rejudged_fix(conflict.fix)
-    fix = fixed + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade else "")
+    cap = _cap(conflict, theirs.newest) if requirement.required_by and theirs.newest in breaking else None
+    fixed = ctx.rejudged_fix(
+        cap or conflict.fix,
+        f" (the releases whose import-time floor {other.name} {theirs.newest} meets)" if cap else "",
+    )
+    fix = fixed + (f" (or upgrade: {conflict.package}{conflict.upgrade})" if conflict.upgrade and not cap else "")
     packages = (f"{conflict.package}=={hit[0]}" if mine.exact else requirement.describe(), other_requirement.describe())
     if mine_text and theirs_text:
         message = f"{mine_text} and {theirs_text}; the two break together: {conflict.message}"
@@ -176,6 +191,23 @@ def _finding(
         references=(conflict.source,),
         severity=severity,
     )
+
+
+def _cap(conflict: facts.Conflict, other: Version | None) -> str | None:
+    """For a package the set only pulls in (transformers, required by vllm) whose newest releases
+    enforce a floor the set's other package is below: the cap that keeps the releases that still
+    take it ("transformers<5.15.0" beside torch 2.4.0), from every row of that floor's kind."""
+    if conflict.kind != "undeclared-floor" or other is None:
+        return None
+    rows = [
+        row
+        for row in facts.known_conflicts()
+        if row.kind == conflict.kind
+        and row.package == conflict.package
+        and row.breaks_with.specifier.contains(other, prereleases=True)
+    ]
+    lows = [Version(spec.version) for row in rows for spec in row.versions if spec.operator == ">="]
+    return f"{conflict.package}<{min(lows)}" if lows else None
 
 
 def _may_meet(asked: SpecifierSet, breaking: SpecifierSet) -> bool:

@@ -20,6 +20,38 @@ def check(ctx: AuditContext, code: str, why: Why) -> Iterator[Finding]:
     """A finding for each requirement whose candidates all fail on the host for ``why`` (or only
     build from source for it)."""
     yield from merged(_each(ctx, code, why))
+    if why is Why.PLATFORM:
+        yield from _without_prebuilt(ctx, code)
+
+
+def _without_prebuilt(ctx: AuditContext, code: str) -> Iterator[Finding]:
+    """A pinned extension whose prebuilt binaries exist per torch release (flash-attn's GitHub
+    wheels, PyG's find-links pages), where the set's torch, CUDA, Python or pages reach none: pip
+    builds its sdist (the knowledge base's prebuilt rows say which)."""
+    for requirement in ctx.wanted():
+        version = ctx.exact_version(requirement.name or "")
+        if version is None or requirement.required_by is not None:
+            continue
+        rows = facts.prebuilt(requirement.name or "", version)
+        host = ctx.find(rows[0].against.name) if rows else None
+        host_version = ctx.version_of(host.name or "") if host is not None else None
+        if host is None or host_version is None:
+            continue
+        build = builds.build_of(host.name or "", host_version, ctx.where_of(host))
+        against = builds.Against(host_version, build.cuda if build else None, build.variant if build else None)
+        find_links = ctx.requirements.indexes.find_links
+        missing = builds.from_source(requirement.name or "", version, against, ctx.facts.python, find_links)
+        if missing is None:
+            continue
+        yield ctx.finding(
+            code,
+            f"{requirement.name} {version} {missing.reason}: pip builds it from source (its sdist), which needs a "
+            f"compiler, the CUDA toolkit (nvcc) and {host.name} at build time, and can take hours",
+            requirement=requirement,
+            fix=missing.fix,
+            references=(missing.source,),
+            severity=Severity.WARNING,
+        )
 
 
 def merged(found: Iterator[tuple[Requirement, Finding]]) -> Iterator[Finding]:
@@ -79,6 +111,9 @@ def _blocking(found: Candidates) -> tuple[Exclusion, ...]:
         return found.excluded
     if not found.versions:
         return tuple(e for e in found.excluded if e.why is not Why.INDEX)
+    failing = [e for e in found.excluded if e.version == found.versions[0] and e.failing_sdist]
+    if failing:
+        return tuple(failing)  # pip picks that release's sdist and the build fails: nothing installs
     # The newest candidate builds from source: so do the releases just below it, down to one with a wheel.
     run = []
     for version in found.versions:
@@ -115,6 +150,11 @@ def _finding(
         message = f"{found.name} {newest.version} has no wheel for {where}: pip would build it from its sdist, {build}"
     elif found.exact:
         message = f"{found.name} {newest.version} does not install on {where}: it has {newest.text}"
+    elif newest.failing_sdist:
+        message = (
+            f"{requirement.describe()} admits {found.name} {newest.version} as the newest release pip takes on "
+            f"{where}, and it does not install: it has {newest.text}"
+        )
     elif from_source:
         message = (
             f"{requirement.describe()} admits {found.name} {span(versions)}, none with a wheel for {where}: pip "
@@ -161,7 +201,8 @@ def _fix(ctx: AuditContext, found: Candidates, newest_blocked: Version, why: Why
             f"{title} gets): keep the labelled line off {title} ({line}; sys_platform != '{system}')"
         )
     every = candidates(found.name, SpecifierSet(), ctx.facts)
-    anywhere = [v for v in every.versions if not every.builds_from_source(v) and _has_wheels(found, v)]
+    # Neither built from source nor a failing sdist that pip picks all the same.
+    anywhere = [v for v in every.versions if v not in {e.version for e in every.excluded} and _has_wheels(found, v)]
     newer = [v for v in anywhere if v > newest_blocked]
     offered = gpu_fix(ctx, found.name, min(newer)) if newer else None
     if offered is not None:

@@ -19,6 +19,7 @@ from envdoctor.rules.context import AuditContext
 from envdoctor.rules.installable import gpu_fix
 
 CODE = "ED204"
+_LOCK_KINDS = frozenset({"uvlock", "poetrylock", "pylock"})
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -35,9 +36,14 @@ def _contradicting_lines(ctx: AuditContext) -> Iterator[Finding]:
     """The set's own lines for one package that no one release meets (torch>=2.12 beside a
     constraint torch==2.10.0, or beside an NGC image whose constraint file holds pip to its own
     torch): pip stops with ResolutionImpossible before it installs anything."""
+    # A lockfile's several pins of one package are forks its installer chooses between (a Poetry 1.x
+    # lock keeps numpy 1.26.4 and 2.0.2 for different Pythons), never lines pip would read together.
+    locks = {item.path for item in ctx.requirements.inputs if item.kind in _LOCK_KINDS}
     lines: dict[str, list[Requirement]] = {}
     for requirement in ctx.requirements.requirements:
         if requirement.name is None or requirement.form is not Form.NAMED or requirement.required_by is not None:
+            continue
+        if requirement.location.path in locks:
             continue
         certain = requirement.marker is None or ctx.markers.certain(requirement.marker, frozenset())
         if ctx.applies(requirement) and certain:
