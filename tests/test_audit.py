@@ -303,11 +303,11 @@ def test_image_python_and_library_path_are_layers_of_the_stack(tmp_path: Path) -
 
 
 def test_unpinned_gpu_package_the_base_knows_no_release_of_is_not_judged_offline(tmp_path: Path) -> None:
-    # nvidia-cuda-cupti-cu12 is not among the packages whose releases the base tracks (kb/data/releases.toml).
-    report = audit(tmp_path, {"requirements.txt": "nvidia-cuda-cupti-cu12\ntorch\n"}, host(driver="550.54.15"))
+    # nvidia-cuda-sanitizer-api-cu12 is not among the packages whose releases the base tracks (kb/data/releases.toml).
+    report = audit(tmp_path, {"requirements.txt": "nvidia-cuda-sanitizer-api-cu12\ntorch\n"}, host(driver="550.54.15"))
     finding = codes(report)["ED900"]
     assert "cannot be judged offline" in finding.message and "--resolve" in (finding.fix or "")
-    assert "nvidia-cuda-cupti-cu12" in finding.message and "torch" not in finding.message
+    assert "nvidia-cuda-sanitizer-api-cu12" in finding.message and "torch" not in finding.message
 
 
 def test_unpinned_torch_is_judged_as_what_a_fresh_install_gets(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_candidates_are_the_releases_the_range_admits_that_install_on_the_host(
 
 def test_a_package_the_base_does_not_track_has_no_candidates() -> None:
     found = candidates(
-        canonicalize_name("nvidia-cuda-cupti-cu12"), SpecifierSet(), HostFacts("3.11", "linux", "x86_64", None)
+        canonicalize_name("nvidia-cuda-sanitizer-api-cu12"), SpecifierSet(), HostFacts("3.11", "linux", "x86_64", None)
     )
     assert not found.tracked and not found.versions
 

@@ -9,7 +9,7 @@ from envdoctor.host.profile import WSL1_NO_GPU, NoNvidia
 from envdoctor.kb import builds
 from envdoctor.requirements.conda_fix import conda_install, dialect_of
 from envdoctor.requirements.model import Requirement
-from envdoctor.rules.candidates import no_such_build
+from envdoctor.rules.candidates import Why, no_such_build
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import cuda_claims, package_build, runnable
 
@@ -37,17 +37,41 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         return
     default = "macOS has no NVIDIA driver" if ctx.host.os == "macos" else "no usable NVIDIA driver"
     reason = ctx.host.reasons.get("nvidia", WSL1_NO_GPU if ctx.host.wsl == 1 else default)
-    for claim in claims:
-        pinned = ctx.exact_version(claim.requirement.name or "")
-        if pinned is not None and no_such_build(claim.requirement.name or "", pinned, ctx.facts.os):
-            continue  # a build that does not exist for this OS is ED301's: it does not install at all
+    remedy = "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"
+    # What does not install here at all is ED301's or ED302's finding, not this one.
+    claims = [claim for claim in claims if not _does_not_install(ctx, claim.requirement.name or "")]
+    # The set's own nvidia-* lines (a frozen torch environment's dozen) are one finding, at the first.
+    libraries = [c for c in claims if c.requirement.required_by is None and builds.is_cuda_library(c.what.split()[0])]
+    for claim in [c for c in claims if c not in libraries] + libraries[:1]:
+        what = claim.what
+        if claim in libraries and len(libraries) > 1:
+            names = ", ".join(c.requirement.name or "" for c in libraries)
+            what = f"the set's {len(libraries)} NVIDIA CUDA library wheels ({names})"
         yield ctx.finding(
             CODE,
-            f"{claim.what} is a CUDA build, but the host has no NVIDIA GPU it can use ({reason}): its GPU code "
-            "cannot run here",
+            f"{what} {'are CUDA builds' if what != claim.what else 'is a CUDA build'}, but the host has no NVIDIA "
+            f"GPU it can use ({reason}): {'their' if what != claim.what else 'its'} GPU code cannot run here",
             requirement=claim.requirement,
-            fix=_fix(ctx, claim.requirement, "move to WSL 2" if ctx.host.wsl == 1 else "give the host a GPU"),
+            packages=tuple(c.requirement.describe() for c in (libraries if what != claim.what else [claim])),
+            fix=_fix(ctx, claim.requirement, remedy)
+            if what == claim.what
+            else f"leave them out of this host's requirements (an environment marker), or {remedy}",
         )
+
+
+def _does_not_install(ctx: AuditContext, name: str) -> bool:
+    """Whether the package's candidates are all excluded on the host for want of a distribution
+    (not merely built from source): it does not install here at all."""
+    from envdoctor.rules.platform_support import no_platform
+
+    found = ctx.candidates(name)
+    if found.exact and found.versions and no_such_build(name, found.versions[0], ctx.facts.os):
+        return True
+    if no_platform(ctx, name) is not None:
+        return True
+    return bool(found.tracked and found.excluded and not found.versions) or bool(
+        found.exact and found.excluded and found.excluded[0].why is not Why.FROM_SOURCE
+    )
 
 
 def _cpu_build_beside_a_gpu(ctx: AuditContext) -> Iterator[Finding]:

@@ -3,7 +3,8 @@ wheel, told by the reason (its Python, or its platform)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -16,10 +17,12 @@ from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, n
 from envdoctor.rules.context import AuditContext
 
 
-def check(ctx: AuditContext, code: str, why: Why) -> Iterator[Finding]:
+def check(
+    ctx: AuditContext, code: str, why: Why, more: Iterable[tuple[Requirement, Finding]] = ()
+) -> Iterator[Finding]:
     """A finding for each requirement whose candidates all fail on the host for ``why`` (or only
-    build from source for it)."""
-    yield from merged(_each(ctx, code, why))
+    build from source for it); ``more`` (the same verdict from other facts) is merged with them."""
+    yield from merged(itertools.chain(_each(ctx, code, why), more))
     if why is Why.PLATFORM:
         yield from _without_prebuilt(ctx, code)
 
@@ -59,19 +62,33 @@ def merged(found: Iterator[tuple[Requirement, Finding]]) -> Iterator[Finding]:
     tensorflow[and-cuda] on a Mac) as one finding on that line, naming them all."""
     groups: dict[tuple[str | None, object, str], list[tuple[Requirement, Finding]]] = {}
     for requirement, finding in found:
-        key = (requirement.required_by, requirement.location if requirement.required_by else requirement, finding.code)
+        if requirement.required_by is None and builds.is_cuda_library(requirement.name or ""):
+            # The set's own nvidia-* lines (a frozen torch environment's dozen) share one cause.
+            key: tuple[str | None, object, str] = (CUDA_LIBRARIES, None, finding.code)
+        else:
+            where = requirement.location if requirement.required_by else requirement
+            key = (requirement.required_by, where, finding.code)
         groups.setdefault(key, []).append((requirement, finding))
     for (required_by, _where, _code), members in groups.items():
+        # The most severe first: it speaks for the group.
+        members.sort(key=lambda member: -member[1].severity)
         first = members[0][1]
         if len(members) == 1 or required_by is None:
             yield from (finding for _, finding in members)
             continue
         names = [str(requirement.name) for requirement, _ in members]
+        whose = (
+            f"the set names {len(names)} {required_by}"
+            if required_by == CUDA_LIBRARIES
+            else (f"{required_by} pulls in {len(names)} packages")
+        )
         yield first._replace(
-            message=f"{required_by} pulls in {len(names)} packages that share this problem ({', '.join(names)}); "
-            f"the first: {first.message}",
+            message=f"{whose} that share this problem ({', '.join(names)}); the first: {first.message}",
             packages=tuple(dict.fromkeys(p for _, finding in members for p in finding.packages)),
         )
+
+
+CUDA_LIBRARIES = "NVIDIA CUDA library wheels"
 
 
 def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement, Finding]]:

@@ -19,23 +19,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from _lock_environments(ctx)
     yield from _conda_platforms(ctx)
     yield from _locked_files(ctx)
-    yield from installable.check(ctx, CODE, Why.PLATFORM)
-    yield from installable.merged(_untracked(ctx))
+    yield from installable.check(ctx, CODE, Why.PLATFORM, _untracked(ctx))
+
+
+def no_platform(ctx: AuditContext, name: str) -> facts.Platforms | None:
+    """For a package whose releases the base does not track: its platforms row, where that row
+    says it has no wheel for the host's platform (nvidia-cufft-cu11 on a Mac); else None."""
+    if ctx.host.os is None or ctx.host.arch is None or ctx.candidates(name).tracked:
+        return None
+    row = facts.platforms_of(name)
+    if row is None or f"{ctx.host.os}-{ctx.host.arch}" in row.platforms or "any" in row.platforms:
+        return None
+    version = ctx.version_of(name)
+    if version is not None and not row.versions.contains(version, prereleases=True):
+        return None
+    return row
 
 
 def _untracked(ctx: AuditContext) -> Iterator[tuple[Requirement, Finding]]:
     """Packages whose releases the base does not track, judged by the platforms their wheels cover."""
-    if ctx.host.os is None or ctx.host.arch is None:
-        return
     platform = f"{ctx.host.os}-{ctx.host.arch}"
     for requirement in ctx.wanted():
-        if ctx.candidates(requirement.name or "").tracked:
-            continue
-        row = facts.platforms_of(requirement.name or "")
-        if row is None or platform in row.platforms or "any" in row.platforms:
-            continue
-        version = ctx.version_of(requirement.name or "")
-        if version is not None and not row.versions.contains(version, prereleases=True):
+        row = no_platform(ctx, requirement.name or "")
+        if row is None:
             continue
         yield (
             requirement,
