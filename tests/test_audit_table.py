@@ -489,6 +489,17 @@ ROWS = [
         HOST_MAC_INTEL,
         absent=(*OK, "ED103"),
     ),
+    # Zyphra/Zonos's Dockerfile on a V100 with R470: the image's own torch (cu124) needs R525, an error; the
+    # hedged forward-compatibility warning about the image's CUDA 12.4 on the same line would say it twice.
+    row(
+        "image-torch-and-image-cuda-told-once",
+        "FROM pytorch/pytorch:2.6.0-cuda12.4-cudnn9-devel",
+        HOST_V100,
+        ("ED101:error",),
+        ("ED101:warning",),
+        once=("ED101",),
+        name="Dockerfile",
+    ),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

@@ -39,7 +39,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import VERSION_PATTERN, InvalidVersion, Version
 
 from envdoctor.errors import InputError
 from envdoctor.kb.facts import pytorch_index_variant
@@ -52,7 +52,7 @@ from envdoctor.requirements.uvlock import (
     restrict_marker,
     wheel_file_names,
 )
-from envdoctor.requirements.versions import check_marker, check_version
+from envdoctor.requirements.versions import check_marker, check_specifier, check_version
 from envdoctor.safety import quote, snippet
 from envdoctor.structured import parse_toml
 
@@ -212,6 +212,7 @@ class _Lock:
             entry = [e for e in entry if not e.optional or e.name in wanted]
         else:
             entry = self._unreferenced(groups, extras)
+        chosen = self.choices(entry, extras)
         where: dict[int, bool | Marker] = {}
         active: dict[int, frozenset[NormalizedName]] = {}
         queue: deque[int] = deque()
@@ -229,7 +230,13 @@ class _Lock:
                 work += 1
                 if work > _MAX_WORK:
                     return
-                merged = either(where.get(target, False), onward)
+                # Of a package locked several times, this version only where Poetry would pick it,
+                # and a package's own markers (where a lock writes them) always.
+                narrowed = [m for m in (onward, chosen.get(target, True), self._own_marker(target)) if m is not True]
+                arrived = False if False in narrowed else conjoin(*(m for m in narrowed if isinstance(m, Marker)))
+                if arrived is False:
+                    continue
+                merged = either(where.get(target, False), arrived)
                 more = active.get(target, frozenset()) | edge.extras
                 if merged != where.get(target) or more != active.get(target):
                     where[target], active[target] = merged, more
@@ -290,9 +297,13 @@ class _Lock:
             return found
         found = [i for i in found if _satisfies(self.packages[i].version, edge.version)] or found
         named = [i for i in found if _source_of(self.packages[i]).get("reference") == edge.source]
+        if edge.source and named:
+            return named
+        if self.forked:
+            return found  # each where choices() places it
         taken = [i for i in found if reached.get(i, False) is not False]
         default = [i for i in found if not _source_of(self.packages[i])]
-        return (named if edge.source else []) or taken or default or found
+        return taken or default or found
 
     def _marker(self, text: Any, package: _Package) -> Marker:
         if not isinstance(text, str):
@@ -366,16 +377,165 @@ class _Lock:
 
 
 def _satisfies(version: str, constraint: str | None) -> bool:
-    """Whether a locked version meets a dependency's constraint as the lock writes it (">=1.10",
-    "2.3.1", "*"); a constraint in Poetry's own syntax (^1.2, ~1.2) is taken as met."""
-    if constraint is None or constraint.strip() in ("", "*"):
+    """Whether a locked version meets a constraint in Poetry's syntax (">=1.10", "2.3.1", "^2.2",
+    "~2.2.2", "*"); one that cannot be read is taken as met."""
+    if constraint is None:
         return True
-    text = constraint.strip()
-    text = text if text[0] in "<>=!~" else f"=={text}"
     try:
-        return SpecifierSet(text).contains(version, prereleases=True)
-    except (InvalidSpecifier, InvalidVersion):
+        return any(s.contains(version, prereleases=True) for s in poetry_specifiers(constraint))
+    except (ValueError, InvalidVersion):
         return True
+
+
+# Poetry's version constraints (https://python-poetry.org/docs/dependency-specification/#version-constraints),
+# parsed as poetry-core 1.9.1 does (src/poetry/core/constraints/version/parser.py and patterns.py): "||"
+# (or "|") between alternatives, "," or a space between the parts of one, each part a caret, tilde,
+# ~=, wildcard or comparison.
+_OR = re.compile(r"\s*\|\|?\s*")
+_AND = re.compile(r"(?<!^)(?<![\^~=>< ,]) *(?<!-)[, ](?!-) *(?!,|$)")
+_ANY = re.compile(r"(?i)^v?[x*](\.[x*])*$")
+_CARET = re.compile(rf"^\^\s*(?P<version>{VERSION_PATTERN})$", re.VERBOSE | re.IGNORECASE)
+_TILDE = re.compile(rf"^~(?!=)\s*(?P<version>{VERSION_PATTERN})$", re.VERBOSE | re.IGNORECASE)
+_TILDE_PEP440 = re.compile(rf"^~=\s*(?P<version>{VERSION_PATTERN})$", re.VERBOSE | re.IGNORECASE)
+_WILDCARD = re.compile(r"^(?P<op>!=|==)?\s*v?(?P<version>\d+(?:\.\d+){0,2})(?:\.[xX*])+$")
+_BASIC = re.compile(
+    rf"^(?P<op><>|!=|>=?|<=?|==?)?\s*(?P<version>{VERSION_PATTERN})(?P<wildcard>\.\*)?$", re.VERBOSE | re.IGNORECASE
+)
+
+
+def poetry_specifiers(constraint: str) -> tuple[SpecifierSet, ...]:
+    """A Poetry version constraint as the PEP 440 specifier sets it allows any of ("^3.11" is
+    ">=3.11,<4"; "~3.10" ">=3.10,<3.11"; ">=2.7,<2.8 || >=3.4" two); ValueError if it is not one."""
+    text = constraint.strip()
+    if not text or text == "*":
+        return (SpecifierSet(),)
+    found = []
+    for alternative in _OR.split(text):
+        parts = _AND.split(alternative.rstrip(",").rstrip())
+        specifiers = [_single(part.strip()) for part in parts if part.strip()]
+        try:
+            found.append(SpecifierSet(",".join(s for s in specifiers if s)))
+        except InvalidSpecifier:
+            raise ValueError(constraint) from None
+    return tuple(found)
+
+
+def _single(part: str) -> str:
+    """One part of a Poetry constraint as a PEP 440 specifier ("" allows every version)."""
+    if _ANY.match(part):
+        return ""
+    if match := _TILDE.match(part):
+        version = Version(match["version"])
+        high = _next(version, 0 if len(version.release) == 1 else 1)
+        return f">={version.public},<{high}"
+    if match := _TILDE_PEP440.match(part):
+        version = Version(match["version"])
+        return f">={version.public},<{_next(version, 0 if len(version.release) <= 2 else 1)}"
+    if match := _CARET.match(part):
+        version = Version(match["version"])
+        release = version.release
+        # poetry-core's next_breaking: the first non-zero part of those written moves up.
+        if release[0] > 0 or len(release) == 1:
+            place = 0
+        elif release[1] > 0 or len(release) == 2:
+            place = 1
+        else:
+            place = 2
+        return f">={version.public},<{_next(version, place)}"
+    if match := _WILDCARD.match(part):
+        return f"{match['op'] or '=='}{match['version']}.*"
+    if match := _BASIC.match(part):
+        op = {None: "==", "=": "==", "<>": "!="}.get(match["op"], match["op"])
+        wildcard = ".*" if match["wildcard"] and op in ("==", "!=") else ""
+        # PEP 440 has local versions (+cu121) only in == and !=: an ordered bound takes the public one.
+        version = match["version"] if op in ("==", "!=") and not wildcard else Version(match["version"]).public
+        return f"{op}{version}{wildcard}"
+    raise ValueError(part)
+
+
+def _next(version: Version, place: int) -> str:
+    """The release after ``version``'s at ``place`` (0: major, 1: minor, 2: patch): 1.2.3 at 1 is 1.3."""
+    release = [*version.release, 0, 0][: place + 1]
+    release[place] += 1
+    return ".".join(map(str, release))
+
+
+# The Python minors a gap between alternatives is written in, oldest first.
+_MINORS = (*((2, minor) for minor in range(8)), *((3, minor) for minor in range(31)))
+
+
+def python_specifier(constraint: str) -> SpecifierSet:
+    """A Poetry ``python-versions`` constraint as one PEP 440 specifier set: alternatives ("||")
+    become what spans them, less each Python minor none of them allows (``!=3.0.*``, as
+    python_requires writes such gaps)."""
+    alternatives = poetry_specifiers(constraint)
+    if len(alternatives) == 1:
+        return alternatives[0]
+    lows = [_bound(a, low=True) for a in alternatives]
+    highs = [_bound(a, low=False) for a in alternatives]
+    parts = []
+    if all(lows):
+        parts.append(min((b for b in lows if b), key=lambda bound: bound[1])[0])
+    if all(highs):
+        parts.append(max((b for b in highs if b), key=lambda bound: bound[1])[0])
+    allowed = [m for m in _MINORS if _minor_allowed(alternatives, m)]
+    if allowed:
+        between = _MINORS[_MINORS.index(allowed[0]) : _MINORS.index(allowed[-1]) + 1]
+        parts += [f"!={m[0]}.{m[1]}.*" for m in between if m not in allowed]
+    return SpecifierSet(",".join(parts))
+
+
+def _bound(alternative: SpecifierSet, *, low: bool) -> tuple[str, Version] | None:
+    """An alternative's lower (or upper) bound, as a specifier and its version; None if it has none."""
+    found: list[tuple[str, Version]] = []
+    for spec in alternative:
+        op, text = spec.operator, spec.version
+        if op == "==" and text.endswith(".*"):
+            base = Version(text[:-2])
+            top = Version(_next(base, len(base.release) - 1))
+            found.append((f">={base}", base) if low else (f"<{top}", top))
+        elif low and op in (">=", ">", "==", "===", "~="):
+            found.append((f"{op if op in ('>=', '>') else '>='}{text}", Version(text)))
+        elif not low and op in ("<", "<=", "==", "==="):
+            found.append((f"{op if op in ('<', '<=') else '<='}{text}", Version(text)))
+    if not found:
+        return None
+    return (max if low else min)(found, key=lambda bound: bound[1])
+
+
+def _minor_allowed(alternatives: tuple[SpecifierSet, ...], minor: tuple[int, int]) -> bool:
+    """Whether some release of a Python minor (its first or a late patch) is allowed by an alternative."""
+    major, number = minor
+    return any(a.contains(f"{major}.{number}.{patch}", prereleases=True) for a in alternatives for patch in (0, 99))
+
+
+def requires_python(text: str, path: str) -> tuple[SpecifierSet, Location] | None:
+    """The lock's ``[metadata] python-versions`` (Poetry's syntax), with its line: the Pythons
+    ``poetry install`` accepts (it refuses others: "Current Python version ... is not allowed")."""
+    metadata = parse_toml(text, path).get("metadata")
+    value = metadata.get("python-versions") if isinstance(metadata, dict) else None
+    if value is None:
+        return None
+    line = _metadata_line(text, "python-versions")
+    if not isinstance(value, str):
+        raise InputError(path, "[metadata] python-versions must be a string", line)
+    try:
+        specifier = python_specifier(value)
+    except (ValueError, InvalidVersion):
+        raise InputError(path, f"[metadata] python-versions {quote(value)} is not a Poetry constraint", line) from None
+    return check_specifier(specifier, path, line), Location(path, line)
+
+
+def _metadata_line(text: str, key: str) -> int | None:
+    """The line of ``key`` in the lock's [metadata] table."""
+    inside = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped == "[metadata]"
+        elif inside and stripped.split("=", 1)[0].strip() == key:
+            return number
+    return None
 
 
 def _source_of(package: _Package) -> dict[str, Any]:

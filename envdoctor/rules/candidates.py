@@ -220,7 +220,9 @@ def _native_elsewhere(release: kb_releases.Release, host: HostFacts) -> Exclusio
     native = facts.native_code(release.package, release.version) if host.os and host.arch else None
     if native is None or kb_releases.platform_name(host.os or "", host.arch or "") in native.platforms:
         return None
-    return Exclusion(release.version, Why.PLATFORM, f"no distribution for {host.os}-{host.arch}: {native.note}")
+    built_for = ", ".join(native.platforms)
+    text = f"a wheel whose libraries are built for {built_for} only (pip installs it, and it fails at import)"
+    return Exclusion(release.version, Why.PLATFORM, text)
 
 
 def _pythons(release: kb_releases.Release) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.findings import Finding, Severity
+from envdoctor.host.profile import Nvidia
 from envdoctor.kb import builds, facts
 from envdoctor.kb.check import major_minor
 from envdoctor.requirements.model import BaseImage
@@ -20,7 +21,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     nvidia = ctx.host.driver
     if nvidia is None or ctx.host.wsl == 1:
         return  # WSL 1 reaches no GPU whatever its driver (ED103 says so): no driver to upgrade
-    yield from _base_image(ctx, nvidia.driver)
+    packages = list(_packages(ctx, nvidia))
+    # An image's own torch that needs a newer driver (an error) says what the image's hedged
+    # forward-compatibility warning would, on the same FROM line: one finding, not two severities.
+    told = {f.location for f in packages if f.severity is Severity.ERROR}
+    yield from (
+        f for f in _base_image(ctx, nvidia.driver) if not (f.severity is Severity.WARNING and f.location in told)
+    )
+    yield from packages
+
+
+def _packages(ctx: AuditContext, nvidia: Nvidia) -> Iterator[Finding]:
+    """The set's CUDA builds (wheels, and what loads the system's CUDA) against the driver."""
     wheel_claims = cuda_claims(ctx)
     libraries: list[tuple[CudaClaim, facts.DriverNeed, str]] = []
     for claim in [*wheel_claims, *system_cuda_claims(ctx)]:
