@@ -500,6 +500,24 @@ ROWS = [
         once=("ED101",),
         name="Dockerfile",
     ),
+    # base_images nvidia/cuda 13.0.0: NVIDIA_REQUIRE_CUDA admits the R570 branch only for the brands it lists
+    # (tesla, nvidia, quadro, nvidiartx, ...); a GeForce card on 570 is refused (hao-ai-lab/FastVideo's base on
+    # an RTX 5090). A data-center GPU's brand is not told by its name: not judged, no finding.
+    row(
+        "cuda13-image-geforce-on-r570",
+        "FROM nvidia/cuda:13.0.0-cudnn-devel-ubuntu24.04",
+        HOST_5090,
+        ("ED101:error",),
+        words={"ED101": ("NVIDIA_REQUIRE_CUDA",)},
+        name="Dockerfile",
+    ),
+    row(
+        "cuda13-image-h100-on-r570",
+        "FROM nvidia/cuda:13.0.0-cudnn-devel-ubuntu24.04",
+        linux("3.12", "570.86.16", "NVIDIA H100 80GB HBM3"),
+        absent=("ED101:error",),
+        name="Dockerfile",
+    ),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

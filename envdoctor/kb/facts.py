@@ -100,11 +100,13 @@ FORWARD_COMPATIBILITY_URL = "https://docs.nvidia.com/deploy/cuda-compatibility/f
 CONTAINER_REQUIREMENTS_URL = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/1.11.0/user-guide.html"
 
 
-def container_admits(require_cuda: str, driver: str, driver_cuda: str) -> bool | None:
+def container_admits(
+    require_cuda: str, driver: str, driver_cuda: str, brands: frozenset[str] | None = None
+) -> bool | None:
     """Whether the NVIDIA container runtime starts an image whose NVIDIA_REQUIRE_CUDA is
     ``require_cuda`` on this driver: its space-separated alternatives, any of which will do
-    ("cuda>=12.9" or "brand=tesla,driver>=535,driver<536"). None where only a GPU brand clause
-    could admit it (the brand is not known here)."""
+    ("cuda>=12.9" or "brand=tesla,driver>=535,driver<536"). ``brands``: the host GPUs' NVML brands
+    where known (geforce); None where only a brand clause could admit it and the brand is unknown."""
     version = _version(driver)
     if version is None:
         return None
@@ -113,11 +115,26 @@ def container_admits(require_cuda: str, driver: str, driver_cuda: str) -> bool |
         conditions = alternative.split(",")
         cuda = [c.removeprefix("cuda>=") for c in conditions if c.startswith("cuda>=")]
         drivers = [c.removeprefix("driver") for c in conditions if c.startswith("driver")]
+        brand = [c.removeprefix("brand=") for c in conditions if c.startswith("brand=")]
         if cuda and Version(driver_cuda) >= Version(cuda[0]):
             return True
         if drivers and all(SpecifierSet(d).contains(version) for d in drivers):
-            brand_could = True
+            if brands is not None and brand and brand[0] in brands:
+                return True
+            brand_could = brand_could or brands is None or not brand
     return None if brand_could else False
+
+
+# NVML's brand names (nvmlBrandType_t: NVML_BRAND_GEFORCE, NVML_BRAND_TITAN, ...), lower-cased as the
+# container toolkit matches them in NVIDIA_REQUIRE_CUDA's brand= clauses, for the product lines whose
+# name says the brand; other names (A100, RTX A5000) are left unknown.
+_BRAND_IN_NAME = (("geforce", "geforce"), ("titan", "titan"))
+
+
+def gpu_brand(name: str | None) -> str | None:
+    """The NVML brand a GPU's product name says (GeForce RTX 5090: geforce), or None."""
+    lowered = (name or "").lower()
+    return next((brand for word, brand in _BRAND_IN_NAME if word in lowered), None)
 
 
 def driver_runs(driver: str, cuda: str) -> bool | None:

@@ -137,7 +137,10 @@ def _required_cuda(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts,
     driver_cuda = facts.cuda_of_driver(driver)
     if image.require_cuda is None or image.cuda is None or driver_cuda is None:
         return
-    if facts.container_admits(image.require_cuda, driver, driver_cuda) is not False:
+    gpus = ctx.host.driver.gpus if ctx.host.driver and ctx.host.driver.gpus else ()
+    brands = [facts.gpu_brand(gpu.name) for gpu in gpus]
+    known = frozenset(b for b in brands if b) if gpus and all(brands) else None
+    if facts.container_admits(image.require_cuda, driver, driver_cuda, known) is not False:
         return
     required = image.require_cuda.split()[0]
     need = facts.driver_need(major_minor(image.cuda))
