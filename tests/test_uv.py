@@ -398,7 +398,7 @@ def test_a_source_index_the_base_does_not_know_leaves_the_build_unjudged(capsys:
     driver = [f for f in report["findings"] if f["code"] == "ED101"]
     assert len(driver) == 1 and "13 CUDA library wheels" in driver[0]["message"]
     (unknown,) = [f for f in report["findings"] if f["code"] == "ED900" and "torch 2.6.0" in f["message"]]
-    assert "an index of the line's own" in unknown["message"]
+    assert "the cosmos-cu126 index (tool.uv.sources), whose build" in unknown["message"]
     assert not [f for f in report["findings"] if f["code"] == "ED204"]
 
 

@@ -47,9 +47,9 @@ class Where(NamedTuple):
     # The variant is the build for certain: the line's own source fixes it (a conda build, a uv
     # source on one index), rather than an index that may or may not serve the release.
     variant_certain: bool = False
-    # The line's own source is an index the base knows nothing of (NVIDIA's cosmos index): which
-    # build it serves cannot be told.
-    unknown_index: bool = False
+    # The line's own source, where the base cannot tell which build it serves (NVIDIA's cosmos
+    # index, a base image's own torch, a conda channel's): how messages name it.
+    unknown_source: str | None = None
 
 
 class Build(NamedTuple):
@@ -166,8 +166,9 @@ def _torch(package: NormalizedName, version: Version, where: Where) -> Build:
     if local:
         variant, how, sources, from_pypi = local.group("variant"), f"the +{version.local} label", (), False
         index = facts.pytorch_index_url(variant)
-    elif where.unknown_index:
-        return Build(package, version, "an index of the line's own that the base knows nothing of", unknown=True)
+    elif where.unknown_source:
+        how = f"{where.unknown_source}, whose build of it the knowledge base does not record"
+        return Build(package, version, how, unknown=True)
     elif where.index_variant and where.variant_certain:
         variant, how, sources, from_pypi = where.index_variant, f"its source, a {where.index_variant} build", (), False
     elif where.index_variant and release is None:

@@ -190,7 +190,9 @@ class AuditContext:
         if requirement.variant:
             return where._replace(index_variant=requirement.variant, variant_certain=True)
         # A source of its own with no variant the base reads from it (an index that is not PyTorch's).
-        return where._replace(unknown_index=requirement.source is not None and requirement.form is Form.NAMED)
+        if requirement.source is None or requirement.form is not Form.NAMED:
+            return where
+        return where._replace(unknown_source=requirement.source)
 
     def index_variant(self) -> str | None:
         """The build variant of a PyTorch wheel index the requirement set uses, if any."""
