@@ -170,9 +170,13 @@ CASES = [
         "skew/torchaudio-2.11.1-torch-2.10",
         "torch==2.10.0\ntorchaudio==2.11.1",
         HOST_H100,
-        ("ED202:error", "ED204:error"),
-        words={"ED204": ("torch>=2.11",)},
+        ("ED202:error",),
+        ("ED204",),  # one finding for one clash: the companion's, with its fix
+        once=("ED202",),
+        fix={"ED202": ("torchaudio==2.10.0",)},
     ),
+    # torch.toml stable_abi: torchaudio >= 2.11 is built against torch's stable ABI, so 2.11.1 serves torch 2.15.
+    row("skew/torchaudio-2.11.1-torch-2.15", "torch==2.15.0\ntorchaudio==2.11.1", HOST_H100, absent=(*OK, "ED202")),
     row("skew/trio-2.4.1", "torch==2.4.1\ntorchvision==0.19.1\ntorchaudio==2.4.1", HOST_A100, absent=(*OK, "ED202")),
     # ============================================================================================
     # protobuf4-descriptors. "TypeError: Descriptors cannot be created directly" with protobuf 4.21
@@ -558,6 +562,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "torch-companion-skew": (
         "skew/torchvision-0.17-torch-2.1",
         "skew/torchaudio-2.11.1-torch-2.10",
+        "skew/torchaudio-2.11.1-torch-2.15",
         "skew/trio-2.4.1",
     ),
     "protobuf4-descriptors": ("protobuf4/tensorflow-2.8.0", "protobuf4/tensorflow-2.6.5-capped"),

@@ -393,8 +393,15 @@ def lockstep(name: str, version: Version) -> tuple[Lockstep, ...]:
     wanted = canonicalize_name(name)
     found: list[Lockstep] = []
     if wanted == "torch" and (release := torch_release(version)) is not None:
+        stable = {row["companion"]: row for row in load_topic("torch", "stable_abi")
+                  if SpecifierSet(row["torch"]).contains(Version(version.public), prereleases=True)}  # fmt: skip
         for companion in TORCH_COMPANIONS:
-            if companion in release:
+            if companion in stable:
+                # Built against the stable ABI: any of its releases in range serves this torch.
+                row = stable[companion]
+                relation = f"runs with {companion}{row['versions']} (built against torch's stable ABI)"
+                found.append(Lockstep(companion, SpecifierSet(row["versions"]), relation, row["source"], True))
+            elif companion in release:
                 expected = str(release[companion])
                 relation = f"was released with {companion} {expected}"
                 found.append(Lockstep(companion, SpecifierSet(f"=={expected}"), relation, release["source"], True))

@@ -308,6 +308,8 @@ def curated_ranges(package: str) -> list[tuple[str, SpecifierSet, str]]:
         ]
     elif name in ("torchvision", "torchaudio"):
         found += [("torch.release", r[name], r["checked"]) for r in load_topic("torch", "release") if name in r]
+        found += [("torch.stable_abi", r["versions"], r["checked"]) for r in load_topic("torch", "stable_abi")
+                  if r["companion"] == name]  # fmt: skip
     elif name == "tensorflow":
         found += [("tensorflow." + t, r["tensorflow"], r["checked"]) for t in ("wheel", "tested")
                   for r in load_topic("tensorflow", t)]  # fmt: skip

@@ -370,6 +370,8 @@ TOPICS: tuple[Topic, ...] = (
                 {"torch": "specifier", "variant": "text", "sm": "capabilities", "ptx": "capabilities"},
             ),
             Table("numpy_build", "torch", {"torch": "specifier", "numpy_major": "int"}),
+            # Companions built against torch's stable C++ ABI: one build serves every torch in range.
+            Table("stable_abi", "companion", {"companion": "name", "versions": "specifier", "torch": "specifier"}),
             # The build PyPI's own torch wheels are on an OS whose PyPI wheels are all one variant.
             # cuda_builds: whether any index serves a CUDA build for the OS (macOS: none at all).
             Table(

@@ -98,6 +98,8 @@ def _declared(ctx: AuditContext) -> Iterator[Finding]:
         told.add(frozenset({requirement.name, *unmet.askers}))
         if _a_conflict_row_tells(ctx, requirement.name, unmet.askers):
             continue  # ED203 tells this pin clash with the curated fix (torch 2.10 beside tensorflow[and-cuda] 2.21)
+        if _companions_tell(ctx, requirement.name, unmet.declared):
+            continue  # ED202 tells a companion out of step with the release it goes with (torchaudio beside torch)
         name = unmet.declared.name
         declared = f"{name}{unmet.declared.specifier}"
         who = " and ".join(unmet.askers) or "the rest of the set"
@@ -154,3 +156,15 @@ def _a_conflict_row_tells(ctx: AuditContext, name: str, askers: tuple[str, ...])
         if all(v is not None and pair[p].contains(Version(v.public), prereleases=True) for p, v in judged):
             return True
     return False
+
+
+def _companions_tell(ctx: AuditContext, name: str, declared: Pep508) -> bool:
+    """Whether the clash is a companion out of step with the pinned package it moves with
+    (torchaudio 2.11.1 requires torch>=2.11 beside torch==2.10.0): ED202 says it, with its fix."""
+    from envdoctor.kb import facts
+
+    other = canonicalize_name(declared.name)
+    version, theirs = ctx.exact_version(other), ctx.exact_version(name)
+    if version is None or theirs is None:
+        return False
+    return any(canonicalize_name(step.companion) == canonicalize_name(name) for step in facts.lockstep(other, version))
