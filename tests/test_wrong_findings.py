@@ -187,12 +187,12 @@ def test_a_frozen_environments_cuda_library_wheels_are_one_finding_on_a_mac(
 ) -> None:
     # magic-research/magic-animate's requirements.txt pins torch 2.0.1's eleven nvidia-*-cu11 wheels (pip
     # freeze). None has a macOS build (platforms.toml): one error naming them, and no "GPU code idles" beside it.
-    pins = (
-        "nvidia-cublas-cu11==11.10.3.66 nvidia-cuda-cupti-cu11==11.7.101 nvidia-cuda-nvrtc-cu11==11.7.99 "
-        "nvidia-cuda-runtime-cu11==11.7.99 nvidia-cudnn-cu11==8.5.0.96 nvidia-cufft-cu11==10.9.0.58 "
-        "nvidia-curand-cu11==10.2.10.91 nvidia-cusolver-cu11==11.4.0.1 nvidia-cusparse-cu11==11.7.4.91 "
-        "nvidia-nccl-cu11==2.14.3 nvidia-nvtx-cu11==11.7.91"
-    ).split()
+    pins = [
+        "nvidia-cublas-cu11==11.10.3.66", "nvidia-cuda-cupti-cu11==11.7.101", "nvidia-cuda-nvrtc-cu11==11.7.99",
+        "nvidia-cuda-runtime-cu11==11.7.99", "nvidia-cudnn-cu11==8.5.0.96", "nvidia-cufft-cu11==10.9.0.58",
+        "nvidia-curand-cu11==10.2.10.91", "nvidia-cusolver-cu11==11.4.0.1", "nvidia-cusparse-cu11==11.7.4.91",
+        "nvidia-nccl-cu11==2.14.3", "nvidia-nvtx-cu11==11.7.91",
+    ]  # fmt: skip
     (tmp_path / "requirements.txt").write_text("\n".join(pins) + "\n")
     main(["audit", str(tmp_path / "requirements.txt"), "--os", "macos", "--arch", "arm64", "--python", "3.11",
           "--format", "json"])  # fmt: skip
