@@ -268,8 +268,14 @@ def gpu_fix(ctx: AuditContext, name: str, first_with_wheel: Version) -> str | No
         if _runs_on_the_gpus(ctx, parent.name, version):
             continue
         moved = runnable(ctx, parent.name, within_set=False)
-        if moved is not None and any(c.split("=")[0] == name for c in (*moved.companions, *moved.moved)):
+        if moved is None:
+            continue
+        if any(c.split("=")[0] == name for c in (*moved.companions, *moved.moved)):
             return f"move with {parent.name}: {moved.install()}"
+        declared = ctx.declared_on(parent.name, Version(moved.version.public), name)
+        if str(declared):
+            # What the offered release itself requires (torch 2.11.0 pins its triton): pip installs that.
+            return f"move with {parent.name}: {moved.install()}, which installs {name}{declared}"
     return None
 
 
