@@ -385,6 +385,27 @@ class Lockstep(NamedTuple):
     # The finding belongs on the package's own line (it was built against the companion), not the companion's.
     on_own_line: bool = False
 
+    def pin(self, variant: str | None = None) -> str:
+        """The companion as a fix writes it: the release the rows name; for a range (a companion
+        built against torch's stable ABI) the newest release in it that the variant's index serves,
+        else that PyPI has; with the build label where the two share one."""
+        from envdoctor.kb import releases
+
+        label = f"+{variant}" if variant and self.same_build else ""
+        exact = [spec.version for spec in self.specifier if spec.operator == "=="]
+        if not label:
+            return f"{self.companion}{self.specifier}"
+        if len(exact) == 1 and "*" not in exact[0]:
+            return f"{self.companion}=={exact[0]}{label}"
+        served = variant_serves(self.companion, variant) if variant and label else None
+        known = served if served else {release.version for release in releases.releases(self.companion)}
+        inside = sorted(v for v in known if self.specifier.contains(v))
+        return (
+            f"{self.companion}=={inside[-1]}{label if served else ''}"
+            if inside
+            else f"{self.companion}{self.specifier}"
+        )
+
 
 def lockstep(name: str, version: Version) -> tuple[Lockstep, ...]:
     """The companions release ``version`` of ``name`` moves in lockstep with: torch's torchvision

@@ -65,13 +65,12 @@ def _finding(
     if admitted:
         allows = f"{step.companion} {their_version.public}'s METADATA allows {name}{declared}"
         message += f" ({allows}, so pip installs them together)"
-    label = f"+{version.local}" if step.same_build and version.local else ""
     return ctx.finding(
         CODE,
         message,
         requirement=companion,
         packages=(companion.describe(), f"{name}=={version}"),
-        fix=f"{step.companion}{step.specifier}{label}",
+        fix=step.pin(version.local),
         references=(step.source,),
         severity=Severity.WARNING if admitted else None,
     )

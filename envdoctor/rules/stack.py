@@ -270,8 +270,7 @@ def _companions(name: str, version: Version, build: Build, names: frozenset[str]
         step = steps.get(companion)
         if step is None:
             return None
-        label = f"+{build.variant}" if step.same_build and build.index_url and build.variant else ""
-        pins.append(f"{companion}{step.specifier}{label}")
+        pins.append(step.pin(build.variant if build.index_url else None))
     return tuple(pins)
 
 

@@ -163,8 +163,11 @@ def _companions_tell(ctx: AuditContext, name: str, declared: Pep508) -> bool:
     (torchaudio 2.11.1 requires torch>=2.11 beside torch==2.10.0): ED202 says it, with its fix."""
     from envdoctor.kb import facts
 
-    other = canonicalize_name(declared.name)
-    version, theirs = ctx.exact_version(other), ctx.exact_version(name)
+    other, mine = canonicalize_name(declared.name), canonicalize_name(name)
+    version, theirs = ctx.exact_version(other), ctx.exact_version(mine)
     if version is None or theirs is None:
         return False
-    return any(canonicalize_name(step.companion) == canonicalize_name(name) for step in facts.lockstep(other, version))
+    # Either side's rows may name the pair: torch's name torchaudio, tensorflow's its tensorboard.
+    return any(canonicalize_name(step.companion) == mine for step in facts.lockstep(other, version)) or any(
+        canonicalize_name(step.companion) == other for step in facts.lockstep(mine, theirs)
+    )
