@@ -397,3 +397,17 @@ def test_undeclared_floor_of_a_package_the_set_only_pulls_in_is_capped(
     ]
     assert found["severity"] == "error"
     assert found["fix"].startswith("transformers<5.15.0")
+
+
+def test_a_transformers_range_beside_an_old_torch_pin_is_judged_at_the_release_a_fresh_install_gets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """generative-models' shape: transformers>=4.31.0 beside torch==2.1.0. A fresh install takes
+    transformers 5.24, whose floor is torch 2.6: an error, judged at that release (not at 5.0, the
+    first floor row), with the cap that keeps the releases whose floor torch 2.1.0 meets."""
+    found = [
+        f for f in ed203(audit(tmp_path, capsys, "transformers>=4.31.0\ntorch==2.1.0")) if "Disabling" in f["message"]
+    ]
+    (finding,) = found
+    assert finding["severity"] == "error" and "5.24.0" in finding["message"]
+    assert finding["fix"].startswith("transformers<5.0.0")

@@ -25,7 +25,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         groups.setdefault((conflict.package, str(conflict.breaks_with)), []).append(conflict)
     seen: set[tuple[str, str]] = set()
-    for (package, _breaks), rows in groups.items():
+    # Of several groups about one pair (transformers' import-time torch floors, one row per floor),
+    # the one holding the release a fresh install gets is judged first: it is the one that speaks.
+    for (package, _breaks), rows in sorted(groups.items(), key=lambda item: not _holds_newest(ctx, item[1])):
         requirement = ctx.find(package)
         other = rows[0].breaks_with
         other_requirement = ctx.find(other.name)
@@ -153,7 +155,9 @@ def _finding(
     mine, theirs = ctx.candidates(conflict.package), ctx.candidates(other.name)
     mine_text = ctx.subject(conflict.package, mine.newest) if mine.newest in hit else None
     theirs_text = ctx.subject(other.name, theirs.newest) if theirs.newest in breaking else None
-    cap = _cap(conflict, theirs.newest) if requirement.required_by and theirs.newest in breaking else None
+    # A package the set only pulls in, or a range beside an exact pin of the other: cap it, the smaller move.
+    capped = requirement.required_by or (theirs.exact and not mine.exact)
+    cap = _cap(conflict, theirs.newest) if capped and theirs.newest in breaking else None
     fixed = ctx.rejudged_fix(
         cap or conflict.fix,
         f" (the releases whose import-time floor {other.name} {theirs.newest} meets)" if cap else "",
@@ -191,6 +195,11 @@ def _finding(
         references=(conflict.source,),
         severity=severity,
     )
+
+
+def _holds_newest(ctx: AuditContext, rows: list[facts.Conflict]) -> bool:
+    newest = ctx.candidates(rows[0].package).newest
+    return newest is not None and _row_for(rows, newest) is not None
 
 
 def _cap(conflict: facts.Conflict, other: Version | None) -> str | None:
