@@ -9,7 +9,13 @@ table (1-based, in file order), its fields (long texts shortened), source and ch
 ``--json``, one object a row with every field in full. The same seed and revision always give the
 same sample.
 
+``--table TOPIC`` or ``--table TOPIC.TABLE`` (repeatable) keeps only those tables' rows;
+``--added-since OLD`` keeps only the rows that are not at revision OLD: a row counts as old when the
+same table at OLD has a row with the same fields, ``checked`` aside (a re-dated row is not new; a
+row whose value or source changed is). Both narrow the population before the floors are applied.
+
     python benchmarks/kb_sample.py [--seed N] [--total K] [--floor F] [--rev REV | --worktree] [--json]
+                                   [--table TOPIC[.TABLE] ...] [--added-since OLD]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import json
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +61,46 @@ def population(rev: str | None) -> dict[str, list[tuple[str, int, Row]]]:
             for number, row in enumerate(validated_rows(topic.name, table.name, data), start=1)
         ]
     return rows
+
+
+def selected(rows: dict[str, list[tuple[str, int, Row]]], tables: list[str]) -> dict[str, list[tuple[str, int, Row]]]:
+    """Only the rows of the named tables (``topic`` names all of a topic's tables); none named: all."""
+    if not tables:
+        return rows
+    known = {topic.name for topic in TOPICS} | {
+        f"{topic.name}.{table.name}" for topic in TOPICS for table in topic.tables
+    }
+    unknown = sorted(set(tables) - known)
+    if unknown:  # a misspelt table would silently sample nothing from it
+        raise KnowledgeBaseError(f"no such topic or table: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return {
+        name: [entry for entry in found if name in tables or f"{name}.{entry[0]}" in tables]
+        for name, found in rows.items()
+    }
+
+
+def _identity(table: str, row: Row) -> str:
+    """What makes two rows of a table the same row for ``--added-since``: every field but ``checked``."""
+    return table + json.dumps(
+        {field: value for field, value in row.items() if field != "checked"}, sort_keys=True, default=str
+    )
+
+
+def added(
+    rows: dict[str, list[tuple[str, int, Row]]], old: dict[str, list[tuple[str, int, Row]]]
+) -> dict[str, list[tuple[str, int, Row]]]:
+    """The rows not in ``old``, matched as a multiset (two equal new rows beside one old one: one is new)."""
+    kept: dict[str, list[tuple[str, int, Row]]] = {}
+    for name, found in rows.items():
+        before = Counter(_identity(table, row) for table, _, row in old.get(name, []))
+        kept[name] = []
+        for entry in found:
+            identity = _identity(entry[0], entry[2])
+            if before[identity] > 0:
+                before[identity] -= 1
+            else:
+                kept[name].append(entry)
+    return kept
 
 
 def allocation(sizes: dict[str, int], total: int, floor: int) -> dict[str, int]:
@@ -105,9 +152,16 @@ def main() -> int:
     where.add_argument("--rev", default="HEAD", help="git revision whose TOML files are sampled (default HEAD)")
     where.add_argument("--worktree", action="store_true", help="sample the TOML files on disk, not a commit")
     parser.add_argument("--json", action="store_true", help="one JSON object a row, with every field in full")
+    parser.add_argument(
+        "--table", action="append", default=[], metavar="TOPIC[.TABLE]", help="sample only these (repeatable)"
+    )
+    parser.add_argument("--added-since", metavar="OLD", help="sample only rows not present at revision OLD")
     arguments = parser.parse_args()
     rev = None if arguments.worktree else _resolved(arguments.rev)
-    rows = population(rev)
+    rows = selected(population(rev), arguments.table)
+    since = None if arguments.added_since is None else _resolved(arguments.added_since)
+    if since is not None:
+        rows = added(rows, population(since))
     counts = allocation({name: len(found) for name, found in rows.items()}, arguments.total, arguments.floor)
     keys = {(topic.name, table.name): table.key for topic in TOPICS for table in topic.tables}
     chooser = random.Random(arguments.seed)
@@ -115,6 +169,10 @@ def main() -> int:
     header = (
         f"# seed {arguments.seed}, revision {commit}, {sum(counts.values())} of {sum(map(len, rows.values()))} rows"
     )
+    if arguments.table:
+        header += f", tables {' '.join(arguments.table)}"
+    if since is not None:
+        header += f", only rows added since {since}"
     print(header, file=sys.stderr if arguments.json else sys.stdout)  # --json: every stdout line parses
     number = 0
     for topic in TOPICS:  # in schema order, each topic's rows in file order: stable across runs

@@ -186,9 +186,13 @@ def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
 
 def _read_poetrylock(path: str, options: SourceOptions, found: _Found) -> None:
     from envdoctor.fsio import read_text_input
-    from envdoctor.requirements.poetrylock import parse_poetry_lock
+    from envdoctor.requirements.poetrylock import parse_poetry_lock, requires_python
 
-    found.requirements += parse_poetry_lock(read_text_input(path), path, options.extras, options.groups)
+    text = read_text_input(path)
+    found.requirements += parse_poetry_lock(text, path, options.extras, options.groups)
+    # [metadata] python-versions: poetry install refuses any other Python, as uv sync does uv.lock's requires-python.
+    if (pythons := requires_python(text, path)) is not None:
+        found.pythons.append(pythons)
     found.inputs.append(Input(path, "poetrylock"))
 
 

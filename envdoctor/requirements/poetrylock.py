@@ -17,8 +17,12 @@ What each version says of where a package is installed differs:
   ``[metadata.files]``): Poetry resolves again from the lock. Here the packages are reached from
   the project's own dependencies (the ``[tool.poetry]`` of the pyproject.toml beside the lock; without
   one, from the locked packages nothing else depends on) along the dependency edges, each installed
-  where the markers along some path hold. Edges' ``python`` constraints (Poetry's syntax, not a
-  marker) are not read: such an edge is taken as holding.
+  where the markers along some path hold. A package locked in several versions (numpy for each
+  Python, torch for Intel macOS) is installed in the version Poetry's resolution from the lock takes
+  in each environment (``_Lock.choices``), each version with the marker of where. Edges' ``python``
+  constraints (Poetry's syntax, not a marker) are not read: such an edge is taken as holding.
+
+``[metadata] python-versions`` (Poetry's constraint syntax) is the project's requires-python.
 """
 
 from __future__ import annotations
@@ -144,6 +148,11 @@ class _Lock:
             for key, value in declared.items()
         }
         self.edge_count = 0
+        self.metadata = metadata
+        self.forked = False
+        self._held: dict[tuple[str, frozenset[NormalizedName], str], bool] = {}
+        self._read_edges: dict[tuple[int, frozenset[NormalizedName]], list[_Edge]] = {}
+        self._solve_work = 0
 
     def _package(self, table: dict[str, Any], location: Location) -> _Package:
         name, version = table.get("name"), table.get("version")
@@ -250,6 +259,140 @@ class _Lock:
                 reach(edge, where[index], active.get(index, frozenset()))
         return where
 
+    def choices(self, entry: list[_Edge], extras: frozenset[NormalizedName]) -> dict[int, bool | Marker]:
+        """Where each version of a package locked more than once is the one installed.
+
+        ``poetry install`` from a lock 1.x/2.0 resolves again, with the lock's packages as its only
+        repository and the host's environment (``Installer._do_install`` and ``Provider`` in
+        https://github.com/python-poetry/poetry/tree/1.8.5/src/poetry): it follows only the edges
+        whose markers hold there, takes one version of each package, the newest locked one that every
+        constraint on it and its own ``python-versions`` allow (an edge naming a source, or a source
+        the project names for the package, limits it to that source's), and installs that. Here that
+        resolution is made for each environment an audit's host can be (rules/markers.py: Linux
+        x86_64 and aarch64, macOS arm64 and x86_64, Windows AMD64 and ARM64, Python 3.8 to 3.14), and
+        each version gets a marker that holds in those where it was taken."""
+        self.forked = False
+        multiple = {name for name, found in self.by_name.items() if len(found) > 1}
+        if not multiple:
+            return {}
+        allowed = self._project_pythons()
+        picks: dict[tuple[int, int], dict[NormalizedName, int]] = {}
+        try:
+            for platform in range(len(_PLATFORMS)):
+                for python in allowed:
+                    picks[platform, python] = self._solve(_environment(platform, python), entry, extras)
+        except _TooMuchWork:
+            return {}  # past any real lock: each edge takes the version _targets finds, as before
+        spans = {}
+        for name in multiple:
+            for index in self.by_name[name]:
+                taken = set()
+                for platform in range(len(_PLATFORMS)):
+                    # A Python the project refuses is taken as its nearest allowed one: poetry refuses to
+                    # install there at all (the audit says so), so those environments only shorten markers.
+                    for python in range(len(_PYTHONS)):
+                        nearest = min(allowed, key=lambda known: (abs(known - python), known))
+                        if picks[platform, nearest].get(name) == index:
+                            taken.add((platform, python))
+                spans[index] = _span_marker(taken)
+        self.forked = True
+        return spans
+
+    def _project_pythons(self) -> list[int]:
+        """The positions in _PYTHONS of the Pythons the lock's python-versions allows (all if it says none)."""
+        written = self.metadata.get("python-versions")
+        try:
+            specifier = python_specifier(written) if isinstance(written, str) else SpecifierSet()
+        except (ValueError, InvalidVersion):
+            specifier = SpecifierSet()
+        allowed = [i for i, python in enumerate(_PYTHONS) if specifier.contains(f"{python}.0", prereleases=True)]
+        return allowed or list(range(len(_PYTHONS)))
+
+    def _solve(
+        self, environment: dict[str, str], entry: list[_Edge], extras: frozenset[NormalizedName]
+    ) -> dict[NormalizedName, int]:
+        """The version of each package Poetry installs in one environment: from the project's edges
+        that hold there, the newest locked version all the constraints met so far allow, again until
+        the picks settle (a real lock settles in two or three rounds)."""
+        chosen: dict[NormalizedName, int] = {}
+        for _ in range(_ROUNDS):
+            asked = self._round(environment, entry, extras, chosen)
+            # A source the project names for a package is where Poetry takes it from, whoever asks.
+            explicit = _explicit_sources(entry, asked)
+            settled = {name: self._pick(name, edges, explicit, environment) for name, edges in asked.items()}
+            if settled == chosen:
+                break
+            chosen = settled
+        return chosen
+
+    def _round(
+        self,
+        environment: dict[str, str],
+        entry: list[_Edge],
+        extras: frozenset[NormalizedName],
+        chosen: dict[NormalizedName, int],
+    ) -> dict[NormalizedName, list[_Edge]]:
+        """The edges that hold in the environment, by the package they ask for, following each
+        package's picked version (the newest its constraints so far allow where none is picked yet)."""
+        asked: dict[NormalizedName, list[_Edge]] = {}
+        active: dict[NormalizedName, frozenset[NormalizedName]] = {}
+        queue: deque[NormalizedName] = deque()
+
+        def follow(edges: list[_Edge], parent_extras: frozenset[NormalizedName]) -> None:
+            self._solve_work += len(edges)
+            if self._solve_work > _MAX_SOLVE_WORK:
+                raise _TooMuchWork
+            for edge in edges:
+                if edge.name not in self.by_name or not self._holds(edge, parent_extras, environment):
+                    continue
+                asked.setdefault(edge.name, []).append(edge)
+                more = active.get(edge.name, frozenset()) | edge.extras
+                if edge.name not in active or more != active[edge.name]:
+                    active[edge.name] = more
+                    queue.append(edge.name)
+
+        follow(entry, extras)
+        explicit = _explicit_sources(entry, asked)
+        while queue:
+            name = queue.popleft()
+            index = chosen.get(name)
+            if index is None:
+                index = self._pick(name, asked[name], explicit, environment)
+            follow(self._edges(index, active[name]), active[name])
+        return asked
+
+    def _holds(self, edge: _Edge, extras: frozenset[NormalizedName], environment: dict[str, str]) -> bool:
+        """Whether an edge's marker holds in the environment, the parent's extras settled."""
+        if edge.marker is None:
+            return True
+        key = (edge.marker, extras, environment["key"])
+        if key not in self._held:
+            marker = restrict_marker(self._edge_marker(edge), extra_decider(extras))
+            self._held[key] = marker if isinstance(marker, bool) else marker.evaluate(environment)
+        return self._held[key]
+
+    def _pick(
+        self, name: NormalizedName, edges: list[_Edge], explicit: dict[NormalizedName, str], environment: dict[str, str]
+    ) -> int:
+        """The locked version of ``name`` Poetry takes: the newest that its source, the environment's
+        Python and every constraint allow (the newest the source and the Python allow if none fits all)."""
+        found = self.by_name[name]
+        if len(found) == 1:
+            return found[0]
+        source = explicit.get(name) or next((e.source for e in edges if e.source), None)
+        pool = [i for i in found if _source_of(self.packages[i]).get("reference") == source] if source else []
+        pool = pool or [i for i in found if not _source_of(self.packages[i])] or found
+        python = environment["python_full_version"]
+        runs = [i for i in pool if _satisfies(python, _text(self.packages[i].table.get("python-versions")))] or pool
+        fits = [i for i in runs if all(_satisfies(self.packages[i].version, e.version) for e in edges)] or runs
+        return max(fits, key=lambda i: (Version(self.packages[i].version), -i))
+
+    def _own_marker(self, index: int) -> bool | Marker:
+        """A package's own ``markers`` (a string), where a lock 1.x/2.0 writes one."""
+        package = self.packages[index]
+        text = package.table.get("markers")
+        return self._marker(text, package) if isinstance(text, str) else True
+
     def _unreferenced(self, groups: set[str], extras: frozenset[NormalizedName]) -> list[_Edge]:
         """Without the pyproject: the locked packages of the selected categories that no other one
         depends on stand for the project's dependencies; an optional one only for a selected extra."""
@@ -265,6 +408,11 @@ class _Lock:
 
     def _edges(self, index: int, active: frozenset[NormalizedName]) -> list[_Edge]:
         """A package's dependency edges: its optional ones only for the extras active on it."""
+        if (index, active) not in self._read_edges:
+            self._read_edges[index, active] = self._edges_of(index, active)
+        return self._read_edges[index, active]
+
+    def _edges_of(self, index: int, active: frozenset[NormalizedName]) -> list[_Edge]:
         package = self.packages[index]
         table = package.table.get("dependencies", {})
         if not isinstance(table, dict):
@@ -376,6 +524,131 @@ class _Lock:
         return files
 
 
+# The environments an audit's host can be (envdoctor/rules/markers.py): sys_platform,
+# platform_system, os_name, platform_machine; and its Pythons.
+_PLATFORMS = (
+    ("linux", "Linux", "posix", "x86_64"),
+    ("linux", "Linux", "posix", "aarch64"),
+    ("darwin", "Darwin", "posix", "arm64"),
+    ("darwin", "Darwin", "posix", "x86_64"),
+    ("win32", "Windows", "nt", "AMD64"),
+    ("win32", "Windows", "nt", "ARM64"),
+)
+_PYTHONS = tuple(f"3.{minor}" for minor in range(8, 15))
+# Rounds of picking again with the constraints the last picks met.
+_ROUNDS = 6
+# Edges followed in all those resolutions: a large real lock (docling's 299 packages) needs about
+# 100,000; past this many the versions are not told apart by environment.
+_MAX_SOLVE_WORK = 2_000_000
+
+
+class _TooMuchWork(Exception):
+    pass
+
+
+def _explicit_sources(entry: list[_Edge], asked: dict[NormalizedName, list[_Edge]]) -> dict[NormalizedName, str]:
+    """The sources the project's own edges that hold name for their packages."""
+    return {e.name: e.source for e in entry if e.source and any(e is held for held in asked.get(e.name, ()))}
+
+
+def _environment(platform: int, python: int) -> dict[str, str]:
+    """A whole PEP 508 environment (packaging fills any key left out with this machine's own)."""
+    sys_platform, system, os_name, machine = _PLATFORMS[platform]
+    version = _PYTHONS[python]
+    return {
+        "key": f"{platform}-{python}",
+        "sys_platform": sys_platform,
+        "platform_system": system,
+        "os_name": os_name,
+        "platform_machine": machine,
+        "platform_release": "",
+        "platform_version": "",
+        "implementation_name": "cpython",
+        "implementation_version": f"{version}.0",
+        "platform_python_implementation": "CPython",
+        "python_version": version,
+        "python_full_version": f"{version}.0",
+        "extra": "",
+    }
+
+
+def _span_marker(taken: set[tuple[int, int]]) -> bool | Marker:
+    """A marker that holds in the environments ``taken`` (platform, Python positions) among all of
+    _PLATFORMS x _PYTHONS: True for all, False for none."""
+    everywhere = {(p, y) for p in range(len(_PLATFORMS)) for y in range(len(_PYTHONS))}
+    if taken == everywhere:
+        return True
+    if not taken:
+        return False
+    by_pythons: dict[frozenset[int], set[int]] = {}
+    for platform in range(len(_PLATFORMS)):
+        pythons = frozenset(y for p, y in taken if p == platform)
+        if pythons:
+            by_pythons.setdefault(pythons, set()).add(platform)
+    terms = []
+    for pythons, platforms in sorted(by_pythons.items(), key=lambda item: sorted(item[1])):
+        parts = [part for part in (_platforms_marker(platforms), _pythons_marker(pythons)) if part]
+        terms.append(" and ".join(f"({part})" for part in parts))
+    return conjoin(Marker(" or ".join(f"({term})" for term in terms)))
+
+
+def _platforms_marker(platforms: set[int]) -> str:
+    """The platforms as a marker ("" for all): those named, or all but those left out, whichever is shorter."""
+    left_out = set(range(len(_PLATFORMS))) - platforms
+    if not left_out:
+        return ""
+    named, excluded = _by_system(platforms), _by_system(left_out)
+    if len(excluded) < len(named):
+        return " and ".join(
+            f'sys_platform != "{system}"'
+            if machine is None
+            else f'(sys_platform != "{system}" or platform_machine != "{machine}")'
+            for system, machine in excluded
+        )
+    return " or ".join(
+        f'sys_platform == "{system}"'
+        if machine is None
+        else f'sys_platform == "{system}" and platform_machine == "{machine}"'
+        for system, machine in named
+    )
+
+
+def _by_system(platforms: set[int]) -> list[tuple[str, str | None]]:
+    """The platforms as (sys_platform, machine), the machine None where all of that system's are there."""
+    found: list[tuple[str, str | None]] = []
+    for system in dict.fromkeys(p[0] for p in _PLATFORMS):
+        own = [i for i, p in enumerate(_PLATFORMS) if p[0] == system]
+        there = [i for i in own if i in platforms]
+        if there and len(there) == len(own):
+            found.append((system, None))
+        else:
+            found += [(system, _PLATFORMS[i][3]) for i in there]
+    return found
+
+
+def _pythons_marker(pythons: frozenset[int]) -> str:
+    """Python minors (positions in _PYTHONS) as python_version ranges ("" for all); the oldest and
+    newest stand for those before and after them too."""
+    if len(pythons) == len(_PYTHONS):
+        return ""
+    runs: list[list[int]] = []
+    for position in sorted(pythons):
+        if runs and runs[-1][-1] == position - 1:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    ranges = []
+    for run in runs:
+        bounds = [f'python_version >= "{_PYTHONS[run[0]]}"'] if run[0] > 0 else []
+        bounds += [f'python_version < "{_PYTHONS[run[-1] + 1]}"'] if run[-1] < len(_PYTHONS) - 1 else []
+        ranges.append(" and ".join(bounds))
+    return " or ".join(f"({r})" for r in ranges) if len(ranges) > 1 else ranges[0]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _satisfies(version: str, constraint: str | None) -> bool:
     """Whether a locked version meets a constraint in Poetry's syntax (">=1.10", "2.3.1", "^2.2",
     "~2.2.2", "*"); one that cannot be read is taken as met."""
@@ -448,8 +721,8 @@ def _single(part: str) -> str:
         op = {None: "==", "=": "==", "<>": "!="}.get(match["op"], match["op"])
         wildcard = ".*" if match["wildcard"] and op in ("==", "!=") else ""
         # PEP 440 has local versions (+cu121) only in == and !=: an ordered bound takes the public one.
-        version = match["version"] if op in ("==", "!=") and not wildcard else Version(match["version"]).public
-        return f"{op}{version}{wildcard}"
+        written = match["version"] if op in ("==", "!=") and not wildcard else Version(match["version"]).public
+        return f"{op}{written}{wildcard}"
     raise ValueError(part)
 
 
