@@ -335,3 +335,11 @@ def test_past_the_work_bound_versions_are_taken_as_the_edges_find_them(monkeypat
     monkeypatch.setattr("envdoctor.requirements.poetrylock._MAX_SOLVE_WORK", 10)
     found = lock(DOCLING)
     assert {"torch==2.2.2", "torch==2.6.0"} <= {r.text for r in found}
+
+
+def test_the_python_finding_names_poetrys_own_field_and_command(capsys: pytest.CaptureFixture[str]) -> None:
+    # A poetry.lock's range is [metadata] python-versions, and it is poetry install that refuses.
+    lock = Path(__file__).parent / "fixtures" / "poetry" / "private-gpt" / "poetry.lock"
+    main(["audit", str(lock), "--os", "linux", "--arch", "x86_64", "--python", "3.10"])
+    out = capsys.readouterr().out
+    assert "([metadata] python-versions)" in out and "poetry install refuses" in out

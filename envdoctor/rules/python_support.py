@@ -27,10 +27,16 @@ def _project_python(ctx: AuditContext) -> Iterator[Finding]:
         if specifier.contains(python, prereleases=True):
             continue
         where = f"the image {ctx.facts.image}" if ctx.facts.image else "the host"
+        kinds = {item.kind for item in ctx.requirements.inputs if item.path == location.path}
+        said, who = (
+            ("[metadata] python-versions", "poetry install refuses")
+            if "poetrylock" in kinds
+            else ("requires-python", "pip and uv refuse")
+        )
         yield ctx.finding(
             CODE,
-            f"the project requires Python {specifier} (requires-python), and {where} has Python {python}: pip and "
-            "uv refuse to install it there",
+            f"the project requires Python {specifier} ({said}), and {where} has Python {python}: {who} to install it "
+            "there",
             location=location,
             fix=f"install it on a Python that {specifier} admits",
         )
