@@ -203,7 +203,6 @@ CASES = [
         HOST_CPU_PY311,
         ("ED203:error",),
         words={"ED203": ("a2a-sdk", "6.31.1")},
-        bug="protobuf-gencode: no rule or rows for generated code newer than the protobuf runtime (VersionError)",
     ),
     row("protobuf-gencode/a2a-sdk-0.2.7-protobuf-6", "a2a-sdk==0.2.7\nprotobuf==6.31.1", HOST_CPU_PY311, absent=OK),
     # ============================================================================================

@@ -69,6 +69,7 @@ CONFLICT_KINDS = (
     "nccl-pin-clash",
     "keras3",
     "undeclared-floor",
+    "protobuf-gencode",
 )
 
 
