@@ -16,8 +16,9 @@ import pytest
 from envdoctor.cli import main
 from envdoctor.errors import InputError
 from envdoctor.image import record_wheels, writer
-from envdoctor.image.plan import ImageRefused, LockedDistribution, parse_lock, plan_builder, plan_image, split_lock
+from envdoctor.image.plan import ImageRefused, plan_builder, plan_image, split_lock
 from envdoctor.image.sources import CUDA, NATIVE, PURE, SourceBuild, SourceProblem, inspect_sdist
+from envdoctor.lock.model import LockedPackage, read_requirements_lock
 
 ROOT = Path(__file__).parent.parent
 IMAGES = ROOT / "images"
@@ -151,7 +152,7 @@ def test_contradictions_are_refused(
 )
 def test_hostile_lockfile_lines_are_refused(line: str) -> None:
     with pytest.raises(InputError):
-        parse_lock(line + "\n", "requirements.lock")
+        read_requirements_lock(line + "\n", "requirements.lock")
 
 
 @pytest.mark.parametrize(
@@ -226,7 +227,7 @@ def test_an_sdist_that_does_not_match_its_locked_hash_is_refused(
 def test_a_vcs_requirement_in_the_lock_is_a_clear_error() -> None:
     line = "mylib @ git+https://github.com/example/mylib@0123456789abcdef0123456789abcdef01234567\n"
     with pytest.raises(InputError, match="mylib is locked from a URL or VCS checkout"):
-        parse_lock(line, "requirements.lock")
+        read_requirements_lock(line, "requirements.lock")
 
 
 def _sdist(tmp_path: Path, files: dict[str, str], archive: str = "pkg-1.0.tar.gz") -> bytes:
@@ -274,7 +275,7 @@ def test_a_broken_sdist_is_refused(tmp_path: Path, data: bytes | None, message: 
 
 def test_cuda_code_is_compiled_on_a_devel_image_in_the_wheels_stage_only() -> None:
     (lock,) = (IMAGES / "onnxruntime-system-cudnn" / "lock").glob("requirements.*.txt")
-    distributions = parse_lock(lock.read_text(), str(lock))
+    distributions = read_requirements_lock(lock.read_text(), str(lock))
     plan = plan_image(distributions, "3.11")
     build = SourceBuild("flash-attn", "2.7.4", "flash_attn-2.7.4.tar.gz", ("setuptools>=40.8.0",), CUDA)
     builder = plan_builder(plan, [build])
@@ -286,14 +287,14 @@ def test_cuda_code_is_compiled_on_a_devel_image_in_the_wheels_stage_only() -> No
 
 
 def test_cuda_code_without_a_cuda_lock_is_refused() -> None:
-    distributions = parse_lock(SMALL_LOCK.read_text(), str(SMALL_LOCK))
+    distributions = read_requirements_lock(SMALL_LOCK.read_text(), str(SMALL_LOCK))
     build = SourceBuild("flash-attn", "2.7.4", "flash_attn-2.7.4.tar.gz", (), CUDA)
     with pytest.raises(ImageRefused, match="no CUDA build to compile against"):
         plan_builder(plan_image(distributions, "3.11"), [build])
 
 
 def test_native_code_on_a_slim_base_is_compiled_on_the_full_python_image() -> None:
-    distributions = parse_lock(SMALL_LOCK.read_text(), str(SMALL_LOCK))
+    distributions = read_requirements_lock(SMALL_LOCK.read_text(), str(SMALL_LOCK))
     build = SourceBuild("pkg", "1.0", "pkg-1.0.tar.gz", (), NATIVE)
     builder = plan_builder(plan_image(distributions, "3.11"), [build])
     assert builder.image.name == "python:3.11-bookworm" and builder.python_image is None
@@ -393,6 +394,6 @@ def test_the_icarus_stack_for_its_host_is_refused() -> None:
     pins = [line.split("==") for line in (ROOT / "examples/icarus/requirements.txt").read_text().splitlines()
             if line and not line.startswith("#")]  # fmt: skip
     relabelled = [(name, version.replace("+cu121", "+cu118")) for name, version in pins]
-    distributions = [LockedDistribution(name, version, ("sha256:" + "0" * 64,)) for name, version in relabelled]
+    distributions = [LockedPackage(name, version, ("sha256:" + "0" * 64,)) for name, version in relabelled]
     with pytest.raises(ImageRefused, match=r"need CUDA 11\.8, but tensorflow==2\.16\.1 \(without \[and-cuda\]\) load"):
         plan_image(distributions, "3.11")

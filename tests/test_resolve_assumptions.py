@@ -134,6 +134,22 @@ def test_resolution_carries_the_assumption(tmp_path: Path, local_index: Path) ->
 # --- through the command line ------------------------------------------------------------------
 
 
+# What the recording uv answers, as uv writes a pylock (the file names and hashes stand-ins).
+PINS = """lock-version = "1.0"
+created-by = "uv"
+
+[[packages]]
+name = "numpy"
+version = "2.1.3"
+wheels = [{ url = "https://x.example/numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.whl", hashes = { sha256 = "HASH" } }]
+
+[[packages]]
+name = "torch"
+version = "2.2.0"
+wheels = [{ url = "https://x.example/torch-2.2.0-cp312-cp312-manylinux1_x86_64.whl", hashes = { sha256 = "HASH" } }]
+""".replace("HASH", "a" * 64)
+
+
 @pytest.fixture
 def recording_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """uv as a script that records its arguments and answers with fixed pins: the local index
@@ -141,7 +157,7 @@ def recording_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script = tmp_path / "bin" / "uv"
     script.parent.mkdir()
     arguments = tmp_path / "uv-arguments"
-    script.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" >> {arguments}\nprintf 'torch==2.2.0\\nnumpy==2.1.3\\n'\n")
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" >> {arguments}\ncat > pylock.toml <<'EOF'\n{PINS}EOF\n")
     script.chmod(0o755)
     monkeypatch.setattr(uv, "uv_binary", lambda: str(script))
     return arguments

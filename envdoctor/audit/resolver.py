@@ -1,4 +1,6 @@
-"""``audit --resolve``: the versions uv would install for each host.
+"""``audit --resolve``: the versions uv would install for each host, asked of the lock's own
+resolver backend (``envdoctor.lock.backends``: the same timeout, index options and errors as
+``envdoctor lock``), with the inputs' indexes as they are given and nothing steered.
 
 Where the host does not give a fact the resolver needs, the audit resolves under a stated
 assumption rather than refusing (a lock never guesses: ``target_of`` alone stays strict): Linux
@@ -17,24 +19,17 @@ from typing import NamedTuple, TextIO
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from envdoctor.audit.result import Resolution
 from envdoctor.host.profile import HostProfile
+from envdoctor.lock.backends import LockRequest, backend
+from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import Requirement, RequirementSet
 from envdoctor.resolve.target import ASSUMED_PYTHONS, assumed_platform, target_of
-from envdoctor.resolve.uv import compile_requirements
 from envdoctor.safety import printable
 
 # A resolution that takes longer than this shows progress on stderr.
 PROGRESS_AFTER_S = 1.0
-
-
-def requirement_lines(requirements: RequirementSet) -> tuple[list[str], list[str]]:
-    """The set as requirement lines for a resolver: what is asked for, and the constraints."""
-    asked = [r.text for r in requirements.requirements if not r.constraint]
-    constraints = [r.text for r in requirements.requirements if r.constraint]
-    return list(dict.fromkeys(asked)), list(dict.fromkeys(constraints))
 
 
 class Progress(NamedTuple):
@@ -182,12 +177,11 @@ def resolve_for_host(
     """What uv installs for the host, under stated assumptions where the host does not say."""
     from envdoctor.rules.candidates import HostFacts
 
-    asked, constraints = requirement_lines(requirements)
     assumed = assumed_host(requirements, host)
     target = target_of(assumed.host, name)
     inputs = ", ".join(printable(item.path) for item in requirements.inputs) or "the requirements"
     described = HostFacts(target.python, target.os, target.arch, None).describe()
     with (progress or Progress(None)).step(f"Resolving {inputs} for host {printable(name)} ({described}) with uv"):
-        compiled = compile_requirements(asked, constraints, target, requirements.indexes)
-    pins: dict[NormalizedName, Version] = compiled.pins
-    return Resolution(pins, compiled.error, (assumed.statement,) if assumed.statement else ())
+        resolved = backend("uv").resolve(LockRequest(requirements, target, Steering(), as_given=True))
+    pins = resolved.lock.versions() if resolved.lock is not None else {}
+    return Resolution(pins, resolved.error, (assumed.statement,) if assumed.statement else ())

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,7 @@ from envdoctor.image.plan import (
     BuilderPlan,
     ImagePlan,
     ImageRefused,
-    LockedDistribution,
     devel_image,
-    parse_lock,
     plan_builder,
     plan_image,
     python_image,
@@ -36,6 +35,7 @@ from envdoctor.image.writer import (
     dockerfile,
     dockerignore,
 )
+from envdoctor.lock.model import Lock, LockedPackage, read_requirements_lock
 from envdoctor.safety import printable
 
 if TYPE_CHECKING:
@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tag and not _TAG.fullmatch(args.tag):
         raise UsageError(f"--tag {args.tag!r}: expected an image name like envdoctor/app:1")
     hosts = _hosts(args)
-    lock_path, lock_text, pylock = _lock(args, hosts)
-    distributions = parse_lock(lock_text, lock_path)
+    lock_path, lock_text, beside = _lock(args, hosts)
+    pylock = beside.pylock if beside is not None else None
+    distributions = read_requirements_lock(lock_text, lock_path)
     python = _python(args, lock_text, lock_path)
     refusal = _refusals(lock_path, hosts)
     if refusal:
@@ -96,7 +97,7 @@ def _refused(style: Style, lines: list[str]) -> int:
     return 1
 
 
-def _check_locked(builds: list[SourceBuild], distributions: list[LockedDistribution], lock_path: str) -> None:
+def _check_locked(builds: list[SourceBuild], distributions: Sequence[LockedPackage], lock_path: str) -> None:
     """Each package the pylock says to build is pinned, as that version, by the requirements lock
     (whose names and versions were checked): the two files were written together."""
     from packaging.version import Version
@@ -110,7 +111,7 @@ def _check_locked(builds: list[SourceBuild], distributions: list[LockedDistribut
 
 
 def _unmet_build_requirements(
-    builds: list[SourceBuild], distributions: list[LockedDistribution], python: str
+    builds: list[SourceBuild], distributions: Sequence[LockedPackage], python: str
 ) -> list[str]:
     """The wheels stage installs build requirements from the lock, hash-checked: each must be there."""
     locked = {dist.name: dist.version for dist in distributions}
@@ -126,7 +127,7 @@ def _unmet_build_requirements(
     return lines
 
 
-def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str, Pylock | None]:
+def _lock(args: argparse.Namespace, hosts: list[tuple[str, HostProfile]]) -> tuple[str, str, Lock | None]:
     """The lockfile to build from, and the pylock beside it: the one given, or one made now from
     the requirement files."""
     from envdoctor.lock.render import LOCK_MARK
@@ -193,7 +194,7 @@ def _refusals(lock_path: str, hosts: list[tuple[str, HostProfile]]) -> list[str]
 
 
 def _wheelhouse(
-    source: Path | None, out: Path, distributions: list[LockedDistribution], builder: BuilderPlan | None
+    source: Path | None, out: Path, distributions: Sequence[LockedPackage], builder: BuilderPlan | None
 ) -> tuple[bool, list[Path]]:
     """Whether the build installs from a wheelhouse, and the files to copy into out/wheelhouse
     (none when that is the wheelhouse given)."""
@@ -213,7 +214,7 @@ def _wheelhouse(
     return True, wheels + archives
 
 
-def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Path]) -> list[str]:
+def _not_in_wheelhouse(distributions: Sequence[LockedPackage], wheels: list[Path]) -> list[str]:
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     from packaging.version import Version
 
@@ -224,7 +225,7 @@ def _not_in_wheelhouse(distributions: list[LockedDistribution], wheels: list[Pat
         except InvalidWheelFilename:
             continue
         present.add((name, version))
-    # parse_lock has already normalised the locked names.
+    # read_requirements_lock has already normalised the locked names.
     return [
         f"{locked.name}=={locked.version}"
         for locked in distributions
@@ -263,12 +264,10 @@ def _size_report(plan: ImagePlan, pylock: Pylock | None) -> list[str]:
     return lines
 
 
-def _pylock_beside(lock_path: str) -> Pylock | None:
+def _pylock_beside(lock_path: str) -> Lock | None:
     """The pylock `envdoctor lock` wrote beside the requirements lock: it lists each file."""
     lock = Path(lock_path)
     path = lock.with_name(lock.name.replace("requirements.", "pylock.", 1).removesuffix(".txt") + ".toml")
     if path == lock or not path.is_file():
         return None
-    from envdoctor.requirements.pylock import load_pylock
-
-    return load_pylock(read_text_input(str(path)), str(path))
+    return Lock.read(read_text_input(str(path)), str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from envdoctor.lock.steering import SteeringError
 from envdoctor.report import OutputFormat
 from envdoctor.requirements import load_requirement_set, source_options
 from envdoctor.requirements.model import RequirementSet
-from envdoctor.safety import printable
+from envdoctor.safety import json_text, printable
 
 EXIT_OK, EXIT_STALE = 0, 1
 
@@ -52,24 +53,45 @@ def run(args: argparse.Namespace) -> int:
     try:
         plans = plan_locks(requirements, hosts, options)
     except SteeringError as exc:
-        print(f"{style('refused', 'red', 'bold')}: {printable(str(exc))}")
-        return EXIT_STALE
+        return _refused(args, AuditReport(tuple(hosts), requirements.inputs, ()), str(exc), style)
     if args.check:
         return _check(args, requirements, plans, options, style)
     try:
         written, failures = run_locks(requirements, plans, options)
     except SteeringError as exc:  # a torch the resolution brought that no build of PyPI's runs
-        print(f"{style('refused', 'red', 'bold')}: {printable(str(exc))}")
-        return EXIT_STALE
+        return _refused(args, AuditReport(tuple(hosts), requirements.inputs, ()), str(exc), style)
     if failures:
         findings = tuple(f for failure in failures for f in failure.findings)
         report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, findings)
+        said = f"no lockfile written: {len(failures)} target(s) could not be resolved"
+        if args.format == OutputFormat.JSON.value:
+            unresolved = [failure.plan.host_name for failure in failures]
+            sys.stdout.write(_json(report, style, {"written": [], "unresolved": unresolved}))
+            print(said, file=sys.stderr)
+            return EXIT_STALE
         sys.stdout.write(OutputFormat(args.format).render(report, style))
-        print(f"no lockfile written: {len(failures)} target(s) could not be resolved")
+        # SARIF on stdout is a document for a machine: the sentence is for the person reading stderr.
+        print(said, file=sys.stderr if args.format == OutputFormat.SARIF.value else sys.stdout)
         return EXIT_STALE
     for path in written:
         print(f"wrote {printable(str(path))}")
     return EXIT_OK
+
+
+def _refused(args: argparse.Namespace, report: AuditReport, why: str, style: Style) -> int:
+    """The knowledge base says no build works on a target: no lockfile, exit 1."""
+    if args.format == OutputFormat.JSON.value:
+        sys.stdout.write(_json(report, style, {"written": [], "refused": printable(why)}))
+    else:
+        print(f"{style('refused', 'red', 'bold')}: {printable(why)}")
+    return EXIT_STALE
+
+
+def _json(report: AuditReport, style: Style, outcome: dict[str, object]) -> str:
+    """The audit report's JSON (schema envdoctor.audit/1) with what the lock did added as ``lock``."""
+    document = json.loads(OutputFormat.JSON.render(report, style))
+    document["lock"] = outcome
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _check(
@@ -80,6 +102,10 @@ def _check(
         from envdoctor.lock.drift import drift
 
         problems = drift(requirements, plans, options)
+    if problems and args.format == OutputFormat.JSON.value:
+        report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, ())
+        sys.stdout.write(_json(report, style, {"stale": [printable(problem) for problem in problems]}))
+        return EXIT_STALE
     for problem in problems:
         print(f"{style('stale', 'yellow', 'bold')}: {printable(problem)}")
     if problems:

@@ -7,7 +7,7 @@ runtime wheels, or what the knowledge base says a package loads from the system.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from packaging.utils import canonicalize_name
@@ -17,23 +17,13 @@ from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.image.sources import CUDA, NATIVE, SourceBuild
 from envdoctor.kb import Row, builds, facts, load_topic
 from envdoctor.kb.check import major_minor
-from envdoctor.lock.render import LOCK_OPTIONS, option_line
-from envdoctor.safety import UnsafeValue, quote
+from envdoctor.lock.model import LockedPackage, lock_lines
 
-_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_VERSION = re.compile(r"^[A-Za-z0-9.+!_-]+$")
-_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 # An image reference as --base-image takes it: name[:tag]@sha256:digest, nothing else.
 IMAGE_REFERENCE = re.compile(
     r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@(?P<digest>sha256:[0-9a-f]{64})$"
 )
-
-
-class LockedDistribution(NamedTuple):
-    name: str
-    version: str
-    hashes: tuple[str, ...]
 
 
 class BaseImage(NamedTuple):
@@ -80,64 +70,11 @@ class ImageRefused(EnvdoctorError):
     """The lock and the target contradict each other; the image would not work."""
 
 
-def parse_lock(text: str, path: str) -> list[LockedDistribution]:
-    """The pinned distributions of a hash-pinned requirements lockfile, each checked, so that
-    nothing from the file reaches the Dockerfile unless it is a well-formed name or version."""
-    found = []
-    for number, line in _lock_lines(text):
-        if line.startswith("-"):
-            _check_option_line(line, path, number)
-            continue
-        if " @ " in line or line.startswith(("git+", "http://", "https://", "file:")):
-            raise InputError(
-                path,
-                f"{line.split(' @ ')[0][:80]} is locked from a URL or VCS checkout, which pip cannot install with "
-                "--require-hashes: lock a released version, or build its wheel and lock with --find-links",
-                number,
-            )
-        requirement, *options = line.split()
-        name, separator, version = requirement.partition("==")
-        if not separator or not _NAME.fullmatch(name) or not _VERSION.fullmatch(version):
-            raise InputError(path, f"not a pinned requirement: {quote(requirement, 80)}", number)
-        hashes = tuple(option.removeprefix("--hash=") for option in options if option.startswith("--hash="))
-        if not hashes or not all(_HASH.fullmatch(value) for value in hashes):
-            raise InputError(path, f"{name}: every requirement needs --hash=sha256:<hex>", number)
-        found.append(LockedDistribution(str(canonicalize_name(name)), version, hashes))
-    if not found:
-        raise InputError(path, "no pinned requirement in the lockfile")
-    return found
-
-
-def _check_option_line(line: str, path: str, number: int) -> None:
-    """Only the option lines `envdoctor lock` writes, each with one checked value: anything else
-    (-r, --trusted-host, a second option on the line) would be copied into the image's lock."""
-    words = line.split(" ")
-    if words == ["--no-index"]:
-        return
-    if len(words) == 2 and words[0] in LOCK_OPTIONS:
-        try:
-            option_line(words[0], words[1])
-            return
-        except UnsafeValue as exc:
-            raise InputError(path, str(exc), number) from None
-    raise InputError(
-        path, f"{quote(line)} is not an option line envdoctor writes ({', '.join(LOCK_OPTIONS)}, --no-index)", number
-    )
-
-
-def _lock_lines(text: str) -> Iterator[tuple[int, str]]:
-    """The lockfile's logical lines (continuations joined), numbered, without comments or blanks."""
-    for number, raw in enumerate(text.replace("\\\n", " ").splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            yield number, line
-
-
 def split_lock(text: str, source_names: Collection[str]) -> tuple[str, str]:
     """The lockfile cut in two: the packages installed as wheels, and those built from source.
     Option lines (the index) go to both; each part stays a valid hash-pinned requirements file."""
     wheels, sources = [], []
-    for _, line in _lock_lines(text):
+    for _, line in lock_lines(text):
         if line.startswith("-"):
             wheels.append(line)
             sources.append(line)
@@ -147,7 +84,7 @@ def split_lock(text: str, source_names: Collection[str]) -> tuple[str, str]:
     return "".join(line + "\n" for line in wheels), "".join(line + "\n" for line in sources)
 
 
-def lock_cuda(distributions: list[LockedDistribution]) -> tuple[str | None, str]:
+def lock_cuda(distributions: Sequence[LockedPackage]) -> tuple[str | None, str]:
     """The CUDA (major.minor) the lock's builds bring as wheels, and which pin says so: a build
     variant of the torch family first (its label names the minor), else NVIDIA's runtime wheel."""
     where = builds.Where("linux", None)
@@ -168,7 +105,7 @@ class SystemCuda(NamedTuple):
     cudnn_major: int | None
 
 
-def system_cuda_users(distributions: list[LockedDistribution]) -> list[SystemCuda]:
+def system_cuda_users(distributions: Sequence[LockedPackage]) -> list[SystemCuda]:
     """Packages of the lock that load CUDA from the system rather than from wheels (knowledge base)."""
     users = []
     brings_wheels = any(builds.is_cuda_runtime(d.name) for d in distributions)
@@ -254,7 +191,7 @@ def parse_reference(reference: str, what: str) -> BaseImage:
     return BaseImage(match.group("name"), match.group("tag") or "latest", match.group("digest"), None, "given")
 
 
-def plan_image(distributions: list[LockedDistribution], python: str, base_override: str | None = None) -> ImagePlan:
+def plan_image(distributions: Sequence[LockedPackage], python: str, base_override: str | None = None) -> ImagePlan:
     cuda, cuda_source = lock_cuda(distributions)
     users = system_cuda_users(distributions)
     reasons = []

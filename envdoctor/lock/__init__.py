@@ -19,15 +19,9 @@ from envdoctor.fsio import (
     write_output_set,
 )
 from envdoctor.host.profile import HostProfile
-from envdoctor.lock.backends import BACKENDS, LockRequest
-from envdoctor.lock.render import (
-    LockedPackage,
-    header,
-    parse_pylock,
-    pylock_file,
-    recorded_digest,
-    requirements_lock,
-)
+from envdoctor.lock.backends import LockRequest, backend
+from envdoctor.lock.model import LockedPackage
+from envdoctor.lock.render import header, recorded_digest, requirements_lock
 from envdoctor.lock.steering import PYTORCH_INDEX, Steering, steer, steer_resolved
 from envdoctor.requirements.model import RequirementSet
 from envdoctor.resolve.target import Target, target_of
@@ -127,7 +121,7 @@ def run_locks(
     requirements: RequirementSet, plans: list[LockPlan], options: LockOptions
 ) -> tuple[list[Path], list[LockFailure]]:
     """Resolve every target; write the lockfiles only if every target resolved."""
-    backend = BACKENDS[options.backend]()
+    resolver = backend(options.backend)
     written: list[tuple[Path, str]] = []
     failures: list[LockFailure] = []
     inputs = [recorded_input(item.path, options.output_dir) for item in requirements.inputs]
@@ -141,15 +135,19 @@ def run_locks(
             options.upgrade,
             _previous(previous),
         )
-        resolved = backend.resolve(request)
-        if resolved.error is not None:
-            failures.append(LockFailure(plan, _unsatisfiable(requirements, plan, resolved.error)))
+        resolved = resolver.resolve(request)
+        if resolved.lock is None:
+            failures.append(LockFailure(plan, _unsatisfiable(requirements, plan, resolved.error or "")))
             continue
-        packages = parse_pylock(resolved.pylock)
-        resolver = _resolver(options.backend)
+        packages = resolved.lock.packages
         steering = _after_resolution(requirements, plan, packages, options)
         head = header(
-            plan.digest, inputs, plan.description, steering, resolver=resolver, exclude_newer=options.exclude_newer
+            plan.digest,
+            inputs,
+            plan.description,
+            steering,
+            resolver=_resolver(options.backend),
+            exclude_newer=options.exclude_newer,
         )
         written.append(
             (
@@ -157,9 +155,8 @@ def run_locks(
                 requirements_lock(head, packages, requirements.indexes, steering),
             )
         )
-        locations = _local_locations(requirements, plan)
-        pylock = pylock_file(head, resolved.pylock, options.output_dir, locations)
-        written.append((plan.pylock_path(options.output_dir), pylock))
+        lock = resolved.lock.with_local_paths(options.output_dir, _local_locations(requirements, plan))
+        written.append((plan.pylock_path(options.output_dir), lock.with_header(head).text()))
     if failures:
         return [], failures
     # Every target's two files are one output set: a kill leaves all of them old or all new.
@@ -168,7 +165,7 @@ def run_locks(
 
 
 def _after_resolution(
-    requirements: RequirementSet, plan: LockPlan, packages: list[LockedPackage], options: LockOptions
+    requirements: RequirementSet, plan: LockPlan, packages: tuple[LockedPackage, ...], options: LockOptions
 ) -> Steering:
     """The steering as the header tells it: with what a torch no input names, and that the
     steering did not see coming, means for the target (the digest is the plan's: a lock that

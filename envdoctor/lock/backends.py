@@ -1,5 +1,6 @@
-"""Resolvers behind one interface: uv (the default) and pip-tools. Both answer with a PEP 751
-lock for one target, which the writers turn into envdoctor's lockfiles."""
+"""Resolvers behind one interface (``Backend``): uv (the default) and pip-tools. Both answer with
+the ``Lock`` of one target, which the lockfile writers, ``lock --check --resolve`` and
+``audit --resolve`` read; both run under the same timeout, index options and failure rules."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from envdoctor.errors import EnvdoctorError
-from envdoctor.lock.render import option_line
+from envdoctor.errors import EnvdoctorError, InputError
+from envdoctor.lock.model import Lock, option_line
 from envdoctor.lock.steering import Steering, TorchIndex
 from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
 from envdoctor.requirements.requirements_txt import parse_requirement_text
 from envdoctor.resolve import uv
 from envdoctor.resolve.target import Target
+from envdoctor.safety import snippet
 
-TIMEOUT_S = 600.0
 # A requirement written as a bare URL (no "name @"), which a project's dependencies cannot hold.
 _BARE_URL = ("http://", "https://", "file:", "git+", "hg+", "svn+", "bzr+")
 
@@ -34,23 +35,36 @@ class LockRequest(NamedTuple):
     previous_pylock: str | None = None
     # List the files of exactly these requirements, resolving nothing more.
     no_deps: bool = False
+    # The inputs' own indexes, a PyTorch index among them: the audit judges what they install
+    # (a lock takes the torch family's index from the steering alone).
+    as_given: bool = False
 
 
 class Resolved(NamedTuple):
-    pylock: str = ""
+    """A resolver's answer: the lock, or its explanation of why no set of versions fits."""
+
+    lock: Lock | None = None
     error: str | None = None
     resolver: str = ""
 
 
 class Backend(Protocol):
+    """A resolver: the lock of one target, or why none fits; raises ResolverFailed (exit 2) when
+    it gave no answer about the requirements (missing, killed, out of time, no index)."""
+
     name: str
 
     def resolve(self, request: LockRequest) -> Resolved: ...
 
 
+def backend(name: str) -> Backend:
+    """The resolver of this name (``uv`` or ``pip-tools``)."""
+    return BACKENDS[name]()
+
+
 def _resolve(argv: list[str], name: str, folder: Path, output: str) -> uv.Answer:
     """Run the resolver in ``folder``: the text of the file it wrote as ``output``, or why nothing fits."""
-    answer = uv.resolver_answer(argv, name, timeout=TIMEOUT_S, cwd=folder)
+    answer = uv.resolver_answer(argv, name, timeout=uv.TIMEOUT_S, cwd=folder)
     if answer.unsatisfiable is not None:
         return answer
     try:
@@ -143,7 +157,7 @@ class UvBackend:
                 inputs.append("requirements.in")
             argv = [uv.uv_binary(), "pip", "compile", *inputs, "--quiet", "--no-header", "--format", "pylock.toml"]
             argv += ["--python-version", request.target.python, "--python-platform", request.target.platform]
-            argv += _index_flags(request.requirements.indexes)
+            argv += _index_flags(request.requirements.indexes, request.as_given)
             if constraints:
                 (folder / "constraints.txt").write_text(uv.input_file(constraints, "constraint"), encoding="utf-8")
                 argv += ["--constraint", "constraints.txt"]
@@ -158,7 +172,19 @@ class UvBackend:
                 output.write_text(request.previous_pylock, encoding="utf-8")
             argv += ["--output-file", "pylock.toml"]
             answer = _mapped(request, lambda: _resolve(argv, "uv", folder, "pylock.toml"))
-            return Resolved(answer.output, answer.unsatisfiable, self.name)
+        if answer.unsatisfiable is not None:
+            return Resolved(error=answer.unsatisfiable, resolver=self.name)
+        return Resolved(_answer_lock(answer.output), None, self.name)
+
+
+def _answer_lock(text: str) -> Lock:
+    """The lock the resolver wrote, validated: one that does not validate is its failure, not the user's input."""
+    try:
+        return Lock.read(text, "pylock.toml")
+    except InputError as exc:
+        raise uv.ResolverFailed(
+            f"the resolver wrote a pylock.toml that does not validate: {snippet(str(exc), 120)}"
+        ) from None
 
 
 def _split(request: LockRequest) -> tuple[list[str], list[str], list[str]]:
@@ -208,15 +234,19 @@ def _project(named: list[str], request: LockRequest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _index_flags(indexes: IndexOptions) -> list[str]:
+def _extra_index_urls(indexes: IndexOptions, as_given: bool) -> list[str]:
+    """The extra indexes asked: a lock's torch family takes its index from the steering alone."""
+    return [url for url in indexes.extra_index_urls if as_given or "download.pytorch.org" not in url]
+
+
+def _index_flags(indexes: IndexOptions, as_given: bool = False) -> list[str]:
     flags: list[str] = []
     if indexes.no_index and indexes.find_links:
         return flags  # expressed as flat indexes in the project (see _project)
     if indexes.index_url:
         flags += ["--index-url", indexes.index_url]
-    for url in indexes.extra_index_urls:
-        if "download.pytorch.org" not in url:  # the torch family's index comes from the steering
-            flags += ["--extra-index-url", url]
+    for url in _extra_index_urls(indexes, as_given):
+        flags += ["--extra-index-url", url]
     for link in indexes.find_links:
         flags += ["--find-links", _absolute(link)]
     if indexes.no_index:
@@ -275,9 +305,7 @@ class PipToolsBackend:
 def _pip_index_lines(request: LockRequest) -> list[str]:
     indexes = request.requirements.indexes
     lines = [option_line("--index-url", indexes.index_url)] if indexes.index_url else []
-    lines += [
-        option_line("--extra-index-url", url) for url in indexes.extra_index_urls if "download.pytorch.org" not in url
-    ]
+    lines += [option_line("--extra-index-url", url) for url in _extra_index_urls(indexes, request.as_given)]
     lines += [option_line("--find-links", _absolute(link)) for link in indexes.find_links]
     if indexes.no_index:
         lines.append("--no-index")

@@ -1,42 +1,24 @@
-"""envdoctor's lockfiles: a hash-pinned requirements file and a PEP 751 pylock per target, both
-under one header that says what made them. Same inputs, same bytes: no times, no machine paths."""
+"""envdoctor's lockfiles: a hash-pinned requirements file and a PEP 751 pylock per target (the
+``Lock`` of ``envdoctor.lock.model``, written by its TOML writer), both under one header that says
+what made them. Same inputs, same bytes: no times, no machine paths."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from pathlib import Path, PurePosixPath
-from typing import NamedTuple
-from urllib.parse import unquote, urlparse
-
-from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+from collections.abc import Sequence
 
 from envdoctor import __version__
-from envdoctor.errors import EnvdoctorError, InputError
+from envdoctor.errors import EnvdoctorError
+from envdoctor.lock.model import HASH, NAME, VERSION, LockedPackage, option_line
 from envdoctor.lock.steering import Steering
 from envdoctor.requirements.model import IndexOptions
-from envdoctor.safety import UnsafeValue, matches, one_line, one_token, quote, snippet
-from envdoctor.structured import parse_toml
+from envdoctor.safety import matches, one_line
 
 PYPI = "https://pypi.org/simple"
 # The header's first words, by which envdoctor's own lockfiles are known.
 LOCK_MARK = "# Written by `envdoctor lock`"
 DIGEST_LINE = re.compile(r"^# inputs: (?P<digest>sha256:[0-9a-f]{64})", re.MULTILINE)
 _PYTHON_LINE = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILINE)
-_FILE_URL = re.compile(r'url = "(?P<url>file://[^"]+)"')
-# What a lockfile line may hold, in full: PEP 503 names, PEP 440 versions, sha256 digests.
-_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_VERSION = re.compile(r"[A-Za-z0-9.+!_-]{1,128}")
-_HASH = re.compile(r"sha256:[0-9a-f]{64}")
-# The options a requirements lockfile holds, each with one value (and --no-index alone).
-LOCK_OPTIONS = ("--index-url", "--extra-index-url", "--find-links")
-
-
-class LockedPackage(NamedTuple):
-    name: str
-    version: str
-    hashes: tuple[str, ...]
 
 
 def header(
@@ -66,30 +48,9 @@ def header(
     return [one_line(line, "a lockfile header line") for line in lines]
 
 
-def parse_pylock(text: str) -> list[LockedPackage]:
-    """The packages of a pylock the resolver wrote, validated, each with the sha256 of its files."""
-    try:
-        data = parse_toml(text, "pylock.toml")
-        Pylock.from_dict(data)
-    except (InputError, PylockValidationError, PylockUnsupportedVersionError) as exc:
-        raise EnvdoctorError(
-            f"the resolver wrote a pylock.toml that does not validate: {snippet(str(exc), 120)}"
-        ) from None
-    packages = []
-    for package in data.get("packages", []):
-        hashes = [
-            f"sha256:{wheel['hashes']['sha256']}"
-            for wheel in package.get("wheels", [])
-            if "sha256" in wheel.get("hashes", {})
-        ]
-        sdist = package.get("sdist")
-        if sdist and "sha256" in sdist.get("hashes", {}):
-            hashes.append(f"sha256:{sdist['hashes']['sha256']}")
-        packages.append(LockedPackage(package["name"], str(package["version"]), tuple(sorted(set(hashes)))))
-    return sorted(packages, key=lambda p: p.name)
-
-
-def requirements_lock(head: list[str], packages: list[LockedPackage], indexes: IndexOptions, steering: Steering) -> str:
+def requirements_lock(
+    head: list[str], packages: Sequence[LockedPackage], indexes: IndexOptions, steering: Steering
+) -> str:
     """The hash-pinned requirements file: every line is an option envdoctor writes, with one
     checked token, or a checked name==version with checked hashes; nothing else can get in."""
     lines = [*head, ""]
@@ -107,38 +68,12 @@ def requirements_lock(head: list[str], packages: list[LockedPackage], indexes: I
     for package in packages:
         if not package.hashes:
             raise EnvdoctorError(f"{package.name} {package.version}: the resolver gave no hash for any of its files")
-        name, version = matches(_NAME, package.name, "a package name"), matches(_VERSION, package.version, "a version")
+        name, version = matches(NAME, package.name, "a package name"), matches(VERSION, package.version, "a version")
         lines.append(f"{name}=={version} \\")
-        hashes = [matches(_HASH, digest, "a hash") for digest in package.hashes]
+        hashes = [matches(HASH, digest, "a hash") for digest in package.hashes]
         lines += [f"    --hash={digest} \\" for digest in hashes[:-1]]
         lines.append(f"    --hash={hashes[-1]}")
     return "\n".join(lines) + "\n"
-
-
-def option_line(option: str, value: str) -> str:
-    """``--option value``, the value one token that cannot be read as another option."""
-    token = one_token(value, f"{option} value")
-    if token.startswith("-"):
-        raise UnsafeValue(f"{option} value {quote(token)} would read as an option")
-    return f"{option} {token}"
-
-
-def pylock_file(head: list[str], pylock_text: str, lock_folder: Path, locations: list[str]) -> str:
-    """The resolver's pylock under envdoctor's header, with local files as paths: absolute where
-    their folder was given as an absolute path, else relative to the lockfile (PEP 751)."""
-
-    def path(match: re.Match[str]) -> str:
-        target = Path(unquote(urlparse(match.group("url")).path))
-        given_absolute = any(
-            Path(location).is_absolute() and target.is_relative_to(Path(location).resolve()) for location in locations
-        )
-        shown = target if given_absolute else Path(os.path.relpath(target, lock_folder.resolve()))
-        # A TOML basic string: JSON's escapes are TOML's, and a control character is refused.
-        return f"path = {json.dumps(one_line(str(PurePosixPath(shown)), 'a local file path'), ensure_ascii=False)}"
-
-    body = _FILE_URL.sub(path, pylock_text)
-    body = "\n".join(line for line in body.splitlines() if not line.startswith("#")).strip()
-    return "\n".join(head) + "\n" + body + "\n"
 
 
 def recorded_digest(text: str) -> str | None:

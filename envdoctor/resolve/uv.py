@@ -1,4 +1,5 @@
-"""The resolver as a subprocess: ``uv pip compile`` for one target, with a timeout.
+"""The resolver as a subprocess, with one timeout (``TIMEOUT_S``); the backends of
+``envdoctor.lock.backends`` build its command line.
 
 ``resolver_answer`` is the one place a resolver (uv, or pip-compile for the pip-tools backend) is
 run and its failure classified, for ``audit --resolve``, ``lock`` and ``lock --check --resolve``
@@ -10,25 +11,17 @@ from its index says nothing about them, and is a one-line error (exit 2).
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
-
 from envdoctor.errors import EnvdoctorError
-from envdoctor.requirements.model import IndexOptions
-from envdoctor.resolve.target import Target
 from envdoctor.safety import UnsafeValue, one_line, printable, quote, snippet
 
-TIMEOUT_S = 300.0
-_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
+# How long a resolution may take: a cold one of a large set with torch takes minutes.
+TIMEOUT_S = 600.0
 # What uv (hyper/reqwest) and pip say when an index or a file host cannot be reached.
 _NETWORK_ERRORS = (
     "Failed to fetch", "error sending request", "dns error", "tcp connect error", "Could not fetch URL",
@@ -57,15 +50,6 @@ class Answer(NamedTuple):
 
     output: str
     unsatisfiable: str | None
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """uv's answer: the pinned lines it wrote, or its explanation of why it could not."""
-
-    output: str = ""
-    error: str | None = None
-    pins: dict[NormalizedName, Version] = field(default_factory=dict)
 
 
 def uv_binary() -> str:
@@ -137,56 +121,3 @@ def input_file(lines: Sequence[str], what: str) -> str:
         if one_line(line, what).lstrip().startswith("-") and not line.startswith("-e "):
             raise UnsafeValue(f"{what} {quote(line)} reads as an option, not a requirement")
     return "\n".join(lines) + "\n"
-
-
-def index_arguments(index: IndexOptions) -> list[str]:
-    arguments: list[str] = []
-    if index.index_url:
-        arguments += ["--index-url", index.index_url]
-    for url in index.extra_index_urls:
-        arguments += ["--extra-index-url", url]
-    for link in index.find_links:
-        arguments += ["--find-links", link]
-    if index.no_index:
-        arguments.append("--no-index")
-    return arguments
-
-
-def compile_requirements(
-    requirements: list[str],
-    constraints: list[str],
-    target: Target,
-    index: IndexOptions,
-    *,
-    extra: list[str] | None = None,
-    timeout: float | None = None,
-) -> Compiled:
-    """Resolve ``requirements`` (requirement lines) for ``target`` (within ``timeout``, default TIMEOUT_S)."""
-    with tempfile.TemporaryDirectory(prefix="envdoctor-") as folder:
-        inputs = Path(folder) / "requirements.in"
-        inputs.write_text(input_file(requirements, "requirement"), encoding="utf-8")
-        argv = [
-            uv_binary(), "pip", "compile", str(inputs), "--quiet", "--no-header", "--no-annotate",
-            "--python-version", target.python, "--python-platform", target.platform,
-            *index_arguments(index), *(extra or []),
-        ]  # fmt: skip
-        if constraints:
-            constraint_file = Path(folder) / "constraints.txt"
-            constraint_file.write_text(input_file(constraints, "constraint"), encoding="utf-8")
-            argv += ["--constraint", str(constraint_file)]
-        answer = resolver_answer(argv, "uv", timeout=TIMEOUT_S if timeout is None else timeout)
-    if answer.unsatisfiable is not None:
-        return Compiled(error=answer.unsatisfiable)
-    return Compiled(output=answer.output, pins=parse_pins(answer.output))
-
-
-def parse_pins(text: str) -> dict[NormalizedName, Version]:
-    pins: dict[NormalizedName, Version] = {}
-    for line in text.splitlines():
-        match = _PIN.match(line.strip())
-        if match:
-            try:
-                pins[canonicalize_name(match.group("name"))] = Version(match.group("version"))
-            except ValueError:  # InvalidVersion, or a release number past Python's digit limit
-                continue
-    return pins
