@@ -6,14 +6,19 @@ Parsers are built here; each command's code is imported only when that command r
 
 from __future__ import annotations
 
-import argparse
+import functools
 import importlib
 import sys
-from collections.abc import Sequence
 
 from envdoctor import __version__
-from envdoctor.console import COLOR_CHOICES
 from envdoctor.errors import EnvdoctorError
+
+# typing.TYPE_CHECKING, without importing typing: ``envdoctor --version`` imports nothing it does
+# not print (argparse, typing and the console module are imported when a parser is built).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 # envdoctor.requirements.KINDS, written here so that the CLI starts without importing the readers
 # (tests/test_sources.py checks that the two agree).
@@ -28,11 +33,17 @@ EXIT_INTERNAL = 3
 REPORT_FORMATS = ("text", "json", "sarif", "markdown")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors on one line and exit code 2."""
+@functools.cache
+def _parser() -> type[argparse.ArgumentParser]:
+    """argparse's parser, with its usage errors on one line and exit code 2; defined on first use,
+    so that importing this module does not import argparse."""
+    import argparse
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+    return _Parser
 
 
 def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
@@ -63,7 +74,9 @@ def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    from envdoctor.console import COLOR_CHOICES
+
+    parser = _parser()(
         prog="envdoctor",
         description="An environment and dependency doctor for machine-learning Python projects.",
     )
@@ -74,13 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="colour the output (default: auto; NO_COLOR is respected)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_parser())
     for add in (_add_probe, _add_audit, _add_lock, _add_dockerfile, _add_explain, _add_kb):
         add(commands)
     return parser
 
 
-def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_probe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     probe = commands.add_parser(
         "probe",
         help="describe this host (driver, CUDA, GPUs, OS, libc, Python) or import another's",
@@ -117,7 +130,7 @@ def _add_source_options(parser: argparse.ArgumentParser, files_help: str) -> Non
     )
 
 
-def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser(
         "audit",
         help="say what will break on a host, why, and the exact fix",
@@ -145,11 +158,23 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     audit.add_argument("--ignore", action="append", metavar="CODE", help="a code or category to leave out; repeatable")
     audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically)")
     audit.add_argument("-q", "--quiet", action="store_true", help="show no progress on stderr")
+    fixing = audit.add_mutually_exclusive_group()
+    fixing.add_argument(
+        "--fix",
+        action="store_true",
+        help="write the fixes into the requirements files and pyproject.toml they came from, each only if the set "
+        "audits clean with it on every host; the report is then of the fixed files",
+    )
+    fixing.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the unified diff --fix would write and change nothing (exit 1 when there is a diff)",
+    )
     add_host_options(audit, several=True)
     audit.set_defaults(handler="envdoctor.commands.audit")
 
 
-def _add_lock(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_lock(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lock = commands.add_parser(
         "lock",
         help="hash-pinned lockfiles per target, steered by the knowledge base",
@@ -187,7 +212,7 @@ def _add_lock(commands: argparse._SubParsersAction[_Parser]) -> None:
     lock.set_defaults(handler="envdoctor.commands.lock")
 
 
-def _add_dockerfile(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_dockerfile(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dockerfile = commands.add_parser(
         "dockerfile",
         help="a slim, digest-pinned, hash-locked image for a locked environment",
@@ -210,19 +235,19 @@ def _add_dockerfile(commands: argparse._SubParsersAction[_Parser]) -> None:
     dockerfile.set_defaults(handler="envdoctor.commands.dockerfile")
 
 
-def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_explain(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explain = commands.add_parser("explain", help="what a finding code means and how to fix it")
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as ED101; none lists them all")
     explain.set_defaults(handler="envdoctor.commands.explain")
 
 
-def _add_kb(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_kb(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kb = commands.add_parser(
         "kb",
         help="show the knowledge base: topics, rows and the source of every fact",
         description="The compatibility facts envdoctor knows beyond package metadata, each with its source.",
     )
-    kb_commands = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True, parser_class=_Parser)
+    kb_commands = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True, parser_class=_parser())
     kb_list = kb_commands.add_parser("list", help="topics with row counts, newest date checked and newest release")
     kb_show = kb_commands.add_parser("show", help="rows of a topic, optionally those about KEY, with their sources")
     kb_show.add_argument("topic", metavar="TOPIC")

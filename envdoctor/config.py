@@ -9,11 +9,14 @@ except the ``[tool]`` table that must hold ours.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from envdoctor.errors import InputError
-from envdoctor.findings import Severity
 from envdoctor.safety import has_control, quote, snippet
+
+if TYPE_CHECKING:
+    # Imported where a fail-on is read: envdoctor.findings imports the requirement readers.
+    from envdoctor.findings import Severity
 
 _KEYS = frozenset({"ignore", "fail-on", "host", "target"})
 _SEVERITIES = ("error", "warning", "info")
@@ -52,6 +55,8 @@ def load_config(folder: Path) -> Config:
     if target is not None and (not isinstance(target, str) or not target or has_control(target) or " " in target):
         raise InputError(shown, "[tool.envdoctor] target must be a Dockerfile stage's name")
     base = path.parent
+    from envdoctor.findings import Severity
+
     return Config(
         ignore=frozenset(ignore),
         fail_on=Severity.parse(fail_on) if fail_on else None,

@@ -29,6 +29,19 @@ class Severity(enum.IntEnum):
         return cls[text.upper()]
 
 
+class Edit(NamedTuple):
+    """One change a fix makes to the file a requirement was read from, for ``audit --fix``: the
+    requirement written on ``line`` (as written) replaced by ``requirement``, or, where ``replaces``
+    is None (a package the set only pulls in), ``requirement`` added after ``line``; ``index_url``: the
+    package index the new requirement is served from, added where the file does not name it."""
+
+    path: str
+    line: int | None
+    replaces: str | None
+    requirement: str
+    index_url: str | None = None
+
+
 class Finding(NamedTuple):
     code: str
     category: str
@@ -40,6 +53,8 @@ class Finding(NamedTuple):
     references: tuple[str, ...] = ()
     # The host profile the finding is about, when an audit runs against several.
     host: str | None = None
+    # The fix as edits --fix can write (empty where the fix is advice, not a requirement to write).
+    edits: tuple[Edit, ...] = ()
 
     def sort_key(self) -> tuple[int, str, int, str, str]:
         """Errors first, then by file, line and code: the same findings always print the same way."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import re
@@ -57,6 +58,10 @@ def read_input_bytes(path: str, root: Path | None = None) -> bytes:
             f"resolves outside the project ({inside}): not read; run envdoctor from the project's top folder "
             "or inside its git work tree",
         )
+    overlaid = _OVERLAY.get()
+    edited = overlaid.get(os.path.realpath(path)) if overlaid else None
+    if edited is not None:
+        return edited
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(descriptor, "rb") as handle:
@@ -68,6 +73,21 @@ def read_input_bytes(path: str, root: Path | None = None) -> bytes:
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(_display(path), f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
     return data
+
+
+# Edited copies of input files that reads see instead of the files (audit --fix re-judges a fix
+# before it writes anything): real path -> bytes. Empty outside overlay().
+_OVERLAY: contextvars.ContextVar[Mapping[str, bytes] | None] = contextvars.ContextVar("envdoctor_overlay", default=None)
+
+
+@contextlib.contextmanager
+def overlay(texts: Mapping[str, str]) -> Iterator[None]:
+    """Inputs read from ``texts`` (path -> edited text) instead of their files, inside the block."""
+    token = _OVERLAY.set({os.path.realpath(path): text.encode("utf-8") for path, text in texts.items()})
+    try:
+        yield
+    finally:
+        _OVERLAY.reset(token)
 
 
 def is_inside(path: Path, folder: Path) -> bool:

@@ -5,6 +5,7 @@ nvidia/cuda image carries. Expectations are read from the knowledge rows named a
 from __future__ import annotations
 
 import pytest
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.kb import builds, facts
@@ -62,7 +63,7 @@ def test_runs_on(
     kernels: tuple[str, ...] | None, ptx: tuple[str, ...], minimum: str | None, capability: str, runs: bool | None
 ) -> None:
     build = builds.Build(
-        builds.canonicalize_name("pkg"), Version("1.0"), "test", cuda="12", kernels=kernels, ptx=ptx,
+        canonicalize_name("pkg"), Version("1.0"), "test", cuda="12", kernels=kernels, ptx=ptx,
         min_capability=minimum,
     )  # fmt: skip
     assert builds.runs_on(build, capability) is runs
@@ -72,12 +73,10 @@ def test_an_unrecorded_arch_list_rules_a_build_out_only_where_the_toolkit_says_s
     # gpu_architectures: CUDA 12.0 cannot target compute capability 12.0, 12.8 can; a cu12 wheel is
     # either. Only a PyTorch variant build (no PTX, torch.toml) is ruled out by its toolkit alone:
     # another package's build may carry PTX the driver compiles for the newer GPU.
-    major_only = builds.Build(builds.canonicalize_name("nvidia-cublas-cu12"), Version("12.8.4.1"), "name", cuda="12")
+    major_only = builds.Build(canonicalize_name("nvidia-cublas-cu12"), Version("12.8.4.1"), "name", cuda="12")
     assert builds.lacks_kernels(major_only, "12.0") is False
     assert builds.lacks_kernels(major_only._replace(cuda="12.0"), "12.0") is False
-    torch = builds.Build(
-        builds.canonicalize_name("torch"), Version("2.99.0+cu120"), "label", variant="cu120", cuda="12.0"
-    )
+    torch = builds.Build(canonicalize_name("torch"), Version("2.99.0+cu120"), "label", variant="cu120", cuda="12.0")
     assert builds.lacks_kernels(torch, "12.0") is True
     assert builds.lacks_kernels(torch._replace(cuda="12.8", variant="cu128"), "12.0") is False
 

@@ -36,6 +36,21 @@ def test_version() -> None:
     assert (result.returncode, result.stdout) == (0, f"envdoctor {__version__}\n")
 
 
+def test_version_is_answered_before_argparse_is_imported() -> None:
+    # Version checks run in every hook and CI job: the entry point answers them importing no parser.
+    probe = "import sys; from envdoctor.cli import main; main(['--version']); print(sorted(sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = result.stdout.splitlines()[-1]
+    assert result.stdout.startswith(f"envdoctor {__version__}\n")
+    assert "'argparse'" not in loaded and "'packaging" not in loaded and "'envdoctor.console'" not in loaded
+
+
+def test_the_config_module_does_not_import_the_requirement_readers() -> None:
+    probe = "import sys, envdoctor.config; print(sorted(m for m in sys.modules if m.startswith('envdoctor')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "envdoctor.requirements" not in result.stdout and "envdoctor.findings" not in result.stdout
+
+
 @pytest.mark.parametrize("command", [[], ["probe"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_cli(*command, "--help")

@@ -133,3 +133,30 @@ def test_sourced_minimums(package: str, version: str, minimum: str) -> None:
 def test_rows_answer_whether_a_gpu_is_covered(package: str, version: str, gpu: str, runs: bool) -> None:
     row = _row(package, version)
     assert kernels_run_on(gpu, list(row["sm"]), list(row["ptx"])) is runs
+
+
+def test_the_kernels_and_prebuilt_indexes_hold_every_row_of_a_scan() -> None:
+    # Built once by normalised name (issue 15: every package of a set scanned every row): the
+    # rows a package gets are exactly those a scan of the table finds, in the table's order.
+    from envdoctor.kb import facts
+
+    rows = load_topic("gpu_packages", "kernels")
+    for name in {row["package"] for row in rows}:
+        scanned = [row["source"] for row in rows if canonicalize_name(row["package"]) == canonicalize_name(name)]
+        assert [kernels.source for _, kernels in facts.kernels_ranges(name.upper())] == scanned
+    assert facts.kernels_ranges("no-such-package") == ()
+    prebuilt = load_topic("gpu_packages", "prebuilt")
+    for name in {row["package"] for row in prebuilt}:
+        scanned = [row["source"] for row in prebuilt if row["package"] == name]
+        assert [built.source for _, built in facts._prebuilt_rows(name)] == scanned
+
+
+def test_a_pin_reads_as_written_and_is_parsed_once() -> None:
+    from envdoctor.requirements.model import Form, Location, Requirement
+
+    pin = Requirement("numpy", Form.NAMED, Location("r.txt", 1), "numpy==1.0", SpecifierSet("==1.0"))
+    same = pin._replace(location=Location("r.txt", 2))
+    assert str(pin.pinned_version) == "1.0" and pin.pinned_version is same.pinned_version
+    assert pin._replace(specifier=SpecifierSet("==1.0.0")).pinned_version.__str__() == "1.0.0"
+    assert pin._replace(specifier=SpecifierSet("==1.*")).pinned_version is None
+    assert pin._replace(specifier=SpecifierSet(">=1,<2")).pinned_version is None

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from envdoctor.kb import facts
@@ -94,7 +94,7 @@ class Build(NamedTuple):
 def build_of(name: str, version: Version | None, where: Where) -> Build | None:
     """The build of ``name`` ``version`` installed ``where``; None when the base knows nothing
     of the package's builds. Without a version, only what the name says (a CUDA major) is known."""
-    package = canonicalize_name(name)
+    package = facts.normalized(name)
     if version is None:
         return _from_name(package, None)
     if package == "torch":
@@ -272,13 +272,13 @@ def _lowest_major(specifier: str) -> str:
 
 def is_cuda_library(name: str) -> bool:
     """Whether a package is one of NVIDIA's CUDA library wheels (nvidia-cublas-cu12, nvidia-cuda-runtime)."""
-    package = canonicalize_name(name)
+    package = facts.normalized(name)
     return package.startswith("nvidia-") and bool(_CUDA_MAJOR_IN_NAME.match(package) or _CUDA_VERSIONED.match(package))
 
 
 def is_cuda_runtime(name: str) -> bool:
     """Whether a package is NVIDIA's CUDA runtime wheel, whose version is the CUDA it brings."""
-    return _CUDA_RUNTIME.match(canonicalize_name(name)) is not None
+    return _CUDA_RUNTIME.match(facts.normalized(name)) is not None
 
 
 def _jax(package: NormalizedName, version: Version, where: Where) -> Build | None:
@@ -325,7 +325,7 @@ def is_variant_label(local: str | None) -> bool:
 def is_gpu_package(name: str) -> bool:
     """Whether the base knows the package as one with CUDA builds: a topic of its own, rows in
     gpu_packages or platforms, or a CUDA major in its name."""
-    package = canonicalize_name(name)
+    package = facts.normalized(name)
     return bool(
         package in _TOPIC_PACKAGES
         or _CUDA_MAJOR_IN_NAME.match(package)

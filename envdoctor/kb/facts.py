@@ -12,7 +12,7 @@ from typing import NamedTuple, Protocol
 
 from packaging.requirements import Requirement as Pep508Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.kb import Row, load_topic
@@ -31,6 +31,12 @@ class Indexes(Protocol):
     def find_links(self) -> tuple[str, ...]: ...
 
 
+@functools.cache
+def normalized(name: str) -> NormalizedName:
+    """``canonicalize_name``, remembered: the rules ask it of every package of a set many times."""
+    return canonicalize_name(name)
+
+
 MINOR_COMPAT_FIRST_MAJOR = 11  # minor version compatibility exists from CUDA 11 on (cuda.toml)
 
 
@@ -44,6 +50,11 @@ class DriverNeed(NamedTuple):
     # The driver the toolkit release itself requires (full feature set).
     full: str
     sources: tuple[str, ...]
+
+
+def _public(version: Version) -> Version:
+    """The release without its local label (2.1.0 of 2.1.0+cu121); the version itself when it has none."""
+    return version if version.local is None else Version(version.public)
 
 
 def _version(text: str) -> Version | None:
@@ -231,7 +242,7 @@ def index_serves(name: str, indexes: Indexes) -> frozenset[Version] | None:
 def variant_serves(name: str, variant: str) -> frozenset[Version] | None:
     """The releases of ``name`` the PyTorch index of ``variant`` has a build of (torch and its
     companions, by the release rows), or None for a package the rows do not cover."""
-    wanted = canonicalize_name(name)
+    wanted = normalized(name)
     served = set()
     for row in load_topic("torch", "release"):
         if variant not in row["variants"]:
@@ -260,7 +271,7 @@ def _by_range(topic: str, table: str, field: str) -> tuple[tuple[SpecifierSet, R
 def release_variants(name: str, version: Version) -> tuple[str, ...]:
     """The build variants the PyTorch index serves of this release of torch or a companion
     (cpu, cu121, ...); none for a package or release the release rows do not name."""
-    wanted = canonicalize_name(name)
+    wanted = normalized(name)
     if wanted not in ("torch", *TORCH_COMPANIONS):
         return ()
     return _variants_of(wanted).get(Version(version.public), ())
@@ -268,7 +279,7 @@ def release_variants(name: str, version: Version) -> tuple[str, ...]:
 
 def has_variant_builds(name: str, variant: str) -> bool:
     """Whether the PyTorch index serves ``variant`` builds of the package's releases."""
-    wanted = canonicalize_name(name)
+    wanted = normalized(name)
     return wanted in ("torch", *TORCH_COMPANIONS) and any(variant in v for v in _variants_of(wanted).values())
 
 
@@ -305,7 +316,7 @@ def torch_pypi_platform(os_name: str, version: Version) -> Row | None:
 def no_cuda_builds(name: str, os_name: str, version: Version) -> str | None:
     """The source that says no index serves a CUDA build of ``name`` ``version`` for ``os_name``
     (torch on macOS), or None where the base does not say so."""
-    if canonicalize_name(name) not in ("torch", *TORCH_COMPANIONS):
+    if normalized(name) not in ("torch", *TORCH_COMPANIONS):
         return None
     row = torch_pypi_platform(os_name, version)
     return str(row["source"]) if row is not None and row.get("cuda_builds") is False else None
@@ -411,7 +422,7 @@ def lockstep(name: str, version: Version) -> tuple[Lockstep, ...]:
     """The companions release ``version`` of ``name`` moves in lockstep with: torch's torchvision
     and torchaudio, jax's jaxlib and CUDA plugins, TensorFlow's TensorBoard, and the torch a GPU
     extension (xformers, vllm) was built against."""
-    wanted = canonicalize_name(name)
+    wanted = normalized(name)
     found: list[Lockstep] = []
     if wanted == "torch" and (release := torch_release(version)) is not None:
         stable = {row["companion"]: row for row in load_topic("torch", "stable_abi")
@@ -535,43 +546,45 @@ class Kernels(NamedTuple):
         return self.min_capability is not None
 
 
-@functools.cache
 def _kernels_rows(package: str) -> tuple[tuple[SpecifierSet, Kernels], ...]:
-    return tuple(
-        (
-            SpecifierSet(row["versions"]),
-            Kernels(
-                tuple(row["sm"]) if "sm" in row else None,
-                tuple(row.get("ptx", ())),
-                row.get("min_capability"),
-                row["source"],
-            ),
+    return _kernels_by_package().get(package, ())
+
+
+@functools.cache
+def _kernels_by_package() -> dict[str, tuple[tuple[SpecifierSet, Kernels], ...]]:
+    """The kernels rows by normalised package name, built once: every package of a set asks."""
+    found: dict[str, list[tuple[SpecifierSet, Kernels]]] = {}
+    for row in load_topic("gpu_packages", "kernels"):
+        kernels = Kernels(
+            tuple(row["sm"]) if "sm" in row else None,
+            tuple(row.get("ptx", ())),
+            row.get("min_capability"),
+            row["source"],
         )
-        for row in load_topic("gpu_packages", "kernels")
-        if canonicalize_name(row["package"]) == package
-    )
+        found.setdefault(canonicalize_name(row["package"]), []).append((SpecifierSet(row["versions"]), kernels))
+    return {package: tuple(rows) for package, rows in found.items()}
 
 
 def has_kernels_rows(name: str) -> bool:
-    return bool(_kernels_rows(canonicalize_name(name)))
+    return bool(_kernels_rows(normalized(name)))
 
 
 def kernels_ranges(name: str) -> tuple[tuple[SpecifierSet, Kernels], ...]:
     """Each release range of the package the kernels rows cover, with its kernels."""
-    return _kernels_rows(canonicalize_name(name))
+    return _kernels_rows(normalized(name))
 
 
 def package_kernels(name: str, version: Version) -> Kernels | None:
     """The kernels row covering this release of a GPU package (torch's are ``torch_arch``)."""
-    public = Version(version.public)
+    public = _public(version)
     return next(
-        (row for spec, row in _kernels_rows(canonicalize_name(name)) if spec.contains(public, prereleases=True)),
+        (row for spec, row in _kernels_rows(normalized(name)) if spec.contains(public, prereleases=True)),
         None,
     )
 
 
 def package_builds(name: str) -> tuple[Row, ...]:
-    return _builds_by_package().get(canonicalize_name(name), ())
+    return _builds_by_package().get(normalized(name), ())
 
 
 @functools.cache
@@ -591,11 +604,19 @@ class Platforms(NamedTuple):
 
 
 def platforms_of(name: str) -> Platforms | None:
-    wanted = canonicalize_name(name)
-    row = next((row for row in load_topic("platforms", "package") if row["name"] == wanted), None)
+    row = _platforms_by_name().get(normalized(name))
     if row is None:
         return None
     return Platforms(SpecifierSet(row["versions"]), tuple(row["platforms"]), row["source"])
+
+
+@functools.cache
+def _platforms_by_name() -> dict[str, Row]:
+    """The platforms rows by name (the first row of a name, as a scan finds it), built once."""
+    found: dict[str, Row] = {}
+    for row in load_topic("platforms", "package"):
+        found.setdefault(row["name"], row)
+    return found
 
 
 class NativeCode(NamedTuple):
@@ -619,7 +640,7 @@ def failing_source_build(name: str, version: Version, python: str) -> Row | None
 
 
 def _covering(table: str, name: str, version: Version) -> Row | None:
-    wanted, public = canonicalize_name(name), Version(version.public)
+    wanted, public = normalized(name), _public(version)
     return next(
         (
             row
@@ -647,27 +668,29 @@ class Prebuilt(NamedTuple):
 
 def prebuilt(name: str, version: Version) -> tuple[Prebuilt, ...]:
     """The prebuilt rows covering this release of ``name``; empty where it has none."""
-    public = Version(version.public)
-    return tuple(row for spec, row in _prebuilt_rows(canonicalize_name(name)) if spec.contains(public, True))
+    public = _public(version)
+    return tuple(row for spec, row in _prebuilt_rows(normalized(name)) if spec.contains(public, True))
+
+
+def _prebuilt_rows(package: str) -> tuple[tuple[SpecifierSet, Prebuilt], ...]:
+    return _prebuilt_by_package().get(package, ())
 
 
 @functools.cache
-def _prebuilt_rows(package: str) -> tuple[tuple[SpecifierSet, Prebuilt], ...]:
-    return tuple(
-        (
-            SpecifierSet(row["versions"]),
-            Prebuilt(
-                Pep508Requirement(row["against"]),
-                tuple(row["cuda_majors"]) if "cuda_majors" in row else None,
-                SpecifierSet(row["python"]) if "python" in row else None,
-                row.get("find_links"),
-                row.get("label"),
-                row["source"],
-            ),
+def _prebuilt_by_package() -> dict[str, tuple[tuple[SpecifierSet, Prebuilt], ...]]:
+    """The prebuilt rows by their package (as written), built once: every package of a set asks."""
+    found: dict[str, list[tuple[SpecifierSet, Prebuilt]]] = {}
+    for row in load_topic("gpu_packages", "prebuilt"):
+        built = Prebuilt(
+            Pep508Requirement(row["against"]),
+            tuple(row["cuda_majors"]) if "cuda_majors" in row else None,
+            SpecifierSet(row["python"]) if "python" in row else None,
+            row.get("find_links"),
+            row.get("label"),
+            row["source"],
         )
-        for row in load_topic("gpu_packages", "prebuilt")
-        if row["package"] == package
-    )
+        found.setdefault(row["package"], []).append((SpecifierSet(row["versions"]), built))
+    return {package: tuple(rows) for package, rows in found.items()}
 
 
 class Labelled(NamedTuple):

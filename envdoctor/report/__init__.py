@@ -7,10 +7,17 @@ the text goes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
+
+if TYPE_CHECKING:
+    from envdoctor.fix.plan import Outcome
+
+# A reporter: the report, the style, and what --fix did (None: --fix was not given).
+Renderer = Callable[[AuditReport, Style, "Sequence[Outcome] | None"], str]
 
 
 class OutputFormat(enum.Enum):
@@ -19,11 +26,11 @@ class OutputFormat(enum.Enum):
     SARIF = "sarif"
     MARKDOWN = "markdown"
 
-    def render(self, report: AuditReport, style: Style) -> str:
-        return _renderer(self)(report, style)
+    def render(self, report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = None) -> str:
+        return _renderer(self)(report, style, fixes)
 
 
-def _renderer(output_format: OutputFormat) -> Callable[[AuditReport, Style], str]:
+def _renderer(output_format: OutputFormat) -> Renderer:
     if output_format is OutputFormat.JSON:
         from envdoctor.report.json_report import render
     elif output_format is OutputFormat.SARIF:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
 from envdoctor.findings import Finding
 from envdoctor.safety import markdown, markdown_code
 
+if TYPE_CHECKING:
+    from envdoctor.fix.plan import Outcome
+
 _LABELS = {"error": "**error**", "warning": "**warning**", "info": "info"}
 
 
-def render(report: AuditReport, style: Style) -> str:
+def render(report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = None) -> str:
     counts = report.counts()
     lines = ["## envdoctor audit", ""]
     lines.append(", ".join(f"{n} {_LABELS[name]}" for name, n in counts.items()))
@@ -20,9 +26,13 @@ def render(report: AuditReport, style: Style) -> str:
         lines.append("")
     if not report.findings:
         lines.append("No findings.")
-        return "\n".join(lines) + "\n"
-    lines += ["| Severity | Code | Where | Finding | Fix |", "|---|---|---|---|---|"]
-    lines += [_row(finding) for finding in report.findings]
+    else:
+        lines += ["| Severity | Code | Where | Finding | Fix |", "|---|---|---|---|---|"]
+        lines += [_row(finding) for finding in report.findings]
+    if fixes:
+        from envdoctor.report.fixes import text_lines
+
+        lines += ["", "### Fixes", "", *(f"- {markdown(line)}" for line in text_lines(fixes))]
     return "\n".join(lines) + "\n"
 
 

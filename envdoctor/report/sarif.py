@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from envdoctor import __version__
@@ -17,6 +18,9 @@ from envdoctor.codes import catalogue
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
 from envdoctor.safety import json_text
+
+if TYPE_CHECKING:
+    from envdoctor.fix.plan import Outcome
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -64,7 +68,7 @@ def _result(finding: Finding, rule_index: dict[str, int], anchor: str | None) ->
     return result
 
 
-def render(report: AuditReport, style: Style) -> str:
+def render(report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = None) -> str:
     rules = _rules()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
     anchor = next((item.path for item in report.inputs if not item.path.startswith("<")), None)

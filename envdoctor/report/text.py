@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
 from envdoctor.safety import printable
 
+if TYPE_CHECKING:
+    from envdoctor.fix.plan import Outcome
+
 _COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def render(report: AuditReport, style: Style) -> str:
+def render(report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = None) -> str:
     lines: list[str] = []
     for severity in sorted(Severity, reverse=True):
         group = [f for f in report.findings if f.severity == severity]
         for finding in group:
             lines += _finding(finding, style, len(report.hosts) > 1)
+    if fixes:
+        from envdoctor.report.fixes import text_lines
+
+        lines += text_lines(fixes)
     counts = report.counts()
     summary = ", ".join(f"{n} {name}{'s' if n != 1 and name != 'info' else ''}" for name, n in counts.items())
     hosts = "; ".join(printable(name) for name, _ in report.hosts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from typing import NamedTuple
 
 from packaging.markers import Marker
@@ -67,13 +68,10 @@ class Requirement(NamedTuple):
     @property
     def pinned_version(self) -> Version | None:
         """The version an ``==`` pin names exactly (no wildcard), else None."""
-        specs = list(self.specifier)
-        if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
+        if len(self.specifier) != 1:
             return None
-        try:
-            return Version(specs[0].version)
-        except InvalidVersion:
-            return None
+        (spec,) = self.specifier
+        return _pinned(spec.operator, spec.version)
 
     def describe(self) -> str:
         """name==version as a user would write it, for messages."""
@@ -81,6 +79,18 @@ class Requirement(NamedTuple):
             return self.text
         described = f"{self.name}{self.specifier}" if self.specifier else str(self.name)
         return f"{described} (required by {self.required_by})" if self.required_by else described
+
+
+@functools.cache
+def _pinned(operator: str, version: str) -> Version | None:
+    """The version of one ``operator version`` specifier if it pins one exactly. Cached, as the
+    rules read every pin many times: by its text, so that ==1.0 stays 1.0, never 1.0.0."""
+    if operator not in ("==", "===") or version.endswith(".*"):
+        return None
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None
 
 
 class IndexOptions(NamedTuple):

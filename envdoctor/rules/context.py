@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from envdoctor.findings import Finding, Severity
+from envdoctor.findings import Edit, Finding, Severity
 from envdoctor.host.profile import HostProfile
+from envdoctor.kb.facts import normalized
 from envdoctor.requirements.model import Form, Location, Requirement, RequirementSet
 from envdoctor.rules.candidates import Candidates, HostFacts, Origin, candidates, pinned
 from envdoctor.rules.declared import Declared, Unmet
@@ -80,6 +81,7 @@ class AuditContext:
         """A requirement-style fix ("numpy<2", then ``why`` it) with what it moves among the set's
         pins, or the pins it still clashes with (see ``Declared.rejudged``)."""
         from envdoctor.requirements.conda_fix import speak
+        from envdoctor.rules import edits
 
         try:
             wanted = Pep508(fix)
@@ -92,7 +94,10 @@ class AuditContext:
             return f"{fix}{why} (but no release it admits has a wheel for {self.facts.describe()})"
         moved = f", with {' '.join(moves)} (the nearest release that allows it)" if moves else ""
         clash = f" (but {', '.join(clashes)} asks otherwise, and no release of it here allows it)" if clashes else ""
-        return f"{fix}{why}{moved}{clash}"
+        text = f"{fix}{why}{moved}{clash}"
+        if not clashes:  # what --fix writes: the fix and the pins it moves
+            edits.note(self, text, edits.pins_edits(self, [str(wanted), *moves]))
+        return text
 
     def wanted(self) -> list[Requirement]:
         """Named requirements (not constraints) that apply to this host, then the GPU packages
@@ -102,6 +107,23 @@ class AuditContext:
     @functools.cached_property
     def _direct(self) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements.named() if self.applies(r))
+
+    @functools.cached_property
+    def _first_direct(self) -> dict[NormalizedName | None, Requirement]:
+        """The set's first applying line of each package: looked up once per package, not scanned."""
+        found: dict[NormalizedName | None, Requirement] = {}
+        for requirement in self._direct:
+            found.setdefault(requirement.name, requirement)
+        return found
+
+    @functools.cached_property
+    def _first_direct_variant(self) -> dict[NormalizedName | None, Requirement]:
+        """The set's first applying line of each package whose own source fixes its build variant."""
+        found: dict[NormalizedName | None, Requirement] = {}
+        for requirement in self._direct:
+            if requirement.variant is not None:
+                found.setdefault(requirement.name, requirement)
+        return found
 
     @functools.cached_property
     def _by_name(self) -> dict[NormalizedName, Requirement]:
@@ -169,7 +191,7 @@ class AuditContext:
         from envdoctor.kb import builds
 
         # The set's own line, not find(): this is asked while what the set pulls in is worked out.
-        line = next((r for r in self._direct if r.name == canonicalize_name(name)), None)
+        line = self._first_direct.get(normalized(name))
         where = self.where_of(line)._replace(extras=extras) if line is not None else self.where(extras)
         build = builds.build_of(name, version, where)
         return build is None or build.from_pypi or (build.variant is None and not build.unknown)
@@ -196,6 +218,10 @@ class AuditContext:
 
     def index_variant(self) -> str | None:
         """The build variant of a PyTorch wheel index the requirement set uses, if any."""
+        return self._index_variant
+
+    @functools.cached_property
+    def _index_variant(self) -> str | None:
         from envdoctor.kb import facts
 
         urls = [self.requirements.indexes.index_url or "", *self.requirements.indexes.extra_index_urls]
@@ -222,7 +248,7 @@ class AuditContext:
         return tuple(pulled.values())
 
     def find(self, name: str) -> Requirement | None:
-        return self._by_name.get(canonicalize_name(name))
+        return self._by_name.get(normalized(name))
 
     def _candidates_for(self, name: NormalizedName, specifier: SpecifierSet) -> Candidates:
         from envdoctor.kb import facts
@@ -237,7 +263,7 @@ class AuditContext:
             public = frozenset(Version(v.public) for v in forked)
             allowed = public if allowed is None else allowed & public
         # The set's own lines, not find(): this is asked while what the set pulls in is worked out.
-        own = next((r for r in self._direct if r.name == name and r.variant is not None), None)
+        own = self._first_direct_variant.get(name)
         if own is not None and own.variant is not None:
             # The line's own source (a uv index) serves only the releases it has a build of; where
             # the base knows none (conda's cu111 of torch 1.9), nothing is narrowed.
@@ -322,7 +348,7 @@ class AuditContext:
         """What a requirement of ``name`` can become on this host (see ``rules/candidates.py``).
         ``moving``: packages whose requirements on it do not count, since a fix moves them with it
         (torchvision, which pins its torch, moves with torch)."""
-        wanted = canonicalize_name(name)
+        wanted = normalized(name)
         key = (wanted, frozenset(moving))
         cached = self._candidate_cache.get(key)
         if cached is None:
@@ -343,6 +369,11 @@ class AuditContext:
         return {}
 
     @functools.cached_property
+    def fix_edits(self) -> dict[str, tuple[Edit, ...]]:
+        """The edits of each fix text computed here (envdoctor/rules/edits.py), for findings to carry."""
+        return {}
+
+    @functools.cached_property
     def _candidate_cache(self) -> dict[tuple[NormalizedName, frozenset[str]], Candidates]:
         return {}
 
@@ -353,7 +384,7 @@ class AuditContext:
 
     def exact_version(self, name: str) -> Version | None:
         """The version installed if it is known exactly (a pin or the resolver's pick), else None."""
-        found = self._exact.get(canonicalize_name(name))
+        found = self._exact.get(normalized(name))
         return found[0] if found else None
 
     def subject(self, name: str, version: Version | None = None) -> str:
@@ -363,7 +394,7 @@ class AuditContext:
         version = version or found.newest
         requirement = self.find(name)
         if found.exact or requirement is None:
-            return f"{canonicalize_name(name)} {version}"
+            return f"{normalized(name)} {version}"
         where = self.facts.describe()
         return f"{requirement.describe()} on {where} resolves today to {version}"
 
@@ -407,4 +438,10 @@ class AuditContext:
             fix=fix,
             references=tuple(dict.fromkeys(references)),
             host=self.host_name,
+            edits=self._edits_of(fix),
         )
+
+    def _edits_of(self, fix: str | None) -> tuple[Edit, ...]:
+        from envdoctor.rules.edits import offered
+
+        return offered(self, fix) if fix and self.fix_edits else ()

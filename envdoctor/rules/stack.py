@@ -17,6 +17,7 @@ from envdoctor.requirements.conda_fix import PIP, Dialect, conda_install, conda_
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import candidates, nearest
 from envdoctor.rules.context import AuditContext
+from envdoctor.rules.edits import runnable_edits
 
 
 class PackageBuild(NamedTuple):
@@ -241,7 +242,9 @@ def runnable(ctx: AuditContext, name: str, *, within_set: bool = True) -> Runnab
         moved_companions = _companions(name, version, build, companions)
         if moved_companions is None:
             continue  # the set names a companion the base cannot match to this release
-        return _spoken(ctx, _reconciled(ctx, Runnable(build, moved_companions), {name, *companions}), requirement)
+        offer = _spoken(ctx, _reconciled(ctx, Runnable(build, moved_companions), {name, *companions}), requirement)
+        runnable_edits(ctx, offer)  # what --fix writes for the fix text install() gives
+        return offer
     return None
 
 
@@ -406,7 +409,16 @@ def _runs_here(ctx: AuditContext, name: str, version: Version) -> bool:
 def gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
     """The build of every package of the set that needs a CUDA, in the set's order. A package
     pulled in by one whose own build the base knows (the nvidia-* wheels of tensorflow[and-cuda])
-    is judged through that build, not again on its own."""
+    is judged through that build, not again on its own. Worked out once per context: several
+    rules ask it, and it visits every package of the set."""
+    if ("gpu_builds",) not in ctx.memo:
+        ctx.memo[("gpu_builds",)] = tuple(_gpu_builds(ctx))
+    found = ctx.memo[("gpu_builds",)]
+    assert isinstance(found, tuple)
+    return list(found)
+
+
+def _gpu_builds(ctx: AuditContext) -> list[PackageBuild]:
     found: list[PackageBuild] = []
     known_lines = set()
     for requirement in ctx.wanted():
@@ -454,7 +466,12 @@ def _claim(build: PackageBuild) -> CudaClaim:
 def system_cuda_users(ctx: AuditContext) -> list[PackageBuild]:
     """Builds that load CUDA from the system (or a base image) rather than bringing it. TensorFlow
     beside NVIDIA's CUDA runtime wheel (a lock of tensorflow[and-cuda]) loads the wheels: not one."""
-    wheels = any(builds.is_cuda_runtime(r.name or "") and r.required_by is None for r in ctx.wanted())
+    if ("cuda_runtime_wheel",) not in ctx.memo:  # asked by two rules; it visits every package
+        wanted = ctx.wanted()
+        ctx.memo[("cuda_runtime_wheel",)] = any(
+            builds.is_cuda_runtime(r.name or "") and r.required_by is None for r in wanted
+        )
+    wheels = ctx.memo[("cuda_runtime_wheel",)]
     return [b for b in gpu_builds(ctx) if b.build.loads_system_cuda and not (b.build.gpu_optional and wheels)]
 
 

@@ -1,0 +1,232 @@
+"""``envdoctor audit --fix`` and ``--diff`` on real files (tests/fixtures/projects/, with their
+provenance) against the bundled host profiles: the diff is exact, --fix writes what --diff shows
+and the fixed files audit clean, a fix that does not hold (on one host, or on every host) is not
+applied, pyproject.toml keeps its comments and quoting, a fix that would write more than a
+requirement is refused (exit 2), and a second --fix changes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envdoctor.cli import main
+from envdoctor.findings import Edit
+from envdoctor.rules import edits as fix_edits
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "projects"
+V100 = str(FIXTURES / "hosts" / "v100-driver470.json")
+RTX5090 = str(FIXTURES / "hosts" / "rtx5090-driver570.json")
+CPU = str(FIXTURES / "hosts" / "laptop-cpu.json")
+WHISPER = FIXTURES / "whisper"
+
+WHISPER_DIFF = """\
+--- requirements.txt
++++ requirements.txt
+@@ -1,6 +1,7 @@
++--extra-index-url https://download.pytorch.org/whl/cu118
+ numba
+ numpy
+-torch
++torch==2.7.1+cu118
+ tqdm
+ more-itertools
+ tiktoken
+"""
+
+NUMPY_PYPROJECT = """\
+[project]
+name = "demo"
+version = "0.1.0"
+# Runtime dependencies: keep them sorted.
+dependencies = [
+    'numpy>=1.20',   # arrays
+    "torch==2.1.0",  # the model
+]
+
+[dependency-groups]
+dev = ["pytest"]
+"""
+
+
+@pytest.fixture
+def whisper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """whisper's requirements.txt and pyproject.toml, copied as they are, in the current folder."""
+    for name in ("requirements.txt", "pyproject.toml"):
+        shutil.copy(WHISPER / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["audit", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _codes(capsys: pytest.CaptureFixture[str], *argv: str) -> set[str]:
+    _code, out, _err = _run(capsys, *argv, "--format", "json")
+    return {finding["code"] for finding in json.loads(out)["findings"]}
+
+
+def test_diff_prints_the_torch_build_for_a_v100_and_changes_nothing(
+    whisper: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (whisper / "requirements.txt").read_text()
+    code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--diff")
+    assert (code, out) == (1, WHISPER_DIFF)
+    assert (whisper / "requirements.txt").read_text() == before
+
+
+def test_fix_writes_what_diff_shows_and_the_fixed_file_audits_clean(
+    whisper: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert {"ED101", "ED102"} <= _codes(capsys, "requirements.txt", "--host", V100)
+    code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--fix")
+    assert code == 0
+    assert "fixed requirements.txt:3 (ED101, ED102): torch -> torch==2.7.1+cu118" in out
+    text = (whisper / "requirements.txt").read_text()
+    assert text.splitlines()[:4] == [
+        "--extra-index-url https://download.pytorch.org/whl/cu118",
+        "numba",
+        "numpy",
+        "torch==2.7.1+cu118",
+    ]
+    # The marker line is untouched, as written.
+    assert (
+        text.splitlines()[-1]
+        == 'triton>=2.0.0;platform_machine=="x86_64" and sys_platform=="linux" or sys_platform=="linux2"'
+    )
+    assert not {"ED101", "ED102"} & _codes(capsys, "requirements.txt", "--host", V100)
+
+
+def test_a_second_fix_changes_nothing(whisper: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(capsys, "requirements.txt", "--host", V100, "--fix")
+    fixed = (whisper / "requirements.txt").read_bytes()
+    code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--fix")
+    assert code == 0 and "fixed" not in out
+    assert (whisper / "requirements.txt").read_bytes() == fixed
+    assert _run(capsys, "requirements.txt", "--host", V100, "--diff")[:2] == (0, "")
+
+
+def test_two_hosts_that_disagree_get_no_fix_and_are_named(whisper: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = (whisper / "requirements.txt").read_text()
+    code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--host", RTX5090, "--fix")
+    assert code == 1
+    assert (whisper / "requirements.txt").read_text() == before
+    # The V100's build has no kernels for the RTX 5090; the RTX 5090's needs a newer driver than the V100's.
+    assert f"whl/cu118): not applied: does not hold on {RTX5090} (ED102 remains)" in out
+    assert f"whl/cu128): not applied: does not hold on {V100} (ED101 remains)" in out
+
+
+def test_a_fix_that_does_not_rejudge_clean_is_not_applied(
+    whisper: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fix_edits.pins_edits
+
+    def stale(ctx: Any, pins: Any) -> tuple[Edit, ...]:
+        # A torch whose build this driver does not run either (the cu121 build of 2.1.0).
+        return tuple(e._replace(requirement="torch==2.1.0", index_url=None) for e in real(ctx, pins))
+
+    monkeypatch.setattr(fix_edits, "pins_edits", stale)
+    before = (whisper / "requirements.txt").read_text()
+    code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--fix")
+    assert code == 1
+    assert "torch -> torch==2.1.0: not applied: does not re-judge clean:" in out
+    assert (whisper / "requirements.txt").read_text() == before
+
+
+def test_numpy_fix_in_pyproject_keeps_comments_quoting_and_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("pyproject.toml").write_text(NUMPY_PYPROJECT)
+    code, out, _err = _run(capsys, "pyproject.toml", "--host", CPU, "--diff")
+    assert code == 1
+    assert "-    'numpy>=1.20',   # arrays\n+    'numpy>=1.20,<2',   # arrays\n" in out
+    code, out, _err = _run(capsys, "pyproject.toml", "--host", CPU, "--fix")
+    assert "fixed pyproject.toml:6 (ED203): numpy>=1.20 -> numpy>=1.20,<2" in out
+    assert Path("pyproject.toml").read_text() == NUMPY_PYPROJECT.replace("'numpy>=1.20'", "'numpy>=1.20,<2'")
+    assert "ED203" not in _codes(capsys, "pyproject.toml", "--host", CPU)
+
+
+def test_numpy_fix_in_requirements_moves_the_pin_that_asks_numpy_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("requirements.txt").write_text("opencv-python==4.12.0.88  # vision\ntorch==2.1.0\n")
+    _run(capsys, "requirements.txt", "--host", CPU, "--fix")
+    assert Path("requirements.txt").read_text() == "opencv-python==4.11.0.86  # vision\nnumpy<2\ntorch==2.1.0\n"
+    assert "ED203" not in _codes(capsys, "requirements.txt", "--host", CPU)
+
+
+def test_torch_fix_in_pyproject_that_needs_an_index_is_reported_not_applied(
+    whisper: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (whisper / "pyproject.toml").read_bytes()
+    code, out, _err = _run(capsys, "pyproject.toml", "--host", V100, "--fix")
+    assert code == 1
+    assert "not applied: it needs the index https://download.pytorch.org/whl/cu118" in out
+    assert (whisper / "pyproject.toml").read_bytes() == before
+
+
+def test_hash_pinned_line_is_not_rewritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = f"torch==2.1.0 \\\n    --hash=sha256:{'a' * 64}\n"
+    Path("requirements.txt").write_text(text)
+    code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--fix")
+    assert code == 1 and "is hash-pinned" in out
+    assert Path("requirements.txt").read_text() == text
+
+
+@pytest.mark.parametrize(
+    "requirement", ["torch==2.7.1+cu118; os_name == 'nt'", "torch==2.7.1+cu118\n--index-url https://evil.example"]
+)
+def test_a_fix_that_would_write_more_than_a_requirement_is_refused(
+    whisper: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, requirement: str
+) -> None:
+    real = fix_edits.pins_edits
+
+    def hostile(ctx: Any, pins: Any) -> tuple[Edit, ...]:
+        return tuple(e._replace(requirement=requirement) for e in real(ctx, pins))
+
+    monkeypatch.setattr(fix_edits, "pins_edits", hostile)
+    before = (whisper / "requirements.txt").read_text()
+    code, out, err = _run(capsys, "requirements.txt", "--host", V100, "--fix")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("envdoctor: error: requirements.txt:3")
+    assert (whisper / "requirements.txt").read_text() == before
+
+
+def test_json_carries_the_edits_and_with_fix_what_became_of_them(
+    whisper: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--format", "json")
+    edits = next(f["edits"] for f in json.loads(out)["findings"] if f["code"] == "ED101")
+    assert edits == [
+        {
+            "path": "requirements.txt",
+            "line": 3,
+            "replaces": "torch",
+            "requirement": "torch==2.7.1+cu118",
+            "index_url": "https://download.pytorch.org/whl/cu118",
+        }
+    ]
+    assert all("edits" not in f for f in json.loads(out)["findings"] if f["code"] == "ED401")
+    assert "fixes" not in json.loads(out)
+    _code, out, _err = _run(capsys, "requirements.txt", "--host", V100, "--format", "json", "--fix")
+    assert json.loads(out)["fixes"] == [{"applied": True, "codes": ["ED101", "ED102"], "edits": edits, "reason": None}]
+
+
+def test_a_dockerfile_fix_is_reported_not_applied(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(FIXTURES / "peft")
+    code, out, err = _run(capsys, "docker/peft-gpu/Dockerfile", "--host", V100, "--diff")
+    assert (code, out) == (0, "")
+    assert "not applied: a Dockerfile is not edited by --fix: edit its install line by hand" in err
