@@ -84,6 +84,15 @@ class Declared:
     _pinned_cache: dict[NormalizedName, SpecifierSet] = field(default_factory=dict, init=False, repr=False)
 
     @functools.cached_property
+    def _first_line(self) -> dict[NormalizedName, Requirement]:
+        """The set's first applying line of each package: a lookup, not a scan of every line."""
+        found: dict[NormalizedName, Requirement] = {}
+        for requirement in self.direct:
+            if requirement.name is not None:
+                found.setdefault(requirement.name, requirement)
+        return found
+
+    @functools.cached_property
     def pulls(self) -> tuple[Pull, ...]:
         """What the release of each package of the set that would be installed here declares, for
         every package the base knows the dependencies of, followed a few levels deep."""
@@ -182,7 +191,7 @@ class Declared:
         asks for that triton); all of them when none does (the clash is ED204's to report)."""
         if found.exact or len(found.versions) < 2:
             return found
-        requirement = next((r for r in self.direct if r.name == found.name), None)
+        requirement = self._first_line.get(found.name)
         rows = kb_releases.declared_requirements(found.name) if requirement is not None else ()
         if requirement is None or not rows:
             return found  # what the set pulls in is narrowed by what asks for it, not searched again
@@ -231,7 +240,8 @@ class Declared:
         base records it; empty when it records nothing): pandas 2.1.4 declares numpy<2."""
         wanted = canonicalize_name(other)
         # The set's own line for the package: this is asked while what the set pulls in is worked out.
-        extras = next((r.extras for r in self.direct if r.name == canonicalize_name(package)), frozenset())
+        line = self._first_line.get(canonicalize_name(package))
+        extras = line.extras if line is not None else frozenset()
         declared = SpecifierSet()
         for row in kb_releases.declared_by(package, version):
             if row.name != wanted or _for_other_extras(row.requires, extras):
