@@ -230,3 +230,19 @@ def test_a_dockerfile_fix_is_reported_not_applied(
     code, out, err = _run(capsys, "docker/peft-gpu/Dockerfile", "--host", V100, "--diff")
     assert (code, out) == (0, "")
     assert "not applied: a Dockerfile is not edited by --fix: edit its install line by hand" in err
+
+
+def test_a_fix_an_earlier_fix_already_made_moot_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # google-research/bert's requirements.txt (tests/fixtures/projects/bert) on a V100 with R470: the pin of
+    # tensorflow ends the range the NumPy 2 and protobuf 4 warnings were about, so their added lines are not
+    # written (they would constrain the pinned release for nothing).
+    project = Path(__file__).parent / "fixtures" / "projects"
+    shutil.copy(project / "bert" / "requirements.txt", tmp_path / "requirements.txt")
+    host = project / "hosts" / "v100-driver470.json"
+    main(["audit", str(tmp_path / "requirements.txt"), "--host", str(host), "--diff"])
+    captured = capsys.readouterr()
+    assert "+tensorflow==2.14.1" in captured.out
+    assert "+numpy" not in captured.out and "+protobuf" not in captured.out
+    assert "the fixes above already remove it" in captured.err

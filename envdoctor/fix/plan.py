@@ -66,6 +66,9 @@ def plan(report: AuditReport, requirements: RequirementSet, load: Load, audit: A
     outcomes: list[Outcome] = []
     for edits, findings in _units(report.findings):
         reason = _refused(edits, planner.inputs, requirements) or _conflict(edits, findings, accepted)
+        if reason is None and planner.gone(findings, accepted):
+            # An earlier fix took this finding away (a pin that ends the range it was about).
+            reason = "the fixes above already remove it"
         if reason is None:
             reason = planner.rejudged(edits, findings, accepted)
         outcome = Outcome(edits, findings, reason is None, reason)
@@ -92,6 +95,21 @@ class _Planner:
             name: {_key(f) for f in audit(requirements, [(name, host)]).findings} for name, host in report.hosts
         }
         self.originals: dict[str, str] = {}
+
+    def gone(self, findings: tuple[Finding, ...], accepted: list[Outcome]) -> bool:
+        """Whether the fixes already accepted leave none of ``findings`` on any host."""
+        if not accepted:
+            return False
+        try:
+            edited = self.edited([e for o in accepted for e in o.edits])
+        except NotWritable:
+            return False
+        lines = {path: found.lines for path, found in edited.items()}
+        targets = {_moved(_key(f), lines) for f in findings}
+        with fsio.overlay({path: found.text for path, found in edited.items()}):
+            fixed = self.load()
+            found = [f for name, host in self.report.hosts for f in self.audit(fixed, [(name, host)]).findings]
+        return not any(_key(f) in targets for f in found)
 
     def rejudged(self, edits: tuple[Edit, ...], findings: tuple[Finding, ...], accepted: list[Outcome]) -> str | None:
         """Why the fix, with those already applied, does not re-judge clean on every host, or None."""
@@ -169,13 +187,26 @@ def _conflict(edits: tuple[Edit, ...], findings: tuple[Finding, ...], accepted: 
     """Another fix already applied writes the same line otherwise: the hosts (or rules) disagree."""
     for edit in edits:
         for other in accepted:
-            clash = next((o for o in other.edits if (o.path, o.line) == (edit.path, edit.line) and o != edit), None)
+            # Two replacements of one line clash; a line added after it (replaces None) does not.
+            clash = next(
+                (
+                    o
+                    for o in other.edits
+                    if (o.path, o.line) == (edit.path, edit.line)
+                    and o.replaces is not None
+                    and edit.replaces is not None
+                    and o != edit
+                ),
+                None,
+            )
             if clash is None:
                 continue
-            hosts = [f"{f.host or 'every host'} asks {clash.requirement}" for f in other.findings[:1]] + [
-                f"{f.host or 'every host'} asks {edit.requirement}" for f in findings[:1]
-            ]
-            return f"the hosts disagree on {printable(edit.path)}:{edit.line}: {'; '.join(hosts)}"
+            where = f"{printable(edit.path)}:{edit.line}"
+            hosts = [f.host for f in (*other.findings[:1], *findings[:1]) if f.host]
+            if not hosts:
+                return f"another fix already writes {where} as {clash.requirement}, not {edit.requirement}"
+            asks = [f"{f.host} asks {e.requirement}" for f, e in ((other.findings[0], clash), (findings[0], edit))]
+            return f"the hosts disagree on {where}: {'; '.join(asks)}"
     return None
 
 
