@@ -29,7 +29,7 @@ from envdoctor.requirements.conda import (
     read_conda_specs,
 )
 from envdoctor.requirements.conda_fix import PIP, Dialect, conda_spec, dialect_of, speak, torch_selection
-from envdoctor.requirements.model import Form, Location
+from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, Location
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conda"
 HERE = Location("environment.yml", 7)
@@ -525,7 +525,11 @@ HOSTILE_LISTS = [
     ("# platform: linux-64\n=1.2=0\n", "names no conda package", 2),
     ("# platform: linux-64\nnumpy=1.2=py39_0\x1b]0;x\x07\n", "control character", 2),
     ("# packages in environment at /x:\nnumpy\n", "not a row of conda list", 2),
-    ("# platform: linux-64\n" + "numpy=1.0=py39_0\n" * 20_001, "lines: not a conda package list", None),
+    (
+        "# platform: linux-64\n" + "numpy=1.0=py39_0\n" * (2 * MAX_REQUIREMENTS + 1),
+        "lines: not a conda package list",
+        None,
+    ),
 ]
 
 

@@ -11,9 +11,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-# A real requirement set, a full ML freeze included, is hundreds of lines. Past this bound a file
-# is generated, and judging it would take minutes, so it is refused instead.
-MAX_REQUIREMENTS = 10_000
+# A real requirement set, a full ML freeze included, is hundreds of lines; generated monorepo sets
+# reach tens of thousands (issue 15 audits 100,000). Past this bound a file is hostile or a
+# mistake: it is refused, which keeps the time and memory of a read bounded (a few seconds,
+# well under a GiB).
+MAX_REQUIREMENTS = 200_000
 
 
 class Form(enum.Enum):

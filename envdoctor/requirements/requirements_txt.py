@@ -32,12 +32,13 @@ from typing import NamedTuple
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 
 from envdoctor.errors import InputError
 from envdoctor.fsio import project_root, read_text_input
 from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, IndexOptions, Input, Location, Requirement
-from envdoctor.requirements.versions import check_requirement
+from envdoctor.requirements.versions import check_requirement, check_specifier
 from envdoctor.safety import UnsafeValue, one_line, one_token, quote, snippet
 
 # pip's COMMENT_RE and ENV_VAR_RE (req_file.py).
@@ -56,6 +57,16 @@ _ARCHIVE = re.compile(
 _EXTRAS = re.compile(r"^(?P<path>.+)(?P<extras>\[[^\]]+\])$")  # pip's strip_extras
 _DIRECT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _SDIST_NAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._]*?)-\d")
+# A plain requirement: a name and, maybe, version specifiers, with nothing pip reads apart (no
+# whitespace, comment, option, ${VARIABLE}, continuation, marker, extras, URL or path). Most lines
+# of a large file are such; they are read without the general path (see _plain_requirement).
+_PLAIN = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    r"(?P<specifier>(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+(?:,(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+)*)?"
+)
+# Specifiers read so far: the same text always reads the same; bounded, as each entry is kept.
+_SPECIFIERS: dict[str, SpecifierSet | None] = {}
+_SPECIFIERS_KEPT = 4096
 # pip's STRONG_HASHES: --hash accepts no other algorithm.
 _HASHES = ("sha256", "sha384", "sha512")
 # Deeper than any real project nests its requirement files; a chain longer than this is a
@@ -253,7 +264,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     pending: list[str] = []
     start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        comment = _COMMENT.match(raw) is not None
+        comment = "#" in raw and _COMMENT.match(raw) is not None
         if raw.endswith("\\") and not comment:
             if not pending:
                 start = number
@@ -271,6 +282,11 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _parse_line(file: _File, number: int, line: str, collected: _Collected) -> None:
+    plain = _plain_requirement(file, number, line)
+    if plain is not None:
+        _check_count(file, number, collected)
+        collected.requirements.append(plain)
+        return
     ignore = _IGNORE.search(line)
     ignored = frozenset(code.strip() for code in ignore.group("codes").split(",")) if ignore else frozenset()
     written = _COMMENT.sub("", line).strip()
@@ -454,13 +470,49 @@ def _add_requirement(
     editable = bool(options.editables)
     if editable and text:
         raise InputError(file.path, f"unexpected {quote(text)} beside -e", number)
-    if len(collected.requirements) >= MAX_REQUIREMENTS:
-        raise InputError(file.path, f"more than {MAX_REQUIREMENTS:,} requirements: not judged", number)
+    _check_count(file, number, collected)
     location = Location(file.path, number)
     requirement = parse_requirement_text(text or options.editables[0], location, editable=editable)
     collected.requirements.append(
         requirement._replace(hashes=tuple(options.hashes), constraint=file.constraint, ignored=ignored)
     )
+
+
+def _check_count(file: _File, number: int, collected: _Collected) -> None:
+    if len(collected.requirements) >= MAX_REQUIREMENTS:
+        raise InputError(file.path, f"more than {MAX_REQUIREMENTS:,} requirements: not judged", number)
+
+
+def _plain_requirement(file: _File, number: int, line: str) -> Requirement | None:
+    """The requirement of a plain line (_PLAIN), as the general path reads it, or None for any other
+    line, or one whose specifier is not valid or sane (the general path says why). Such a line has
+    no comment, variable, option or marker; it is not a URL (no ":") or a path (no "/" or "\\";
+    an archive's name is left to the general path); so pip reads it as PEP 508, and so does
+    packaging, whose specifier for it is that of the same text after any name."""
+    text = line.strip()
+    plain = _PLAIN.fullmatch(text)
+    if plain is None or _ARCHIVE.search(text.lower()):
+        return None
+    specifier = _specifier(plain.group("specifier") or "")
+    if specifier is None:
+        return None
+    name = canonicalize_name(plain.group("name"))
+    location = Location(file.path, number)
+    return Requirement(name, Form.NAMED, location, text, specifier, constraint=file.constraint)
+
+
+def _specifier(text: str) -> SpecifierSet | None:
+    """packaging's SpecifierSet for a plain line's specifier ``text``, read once per text (a
+    SpecifierSet is never changed once read), or None where it is not valid or not sane."""
+    if text in _SPECIFIERS:
+        return _SPECIFIERS[text]
+    try:
+        specifier: SpecifierSet | None = check_specifier(Pep508(f"name{text}").specifier, "", None)
+    except (InvalidRequirement, InputError):
+        specifier = None
+    if len(_SPECIFIERS) < _SPECIFIERS_KEPT:
+        _SPECIFIERS[text] = specifier
+    return specifier
 
 
 def _include(
