@@ -30,7 +30,7 @@ EXIT_USAGE = 2
 # A bug in envdoctor: never 1, which CI reads as findings.
 EXIT_INTERNAL = 3
 # The reporters of envdoctor.report, named here so that building the parser imports none of them.
-REPORT_FORMATS = ("text", "json", "sarif", "markdown")
+REPORT_FORMATS = ("text", "json", "sarif", "markdown", "github")
 
 
 @functools.cache
@@ -59,14 +59,19 @@ def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> 
         )
     else:
         group.add_argument("--host", metavar="FILE", help="a saved host profile (envdoctor probe --format json)")
-    group.add_argument("--driver", metavar="VERSION", help="NVIDIA driver version, e.g. 535.104.05")
+    group.add_argument(
+        "--driver",
+        metavar="VERSION",
+        help="NVIDIA driver version, e.g. 535.104.05; without --cuda, the knowledge base says which CUDA it supports",
+    )
     group.add_argument("--cuda", metavar="VERSION", help="highest CUDA version the driver supports, e.g. 12.2")
     group.add_argument(
         "--gpu",
-        metavar="CC",
+        metavar="GPU",
         action="append",
-        help="a GPU's compute capability (8.6) or model name; repeat for each GPU",
+        help="a GPU's compute capability (8.6) or model name (A100, 'RTX 4090'); repeat for each GPU",
     )
+    group.add_argument("--no-gpu", action="store_true", help="the host has no usable NVIDIA driver (nor GPU)")
     group.add_argument("--os", help="linux, macos or windows")
     group.add_argument("--arch", help="x86_64, aarch64 or arm64")
     group.add_argument("--python", metavar="VERSION", help="Python version, e.g. 3.11")
@@ -81,16 +86,63 @@ def build_parser() -> argparse.ArgumentParser:
         description="An environment and dependency doctor for machine-learning Python projects.",
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
-    parser.add_argument(
-        "--color",
-        choices=COLOR_CHOICES,
-        default="auto",
-        help="colour the output (default: auto; NO_COLOR is respected)",
-    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_parser())
     for add in (_add_probe, _add_audit, _add_lock, _add_dockerfile, _add_explain, _add_kb):
         add(commands)
+    _add_global_options(parser, COLOR_CHOICES)
     return parser
+
+
+# The global options, as uv and ruff take them: before or after the command. A command's parser
+# gives them its own names (argparse would let its defaults overwrite what was given before the
+# command), and ``_merged_global_options`` folds the two together.
+_GLOBAL_OPTIONS = ("color", "quiet", "verbose")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, colors: tuple[str, ...], prefix: str = "") -> None:
+    """--color, -q and -v on ``parser`` and, named ``sub_*`` with no default, on every command under it."""
+    import argparse
+
+    unset = argparse.SUPPRESS if prefix else None
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--color",
+        dest=f"{prefix}color",
+        choices=colors,
+        default=unset or "auto",
+        help="colour the output (default: auto; NO_COLOR is respected)",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        dest=f"{prefix}quiet",
+        action="store_true",
+        default=unset or False,
+        help="show no progress on stderr",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest=f"{prefix}verbose",
+        action="count",
+        default=unset or 0,
+        help="show more on stderr: each command run (uv, pip-compile) and the sources each finding rests on",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                _add_global_options(command, colors, "sub_")
+
+
+def _merged_global_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The global options given before the command and after it, as one: after wins for --color, -v counts add."""
+    given = vars(args)
+    if "sub_color" in given:
+        args.color = given.pop("sub_color")
+    args.quiet = bool(args.quiet or given.pop("sub_quiet", False))
+    args.verbose = int(args.verbose) + int(given.pop("sub_verbose", 0))
+    if args.quiet and args.verbose:
+        parser.error("-q and -v cannot be used together")
 
 
 def _add_probe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -157,7 +209,6 @@ def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     audit.add_argument("--ignore", action="append", metavar="CODE", help="a code or category to leave out; repeatable")
     audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically)")
-    audit.add_argument("-q", "--quiet", action="store_true", help="show no progress on stderr")
     fixing = audit.add_mutually_exclusive_group()
     fixing.add_argument(
         "--fix",
@@ -238,6 +289,7 @@ def _add_dockerfile(commands: argparse._SubParsersAction[argparse.ArgumentParser
 def _add_explain(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explain = commands.add_parser("explain", help="what a finding code means and how to fix it")
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as ED101; none lists them all")
+    explain.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     explain.set_defaults(handler="envdoctor.commands.explain")
 
 
@@ -252,8 +304,10 @@ def _add_kb(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     kb_show = kb_commands.add_parser("show", help="rows of a topic, optionally those about KEY, with their sources")
     kb_show.add_argument("topic", metavar="TOPIC")
     kb_show.add_argument("key", metavar="KEY", nargs="?", help="a version, package, variant or model to look for")
-    kb_commands.add_parser("check", help="validate every row and the agreement between topics (exit 1 on problems)")
-    for sub in (kb_list, kb_show):
+    kb_check = kb_commands.add_parser(
+        "check", help="validate every row and the agreement between topics (exit 1 on problems)"
+    )
+    for sub in (kb_list, kb_show, kb_check):
         sub.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     kb.set_defaults(handler="envdoctor.commands.kb", format="text")
 
@@ -266,9 +320,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(arguments)
+    _merged_global_options(parser, args)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from envdoctor import console
+
+    # Progress and -v detail go to stderr; what a command prints on stdout is its output alone.
+    shown = console.Feedback(None if args.quiet else sys.stderr, _is_terminal(sys.stderr), args.verbose)
+    previous = console.set_feedback(shown)
     try:
         module = importlib.import_module(args.handler)
         code: int = module.run(args)
@@ -297,3 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        console.set_feedback(previous)
+
+
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):  # a closed stream
+        return False

@@ -45,6 +45,11 @@ def load_config(folder: Path) -> Config:
         names = ", ".join(snippet(name, 20) for name in sorted(unknown)[:5])
         raise InputError(shown, f"[tool.envdoctor]: unknown key(s) {names}")
     ignore = _strings(table.get("ignore", []), shown, "ignore must be a list of codes or categories")
+    for index, item in enumerate(ignore):
+        known = known_code(item)
+        if known is None:
+            raise InputError(shown, f"[tool.envdoctor] ignore: {quote(item)} {NOT_A_CODE}")
+        ignore[index] = known
     fail_on = table.get("fail-on")
     if fail_on is not None and (not isinstance(fail_on, str) or fail_on not in _SEVERITIES):
         raise InputError(shown, "[tool.envdoctor] fail-on must be error, warning or info")
@@ -63,6 +68,34 @@ def load_config(folder: Path) -> Config:
         hosts=tuple(str(base / host) if folder != Path() else host for host in hosts),
         target=target,
     )
+
+
+NOT_A_CODE = "is not a code (ED101) or category (driver-too-old): envdoctor explain lists them"
+
+
+def known_code(value: str) -> str | None:
+    """``value`` as the code (ED101, any case) or category (driver-too-old) it names; None if it names
+    neither: an ignore that matches nothing would silently ignore nothing, as ruff refuses one."""
+    from envdoctor.codes import catalogue  # imports the findings: only when an ignore is given
+
+    codes = catalogue()
+    if value.upper() in codes:
+        return value.upper()
+    categories = {doc.category for doc in codes.values()}
+    return value.lower() if value.lower() in categories else None
+
+
+def checked_ignore(values: list[str] | None, flag: str = "--ignore") -> frozenset[str]:
+    """The codes and categories given as ``flag``; a UsageError (exit 2) naming the first unknown one."""
+    from envdoctor.errors import UsageError
+
+    known = set()
+    for value in values or ():
+        code = known_code(value)
+        if code is None:
+            raise UsageError(f"{flag} {quote(value)} {NOT_A_CODE}")
+        known.add(code)
+    return frozenset(known)
 
 
 def _table(data: dict[str, Any], shown: str) -> dict[str, Any]:

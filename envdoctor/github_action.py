@@ -21,15 +21,15 @@ from envdoctor.audit.run import AuditOptions, exit_code, run_audit
 from envdoctor.config import load_config
 from envdoctor.console import Style
 from envdoctor.errors import EnvdoctorError, UsageError
-from envdoctor.findings import Finding, Severity
+from envdoctor.findings import Severity
 from envdoctor.fsio import atomic_write_text
 from envdoctor.host.profile import HostProfile
 from envdoctor.host.select import load_profile
 from envdoctor.report import OutputFormat
+from envdoctor.report.github import escape_data as _escape_data
+from envdoctor.report.github import escape_property as _escape_property
 from envdoctor.requirements import SourceOptions, load_requirement_set
 from envdoctor.safety import printable, printable_lines, snippet
-
-_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _words(name: str) -> list[str]:
@@ -49,26 +49,6 @@ def _expand(patterns: list[str], what: str) -> list[str]:
             raise UsageError(f"{what}: nothing matches {pattern!r}")
         found += matches
     return list(dict.fromkeys(found))
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def annotation(finding: Finding) -> str:
-    """A workflow command that shows the finding on the diff; every value escaped, so that nothing
-    in it ends the command or starts another."""
-    properties = [f"title={_escape_property(f'{finding.code} {finding.category}')}"]
-    if finding.location is not None:
-        properties.insert(0, f"file={_escape_property(printable(finding.location.path))}")
-        if finding.location.line:
-            properties.insert(1, f"line={finding.location.line}")
-    message = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
-    return f"::{_LEVELS[finding.severity]} {','.join(properties)}::{_escape_data(printable(message))}"
 
 
 def _print_inert(text: str) -> None:
@@ -111,8 +91,7 @@ def audit() -> int:
     plain = Style(enabled=False)
     atomic_write_text(sarif_path, OutputFormat.SARIF.render(report, plain))
     _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain))
-    for finding in report.findings:
-        print(annotation(finding))
+    sys.stdout.write(OutputFormat.GITHUB.render(report, plain))  # the annotations, as --format github prints them
     counts = report.counts()
     _append(
         "GITHUB_OUTPUT",

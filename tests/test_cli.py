@@ -113,11 +113,17 @@ def test_flags_override_and_only_given_facts_are_known(capsys: pytest.CaptureFix
     assert profile["os"] == "linux"
     assert profile["nvidia"] == {
         "driver": "470.86",
+        "cuda": "11.4",  # what the knowledge base says driver 470.86 supports: sourced as kb, below
         "gpus": [{"compute_capability": "6.1"}, {"compute_capability": "8.6"}],
     }
     for unknown in ("arch", "python", "libc", "container", "cuda_toolkit"):
         assert unknown not in profile, f"{unknown} must not be filled in from this machine"
-    assert profile["sources"] == {"nvidia.driver": "override", "nvidia.gpus": "override", "os": "override"}
+    assert profile["sources"] == {
+        "nvidia.cuda": "kb",
+        "nvidia.driver": "override",
+        "nvidia.gpus": "override",
+        "os": "override",
+    }
 
 
 def test_flags_override_an_imported_profile(capsys: pytest.CaptureFixture[str]) -> None:
@@ -233,3 +239,166 @@ def test_a_bug_is_exit_3_on_one_line_never_the_1_of_findings(
     monkeypatch.setenv("ENVDOCTOR_DEBUG", "1")
     with pytest.raises(KeyError):
         main(["audit", "requirements.txt"])
+
+
+# --- global options, before or after the command ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["probe", "--import", H200_TABLE],
+        ["explain", "ED101"],
+    ],
+)
+def test_color_is_taken_after_the_command_too(args: list[str]) -> None:
+    before = run_cli("--color", "always", *args)
+    after = run_cli(*args, "--color", "always")
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert "\x1b[" in after.stdout and after.stdout == before.stdout
+    assert "\x1b[" not in run_cli(*args, "--color", "never", env={"NO_COLOR": ""}).stdout
+
+
+def test_the_last_color_given_wins_and_a_bad_one_is_refused() -> None:
+    assert "\x1b[" not in run_cli("--color", "always", "probe", "--import", H200_TABLE, "--color", "never").stdout
+    result = run_cli("audit", "requirements.txt", "--color", "sometimes")
+    assert result.returncode == 2 and "invalid choice: 'sometimes'" in result.stderr
+    # A command's own command (kb list) takes them too.
+    assert run_cli("kb", "list", "--color", "never", "-q").stdout == run_cli("kb", "list").stdout
+
+
+def test_audit_takes_color_and_quiet_after_its_files(tmp_path: Path) -> None:
+    # Refused before: "unrecognized arguments: --color never".
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    files = str(tmp_path / "requirements.txt")
+    result = run_cli("audit", files, "--os", "linux", "--color", "never", "-q")
+    assert result.returncode == 0 and "0 errors" in result.stdout, result.stderr
+    assert run_cli("-q", "audit", files, "--os", "linux").stdout == result.stdout
+
+
+# --- host flags that say everything --------------------------------------------------------------
+
+
+def test_no_gpu_is_nvidia_null(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--no-gpu", "--os", "linux", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert profile["nvidia"] is None
+    assert profile["sources"] == {"nvidia": "override", "os": "override"}
+    assert profile["reasons"] == {"nvidia": "given as --no-gpu: no usable NVIDIA driver"}
+
+
+def test_no_gpu_replaces_the_driver_of_a_saved_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--import", EXAMPLE, "--no-gpu", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert profile["nvidia"] is None
+    assert not [key for key in profile["sources"] if key.startswith("nvidia.")]
+
+
+@pytest.mark.parametrize("flag", [["--driver", "535.104.05"], ["--cuda", "12.2"], ["--gpu", "8.6"]])
+def test_no_gpu_with_a_driver_fact_is_refused(flag: list[str]) -> None:
+    result = run_cli("probe", "--no-gpu", *flag)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"envdoctor: error: --no-gpu says the host has no usable NVIDIA driver: it cannot go with {flag[0]}\n"
+    )
+
+
+def test_no_gpu_in_an_audit_says_a_cuda_build_cannot_use_a_gpu(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("torch==2.2.0+cu121\n")
+    result = run_cli("audit", str(tmp_path / "requirements.txt"), "--no-gpu", "--os", "linux", "--format", "json")
+    report = json.loads(result.stdout)
+    assert "ED103" in [finding["code"] for finding in report["findings"]]
+
+
+def test_driver_alone_brings_the_cuda_it_supports_from_the_knowledge_base(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--driver", "470.82.01", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    # kb/data: CUDA 11.4.x's Linux driver floor is 470.82.01 (kb show cuda), so nvidia-smi shows 11.4.
+    assert profile["nvidia"] == {"driver": "470.82.01", "cuda": "11.4"}
+    assert profile["sources"] == {"nvidia.driver": "override", "nvidia.cuda": "kb"}
+    assert main(["probe", "--driver", "470.82.01"]) == 0
+    assert "cuda supported by the driver: 11.4 (kb)" in capsys.readouterr().out
+
+
+def test_cuda_given_wins_over_the_knowledge_base(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--driver", "470.82.01", "--cuda", "11.2", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert (profile["nvidia"]["cuda"], profile["sources"]["nvidia.cuda"]) == ("11.2", "override")
+
+
+def test_a_new_driver_replaces_the_cuda_of_the_old_one(capsys: pytest.CaptureFixture[str]) -> None:
+    # The pasted profile's CUDA 12.4 was its driver 550.90.07's: driver 470.82.01 supports 11.4.
+    assert main(["probe", "--import", EXAMPLE, "--driver", "470.82.01", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert (profile["nvidia"]["driver"], profile["nvidia"]["cuda"]) == ("470.82.01", "11.4")
+    assert profile["sources"]["nvidia.cuda"] == "kb"
+
+
+def test_a_driver_older_than_every_cuda_leaves_cuda_unknown_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "--import", EXAMPLE, "--driver", "300.10", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert "cuda" not in profile["nvidia"] and "nvidia.cuda" not in profile["sources"]
+    assert profile["reasons"]["nvidia.cuda"] == "the knowledge base knows no CUDA release that driver 300.10 supports"
+
+
+def test_a_gpu_model_name_records_its_capability_as_from_the_knowledge_base(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["probe", "--gpu", "A100", "--gpu", "8.6", "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert profile["nvidia"]["gpus"] == [{"name": "A100", "compute_capability": "8.0"}, {"compute_capability": "8.6"}]
+    assert profile["sources"] == {"nvidia.gpus": "override", "nvidia.gpus[0].compute_capability": "kb"}
+
+
+def test_every_command_that_takes_a_host_takes_a_gpu_model_and_no_gpu(
+    tmp_path: Path, local_index: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text(f"--no-index\n--find-links {local_index}\nsix\n")
+    monkeypatch.chdir(tmp_path)
+    platform = ["--os", "linux", "--arch", "x86_64", "--python", "3.11"]
+    gpu = ["--driver", "550.54.14", "--gpu", "RTX 4090"]
+    for hosts in (gpu, ["--no-gpu"]):
+        assert main(["audit", "requirements.txt", *platform, *hosts]) in (0, 1)
+        assert main(["lock", "requirements.txt", *platform, *hosts]) == 0
+        assert main(["lock", "requirements.txt", "--check", *platform, *hosts]) == 0
+        assert main(["dockerfile", "requirements.txt", "-o", f"out{len(hosts)}", *platform, *hosts]) == 0
+    assert "error:" not in capsys.readouterr().err
+
+
+# --- --ignore and [tool.envdoctor] ignore name real codes and categories ------------------------
+
+
+@pytest.mark.parametrize("value", ["ED999", "driver-too-young", "ED10"])
+def test_an_unknown_ignore_is_refused_in_one_line(tmp_path: Path, value: str) -> None:
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    result = run_cli("audit", str(tmp_path / "requirements.txt"), "--os", "linux", "--ignore", value)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"envdoctor: error: --ignore '{value}' is not a code (ED101) or category (driver-too-old): "
+        "envdoctor explain lists them\n"
+    )
+
+
+def test_a_code_in_any_case_and_a_category_are_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "requirements.txt").write_text("torch==2.2.0+cu121\n")
+    files = [str(tmp_path / "requirements.txt"), "--no-gpu", "--os", "linux", "--format", "json"]
+    assert main(["audit", *files]) == 1
+    assert {"ED103", "ED406"} <= {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert main(["audit", *files, "--ignore", "ed103", "--ignore", "not-reproducible"]) in (0, 1)
+    codes = {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert "ED103" not in codes and not codes & {"ED401", "ED402", "ED406"}
+
+
+def test_an_unknown_ignore_in_the_configuration_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.envdoctor]\nignore = ["ED402", "ED999"]\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "requirements.txt", "--os", "linux"]) == 2
+    assert capsys.readouterr().err == (
+        "envdoctor: error: pyproject.toml: [tool.envdoctor] ignore: 'ED999' is not a code (ED101) or category "
+        "(driver-too-old): envdoctor explain lists them\n"
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.envdoctor]\nignore = ["ed402", "not-judged"]\n')
+    assert main(["audit", "requirements.txt", "--os", "linux"]) == 0

@@ -11,16 +11,14 @@ resolution, for the audit to report.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NamedTuple, TextIO
+from typing import NamedTuple
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 
+from envdoctor import console
 from envdoctor.audit.result import Resolution
+from envdoctor.console import Progress
 from envdoctor.host.profile import HostProfile
 from envdoctor.lock.backends import LockRequest, backend
 from envdoctor.lock.steering import Steering
@@ -28,68 +26,8 @@ from envdoctor.requirements.model import Requirement, RequirementSet
 from envdoctor.resolve.target import ASSUMED_PYTHONS, assumed_platform, target_of
 from envdoctor.safety import printable
 
-# A resolution that takes longer than this shows progress on stderr.
+# A resolution that takes longer than this shows progress on stderr (console.Progress).
 PROGRESS_AFTER_S = 1.0
-
-
-class Progress(NamedTuple):
-    """Where a resolution's progress goes: ``stream`` (stderr, never the report's stdout), None for none (-q).
-
-    On a terminal one line appears once the resolution has taken ``after`` seconds and is
-    finished in place; elsewhere (a CI log) one plain line follows a resolution that took that long."""
-
-    stream: TextIO | None
-    terminal: bool = False
-    after: float | None = None  # seconds; None: PROGRESS_AFTER_S
-
-    @contextmanager
-    def step(self, doing: str) -> Iterator[None]:
-        if self.stream is None:
-            yield
-            return
-        stream = self.stream
-        after = PROGRESS_AFTER_S if self.after is None else self.after
-        lock = threading.Lock()
-        shown = False
-
-        ellipsis = _ellipsis(stream)
-
-        def show() -> None:
-            nonlocal shown
-            with lock:
-                shown = True
-                stream.write(f"{doing}{ellipsis}")
-                stream.flush()
-
-        timer = threading.Timer(after, show) if self.terminal else None
-        if timer is not None:
-            timer.daemon = True
-            timer.start()
-        started = time.monotonic()
-        outcome = "failed after"
-        try:
-            yield
-            outcome = "done in"
-        finally:
-            elapsed = time.monotonic() - started
-            if timer is not None:
-                timer.cancel()
-                timer.join()  # a line being written is finished before the outcome follows it
-            with lock:
-                if shown:
-                    stream.write(f" {outcome} {elapsed:.1f} s\n")
-                elif not self.terminal and elapsed >= after:
-                    stream.write(f"{doing}: {outcome} {elapsed:.1f} s\n")
-                stream.flush()
-
-
-def _ellipsis(stream: TextIO) -> str:
-    """ "…" where the stream can write it (a terminal set to ASCII cannot)."""
-    try:
-        "…".encode(getattr(stream, "encoding", None) or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return "..."
-    return "…"
 
 
 class Assumed(NamedTuple):
@@ -181,7 +119,8 @@ def resolve_for_host(
     target = target_of(assumed.host, name)
     inputs = ", ".join(printable(item.path) for item in requirements.inputs) or "the requirements"
     described = HostFacts(target.python, target.os, target.arch, None).describe()
-    with (progress or Progress(None)).step(f"Resolving {inputs} for host {printable(name)} ({described}) with uv"):
+    shown = progress or console.progress()
+    with shown.step(f"Resolving {inputs} for host {printable(name)} ({described}) with uv", after=PROGRESS_AFTER_S):
         resolved = backend("uv").resolve(LockRequest(requirements, target, Steering(), as_given=True))
     pins = resolved.lock.versions() if resolved.lock is not None else {}
     return Resolution(pins, resolved.error, (assumed.statement,) if assumed.statement else ())

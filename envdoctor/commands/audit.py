@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envdoctor import console
+from envdoctor.audit.result import AuditReport
 from envdoctor.audit.run import AuditOptions, exit_code, run_audit
-from envdoctor.config import load_config
+from envdoctor.config import checked_ignore, load_config
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.findings import Severity
 from envdoctor.fsio import atomic_write_text
+from envdoctor.host.profile import HostProfile, NoNvidia
 from envdoctor.host.select import hosts_from_args
 from envdoctor.report import OutputFormat
 from envdoctor.requirements import load_requirement_set, source_options
@@ -40,6 +42,7 @@ def default_inputs() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(Path())
+    ignore = config.ignore | checked_ignore(args.ignore)
     paths = list(args.files) or default_inputs()
     if not paths and not args.installed:
         raise UsageError("nothing to audit: name requirement files, or use --installed")
@@ -52,12 +55,11 @@ def run(args: argparse.Namespace) -> int:
     hosts = hosts_from_args(args, config.hosts)
     resolver = None
     if args.resolve:
-        from envdoctor.audit.resolver import Progress, resolve_for_host
+        from envdoctor.audit.resolver import resolve_for_host
 
-        # Progress goes to stderr, never to stdout: stdout is the report.
-        progress = Progress(None if args.quiet else sys.stderr, terminal=sys.stderr.isatty())
-        resolver = functools.partial(resolve_for_host, progress=progress)
-    audit_options = AuditOptions(ignore=config.ignore | frozenset(args.ignore or ()), resolver=resolver)
+        # Its progress goes to stderr (console.feedback, set by the command line): stdout is the report.
+        resolver = resolve_for_host
+    audit_options = AuditOptions(ignore=ignore, resolver=resolver)
     report = run_audit(requirements, hosts, audit_options)
     fixes = None
     if args.fix or args.diff:
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         for change in result.changes:
             atomic_write_text(change.path, change.after)
         report, fixes = result.report, result.outcomes
+    if console.feedback().verbose:
+        _details(hosts, report)
     output_format = OutputFormat(args.format)
     style = Style(args.output is None and output_format is OutputFormat.TEXT and use_color(args.color, sys.stdout))
     text = output_format.render(report, style, fixes)
@@ -85,6 +89,32 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     fail_on = Severity.parse(args.fail_on) if args.fail_on else (config.fail_on or Severity.ERROR)
     return exit_code(report, fail_on)
+
+
+def _details(hosts: list[tuple[str, HostProfile]], report: AuditReport) -> None:
+    """-v: each host's facts with where they came from, and the sources each finding rests on (stderr)."""
+    for name, host in hosts:
+        console.detail(f"host {name}: {_facts(host)}")
+    for finding in report.findings:
+        if finding.references:
+            location = finding.location
+            where = "" if location is None else location.path + (f":{location.line}" if location.line else "")
+            on = f" on {finding.host}" if finding.host else ""
+            console.detail(f"{finding.code} {where}{on} rests on: {', '.join(finding.references)}")
+
+
+def _facts(host: HostProfile) -> str:
+    """The facts an audit judges by, each with its source where the profile records one (override, kb...)."""
+    facts: list[tuple[str, str | None]] = [("os", host.os), ("arch", host.arch), ("python", host.python)]
+    if isinstance(host.nvidia, NoNvidia):
+        facts.append(("nvidia", "none"))
+    elif host.driver is not None:
+        gpus = " ".join(host.driver.capabilities) or None
+        facts += [("nvidia.driver", host.driver.driver), ("nvidia.cuda", host.driver.cuda), ("nvidia.gpus", gpus)]
+    shown = [
+        f"{key} {value}" + (f" ({host.sources[key]})" if key in host.sources else "") for key, value in facts if value
+    ]
+    return ", ".join(shown) or "no fact known"
 
 
 def _show_diff(result: FixResult) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envdoctor import console
 from envdoctor.console import Style, use_color
 from envdoctor.errors import InputError, UsageError
 from envdoctor.fsio import interrupted_write, output_folder, read_text_input, reading_output_set, write_output_set
@@ -25,7 +26,13 @@ from envdoctor.image.plan import (
     python_image,
     split_lock,
 )
-from envdoctor.image.sources import SourceBuild, SourceProblem, source_builds, unmet_build_requirements
+from envdoctor.image.sources import (
+    SourceBuild,
+    SourceProblem,
+    source_builds,
+    unmet_build_requirements,
+    without_wheels,
+)
 from envdoctor.image.writer import (
     LOCK_NAME,
     RECORD_SCRIPT,
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     wheelhouse_dir = Path(args.wheelhouse) if args.wheelhouse else None
     try:
         plan = plan_image(distributions, python, args.base_image)
-        builds = source_builds(pylock.packages, wheelhouse_dir) if pylock else []
+        builds = _source_builds(pylock, wheelhouse_dir)
         _check_locked(builds, distributions, lock_path)
         unmet = _unmet_build_requirements(builds, distributions, python)
         if unmet:
@@ -82,13 +89,29 @@ def run(args: argparse.Namespace) -> int:
     texts["build.sh"] = build_recipe(args.tag or "envdoctor-env:latest")
     # The build context is one output set: a kill never leaves a Dockerfile beside a lock (or a
     # wheelhouse) other than the one its label names.
-    write_output_set(out, texts, executable={"build.sh"}, copies={"wheelhouse": wheel_files} if wheel_files else None)
+    with console.step(f"Writing the build context to {printable(str(out))}"):
+        copies = {"wheelhouse": wheel_files} if wheel_files else None
+        write_output_set(out, texts, executable={"build.sh"}, copies=copies)
     print(f"wrote {printable(str(out / 'Dockerfile'))} (base {plan.base.name})")
     if builder is not None:
         print(f"built from source in a wheels stage on {builder.image.name}: {', '.join(sorted(builder.names))}")
     for line in _size_report(plan, pylock):
         print(line)
     return 0
+
+
+def _source_builds(pylock: Pylock | None, wheelhouse: Path | None) -> list[SourceBuild]:
+    """The packages the lock builds from their sdists, each sdist fetched (or read from the wheelhouse) and read."""
+    if pylock is None:
+        return []
+    count = len(without_wheels(pylock.packages))
+    if not count:
+        return []
+    where = (
+        f"Reading {count} sdist(s) from {printable(str(wheelhouse))}" if wheelhouse else f"Fetching {count} sdist(s)"
+    )
+    with console.step(f"{where} to build in the image"):
+        return source_builds(pylock.packages, wheelhouse)
 
 
 def _refused(style: Style, lines: list[str]) -> int:

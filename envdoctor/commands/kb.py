@@ -18,6 +18,8 @@ from envdoctor.kb.schema import TOPIC_BY_NAME, TOPICS, Table, Topic
 from envdoctor.safety import quote
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
+# --format json of each action: a "schema" key first, then the fields documented in the README.
+SCHEMAS = {"list": "envdoctor.kb-list/1", "show": "envdoctor.kb-show/1", "check": "envdoctor.kb-check/1"}
 # Longer than any release number the knowledge base holds, with room to spare.
 MAX_VERSION_CHARS = 100
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return _list(args.format)
     if args.kb_command == "show":
         return _show(args.topic, args.key, args.format, style)
-    return _check(style)
+    return _check(style, args.format)
 
 
 def _newest(topic: Topic) -> str:
@@ -78,6 +80,7 @@ def _list(output_format: str) -> int:
     packages = _packages()
     if output_format == "json":
         document = {
+            "schema": SCHEMAS["list"],
             "topics": [asdict(item) for item in summary],
             "rows": total,
             "packages": [asdict(item) for item in packages],
@@ -138,7 +141,8 @@ def _show(topic_name: str, key: str | None, output_format: str, style: Style) ->
             if key is None or _matches(table, row, key, version):
                 shown.append({"table": table.name, **{k: str(v) if k == "checked" else v for k, v in row.items()}})
     if output_format == "json":
-        sys.stdout.write(json.dumps({"topic": topic.name, "key": key, "rows": shown}, indent=2) + "\n")
+        document = {"schema": SCHEMAS["show"], "topic": topic.name, "key": key, "rows": shown}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return EXIT_OK
     if not shown:
         print(f"{topic.name}: no row matches {quote(key or '', 100)}")
@@ -158,15 +162,20 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _check(style: Style) -> int:
+def _check(style: Style, output_format: str = "text") -> int:
     from envdoctor.kb.check import problems
 
     found = problems()
+    # Rows are counted only in a base that loads (a problem may be a row that does not).
+    total = None if found else sum(len(load_topic(t.name, table.name)) for t in TOPICS for table in t.tables)
+    if output_format == "json":
+        document = {"schema": SCHEMAS["check"], "rows": total, "topics": len(TOPICS), "problems": found}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return EXIT_PROBLEMS if found else EXIT_OK
     if found:
         for problem in found:
             print(f"{style('error', 'red', 'bold')}: {problem}")
         print(f"knowledge base: {len(found)} problem(s)")
         return EXIT_PROBLEMS
-    total = sum(len(load_topic(t.name, table.name)) for t in TOPICS for table in t.tables)
     print(f"knowledge base: {total} rows in {len(TOPICS)} topics, every row cited and consistent")
     return EXIT_OK

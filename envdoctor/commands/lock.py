@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from envdoctor import console
 from envdoctor.audit.result import AuditReport
 from envdoctor.config import load_config
 from envdoctor.console import Style, use_color
@@ -101,7 +102,8 @@ def _check(
     if args.resolve and not problems:
         from envdoctor.lock.drift import drift
 
-        problems = drift(requirements, plans, options)
+        with console.step(f"Resolving {len(plans)} target(s) again to compare with the lockfiles"):
+            problems = drift(requirements, plans, options)
     if problems and args.format == OutputFormat.JSON.value:
         report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, ())
         sys.stdout.write(_json(report, style, {"stale": [printable(problem) for problem in problems]}))

@@ -9,13 +9,11 @@ from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
 from envdoctor.fsio import atomic_write_text, read_text_input
 from envdoctor.host.profile import HostProfile, apply_overrides, profile_to_json
-from envdoctor.host.select import load_profile, parse_overrides, select_host
+from envdoctor.host.select import load_profile, overrides_from_args, select_host
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = parse_overrides(
-        os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
-    )
+    overrides = overrides_from_args(args)
     if args.import_file is not None and args.host is not None:
         raise UsageError("--import and --host cannot be used together")
     if args.import_file is not None:

@@ -155,6 +155,10 @@ class HostOverrides(NamedTuple):
     driver: str | None = None
     cuda: str | None = None
     gpus: tuple[Gpu, ...] | None = None
+    # --no-gpu: known to have no usable NVIDIA driver ("nvidia": null).
+    no_gpu: bool = False
+    # ``cuda`` is what the knowledge base says ``driver`` supports (--driver without --cuda); None there: unknown.
+    cuda_from_kb: bool = False
 
     def is_empty(self) -> bool:
         return self == HostOverrides()
@@ -189,19 +193,35 @@ def apply_overrides(profile: HostProfile, overrides: HostOverrides) -> HostProfi
         if value is not None:
             changes[name] = value
             sources[name] = SOURCE_OVERRIDE
-    if overrides.driver is not None or overrides.cuda is not None or overrides.gpus is not None:
+    if overrides.no_gpu:
+        sources = {k: v for k, v in sources.items() if not k.startswith("nvidia")} | {"nvidia": SOURCE_OVERRIDE}
+        reasons = {k: v for k, v in profile.reasons.items() if not k.startswith("nvidia")}
+        changes["nvidia"] = NoNvidia.NONE
+        changes["reasons"] = reasons | {"nvidia": "given as --no-gpu: no usable NVIDIA driver"}
+    elif overrides.driver is not None or overrides.cuda is not None or overrides.gpus is not None:
+        sources.pop("nvidia", None)
         nvidia = profile.driver or Nvidia()
+        reasons = {k: v for k, v in profile.reasons.items() if not k.startswith("nvidia")}
         if overrides.driver is not None:
             nvidia = nvidia._replace(driver=overrides.driver, kernel_module=None)
             sources["nvidia.driver"] = SOURCE_OVERRIDE
-        if overrides.cuda is not None:
+        if overrides.cuda is not None or overrides.cuda_from_kb:
+            # A CUDA the profile had belonged to its own driver: with another driver, the base's or none.
             nvidia = nvidia._replace(cuda=overrides.cuda)
-            sources["nvidia.cuda"] = SOURCE_OVERRIDE
+            sources.pop("nvidia.cuda", None)
+            if overrides.cuda is not None:
+                sources["nvidia.cuda"] = SOURCE_KB if overrides.cuda_from_kb else SOURCE_OVERRIDE
+            else:
+                driver = overrides.driver
+                reasons["nvidia.cuda"] = f"the knowledge base knows no CUDA release that driver {driver} supports"
         if overrides.gpus is not None:
             nvidia = nvidia._replace(gpus=overrides.gpus)
+            sources = {k: v for k, v in sources.items() if not k.startswith("nvidia.gpus[")}
             sources["nvidia.gpus"] = SOURCE_OVERRIDE
+            for index, gpu in enumerate(overrides.gpus):
+                if gpu.name is not None and gpu.compute_capability is not None:  # a model's, from the base
+                    sources[f"nvidia.gpus[{index}].compute_capability"] = SOURCE_KB
         changes["nvidia"] = nvidia
-        reasons = {k: v for k, v in profile.reasons.items() if not k.startswith("nvidia")}
         changes["reasons"] = reasons
     changes["sources"] = sources
     return profile._replace(**changes)

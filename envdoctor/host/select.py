@@ -34,8 +34,12 @@ def parse_overrides(
     driver: str | None = None,
     cuda: str | None = None,
     gpus: list[str] | None = None,
+    no_gpu: bool = False,
 ) -> HostOverrides:
-    """Check and normalise the host flags; a bad value is a UsageError naming the flag."""
+    """Check and normalise the host flags; a bad value is a UsageError naming the flag.
+
+    --driver without --cuda brings the CUDA the knowledge base says that driver supports (what
+    nvidia-smi would show); --no-gpu goes with none of --driver, --cuda and --gpu."""
     os_name = _checked(os, normalize_os, "--os", ", ".join(OS_NAMES))
     arch_name = _checked(arch, normalize_arch, "--arch", ", ".join(ARCH_NAMES))
     if os_name == "macos" and arch_name == "aarch64":
@@ -52,6 +56,15 @@ def parse_overrides(
         if wsl not in ("0", "1", "2"):
             raise UsageError(f"--wsl {quote(wsl)}: expected 0, 1 or 2")
         wsl_level = int(wsl)
+    if no_gpu:
+        given = [flag for flag, value in (("--driver", driver), ("--cuda", cuda), ("--gpu", gpus)) if value]
+        if given:
+            raise UsageError(f"--no-gpu says the host has no usable NVIDIA driver: it cannot go with {given[0]}")
+    cuda_from_kb = False
+    if driver is not None and cuda is None:
+        from envdoctor.kb.facts import cuda_of_driver
+
+        cuda, cuda_from_kb = cuda_of_driver(driver), True
     return HostOverrides(
         os=os_name,
         arch=arch_name,
@@ -60,6 +73,22 @@ def parse_overrides(
         driver=driver,
         cuda=cuda,
         gpus=tuple(_gpu(value) for value in gpus) if gpus else None,
+        no_gpu=no_gpu,
+        cuda_from_kb=cuda_from_kb,
+    )
+
+
+def overrides_from_args(args: argparse.Namespace) -> HostOverrides:
+    """The host flags of a command (add_host_options), checked."""
+    return parse_overrides(
+        os=args.os,
+        arch=args.arch,
+        python=args.python,
+        wsl=args.wsl,
+        driver=args.driver,
+        cuda=args.cuda,
+        gpus=args.gpu,
+        no_gpu=args.no_gpu,
     )
 
 
@@ -108,9 +137,7 @@ def hosts_from_args(
 ) -> list[tuple[str, HostProfile]]:
     """The hosts a command works against: --host files (or the configured ones), else the host
     flags alone, else this machine (none when ``this_machine`` is false)."""
-    overrides = parse_overrides(
-        os=args.os, arch=args.arch, python=args.python, wsl=args.wsl, driver=args.driver, cuda=args.cuda, gpus=args.gpu
-    )
+    overrides = overrides_from_args(args)
     given = [args.host] if isinstance(args.host, str) else list(args.host or ())
     files = given or list(configured)
     if files:

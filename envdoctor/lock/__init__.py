@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
+from envdoctor import console
 from envdoctor.errors import InputError
 from envdoctor.findings import Finding
 from envdoctor.fsio import (
@@ -25,6 +26,7 @@ from envdoctor.lock.render import header, recorded_digest, requirements_lock
 from envdoctor.lock.steering import PYTORCH_INDEX, Steering, steer, steer_resolved
 from envdoctor.requirements.model import RequirementSet
 from envdoctor.resolve.target import Target, target_of
+from envdoctor.safety import printable
 
 DIGEST_VERSION = "envdoctor-lock/1"
 
@@ -125,6 +127,7 @@ def run_locks(
     written: list[tuple[Path, str]] = []
     failures: list[LockFailure] = []
     inputs = [recorded_input(item.path, options.output_dir) for item in requirements.inputs]
+    described = ", ".join(printable(item.path) for item in requirements.inputs) or "the requirements"
     for plan in plans:
         previous = plan.pylock_path(options.output_dir)
         request = LockRequest(
@@ -135,7 +138,9 @@ def run_locks(
             options.upgrade,
             _previous(previous),
         )
-        resolved = resolver.resolve(request)
+        doing = f"Locking {described} for target {printable(plan.name)} ({plan.description}) with {options.backend}"
+        with console.step(doing):
+            resolved = resolver.resolve(request)
         if resolved.lock is None:
             failures.append(LockFailure(plan, _unsatisfiable(requirements, plan, resolved.error or "")))
             continue

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from envdoctor import console
 from envdoctor.errors import EnvdoctorError, InputError
 from envdoctor.lock.model import Lock, option_line
 from envdoctor.lock.steering import Steering, TorchIndex
@@ -64,6 +65,7 @@ def backend(name: str) -> Backend:
 
 def _resolve(argv: list[str], name: str, folder: Path, output: str) -> uv.Answer:
     """Run the resolver in ``folder``: the text of the file it wrote as ``output``, or why nothing fits."""
+    console.detail(f"run: {console.command_line(argv)} (in {folder})")
     answer = uv.resolver_answer(argv, name, timeout=uv.TIMEOUT_S, cwd=folder)
     if answer.unsatisfiable is not None:
         return answer

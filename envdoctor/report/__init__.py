@@ -1,4 +1,5 @@
-"""Reporters: an audit's findings as text for people, JSON (the contract), SARIF, Markdown.
+"""Reporters: an audit's findings as text for people, JSON (the contract), SARIF, Markdown, and
+GitHub Actions annotations.
 
 A format is an enum member mapped to a function that returns text; only the CLI decides where
 the text goes.
@@ -25,6 +26,7 @@ class OutputFormat(enum.Enum):
     JSON = "json"
     SARIF = "sarif"
     MARKDOWN = "markdown"
+    GITHUB = "github"
 
     def render(self, report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = None) -> str:
         return _renderer(self)(report, style, fixes)
@@ -37,6 +39,8 @@ def _renderer(output_format: OutputFormat) -> Renderer:
         from envdoctor.report.sarif import render
     elif output_format is OutputFormat.MARKDOWN:
         from envdoctor.report.markdown import render
+    elif output_format is OutputFormat.GITHUB:
+        from envdoctor.report.github import render
     else:
         from envdoctor.report.text import render
     return render

@@ -17,6 +17,7 @@ from envdoctor.audit.result import AuditReport
 from envdoctor.codes import catalogue
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
+from envdoctor.report.references import readable_all
 from envdoctor.safety import json_text
 
 if TYPE_CHECKING:
@@ -48,7 +49,10 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def _result(finding: Finding, rule_index: dict[str, int], anchor: str | None) -> dict[str, Any]:
+    # The pages about the sources (a release page, not its 700 MB wheel), in the text code scanning shows.
+    references = readable_all(finding.references)
     text = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
+    text += f" See: {' '.join(references)}" if references else ""
     result: dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index[finding.code],
@@ -63,8 +67,12 @@ def _result(finding: Finding, rule_index: dict[str, int], anchor: str | None) ->
     identity = "\x1f".join([finding.code, path or "", *finding.packages, finding.host or ""])
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
     result["partialFingerprints"] = {"envdoctorFinding/v1": digest[:32]}
-    if finding.packages or finding.host:
-        result["properties"] = {"packages": list(finding.packages), **({"host": finding.host} if finding.host else {})}
+    if finding.packages or finding.host or references:
+        result["properties"] = {
+            "packages": list(finding.packages),
+            **({"host": finding.host} if finding.host else {}),
+            **({"references": list(references)} if references else {}),
+        }
     return result
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from envdoctor.audit.result import AuditReport
 from envdoctor.console import Style
 from envdoctor.findings import Finding, Severity
+from envdoctor.report.references import readable_all
 from envdoctor.safety import printable
 
 if TYPE_CHECKING:
@@ -45,5 +46,6 @@ def _finding(finding: Finding, style: Style, show_host: bool) -> list[str]:
     lines = [f"{where}{label} {style(finding.code, 'bold')} ({finding.category}){host}: {message}"]
     if finding.fix:
         lines.append(f"    {style('fix', 'green')}: {printable(finding.fix)}")
-    lines += [f"    {style('see', 'dim')}: {printable(reference)}" for reference in finding.references]
+    # The page about each source, not the (possibly 700 MB) file: --format json keeps the exact URL.
+    lines += [f"    {style('see', 'dim')}: {printable(reference)}" for reference in readable_all(finding.references)]
     return lines
