@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from envdoctor.cli import main
-from envdoctor.requirements import detect_kind, poetrylock
+from envdoctor.requirements import detect_kind, uvlock
 from envdoctor.requirements.model import Requirement
 from envdoctor.requirements.poetrylock import installed_groups, parse_poetry_lock, poetry_specifiers, python_specifier
 
@@ -185,7 +185,7 @@ def test_a_huge_lock_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The real bound (MAX_REQUIREMENTS) is too many tables for a quick test: the same check, lower.
-    monkeypatch.setattr(poetrylock, "MAX_REQUIREMENTS", 1_000)
+    monkeypatch.setattr(uvlock, "MAX_REQUIREMENTS", 1_000)  # the lockfiles share one check (uvlock.package_tables)
     path = tmp_path / "poetry.lock"
     path.write_text("[metadata]\n" + "[[package]]\nname = 'a'\nversion = '1'\n" * 1_001)
     code = main(["audit", str(path), "--os", "linux", "--arch", "x86_64", "--python", "3.11"])

@@ -47,12 +47,13 @@ from packaging.version import VERSION_PATTERN, InvalidVersion, Version
 
 from envdoctor.errors import InputError
 from envdoctor.kb.facts import pytorch_index_variant
-from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, Location, Requirement
+from envdoctor.requirements.model import Form, Location, Requirement
 from envdoctor.requirements.uvlock import (
     conjoin,
     either,
     extra_decider,
     package_lines,
+    package_tables,
     restrict_marker,
     wheel_file_names,
 )
@@ -128,11 +129,7 @@ class _Lock:
         self.version = _lock_version(written)
         if self.version is None:
             raise InputError(path, f"poetry.lock lock-version {quote(str(written))}: this reader knows 1.x and 2.x")
-        tables = data.get("package", [])
-        if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
-            raise InputError(path, "[[package]] must be an array of tables")
-        if len(tables) > MAX_REQUIREMENTS:
-            raise InputError(path, f"more than {MAX_REQUIREMENTS:,} packages: not judged")
+        tables = package_tables(data, path)
         lines = package_lines(text, len(tables))
         self.packages = [self._package(table, Location(path, line)) for table, line in zip(tables, lines, strict=True)]
         self.by_name: dict[NormalizedName, list[int]] = {}

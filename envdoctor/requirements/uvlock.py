@@ -155,11 +155,7 @@ class _Lock:
             raise InputError(path, "not a uv.lock: no integer schema version")
         if version != SCHEMA_VERSION:
             raise InputError(path, f"uv.lock schema version {version}: this reader knows version {SCHEMA_VERSION}")
-        tables = data.get("package", [])
-        if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
-            raise InputError(path, "[[package]] must be an array of tables")
-        if len(tables) > MAX_REQUIREMENTS:
-            raise InputError(path, f"more than {MAX_REQUIREMENTS:,} packages: not judged")
+        tables = package_tables(data, path)
         lines = package_lines(text, len(tables))
         self.packages = [self._package(table, Location(path, line)) for table, line in zip(tables, lines, strict=True)]
         self.by_name: dict[NormalizedName, list[int]] = {}
@@ -507,6 +503,16 @@ def _git_url(value: str) -> str:
     ref = parts.fragment or next((query[key][0] for key in ("rev", "tag", "branch") if key in query), "")
     url = f"git+{parts.scheme}://{parts.netloc}{parts.path}" + (f"@{ref}" if ref else "")
     return url + (f"#subdirectory={query['subdirectory'][0]}" if "subdirectory" in query else "")
+
+
+def package_tables(data: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """A lockfile's [[package]] tables (uv.lock's, poetry.lock's), checked and bounded."""
+    tables = data.get("package", [])
+    if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
+        raise InputError(path, "[[package]] must be an array of tables")
+    if len(tables) > MAX_REQUIREMENTS:
+        raise InputError(path, f"more than {MAX_REQUIREMENTS:,} packages: not judged")
+    return tables
 
 
 def package_lines(text: str, count: int) -> list[int | None]:

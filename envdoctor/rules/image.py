@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from envdoctor.findings import Finding
 from envdoctor.requirements.model import BaseImage, Location
@@ -70,6 +71,44 @@ _UV_INSTALL = re.compile(r"\buv\s+(?:pip\s+(?:install|sync)|sync)\b")
 _NO_CACHE = re.compile(r"--no-cache(?:-|-d|-di|-dir)?(?![\w-])")
 
 
+class _Cache(NamedTuple):
+    """An installer's download cache in an image: how to tell its installs and turn it off."""
+
+    name: str
+    install: re.Pattern[str]
+    off_env: str
+    off_flag: re.Pattern[str]
+    flag: str
+    or_env: str
+    folder: str
+    what: str
+
+
+_CACHES = (
+    # uv's cache: $XDG_CACHE_HOME/uv, else ~/.cache/uv (uv's docs); off with --no-cache or UV_NO_CACHE.
+    _Cache(
+        "uv",
+        _UV_INSTALL,
+        "UV_NO_CACHE",
+        re.compile(r"--no-cache\b"),
+        "--no-cache",
+        " (or ENV UV_NO_CACHE=1)",
+        "/root/.cache/uv",
+        "its cache",
+    ),
+    _Cache(
+        "pip",
+        re.compile(r"\bpip3? install\b|-m pip install\b"),
+        "PIP_NO_CACHE_DIR",
+        _NO_CACHE,
+        "--no-cache-dir",
+        "",
+        "/root/.cache/pip",
+        "its download cache",
+    ),
+)
+
+
 def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterator[Finding]:
     """Build tools and caches left in the final stage: one finding per kind, at its first line,
     naming the others (four pip installs without --no-cache-dir are one habit, not four findings)."""
@@ -87,43 +126,28 @@ def _build_tools(ctx: AuditContext, final: BaseImage, first_line: int) -> Iterat
             location=tools[0][1],
             fix="install build tools in a builder stage, or remove them in the same RUN after use",
         )
-    # ENV PIP_NO_CACHE_DIR=1 turns the cache off for every pip after it.
-    cache_off = any(key == "PIP_NO_CACHE_DIR" and value for key, value, _ in ctx.requirements.environment)
     final_commands = [(c, loc) for c, loc in ctx.requirements.commands if (loc.line or 0) >= first_line]
-    # uv keeps its own cache (uv's docs: $XDG_CACHE_HOME/uv, else ~/.cache/uv), off with --no-cache or UV_NO_CACHE.
-    uv_off = any(key == "UV_NO_CACHE" and value for key, value, _ in ctx.requirements.environment)
-    uv_cached = [
-        (c, loc)
-        for c, loc in final_commands
-        if _UV_INSTALL.search(c) and not uv_off and "--no-cache" not in c and "type=cache" not in c
-    ]
-    cached = [
-        (c, loc)
-        for c, loc in final_commands
-        if re.search(r"\bpip3? install\b|-m pip install\b", c)
-        and not _UV_INSTALL.search(c)
-        and not cache_off
-        and not _NO_CACHE.search(c)
-        and "type=cache" not in c
-    ]
-    if uv_cached:
-        yield ctx.finding(
-            "ED502",
-            f"uv installs in the final stage without --no-cache or a cache mount{_also(uv_cached)}: its cache stays "
-            "in the image",
-            location=uv_cached[0][1],
-            fix="add --no-cache to each (or ENV UV_NO_CACHE=1), or RUN --mount=type=cache,target=/root/.cache/uv (the "
-            "cache folder of the USER the RUN runs as)",
-        )
-    if cached:
-        yield ctx.finding(
-            "ED502",
-            f"pip installs in the final stage without --no-cache-dir or a cache mount{_also(cached)}: its download "
-            "cache stays in the image",
-            location=cached[0][1],
-            fix="add --no-cache-dir to each, or RUN --mount=type=cache,target=/root/.cache/pip (the cache folder of "
-            "the USER the RUN runs as)",
-        )
+    for cache in _CACHES:
+        # ENV PIP_NO_CACHE_DIR=1 (UV_NO_CACHE=1) turns the cache off for every install after it.
+        if any(key == cache.off_env and value for key, value, _ in ctx.requirements.environment):
+            continue
+        cached = [
+            (c, loc)
+            for c, loc in final_commands
+            if cache.install.search(c)
+            and not (cache.name == "pip" and _UV_INSTALL.search(c))
+            and not cache.off_flag.search(c)
+            and "type=cache" not in c
+        ]
+        if cached:
+            yield ctx.finding(
+                "ED502",
+                f"{cache.name} installs in the final stage without {cache.flag} or a cache mount{_also(cached)}: "
+                f"{cache.what} stays in the image",
+                location=cached[0][1],
+                fix=f"add {cache.flag} to each{cache.or_env}, or RUN --mount=type=cache,target={cache.folder} (the "
+                "cache folder of the USER the RUN runs as)",
+            )
     lists = [
         (c, loc)
         for c, loc in final_commands
