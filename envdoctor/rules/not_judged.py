@@ -78,6 +78,9 @@ def _unjudged_pins(ctx: AuditContext) -> Iterator[Finding]:
     is not judged, and saying nothing would read as "runs"."""
     from envdoctor.rules.stack import package_build
 
+    nvidia = ctx.host.driver
+    if nvidia is None or nvidia.driver is None:
+        return  # no driver to judge a build against (a Mac, --no-gpu) or an unknown one (its own note)
     pinned = [
         (requirement, version)
         for requirement in ctx.wanted()
