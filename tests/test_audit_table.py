@@ -430,6 +430,8 @@ ROWS = [
     row(
         "unmodelled-tensorflow-2.6", "tensorflow==2.6.0", HOST_V100, ("ED900",), words={"ED900": ("tensorflow 2.6.0",)}
     ),
+    # With no NVIDIA driver to judge a build against (a Mac), there is no driver question to leave unjudged.
+    row("unmodelled-label-on-a-mac", "jaxlib==0.4.26+cuda12.cudnn89", HOST_MAC, absent=("ED900",)),
     # A lock forked by Python version, read where the Python is unknown: the fork's pin keeps its label.
     row(
         "forked-pins-keep-label",
