@@ -282,6 +282,7 @@ def _add_dockerfile(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="the image that builds locked sdists into wheels, pinned by digest",
     )
     dockerfile.add_argument("--tag", metavar="NAME", help="image name the build recipe uses")
+    dockerfile.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     add_host_options(dockerfile)
     dockerfile.set_defaults(handler="envdoctor.commands.dockerfile")
 

@@ -229,9 +229,7 @@ def test_dockerfile_refuses_a_lock_or_pylock_that_is_not_utf8(
 
 
 # Every command that prints data, with --format json: standard output is one JSON document (and
-# nothing else), the same shape whatever happened. Those marked still print text: the change each
-# needs is in the issue 16 report; when one is made, its strict xfail fails, and the mark goes.
-MISSING_JSON = "prints text with --format json (or has no --format): see issue 16"
+# nothing else), the same shape whatever happened.
 JSON_COMMANDS = {
     "probe": ["probe", *HOST],
     "audit": ["audit", "requirements.in", *HOST],
@@ -245,25 +243,24 @@ JSON_COMMANDS = {
 }
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=MISSING_JSON))
-        if name in ("lock", "lock --check", "dockerfile")
-        else name
-        for name in JSON_COMMANDS
-    ],
-)
+@pytest.mark.parametrize("command", list(JSON_COMMANDS))
 def test_every_command_that_prints_data_prints_json(
     project: Path, command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if command == "lock --check":
         assert main(lock("lockfiles")) == 0
     capsys.readouterr()
-    try:
-        code = main([*JSON_COMMANDS[command], "--format", "json"])
-    except SystemExit as exc:  # argparse: no --format
-        code = int(exc.code or 0)
+    code = main([*JSON_COMMANDS[command], "--format", "json"])
     out = capsys.readouterr().out
     assert code in (0, 1), out
     assert isinstance(json.loads(out), dict)
+
+
+def test_lock_and_dockerfile_say_what_they_wrote_in_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*JSON_COMMANDS["lock"], "--format", "json"]) == 0
+    written = json.loads(capsys.readouterr().out)["lock"]["written"]
+    assert written and all(path.startswith("lockfiles") for path in written)
+    assert main([*JSON_COMMANDS["dockerfile"], "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "envdoctor.dockerfile/1" and "Dockerfile" in document["files"]
+    assert document["refused"] == [] and document["base_image"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ from envdoctor.image.writer import (
     dockerignore,
 )
 from envdoctor.lock.model import Lock, LockedPackage, read_requirements_lock
-from envdoctor.safety import printable
+from envdoctor.safety import json_text, printable
 
 if TYPE_CHECKING:
     from packaging.pylock import Pylock
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     python = _python(args, lock_text, lock_path)
     refusal = _refusals(lock_path, hosts)
     if refusal:
-        return _refused(style, refusal)
+        return _refused(args, style, refusal)
     wheelhouse_dir = Path(args.wheelhouse) if args.wheelhouse else None
     try:
         plan = plan_image(distributions, python, args.base_image)
@@ -72,10 +73,10 @@ def run(args: argparse.Namespace) -> int:
         _check_locked(builds, distributions, lock_path)
         unmet = _unmet_build_requirements(builds, distributions, python)
         if unmet:
-            return _refused(style, unmet)
+            return _refused(args, style, unmet)
         builder = plan_builder(plan, builds, args.builder_image) if builds else None
     except (ImageRefused, SourceProblem) as exc:
-        return _refused(style, [str(exc)])
+        return _refused(args, style, [str(exc)])
     out = Path(args.output_dir)
     digest = "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
     wheelhouse, wheel_files = _wheelhouse(wheelhouse_dir, out, distributions, builder)
@@ -92,6 +93,19 @@ def run(args: argparse.Namespace) -> int:
     with console.step(f"Writing the build context to {printable(str(out))}"):
         copies = {"wheelhouse": wheel_files} if wheel_files else None
         write_output_set(out, texts, executable={"build.sh"}, copies=copies)
+    if args.format == "json":
+        document = {
+            "schema": "envdoctor.dockerfile/1",
+            "output_dir": printable(str(out)),
+            "files": sorted(printable(name) for name in texts),
+            "base_image": plan.base.name,
+            "builder_image": builder.image.name if builder is not None else None,
+            "built_from_source": sorted(builder.names) if builder is not None else [],
+            "size": _size_report(plan, pylock),
+            "refused": [],
+        }
+        sys.stdout.write(json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
+        return 0
     print(f"wrote {printable(str(out / 'Dockerfile'))} (base {plan.base.name})")
     if builder is not None:
         print(f"built from source in a wheels stage on {builder.image.name}: {', '.join(sorted(builder.names))}")
@@ -114,7 +128,11 @@ def _source_builds(pylock: Pylock | None, wheelhouse: Path | None) -> list[Sourc
         return source_builds(pylock.packages, wheelhouse)
 
 
-def _refused(style: Style, lines: list[str]) -> int:
+def _refused(args: argparse.Namespace, style: Style, lines: list[str]) -> int:
+    if args.format == "json":
+        document = {"schema": "envdoctor.dockerfile/1", "files": [], "refused": [printable(line) for line in lines]}
+        sys.stdout.write(json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
+        return 1
     for line in lines:
         print(f"{style('refused', 'red', 'bold')}: {printable(line)}")
     return 1

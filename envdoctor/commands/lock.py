@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         # SARIF on stdout is a document for a machine: the sentence is for the person reading stderr.
         print(said, file=sys.stderr if args.format == OutputFormat.SARIF.value else sys.stdout)
         return EXIT_STALE
+    if args.format == OutputFormat.JSON.value:
+        report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, ())
+        sys.stdout.write(_json(report, style, {"written": [printable(str(path)) for path in written]}))
+        return EXIT_OK
     for path in written:
         print(f"wrote {printable(str(path))}")
     return EXIT_OK
@@ -104,10 +108,10 @@ def _check(
 
         with console.step(f"Resolving {len(plans)} target(s) again to compare with the lockfiles"):
             problems = drift(requirements, plans, options)
-    if problems and args.format == OutputFormat.JSON.value:
+    if args.format == OutputFormat.JSON.value:
         report = AuditReport(tuple((p.host_name, p.host) for p in plans), requirements.inputs, ())
         sys.stdout.write(_json(report, style, {"stale": [printable(problem) for problem in problems]}))
-        return EXIT_STALE
+        return EXIT_STALE if problems else EXIT_OK
     for problem in problems:
         print(f"{style('stale', 'yellow', 'bold')}: {printable(problem)}")
     if problems:
