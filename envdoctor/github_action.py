@@ -11,12 +11,14 @@ import contextlib
 import glob
 import io
 import os
+import re
 import secrets
 import shlex
 import sys
 import tempfile
 from pathlib import Path
 
+from envdoctor.audit.result import AuditReport
 from envdoctor.audit.run import AuditOptions, exit_code, run_audit
 from envdoctor.config import load_config
 from envdoctor.console import Style
@@ -29,6 +31,7 @@ from envdoctor.report import OutputFormat
 from envdoctor.report.github import escape_data as _escape_data
 from envdoctor.report.github import escape_property as _escape_property
 from envdoctor.requirements import SourceOptions, load_requirement_set
+from envdoctor.requirements.model import RequirementSet
 from envdoctor.safety import printable, printable_lines, snippet
 
 
@@ -76,6 +79,27 @@ def _hosts(configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
     return [("no host profile", HostProfile(os="linux", arch="x86_64"))]
 
 
+def _fix_diff(files: list[str], requirements: RequirementSet, report: AuditReport) -> str:
+    """The fixes `envdoctor audit --fix` would write, as a diff block for the job summary (nothing
+    is written here: the pull request's author applies them)."""
+    from envdoctor.fix.plan import plan
+
+    options = SourceOptions(target=load_config(Path()).target)
+    result = plan(
+        report,
+        requirements,
+        lambda: load_requirement_set(files, options),
+        lambda found, on: run_audit(found, list(on), AuditOptions()),
+    )
+    diff = result.diff()
+    if not diff:
+        return ""
+    text = printable_lines(diff)
+    # A fence longer than any run of backticks in the files' text, so that no line can close it.
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"\n### Fixes `envdoctor audit --fix` would write\n\n{fence}diff\n{text}{fence}\n"
+
+
 def audit() -> int:
     files = _expand(_words("ENVDOCTOR_FILES") or ["requirements.txt"], "files")
     try:
@@ -90,7 +114,7 @@ def audit() -> int:
     report = run_audit(requirements, _hosts(config.hosts), AuditOptions(ignore=config.ignore))
     plain = Style(enabled=False)
     atomic_write_text(sarif_path, OutputFormat.SARIF.render(report, plain))
-    _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain))
+    _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain) + _fix_diff(files, requirements, report))
     sys.stdout.write(OutputFormat.GITHUB.render(report, plain))  # the annotations, as --format github prints them
     counts = report.counts()
     _append(

@@ -322,3 +322,17 @@ def test_pre_commit_lock_check_hook_passes_then_fails(tmp_path: Path, local_inde
     commit(repo)
     result = try_repo(repo, "envdoctor-lock-check", tmp_path / "cache")
     assert result.returncode == 1 and "stale" in result.stdout
+
+
+def test_the_job_summary_offers_the_fixes_as_a_diff(tmp_path: Path) -> None:
+    # The Icarus stack on its production host: the summary shows what audit --fix would write, and the
+    # workspace's files are left as they were (the pull request's author applies the fixes).
+    workspace = icarus_workspace(tmp_path)
+    before = (workspace / "requirements.txt").read_text()
+    runner = Runner(workspace, {"files": "requirements.txt", "hosts": "hosts/prod.json"})
+    installed(runner)
+    runner.run()
+    summary = runner.files["summary"].read_text()
+    assert "### Fixes `envdoctor audit --fix` would write" in summary and "```diff" in summary
+    assert "+torch==" in summary
+    assert (workspace / "requirements.txt").read_text() == before
