@@ -807,3 +807,17 @@ def test_cli_openfold_on_a_mac_is_an_environment_conda_cannot_create(
     out = capsys.readouterr().out
     assert code == 1, out
     assert "environment.yml:35: error ED301 (platform-unsupported): conda package 'pytorch::pytorch-cuda=12.4'" in out
+
+
+def test_what_conda_installs_is_not_judged_by_pypis_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # CompVis/latent-diffusion's environment shape: pytorch=1.7.0 and numpy=1.19.2 come from conda's
+    # channels, whose builds are not PyPI's wheels; what the pip section installs still is PyPI's.
+    (tmp_path / "environment.yml").write_text(
+        "name: ldm\nchannels: [pytorch, defaults]\ndependencies:\n  - python=3.8.5\n  - pytorch=1.7.0\n"
+        "  - numpy=1.19.2\n  - pip\n  - pip:\n    - numpy==1.19.2\n"
+    )
+    main(["audit", str(tmp_path / "environment.yml"), "--os", "macos", "--arch", "arm64", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    lines = {f["location"]["line"] for f in findings if f["code"] in ("ED301", "ED302")}
+    assert 5 not in lines and 6 not in lines  # the conda specs
+    assert 9 in lines  # the pip section's numpy 1.19.2: no macOS arm64 wheel, an sdist to build

@@ -12,6 +12,7 @@ from packaging.version import Version
 from envdoctor.findings import Finding, Severity
 from envdoctor.kb import builds, facts
 from envdoctor.kb import releases as kb_releases
+from envdoctor.requirements.conda_fix import dialect_of
 from envdoctor.requirements.model import Requirement
 from envdoctor.rules.candidates import Candidates, Exclusion, Why, candidates, no_such_build, os_title, span
 from envdoctor.rules.context import AuditContext
@@ -94,7 +95,12 @@ CUDA_LIBRARIES = "NVIDIA CUDA library wheels"
 def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement, Finding]]:
     # A line whose own package does not install: what it would pull in is moot.
     blocked_lines = set()
+    # What conda installs (a conda spec, and what it pulls in) comes from a channel's builds, not
+    # PyPI's files: PyPI's wheels say nothing of it (conda's own platforms are ED301's conda rows).
+    conda_lines = {r.location for r in ctx.requirements.requirements if dialect_of(r).conda}
     for requirement in ctx.wanted():
+        if requirement.location in conda_lines:
+            continue
         found = ctx.candidates(requirement.name or "")
         blocking = _blocking(found)
         if requirement.required_by is None and blocking and blocking[0].why is not Why.FROM_SOURCE:
