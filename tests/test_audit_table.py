@@ -520,6 +520,17 @@ ROWS = [
         absent=("ED101:error",),
         name="Dockerfile",
     ),
+    # incompatibilities.toml removed-api: torchtext 0.18.0 (METADATA torch>=2.3.0) fails to import beside
+    # torch >= 2.4 (pytorch/text#2272). On an RTX 5090 every torch that runs is >= 2.7: the GPU fix says
+    # torchtext does not go with it, instead of moving it to 0.18.0 (audiocraft's requirements).
+    row("torchtext-0.18-torch-2.5", "torch==2.5.1\ntorchtext==0.18.0", HOST_A100, ("ED203:error",)),
+    row(
+        "torchtext-and-the-5090-fix",
+        "torch==2.1.0\ntorchvision==0.16.0\ntorchtext==0.16.0",
+        HOST_5090,
+        ("ED102:error",),
+        fix={"ED102": ("torch==2.11.0+cu128", "but torchtext==0.16.0 does not go with it")},
+    ),
     # jax's own build is its jaxlib's; torchvision's +cu118 is judged through the torch it moves with.
     row("modelled-labels", "jax==0.4.26\ntorch==2.1.0+cu118\ntorchvision==0.16.0+cu118", HOST_A100, absent=("ED900",)),
     # ============================================================================================

@@ -200,3 +200,14 @@ def test_a_frozen_environments_cuda_library_wheels_are_one_finding_on_a_mac(
     (found,) = [f for f in report["findings"] if f["code"] == "ED301"]
     assert found["severity"] == "error" and "11 NVIDIA CUDA library wheels" in found["message"]
     assert not [f for f in report["findings"] if f["code"] == "ED103"]
+
+
+def test_a_devel_stage_that_compiles_cuda_code_is_told_to_build_in_a_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    # huggingface/peft's docker/peft-gpu/Dockerfile builds EETQ from git with --no-build-isolation on its
+    # CUDA devel image (EETQ's setup.py runs nvcc): "start from python:X.Y-slim" would break that build.
+    project = Path(__file__).parent / "fixtures/projects/peft"
+    host = project.parent / "hosts/a100-driver535.json"
+    main(["audit", str(project / "docker/peft-gpu/Dockerfile"), "--host", str(host), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    (bloat,) = [f for f in report["findings"] if f["code"] == "ED501"]
+    assert "build in a stage on this CUDA devel image" in bloat["fix"] and "start from" not in bloat["fix"]

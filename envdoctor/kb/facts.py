@@ -546,6 +546,23 @@ class Kernels(NamedTuple):
         return self.min_capability is not None
 
 
+def breaks_with(name: str, version: Version, other: str, theirs: Version) -> bool:
+    """Whether a conflict row (one the metadata does not declare) says release ``version`` of
+    ``name`` breaks beside release ``theirs`` of ``other``, either way round."""
+    mine, their_name = canonicalize_name(name), canonicalize_name(other)
+    for row in known_conflicts():
+        if row.declared_clash:
+            continue
+        pairs = ((row.package, row.versions, row.breaks_with.name, row.breaks_with.specifier),
+                 (row.breaks_with.name, row.breaks_with.specifier, row.package, row.versions))  # fmt: skip
+        for package, versions, against, specifier in pairs:
+            if canonicalize_name(package) != mine or canonicalize_name(against) != their_name:
+                continue
+            if versions.contains(Version(version.public), True) and specifier.contains(Version(theirs.public), True):
+                return True
+    return False
+
+
 def _kernels_rows(package: str) -> tuple[tuple[SpecifierSet, Kernels], ...]:
     return _kernels_by_package().get(package, ())
 

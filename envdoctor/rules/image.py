@@ -56,14 +56,32 @@ def _cuda_base(ctx: AuditContext, final: BaseImage) -> Iterator[Finding]:
     # A -base- flavour carries the CUDA runtime alone: a small duplicate, not "CUDA twice".
     if bringing and image.flavor != "base":
         what = bringing[0].what
+        slim = "start from python:X.Y-slim; the host's driver reaches the container through the NVIDIA container "
+        slim += "toolkit (envdoctor dockerfile writes such images)"
+        if "devel" in (final.tag or "") and _compiles_against_cuda(ctx, final):
+            # The stage builds CUDA code (from a git checkout, without build isolation): it needs the
+            # toolkit, so the toolkit goes in a builder stage, not away.
+            slim = (
+                "build in a stage on this CUDA devel image and copy the environment into a final stage on "
+                "python:X.Y-slim (the compiled code needs the toolkit only to build)"
+            )
         yield ctx.finding(
             "ED501",
             f"{final.reference} carries CUDA libraries, and {what} brings its own as pip wheels: the image holds "
             "CUDA twice",
             location=final.location,
-            fix="start from python:X.Y-slim; the host's driver reaches the container through the NVIDIA container "
-            "toolkit (envdoctor dockerfile writes such images)",
+            fix=slim,
         )
+
+
+def _compiles_against_cuda(ctx: AuditContext, final: BaseImage) -> bool:
+    """Whether the final stage builds packages from source in place (a git or local checkout, or
+    --no-build-isolation, which builds against the image's own torch and CUDA toolkit)."""
+    line = final.location.line or 0
+    return any(
+        (loc.line or 0) >= line and ("--no-build-isolation" in command or "git+" in command or "setup.py" in command)
+        for command, loc in ctx.requirements.commands
+    )
 
 
 _UV_INSTALL = re.compile(r"\buv\s+(?:pip\s+(?:install|sync)|sync)\b")

@@ -360,6 +360,8 @@ def _fits(ctx: AuditContext, name: str, version: Version, offered: Build) -> boo
     declared = ctx.declared_on(name, Version(version.public), of)
     if not declared.contains(offered.version or Version("0"), True):
         return False
+    if offered.version is not None and facts.breaks_with(name, version, of, offered.version):
+        return False  # the metadata admits it, a known conflict does not (torchtext 0.18.0 beside torch 2.4+)
     if not str(declared):
         return True
     own = builds.build_of(name, version, ctx.where())
