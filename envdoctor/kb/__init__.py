@@ -23,6 +23,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # so that an audit parses only the packages it judges, each table as a ``Table``.
 COMPILED = "compiled.json"
 COMPILED_DIR = "compiled"
+# The newest ``checked`` date of every row, which each lockfile's header states: reading it from
+# one small file spares a lock loading every table for one date.
+NEWEST_CHECKED = f"{COMPILED_DIR}/newest-checked.txt"
 
 Row = dict[str, Any]
 
@@ -213,8 +216,10 @@ def compile_sources() -> dict[str, str]:
 
     files: dict[str, str] = {}
     whole: dict[str, Any] = {}
+    dates = []
     for topic in TOPICS:
         data = read_source(topic.name)
+        dates += [_newest_date(data.get(table.name, [])) for table in topic.tables]
         if topic.split_by is None:
             whole[topic.name] = data
             continue
@@ -226,7 +231,22 @@ def compile_sources() -> dict[str, str]:
             tables = {name: encode_table(rows) for name, rows in document.items()}
             files[f"{COMPILED_DIR}/{topic.name}/{package}.json"] = _dump_tables(tables)
     files[COMPILED] = dump(whole)
+    files[NEWEST_CHECKED] = max(dates, default="-") + "\n"
     return files
+
+
+def _newest_date(rows: list[Row]) -> str:
+    return max((str(row["checked"]) for row in rows), default="-")
+
+
+def newest_checked() -> str:
+    """The most recent date on which a fact of the base was read from its source."""
+    path = DATA_DIR / NEWEST_CHECKED
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    from envdoctor.kb.schema import TOPICS
+
+    return max((_newest_date(list(load_topic(t.name, table.name))) for t in TOPICS for table in t.tables), default="-")
 
 
 def _dump_tables(tables: dict[str, Table]) -> str:
@@ -256,6 +276,8 @@ def compiled_files() -> dict[str, str]:
         found[COMPILED] = (DATA_DIR / COMPILED).read_text(encoding="utf-8")
     for path in sorted((DATA_DIR / COMPILED_DIR).glob("*/*.json")):
         found[path.relative_to(DATA_DIR).as_posix()] = path.read_text(encoding="utf-8")
+    if (DATA_DIR / NEWEST_CHECKED).is_file():
+        found[NEWEST_CHECKED] = (DATA_DIR / NEWEST_CHECKED).read_text(encoding="utf-8")
     return found
 
 

@@ -106,18 +106,3 @@ def _cross_topic(rows: dict[tuple[str, str], tuple[Row, ...]]) -> Iterator[str]:
         major = Version(cuda).major
         if major >= 11 and major not in compat_majors:
             yield f"cuda.toml: CUDA {cuda} has no minor_compat row for CUDA {major}"
-
-
-def newest_checked() -> str:
-    """The most recent date on which a fact of the base was read from its source."""
-    from envdoctor.kb import load_topic
-
-    return max(
-        (
-            str(row["checked"])
-            for topic in TOPICS
-            for table in topic.tables
-            for row in load_topic(topic.name, table.name)
-        ),
-        default="-",
-    )

@@ -205,13 +205,19 @@ def _local_locations(requirements: RequirementSet, plan: LockPlan) -> list[str]:
 
 
 def _resolver(backend: str) -> str:
-    # The version from the metadata folder's name: importlib.metadata would scan and parse
-    # every installed distribution, a noticeable part of a lock's own time.
-    from envdoctor.host.system import LocalSystem
+    # The version from the name of the metadata folder beside the resolver's package: listing
+    # every folder of sys.path, or importlib.metadata's scan, costs a noticeable part of a lock.
+    import importlib.util
 
-    package = "uv" if backend == "uv" else "pip-tools"
-    version = LocalSystem().python_packages(frozenset({package}), ()).get(package)
-    return f"{backend} {version}" if version else backend
+    module, distribution = ("uv", "uv") if backend == "uv" else ("piptools", "pip_tools")
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return backend
+    prefix = f"{distribution}-"
+    for entry in sorted(os.listdir(Path(spec.origin).parent.parent)):
+        if entry.startswith(prefix) and entry.endswith(".dist-info"):
+            return f"{backend} {entry.removeprefix(prefix).removesuffix('.dist-info')}"
+    return backend
 
 
 def _unsatisfiable(requirements: RequirementSet, plan: LockPlan, error: str) -> tuple[Finding, ...]:

@@ -88,8 +88,10 @@ class Lock:
     def with_local_paths(self, lock_folder: Path, locations: list[str]) -> Lock:
         """Local files as paths, never this machine's file:// URLs: absolute where their folder was
         given as an absolute path (one of ``locations``), else relative to the lockfile (PEP 751)."""
-        table = dict(self.table)
-        table["packages"] = [_local_paths(package, lock_folder, locations) for package in table.get("packages", [])]
+        packages = [_local_paths(package, lock_folder, locations) for package in self.table.get("packages", [])]
+        if packages == self.table.get("packages", []):
+            return self  # no local file: validated once already
+        table = {**self.table, "packages": packages}
         return Lock(Pylock.from_dict(table), table, self.header)
 
     def text(self) -> str:

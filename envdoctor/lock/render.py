@@ -24,7 +24,7 @@ _PYTHON_LINE = re.compile(r"^# target: .*Python (?P<python>3\.\d+)", re.MULTILIN
 def header(
     digest: str, inputs: list[str], target: str, steering: Steering, *, resolver: str, exclude_newer: str | None
 ) -> list[str]:
-    from envdoctor.kb.check import newest_checked
+    from envdoctor.kb import newest_checked
 
     lines = [
         f"{LOCK_MARK}; do not edit. `envdoctor lock --check` says whether it is current.",
