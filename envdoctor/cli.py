@@ -12,6 +12,7 @@ import sys
 
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError
+from envdoctor.seams import INPUT_KINDS, REPORT_FORMATS, RESOLVERS
 
 # typing.TYPE_CHECKING, without importing typing: ``envdoctor --version`` imports nothing it does
 # not print (argparse, typing and the console module are imported when a parser is built).
@@ -20,17 +21,12 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-# envdoctor.requirements.KINDS, written here so that the CLI starts without importing the readers
-# (tests/test_sources.py checks that the two agree).
-INPUT_KINDS = ("requirements", "pyproject", "pylock", "uvlock", "poetrylock", "dockerfile", "conda", "conda-list")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 # A bug in envdoctor: never 1, which CI reads as findings.
 EXIT_INTERNAL = 3
-# The reporters of envdoctor.report, named here so that building the parser imports none of them.
-REPORT_FORMATS = ("text", "json", "sarif", "markdown", "github")
 
 
 @functools.cache
@@ -168,7 +164,7 @@ def _add_probe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add_source_options(parser: argparse.ArgumentParser, files_help: str) -> None:
     """The requirement sources of a command and how to read them (audit and lock share them)."""
     parser.add_argument("files", nargs="*", metavar="FILE", help=files_help)
-    parser.add_argument("--kind", choices=INPUT_KINDS, help="the kind of every FILE")
+    parser.add_argument("--kind", choices=tuple(INPUT_KINDS), help="the kind of every FILE")
     parser.add_argument("--extra", action="append", metavar="NAME", help="a pyproject optional-dependencies group")
     parser.add_argument("--group", action="append", metavar="NAME", help="a pyproject dependency group (PEP 735)")
     parser.add_argument(
@@ -203,7 +199,7 @@ def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.add_argument(
         "--resolve", action="store_true", help="resolve with uv for each host first (needs the package index)"
     )
-    audit.add_argument("--format", choices=REPORT_FORMATS, default="text", help="output format (default: text)")
+    audit.add_argument("--format", choices=tuple(REPORT_FORMATS), default="text", help="output format (default: text)")
     audit.add_argument(
         "--fail-on", choices=("error", "warning", "info"), help="exit 1 on findings this severe (default: error)"
     )
@@ -233,7 +229,7 @@ def _add_lock(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "into lockfiles/requirements.<target>.txt and lockfiles/pylock.<target>.toml.",
     )
     _add_source_options(lock, "requirement sources (default: requirements.in)")
-    lock.add_argument("--backend", choices=("uv", "pip-tools"), default="uv", help="the resolver (default: uv)")
+    lock.add_argument("--backend", choices=tuple(RESOLVERS), default="uv", help="the resolver (default: uv)")
     lock.add_argument(
         "-o", "--output-dir", default="lockfiles", metavar="DIR", help="where lockfiles go (default: lockfiles)"
     )
@@ -255,7 +251,7 @@ def _add_lock(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     lock.add_argument(
         "--format",
-        choices=REPORT_FORMATS,
+        choices=tuple(REPORT_FORMATS),
         default="text",
         help="format of findings when locking fails",
     )

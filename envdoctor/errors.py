@@ -21,3 +21,13 @@ class InputError(EnvdoctorError):
 
 class UsageError(EnvdoctorError):
     """A bad command-line argument."""
+
+
+class Refused(EnvdoctorError):
+    """The input is sound, but what was asked cannot work (an image whose builds do not run on the
+    target, a lock no build of which runs there): the reasons, one a line; nothing is written.
+    The command line prints each as ``refused: ...`` and exits 1, as for findings."""
+
+    def __init__(self, reasons: list[str] | tuple[str, ...]) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__("; ".join(self.reasons))

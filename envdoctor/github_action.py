@@ -7,9 +7,7 @@ annotations, as a SARIF file and as step outputs, and optionally check lockfiles
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import io
 import os
 import re
 import secrets
@@ -17,9 +15,10 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from envdoctor.audit.result import AuditReport
-from envdoctor.audit.run import AuditOptions, exit_code, run_audit
+from envdoctor import api
+from envdoctor.audit.run import exit_code
 from envdoctor.config import load_config
 from envdoctor.console import Style
 from envdoctor.errors import EnvdoctorError, UsageError
@@ -27,12 +26,16 @@ from envdoctor.findings import Severity
 from envdoctor.fsio import atomic_write_text
 from envdoctor.host.profile import HostProfile
 from envdoctor.host.select import load_profile
+from envdoctor.image.context import ImageOptions
+from envdoctor.lock import LockOptions
 from envdoctor.report import OutputFormat
 from envdoctor.report.github import escape_data as _escape_data
 from envdoctor.report.github import escape_property as _escape_property
-from envdoctor.requirements import SourceOptions, load_requirement_set
-from envdoctor.requirements.model import RequirementSet
+from envdoctor.requirements import SourceOptions
 from envdoctor.safety import printable, printable_lines, snippet
+
+if TYPE_CHECKING:
+    from envdoctor.fix.plan import FixResult
 
 
 def _words(name: str) -> list[str]:
@@ -79,18 +82,9 @@ def _hosts(configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
     return [("no host profile", HostProfile(os="linux", arch="x86_64"))]
 
 
-def _fix_diff(files: list[str], requirements: RequirementSet, report: AuditReport) -> str:
+def _fix_diff(result: FixResult) -> str:
     """The fixes `envdoctor audit --fix` would write, as a diff block for the job summary (nothing
     is written here: the pull request's author applies them)."""
-    from envdoctor.fix.plan import plan
-
-    options = SourceOptions(target=load_config(Path()).target)
-    result = plan(
-        report,
-        requirements,
-        lambda: load_requirement_set(files, options),
-        lambda found, on: run_audit(found, list(on), AuditOptions()),
-    )
     diff = result.diff()
     if not diff:
         return ""
@@ -110,11 +104,13 @@ def audit() -> int:
     if "\n" in sarif_path or "\r" in sarif_path:
         raise UsageError("sarif-file: a path cannot hold a line break")
     config = load_config(Path())  # [tool.envdoctor] applies in CI as on the command line
-    requirements = load_requirement_set(files, SourceOptions(target=config.target))
-    report = run_audit(requirements, _hosts(config.hosts), AuditOptions(ignore=config.ignore))
+    sources = SourceOptions(target=config.target)
+    # The audit, and the fixes it offers (planned and re-judged, never written in CI).
+    fixes = api.fix(files, hosts=_hosts(config.hosts), sources=sources, ignore=config.ignore, write=False)
+    report = fixes.before
     plain = Style(enabled=False)
     atomic_write_text(sarif_path, OutputFormat.SARIF.render(report, plain))
-    _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain) + _fix_diff(files, requirements, report))
+    _append("GITHUB_STEP_SUMMARY", OutputFormat.MARKDOWN.render(report, plain) + _fix_diff(fixes))
     sys.stdout.write(OutputFormat.GITHUB.render(report, plain))  # the annotations, as --format github prints them
     counts = report.counts()
     _append(
@@ -126,39 +122,46 @@ def audit() -> int:
 
 
 def check_locks() -> int:
-    from envdoctor.cli import main
+    from envdoctor.lock import default_inputs
 
-    files = _expand(_words("ENVDOCTOR_LOCK_FILES") or _words("ENVDOCTOR_FILES"), "lock-files")
-    hosts = [argument for path in _expand(_words("ENVDOCTOR_HOSTS"), "hosts") for argument in ("--host", path)]
-    folder = os.environ.get("ENVDOCTOR_LOCKFILES_DIR") or "lockfiles"
-    resolve = ["--resolve"] if os.environ.get("ENVDOCTOR_RESOLVE") == "true" else []
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        code = main(["--color", "never", "lock", *files, *hosts, "-o", folder, "--check", *resolve])
-    _print_inert(output.getvalue())
-    return code
+    files = _expand(_words("ENVDOCTOR_LOCK_FILES") or _words("ENVDOCTOR_FILES"), "lock-files") or default_inputs()
+    configured = load_config(Path()).hosts
+    hosts = [(path, load_profile(path)) for path in _expand(_words("ENVDOCTOR_HOSTS") or list(configured), "hosts")]
+    options = LockOptions(output_dir=Path(os.environ.get("ENVDOCTOR_LOCKFILES_DIR") or "lockfiles"))
+    resolve = os.environ.get("ENVDOCTOR_RESOLVE") == "true"
+    # Without profiles, the lockfiles are those made for this runner, as `envdoctor lock --check` does.
+    checked = api.check_locks(files, hosts=hosts or None, options=options, resolve=resolve)
+    lines = [f"refused: {why}" for why in checked.refused] + [f"stale: {problem}" for problem in checked.stale]
+    if lines:
+        lines.append("run `envdoctor lock` to update the lockfiles")
+    else:
+        fresh = " and a fresh resolution" if resolve else ""
+        lines.append(f"{len(checked.targets)} target(s): lockfiles match their inputs{fresh}")
+    _print_inert("\n".join(lines) + "\n")
+    return 1 if checked.stale or checked.refused else 0
 
 
 def check_images() -> int:
     """Regenerate each image folder (lock/ and host.json inside) and compare with what is committed."""
-    from envdoctor.cli import main
-
     failures = 0
     for folder in _expand(_words("ENVDOCTOR_IMAGES"), "images"):
         base = Path(folder)
         locks = sorted((base / "lock").glob("requirements.*.txt"))
         if not locks or not (base / "host.json").is_file():
             raise UsageError(f"images: {folder} needs lock/requirements.*.txt and host.json")
+        host = (str(base / "host.json"), load_profile(str(base / "host.json")))
         with tempfile.TemporaryDirectory() as scratch:
-            host, tag = str(base / "host.json"), f"envdoctor/{base.name}:1"
-            arguments = ["dockerfile", str(locks[0]), "-o", scratch, "--host", host, "--tag", tag]
-            output = io.StringIO()
-            with contextlib.redirect_stdout(output):
-                code = main(["--color", "never", *arguments])
-            _print_inert(output.getvalue())
+            options = ImageOptions(tag=f"envdoctor/{base.name}:1")
+            try:
+                context = api.dockerfile([locks[0]], scratch, host=host, options=options)
+                written = True
+                _print_inert(f"wrote {context.output_dir / 'Dockerfile'} (base {context.plan.base.name})\n")
+            except api.Refused as refused:
+                written = False
+                _print_inert("".join(f"refused: {why}\n" for why in refused.reasons))
             for name in ("Dockerfile", ".dockerignore", "build.sh", "requirements.lock"):
                 fresh, committed = Path(scratch) / name, base / name
-                if code != 0 or not committed.is_file() or fresh.read_bytes() != committed.read_bytes():
+                if not written or not committed.is_file() or fresh.read_bytes() != committed.read_bytes():
                     where = _escape_property(printable(str(committed)))
                     print(f"::error file={where},title=envdoctor::{name} is not what envdoctor dockerfile writes now: "
                           "regenerate it")  # fmt: skip

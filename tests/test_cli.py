@@ -210,27 +210,20 @@ def test_failed_write_leaves_the_previous_file(tmp_path: Path) -> None:
     assert target.read_text() == "previous\n"
 
 
-def test_the_parser_offers_every_reporter() -> None:
-    from envdoctor.cli import REPORT_FORMATS
-    from envdoctor.report import OutputFormat
-
-    assert tuple(output.value for output in OutputFormat) == REPORT_FORMATS
-
-
 def test_a_bug_is_exit_3_on_one_line_never_the_1_of_findings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     from envdoctor import github_action
     from envdoctor.commands import audit
 
-    def broken(*_: object) -> int:
+    def broken(*_: object, **__: object) -> int:
         raise KeyError("\x1b]0;not printed raw\x07")
 
     monkeypatch.setattr(audit, "run", broken)
     assert main(["audit", "requirements.txt"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("envdoctor: internal error: KeyError: ") and err.count("\n") == 1 and "\x1b" not in err
-    monkeypatch.setattr(github_action, "run_audit", broken)
+    monkeypatch.setattr(github_action.api, "fix", broken)
     (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
     monkeypatch.chdir(tmp_path)
     assert github_action.main(["audit"]) == 3

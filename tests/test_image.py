@@ -99,6 +99,12 @@ def test_system_cuda_needs_a_cuda_base_never_devel(tmp_path: Path, capsys: pytes
     dockerfile = (tmp_path / "b" / "Dockerfile").read_text()
     assert f"FROM {base} AS build" in dockerfile
     assert "COPY --from=python /usr/local /usr/local" in dockerfile
+    # Each stage that copies Debian's Python onto the Ubuntu base checks its modules load there
+    # (images/README.md), writing no bytecode; a Python image needs no such check.
+    checks = [line for line in dockerfile.splitlines() if "python3 -B -I -c" in line]
+    assert len(checks) == dockerfile.count("COPY --from=python /usr/local /usr/local") == 2
+    assert all(line.startswith("RUN ldconfig && ") and "sqlite3" in line and "ssl" in line for line in checks)
+    assert "python3 -B" not in (IMAGES / "cpu" / "Dockerfile").read_text()
     assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.3"' in dockerfile
     assert not [line for line in dockerfile.splitlines() if line.startswith("FROM") and "devel" in line]
 

@@ -251,10 +251,3 @@ def test_unknown_kind_asks_for_kind() -> None:
         detect_kind("deps.cfg")
     with pytest.raises(UsageError):
         load_requirement_set(["x"], SourceOptions(kind="cargo"))
-
-
-def test_the_cli_offers_every_kind_the_loader_reads() -> None:
-    from envdoctor.cli import INPUT_KINDS
-    from envdoctor.requirements import KINDS
-
-    assert INPUT_KINDS == KINDS

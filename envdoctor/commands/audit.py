@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor import console
+from envdoctor import api, console
 from envdoctor.audit.result import AuditReport
-from envdoctor.audit.run import AuditOptions, exit_code, run_audit
+from envdoctor.audit.run import exit_code
 from envdoctor.config import checked_ignore, load_config
 from envdoctor.console import Style, use_color
 from envdoctor.errors import UsageError
@@ -18,7 +18,7 @@ from envdoctor.fsio import atomic_write_text
 from envdoctor.host.profile import HostProfile, NoNvidia
 from envdoctor.host.select import hosts_from_args
 from envdoctor.report import OutputFormat
-from envdoctor.requirements import load_requirement_set, source_options
+from envdoctor.requirements import source_options
 from envdoctor.safety import one_token
 
 if TYPE_CHECKING:
@@ -51,33 +51,18 @@ def run(args: argparse.Namespace) -> int:
     target = args.target or config.target
     if target is not None:  # the stage of each Dockerfile to judge, as docker build --target
         options = options._replace(target=one_token(target, "--target"))
-    requirements = load_requirement_set(paths, options)
     hosts = hosts_from_args(args, config.hosts)
-    resolver = None
-    if args.resolve:
-        from envdoctor.audit.resolver import resolve_for_host
-
-        # Its progress goes to stderr (console.feedback, set by the command line): stdout is the report.
-        resolver = resolve_for_host
-    audit_options = AuditOptions(ignore=ignore, resolver=resolver)
-    report = run_audit(requirements, hosts, audit_options)
     fixes = None
     if args.fix or args.diff:
-        from envdoctor.fix.plan import plan
-
         if args.installed:
             raise UsageError("--fix and --diff edit files: they do not apply to --installed")
-        result = plan(
-            report,
-            requirements,
-            lambda: load_requirement_set(paths, options),
-            lambda found, on: run_audit(found, list(on), audit_options),
-        )
+        result = api.fix(paths, hosts=hosts, sources=options, ignore=ignore, resolve=args.resolve, write=args.fix)
         if args.diff:
             return _show_diff(result)
-        for change in result.changes:
-            atomic_write_text(change.path, change.after)
         report, fixes = result.report, result.outcomes
+    else:
+        # --resolve's progress goes to stderr (console.feedback, set by the command line): stdout is the report.
+        report = api.audit(paths, hosts=hosts, sources=options, ignore=ignore, resolve=args.resolve)
     if console.feedback().verbose:
         _details(hosts, report)
     output_format = OutputFormat(args.format)

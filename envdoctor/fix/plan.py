@@ -52,6 +52,8 @@ class FixResult(NamedTuple):
     changes: tuple[FileChange, ...]
     # The audit of the set as the applied fixes leave it (the original audit where none is).
     report: AuditReport
+    # The audit the fixes were planned from.
+    before: AuditReport
 
     def diff(self) -> str:
         """The unified diff of every file that changes, in the order the files were read."""
@@ -76,12 +78,12 @@ def plan(report: AuditReport, requirements: RequirementSet, load: Load, audit: A
         if outcome.applied:
             accepted.append(outcome)
     if not accepted:
-        return FixResult(tuple(outcomes), (), report)
+        return FixResult(tuple(outcomes), (), report, report)
     edited = planner.edited([e for o in accepted for e in o.edits])
     with fsio.overlay({path: found.text for path, found in edited.items()}):
         after = audit(load(), report.hosts)
     changes = tuple(FileChange(path, planner.originals[path], found.text) for path, found in edited.items())
-    return FixResult(tuple(outcomes), tuple(c for c in changes if c.before != c.after), after)
+    return FixResult(tuple(outcomes), tuple(c for c in changes if c.before != c.after), after, report)
 
 
 class _Planner:

@@ -116,11 +116,22 @@ def _pip_steps(commands: list[str], wheelhouse: bool, then: str | None = None) -
     ]
 
 
+# The standard-library modules that load a shared library of the system (OpenSSL, libffi, SQLite,
+# liblzma, libbz2, zlib, libuuid, expat): the ones an environment needs that can be missing.
+_SYSTEM_LIBRARY_MODULES = "bz2, ctypes, decimal, hashlib, lzma, pyexpat, sqlite3, ssl, uuid, venv, zlib"
+
+
 def _python_from(python_image: BaseImage | None) -> list[str]:
-    """A CUDA image carries no Python: the interpreter comes from the official Python image."""
+    """A CUDA image carries no Python: the interpreter comes from the official Python image, built
+    on Debian. Each build checks, on the real base, that its modules find their libraries there
+    (images/README.md says what was proved where): a base without them fails here, naming the
+    module, not when the image runs. -B writes no bytecode, so the layer stays reproducible."""
     if python_image is None:
         return []
-    return ["COPY --from=python /usr/local /usr/local", "RUN ldconfig"]
+    return [
+        "COPY --from=python /usr/local /usr/local",
+        f'RUN ldconfig && python3 -B -I -c "import {_SYSTEM_LIBRARY_MODULES}"',
+    ]
 
 
 def dockerignore(builder: bool = False) -> str:

@@ -41,6 +41,16 @@ class LockOptions(NamedTuple):
     selection: tuple[str, ...] = ()
 
 
+def default_inputs() -> list[str]:
+    """What `envdoctor lock` locks when no file is named: the first of the usual files here."""
+    from envdoctor.errors import UsageError
+
+    for name in ("requirements.in", "requirements.txt", "pyproject.toml"):
+        if Path(name).is_file():
+            return [name]
+    raise UsageError("nothing to lock: name requirement files")
+
+
 class LockPlan(NamedTuple):
     """One target's lock before resolution: where it goes and what it depends on."""
 

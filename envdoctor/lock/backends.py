@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from envdoctor import console
-from envdoctor.errors import EnvdoctorError, InputError
+from envdoctor.errors import EnvdoctorError, InputError, UsageError
 from envdoctor.lock.model import Lock, option_line
 from envdoctor.lock.steering import Steering, TorchIndex
 from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
@@ -59,8 +59,13 @@ class Backend(Protocol):
 
 
 def backend(name: str) -> Backend:
-    """The resolver of this name (``uv`` or ``pip-tools``)."""
-    return BACKENDS[name]()
+    """The resolver of this name (``envdoctor.seams.RESOLVERS``: uv, pip-tools)."""
+    from envdoctor.seams import RESOLVERS, load
+
+    if name not in RESOLVERS:
+        raise UsageError(f"--backend {name!r}: expected one of {', '.join(RESOLVERS)}")
+    made: Backend = load(RESOLVERS[name])()
+    return made
 
 
 def _resolve(argv: list[str], name: str, folder: Path, output: str) -> uv.Answer:
@@ -320,6 +325,3 @@ def _pip_index_lines(request: LockRequest) -> list[str]:
 def _extra_index(url: str) -> str:
     url = _absolute(url)
     return option_line("--find-links" if _local(url) else "--extra-index-url", url)
-
-
-BACKENDS: dict[str, type[UvBackend] | type[PipToolsBackend]] = {"uv": UvBackend, "pip-tools": PipToolsBackend}

@@ -22,6 +22,8 @@ Renderer = Callable[[AuditReport, Style, "Sequence[Outcome] | None"], str]
 
 
 class OutputFormat(enum.Enum):
+    """The formats of ``envdoctor.seams.REPORT_FORMATS`` that code names (a test keeps the two alike)."""
+
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
@@ -33,14 +35,7 @@ class OutputFormat(enum.Enum):
 
 
 def _renderer(output_format: OutputFormat) -> Renderer:
-    if output_format is OutputFormat.JSON:
-        from envdoctor.report.json_report import render
-    elif output_format is OutputFormat.SARIF:
-        from envdoctor.report.sarif import render
-    elif output_format is OutputFormat.MARKDOWN:
-        from envdoctor.report.markdown import render
-    elif output_format is OutputFormat.GITHUB:
-        from envdoctor.report.github import render
-    else:
-        from envdoctor.report.text import render
+    from envdoctor.seams import REPORT_FORMATS, load
+
+    render: Renderer = load(REPORT_FORMATS[output_format.value])
     return render

@@ -4,7 +4,6 @@ RequirementSet."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -19,12 +18,13 @@ from envdoctor.requirements.model import (
     Requirement,
     RequirementSet,
 )
+from envdoctor.seams import INPUT_KINDS, load
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
-KINDS = ("requirements", "pyproject", "pylock", "uvlock", "poetrylock", "dockerfile", "conda", "conda-list")
+KINDS = tuple(INPUT_KINDS)
 # conda's environment files and `conda list` output, by the names projects give them.
 _CONDA_NAMES = ("environment.yml", "environment.yaml", "environment[-_]*.y*ml", "env.yml", "conda*.y*ml")
 _CONDA_LIST_NAMES = ("conda-*.lock", "spec-file.txt", "package-list.txt")
@@ -90,10 +90,13 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
     """Read every input into one RequirementSet; bad input raises InputError naming file and line."""
     if options.kind is not None and options.kind not in KINDS:
         raise UsageError(f"--kind {options.kind!r}: expected one of {', '.join(KINDS)}")
-    found = _Found()
+    found = Found()
+    readers = {}
     for path in paths:
         kind = options.kind or detect_kind(path)
-        _READERS[kind](path, options, found)
+        if kind not in readers:
+            readers[kind] = load(INPUT_KINDS[kind])
+        readers[kind](path, options, found)
     if len(found.requirements) > MAX_REQUIREMENTS:
         where = found.inputs[-1].path if found.inputs else "the inputs"
         raise InputError(where, f"more than {MAX_REQUIREMENTS:,} requirements in all: not judged")
@@ -107,7 +110,7 @@ def load_requirement_set(paths: list[str], options: SourceOptions) -> Requiremen
 
 
 @dataclass
-class _Found:
+class Found:
     """What the inputs read so far say, gathered into one set."""
 
     requirements: list[Requirement] = field(default_factory=list)
@@ -150,7 +153,7 @@ class _Found:
         )
 
 
-def _read_requirements(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_requirements(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.requirements.requirements_txt import read_requirements
 
     read = read_requirements(path)
@@ -160,7 +163,7 @@ def _read_requirements(path: str, options: SourceOptions, found: _Found) -> None
     found.on_host(read.indexes)
 
 
-def _read_pyproject(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_pyproject(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements.pyproject import parse_pyproject, requires_python, uv_indexes
 
@@ -172,7 +175,7 @@ def _read_pyproject(path: str, options: SourceOptions, found: _Found) -> None:
     found.inputs.append(Input(path, "pyproject", _lockfile_beside(path)))
 
 
-def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_uvlock(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements import uvlock
 
@@ -184,7 +187,7 @@ def _read_uvlock(path: str, options: SourceOptions, found: _Found) -> None:
     found.inputs.append(Input(path, "uvlock"))
 
 
-def _read_poetrylock(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_poetrylock(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements.poetrylock import parse_poetry_lock, requires_python
 
@@ -196,7 +199,7 @@ def _read_poetrylock(path: str, options: SourceOptions, found: _Found) -> None:
     found.inputs.append(Input(path, "poetrylock"))
 
 
-def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_conda(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements.conda import parse_conda_list, parse_environment_yml
 
@@ -217,7 +220,7 @@ def _read_conda(path: str, options: SourceOptions, found: _Found) -> None:
     found.conda_platforms += env.platforms
 
 
-def _read_pylock(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_pylock(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements.pylock import parse_pylock
 
@@ -225,7 +228,7 @@ def _read_pylock(path: str, options: SourceOptions, found: _Found) -> None:
     found.inputs.append(Input(path, "pylock"))
 
 
-def _read_dockerfile(path: str, options: SourceOptions, found: _Found) -> None:
+def gather_dockerfile(path: str, options: SourceOptions, found: Found) -> None:
     from envdoctor.fsio import read_text_input
     from envdoctor.requirements.dockerfile import parse_dockerfile
 
@@ -242,18 +245,6 @@ def _read_dockerfile(path: str, options: SourceOptions, found: _Found) -> None:
     # The image's index options apply in the image only: not the host's.
     image_index = IndexOptions(extra_index_urls=tuple(dockerfile.index_urls), find_links=tuple(dockerfile.find_links))
     found.index = _merge_index(found.index, image_index)
-
-
-_READERS: dict[str, Callable[[str, SourceOptions, _Found], None]] = {
-    "requirements": _read_requirements,
-    "pyproject": _read_pyproject,
-    "conda": _read_conda,
-    "conda-list": _read_conda,
-    "pylock": _read_pylock,
-    "uvlock": _read_uvlock,
-    "poetrylock": _read_poetrylock,
-    "dockerfile": _read_dockerfile,
-}
 
 
 # Lockfiles a project keeps beside its pyproject.toml: uv's, PEP 751's, and envdoctor's own folder.
