@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, NamedTuple
 from envdoctor.audit.result import AuditReport
 from envdoctor.errors import EnvdoctorError, InputError, Refused, UsageError
 from envdoctor.host.profile import HostProfile
-from envdoctor.image.context import BuildContext, ImageOptions
 from envdoctor.lock import LockFailure, LockOptions
 from envdoctor.requirements import SourceOptions
 from envdoctor.requirements.model import Input
@@ -35,6 +34,7 @@ from envdoctor.requirements.model import Input
 if TYPE_CHECKING:
     from envdoctor.audit.run import AuditOptions
     from envdoctor.fix.plan import FixResult
+    from envdoctor.image.context import BuildContext, ImageOptions
 
 __all__ = [
     "AuditReport",
@@ -62,7 +62,6 @@ Host = HostProfile | tuple[str, HostProfile]
 # The defaults, as the command line's: every file read as its kind, its default groups applied.
 _ALL_SOURCES = SourceOptions()
 _LOCK_DEFAULTS = LockOptions()
-_IMAGE_DEFAULTS = ImageOptions()
 
 
 class LockResult(NamedTuple):
@@ -219,14 +218,23 @@ def dockerfile(
     output_dir: str | Path,
     *,
     host: Host | None = None,
-    options: ImageOptions = _IMAGE_DEFAULTS,
+    options: ImageOptions | None = None,
 ) -> BuildContext:
     """A build context (Dockerfile, .dockerignore, build.sh, the lock) for an envdoctor lockfile,
     or for requirement files locked now for ``host``; judged for ``host`` when one is given."""
-    from envdoctor.image.context import write_build_context
+    from envdoctor.image.context import ImageOptions, write_build_context
 
     hosts = _named([host]) if host is not None else []
-    return write_build_context([str(path) for path in inputs], hosts, Path(output_dir), options)
+    return write_build_context([str(path) for path in inputs], hosts, Path(output_dir), options or ImageOptions())
+
+
+def __getattr__(name: str) -> object:
+    # The image types, imported when first asked for: a lock or an audit never loads the image planner.
+    if name in ("BuildContext", "ImageOptions"):
+        from envdoctor.image import context
+
+        return getattr(context, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _audit_options(ignore: frozenset[str], resolve: bool) -> AuditOptions:

@@ -74,7 +74,12 @@ def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> 
     group.add_argument("--wsl", metavar="N", help="0 (not WSL), 1 or 2")
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = ("probe", "audit", "lock", "dockerfile", "explain", "kb")
+
+
+def build_parser(arguments: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; given the arguments, only the command they name is built whole (the others
+    keep their line in --help): building every command's options costs most of a hook's start."""
     from envdoctor.console import COLOR_CHOICES
 
     parser = _parser()(
@@ -83,10 +88,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_parser())
+    # The first argument that names a command is the command: no global option takes one as its value.
+    wanted = next((argument for argument in arguments if argument in COMMANDS), None)
+    adding = commands if wanted is None else _OnlyCommand(commands, wanted)
     for add in (_add_probe, _add_audit, _add_lock, _add_dockerfile, _add_explain, _add_kb):
-        add(commands)
+        add(adding)  # type: ignore[arg-type]  # _OnlyCommand stands in for the subparsers action
     _add_global_options(parser, COLOR_CHOICES)
     return parser
+
+
+class _OnlyCommand:
+    """The subparsers action as the ``_add_*`` functions see it when one command is run: that one
+    is built whole; any other gets its name and help line, and its options go nowhere."""
+
+    def __init__(self, commands: argparse._SubParsersAction[argparse.ArgumentParser], wanted: str) -> None:
+        self.commands = commands
+        self.wanted = wanted
+
+    def add_parser(self, name: str, **options: object) -> object:
+        if name == self.wanted:
+            return self.commands.add_parser(name, **options)  # type: ignore[arg-type]
+        self.commands.add_parser(name, help=options.get("help"))  # type: ignore[arg-type]
+        return _Unbuilt()
+
+
+class _Unbuilt:
+    """A command not being run: whatever is added to it is dropped."""
+
+    def __getattr__(self, _name: str) -> object:
+        return self._drop
+
+    def _drop(self, *_: object, **__: object) -> _Unbuilt:
+        return self
 
 
 # The global options, as uv and ruff take them: before or after the command. A command's parser
@@ -315,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Answered before the parser is built: version checks run in every hook and CI job.
         print(f"envdoctor {__version__}")
         return EXIT_OK
-    parser = build_parser()
+    parser = build_parser(arguments)
     args = parser.parse_args(arguments)
     _merged_global_options(parser, args)
     if args.command is None:

@@ -8,7 +8,10 @@ here. (A rule is added the same way, in ``envdoctor.rules``: every rule runs on 
 
 from __future__ import annotations
 
-from typing import Any
+# typing.TYPE_CHECKING without importing typing: the command line imports this module at start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # A reader adds what one file says to the set being gathered: (path, SourceOptions, found) -> None.
 INPUT_KINDS: dict[str, str] = {

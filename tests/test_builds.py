@@ -103,3 +103,33 @@ def test_cuda_image(repository: str, tag: str, cuda: str | None, flavor: str | N
     assert image is not None
     assert (image.cuda, image.flavor, image.source is not None) == (cuda, flavor, known)
     assert facts.cuda_image("python", "3.11-slim") is None
+
+
+def _every_package_the_base_names() -> list[str]:
+    """Each package any knowledge row names, and names the base knows nothing of."""
+    from envdoctor.kb import load_topic
+    from envdoctor.kb.schema import TOPICS
+
+    named = set()
+    for topic in TOPICS:
+        for table in topic.tables:
+            for row in load_topic(topic.name, table.name):
+                for field in ("package", "name", "against"):
+                    value = row.get(field)
+                    if isinstance(value, str) and value and " " not in value:
+                        named.add(canonicalize_name(value.split("[")[0].split("=")[0].split("<")[0].split(">")[0]))
+    return sorted(named | {"requests", "numpy", "package-3-14", "cupy-cuda12x", "nvidia-cudnn-cu12", "torch-scatter"})
+
+
+def test_has_builds_is_false_only_where_build_of_knows_no_release() -> None:
+    # has_builds lets a rule skip a package before any version work: it must never hide a build.
+    versions = [Version(v) for v in ("0.1", "1.0", "2.1.0", "2.1.0+cu121", "2.0.1+pt21cu118", "12.1.105", "99.0")]
+    places = [LINUX, Where("macos", "arm64"), Where("windows", "x86_64")]
+    for name in _every_package_the_base_names():
+        if builds.has_builds(name):
+            continue
+        assert builds.build_of(name, None, LINUX) is None, name
+        for version in versions:
+            for where in places:
+                assert builds.build_of(name, version, where) is None, (name, version, where)
+    assert builds.has_builds("torch") and builds.has_builds("flash-attn") and not builds.has_builds("requests")

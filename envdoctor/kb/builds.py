@@ -102,6 +102,21 @@ def build_of(name: str, version: Version | None, where: Where) -> Build | None:
     return _with_kernels(package, version, _build_of(package, version, where))
 
 
+def has_builds(name: str) -> bool:
+    """Whether ``build_of`` can answer anything but None for some release of ``name``, from the
+    name alone: rules ask it first, so that the packages the base knows no build of (nearly all
+    of a large set) cost no version work."""
+    package = facts.normalized(name)
+    return bool(
+        package in _BUILD_TOPICS
+        or _CUDA_VERSIONED.match(package)
+        or _CUDA_MAJOR_IN_NAME.match(package)
+        or facts.package_builds(package)
+        or facts.has_kernels_rows(package)
+        or facts.has_prebuilt_rows(package)
+    )
+
+
 def _build_of(package: NormalizedName, version: Version, where: Where) -> Build | None:
     if package == "tensorflow":
         return _tensorflow(package, version, where)
@@ -315,6 +330,8 @@ def _from_rows(package: NormalizedName, version: Version) -> Build | None:
 
 # The packages whose builds the torch, tensorflow and jax topics describe.
 _TOPIC_PACKAGES = frozenset({"torch", *facts.TORCH_COMPANIONS, "tensorflow", "jax", "jaxlib"})
+# The packages build_of answers from a topic of their own.
+_BUILD_TOPICS = frozenset({"torch", "tensorflow", "jax"})
 
 
 def is_variant_label(local: str | None) -> bool:

@@ -689,6 +689,10 @@ def prebuilt(name: str, version: Version) -> tuple[Prebuilt, ...]:
     return tuple(row for spec, row in _prebuilt_rows(normalized(name)) if spec.contains(public, True))
 
 
+def has_prebuilt_rows(name: str) -> bool:
+    return bool(_prebuilt_rows(normalized(name)))
+
+
 def _prebuilt_rows(package: str) -> tuple[tuple[SpecifierSet, Prebuilt], ...]:
     return _prebuilt_by_package().get(package, ())
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from envdoctor.kb.facts import ImageFacts
 
 _PYTHON_IMAGES = ("python", "docker.io/library/python", "library/python")
+# The empty range, shared (never changed in place: & makes a new one).
+_ANY = SpecifierSet()
 _NOT_VERDICTS = ("not-reproducible", "not-judged", "image-bloat")
 # python3.10 as apt, dnf or apk name it: the Python a Dockerfile installs on a base without one.
 _SYSTEM_PYTHON = re.compile(r"^python(3\.\d{1,2})(?:-dev|-full|-venv)?$")
@@ -352,8 +354,9 @@ class AuditContext:
         key = (wanted, frozenset(moving))
         cached = self._candidate_cache.get(key)
         if cached is None:
-            written = self._asked.get(wanted, SpecifierSet())
-            asked = written & self._declared.inherited(wanted, key[1])
+            written = self._asked.get(wanted, _ANY)
+            inherited = self._declared.inherited(wanted, key[1])
+            asked = written & inherited if inherited else written
             found = self._declared.fitting(self._candidates_for(wanted, asked))
             if not found.versions and not found.exact:
                 # What ranged packages' newest releases ask clashes: a resolver takes older releases

@@ -28,6 +28,8 @@ from envdoctor.rules.markers import Markers
 
 # How many levels of what a package pulls in are followed (accelerate -> torch -> nvidia-*).
 _DEPTH = 3
+# The empty range, shared (a SpecifierSet is never changed in place here: & makes a new one).
+_ANY = SpecifierSet()
 # One package to read while following: the set's line it started from, the package (as a
 # requirement: what asked for it), and how the set's own package is named, once past it.
 _Step = tuple[Requirement, Requirement, str | None]
@@ -113,6 +115,14 @@ class Declared:
             frontier = following
         return tuple(found)
 
+    @functools.cached_property
+    def _pulls_by_dependency(self) -> dict[NormalizedName, tuple[Pull, ...]]:
+        """The pulls by the package they ask for: each package asks for its own, not every pull."""
+        found: dict[NormalizedName, list[Pull]] = {}
+        for pull in self.pulls:
+            found.setdefault(canonicalize_name(pull.dependency.name), []).append(pull)
+        return {name: tuple(pulls) for name, pulls in found.items()}
+
     def _pulls_of(self, line: Requirement, parent: Requirement, via: str | None) -> list[Pull]:
         """What the release of ``parent`` that would be installed here declares."""
         assert parent.name is not None
@@ -179,9 +189,9 @@ class Declared:
     def inherited(self, name: NormalizedName, moving: frozenset[str]) -> SpecifierSet:
         """What the packages of the set ask of ``name`` through their own requirements, but for
         those in ``moving`` (companions that would move with it)."""
-        specifier = SpecifierSet()
-        for _line, parent, dependency, _by in self.pulls:
-            if canonicalize_name(dependency.name) == name and parent not in moving:
+        specifier = _ANY
+        for _line, parent, dependency, _by in self._pulls_by_dependency.get(name, ()):
+            if parent not in moving:
                 specifier &= dependency.specifier
         return specifier
 
@@ -318,7 +328,7 @@ class Declared:
         its own lines, else the packages that require it."""
         name = canonicalize_name(declared.name)
         askers = ["the set"] if str(self.asked.get(name, SpecifierSet())) else []
-        askers += [str(p) for _line, p, d, _by in self.pulls if canonicalize_name(d.name) == name and p != parent]
+        askers += [str(p) for _line, p, _d, _by in self._pulls_by_dependency.get(name, ()) if p != parent]
         return tuple(dict.fromkeys(askers))
 
     def _meets(self, declared: Pep508, parent: NormalizedName, *, pins_only: bool = False) -> bool:

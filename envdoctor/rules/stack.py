@@ -90,6 +90,8 @@ def package_build(ctx: AuditContext, name: str, version: Version | None = None) 
 
 
 def _package_build(ctx: AuditContext, name: str, version: Version | None) -> PackageBuild | None:
+    if not builds.has_builds(name):
+        return None
     requirement = ctx.find(name)
     version = version or ctx.version_of(name)
     if requirement is None or (requirement.required_by is not None and ctx.image_may_carry()):
