@@ -246,3 +246,130 @@ def test_a_fix_an_earlier_fix_already_made_moot_is_not_written(
     assert "+tensorflow==2.14.1" in captured.out
     assert "+numpy" not in captured.out and "+protobuf" not in captured.out
     assert "the fixes above already remove it" in captured.err
+
+
+# --- uv projects: the build's index through [tool.uv.sources] ----------------------------------
+# h2o-llmstudio's pyproject.toml (tests/fixtures/dockerfiles/PROVENANCE.md) takes torch==2.8.0 from
+# its explicit cu126 index; nanochat's (tests/fixtures/uv/PROVENANCE.md) per extra.
+H2O = Path(__file__).resolve().parent / "fixtures" / "dockerfiles" / "h2o-llmstudio" / "pyproject.toml"
+NANOCHAT = Path(__file__).resolve().parent / "fixtures" / "uv" / "nanochat" / "pyproject.toml"
+
+# What --diff shows for the V100 (driver 470): the lines it takes away and adds, in order.
+H2O_V100_REMOVED = ['-    "torch==2.8.0",', '-torch = { index = "pytorch" }']
+H2O_V100_ADDED = [
+    '+    "torch==2.7.1",',
+    '+torch = { index = "pytorch-cu118" }',
+    "+explicit = true",
+    "+",
+    "+[[tool.uv.index]]",
+    '+name = "pytorch-cu118"',
+    '+url = "https://download.pytorch.org/whl/cu118"',
+]
+
+
+@pytest.fixture
+def h2o(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copy(H2O, tmp_path / "pyproject.toml")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "pyproject.toml"
+
+
+def test_a_uv_project_gets_the_build_through_its_own_sources_and_index(
+    h2o: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = h2o.read_text()
+    code, out, _err = _run(capsys, "pyproject.toml", "--host", V100, "--diff")
+    lines = out.splitlines()[2:]
+    assert code == 1
+    assert [line for line in lines if line.startswith("-")] == H2O_V100_REMOVED
+    assert [line for line in lines if line.startswith("+")] == H2O_V100_ADDED
+    _run(capsys, "pyproject.toml", "--host", V100, "--fix")
+    # Every other line is as it was, in its order: comments, quoting and layout kept.
+    after = iter(h2o.read_text().splitlines())
+    assert all(line in after for line in original.splitlines() if f"-{line}" not in H2O_V100_REMOVED)
+    import tomllib
+
+    written = tomllib.loads(h2o.read_text())
+    # The pin without a build label: the source decides the build, as uv's PyTorch guide writes it.
+    assert written["project"]["dependencies"][0] == "torch==2.7.1"
+    assert written["tool"]["uv"]["sources"]["torch"] == {"index": "pytorch-cu118"}
+    assert written["tool"]["uv"]["index"][-1] == {
+        "name": "pytorch-cu118", "url": "https://download.pytorch.org/whl/cu118", "explicit": True
+    }  # fmt: skip
+    assert "ED101" not in _codes(capsys, "pyproject.toml", "--host", V100)
+    assert _run(capsys, "pyproject.toml", "--host", V100, "--diff")[:2] == (0, "")
+
+
+def test_a_uv_project_whose_pin_fits_only_changes_its_source(h2o: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # torch 2.8.0's cu126 build has no kernels for the RTX 5090 (12.0); the same release's newer build has.
+    _code, out, _err = _run(capsys, "pyproject.toml", "--host", RTX5090, "--diff")
+    removed = [line for line in out.splitlines() if line.startswith("-") and not line.startswith("---")]
+    assert removed == ['-torch = { index = "pytorch" }']
+    assert '+torch = { index = "pytorch-cu12' in out and "torch==2.8.0" not in out
+
+
+def test_a_source_fix_that_leaves_another_line_of_the_package_is_not_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nanochat pins torch==2.9.1 in its dependencies and again in its gpu extra: moving the extra's
+    # line alone leaves two pins no release meets, which the re-audit sees.
+    shutil.copy(NANOCHAT, tmp_path / "pyproject.toml")
+    monkeypatch.chdir(tmp_path)
+    before = (tmp_path / "pyproject.toml").read_bytes()
+    _code, _out, err = _run(capsys, "pyproject.toml", "--extra", "gpu", "--host", V100, "--fix")
+    assert "not applied: does not re-judge clean" in err or "not applied: does not re-judge clean" in _out
+    assert (tmp_path / "pyproject.toml").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "written"),
+    [
+        # No source yet: one for Linux (uv's guide), selecting the extra the line is in.
+        (
+            '[project]\nname = "x"\nversion = "0"\n[project.optional-dependencies]\ngpu = ["torch==2.8.0"]\n\n'
+            '[[tool.uv.index]]\nname = "internal"\nurl = "https://pypi.example/simple"\n',
+            {"index": "pytorch-cu118", "extra": "gpu", "marker": "sys_platform == 'linux'"},
+        ),
+        # The project's own index at that URL is used, under its name.
+        (
+            '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n\n[tool.uv.sources]\n'
+            'torch = [{ index = "old", marker = "sys_platform == \'linux\'" }]\n\n'
+            '[[tool.uv.index]]\nname = "cu118"\nurl = "https://download.pytorch.org/whl/cu118/"\nexplicit = true\n',
+            [{"index": "cu118", "marker": "sys_platform == 'linux'"}],
+        ),
+    ],
+)
+def test_uv_source_edits(pyproject: str, written: object) -> None:
+    import tomllib
+
+    from envdoctor.fix.write import edit_pyproject
+
+    edit = Edit("pyproject.toml", 5, "torch==2.8.0", "torch==2.7.1+cu118", "https://download.pytorch.org/whl/cu118")
+    text = edit_pyproject(pyproject, "pyproject.toml", [edit]).text
+    assert tomllib.loads(text)["tool"]["uv"]["sources"]["torch"] == written
+    assert 'torch==2.7.1"' in text
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "why"),
+    [
+        ('[project]\nname = "x"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n', "names no index of its own"),
+        (
+            '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n\n[tool.uv.sources]\n'
+            'torch = [{ index = "a", marker = "sys_platform == \'linux\'" },\n'
+            '         { index = "b", marker = "sys_platform == \'win32\'" }]\n',
+            "not one index source",
+        ),
+        (
+            '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n\n[tool.uv.sources]\n'
+            'torch = { git = "https://github.com/pytorch/pytorch" }\n',
+            "not one index source",
+        ),
+    ],
+)
+def test_uv_source_edits_that_are_left_to_the_user(pyproject: str, why: str) -> None:
+    from envdoctor.fix.write import NotWritable, edit_pyproject
+
+    edit = Edit("pyproject.toml", 4, "torch==2.8.0", "torch==2.7.1+cu118", "https://download.pytorch.org/whl/cu118")
+    with pytest.raises(NotWritable, match=why):
+        edit_pyproject(pyproject, "pyproject.toml", [edit])

@@ -20,6 +20,14 @@ from envdoctor.safety import has_control, quote
 # The name and extras at the head of a requirement as written (PEP 508's identifier).
 _HEAD = re.compile(r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?P<extras>\[[^\]]*\])?")
 _INDEX_OPTION = re.compile(r"^\s*(?:--index-url|--extra-index-url|-i)(?:\s+|=)(?P<url>\S+)")
+# A PyTorch variant index, the one kind of index a build fix names.
+_PYTORCH_INDEX = re.compile(r"^https://download\.pytorch\.org/whl/(?P<variant>[a-z0-9.]+)/?$")
+# Where a uv project takes a CUDA build from its index, as uv's PyTorch guide writes the source
+# (docs/guides/integration/pytorch.md, "Configuring accelerators with environment markers"):
+# elsewhere the package still comes from PyPI.
+_CUDA_SOURCE_MARKER = "sys_platform == 'linux'"
+# An exact pin's local build label: in a uv project, the source names the build instead.
+_PIN_LABEL = re.compile(r"(==\s*[0-9][^\s,;+]*)\+[A-Za-z0-9.]+")
 
 
 class UnsafeEdit(InputError):
@@ -148,16 +156,102 @@ def edit_pyproject(text: str, path: str, edits: Sequence[Edit]) -> Edited:
     for edit in edits:
         if edit.replaces is None:
             raise NotWritable("adding a dependency to pyproject.toml is not done by --fix yet: add it by hand")
-        if edit.index_url is not None:
-            raise NotWritable(
-                f"it needs the index {edit.index_url}: add [[tool.uv.index]] and a [tool.uv.sources] entry by hand"
-            )
         array, position = _place(document, text, edit)
         new = rewritten(edit.replaces, edit.requirement, path, edit.line)
+        if edit.index_url is not None:
+            new = _from_uv_index(document, array, edit, new)
         old = array[position]
         literal = getattr(getattr(old, "type", None), "name", "") == "SLL" and "'" not in new
         array[position] = tomlkit.string(new, literal=literal)
     return Edited(tomlkit.dumps(document), {n: n for n in range(1, text.count("\n") + 2)})
+
+
+def _from_uv_index(document: Any, array: Any, edit: Edit, new: str) -> str:
+    """Take the package of ``new`` from ``edit.index_url`` as a uv project does: the index in
+    [[tool.uv.index]] (explicit, named as uv's guide names PyTorch's), and the package's
+    [tool.uv.sources] entry for the list it is in pointing at it. The requirement then pins the
+    release alone: the source decides the build. Only in a project that already takes packages
+    from indexes of its own this way; anywhere else the index is the installer's to give."""
+    import tomlkit
+
+    uv = document.get("tool", {}).get("uv")
+    if not hasattr(uv, "get") or not ("sources" in uv or "index" in uv):
+        raise NotWritable(
+            f"it needs the index {edit.index_url}, and this pyproject.toml names no index of its own "
+            "([tool.uv.sources]): give the index to the installer, or add one by hand"
+        )
+    name = _uv_index_name(uv, _check_index(edit))
+    selector = next((found for found, listed in _selected_lists(document) if listed is array), None)
+    if selector is None:
+        raise NotWritable("the list this requirement is in is not one a uv source can select")
+    package = canonicalize_name(Pep508(new).name)
+    if "sources" not in uv:
+        uv["sources"] = tomlkit.table()
+    sources = uv["sources"]
+    key = next((key for key in sources if canonicalize_name(key) == package), None)
+    if key is None:
+        entry = tomlkit.inline_table()
+        entry.update({"index": name, **selector, "marker": _CUDA_SOURCE_MARKER})
+        sources[package] = entry
+    else:
+        _point_source(sources[key], package, name, selector)
+    return _PIN_LABEL.sub(r"\1", new, count=1)
+
+
+def _uv_index_name(uv: Any, url: str) -> str:
+    """The name of the project's index at ``url``: one it has, or a PyTorch variant index added."""
+    import tomlkit
+
+    indexes = uv.get("index")
+    if indexes is None:
+        indexes = uv["index"] = tomlkit.aot()
+    for entry in indexes:
+        if str(entry.get("url", "")).rstrip("/") == url.rstrip("/") and "name" in entry:
+            return str(entry["name"])
+    match = _PYTORCH_INDEX.match(url)
+    if match is None:
+        raise NotWritable(f"it needs the index {url}: add it to [[tool.uv.index]] by hand")
+    name = f"pytorch-{match['variant']}"
+    if any(entry.get("name") == name for entry in indexes):
+        raise NotWritable(f"the project's index {name} is not {url}: add the index by hand")
+    table = tomlkit.table()
+    table.update({"name": name, "url": url, "explicit": True})
+    table.add(tomlkit.nl())  # a blank line before what follows, as between the project's own tables
+    indexes.append(table)
+    return name
+
+
+def _point_source(entry: Any, package: str, name: str, selector: dict[str, str]) -> None:
+    """The one source of ``package`` that applies to the requirement's list, now naming index ``name``."""
+    entries = list(entry) if isinstance(entry, list) else [entry]
+    applying = [one for one in entries if hasattr(one, "get") and _applies(one, selector)]
+    if len(applying) != 1 or "index" not in applying[0]:
+        raise NotWritable(
+            f"[tool.uv.sources] {package}: not one index source for this requirement's list: edit it by hand"
+        )
+    applying[0]["index"] = name
+
+
+def _applies(source: Any, selector: dict[str, str]) -> bool:
+    """Whether a source entry applies to a requirement of the list ``selector`` names."""
+    if "extra" in source:
+        return selector.get("extra") == source["extra"]
+    if "group" in source:
+        return selector.get("group") == source["group"]
+    return True
+
+
+def _selected_lists(document: Any) -> Iterator[tuple[dict[str, str], Any]]:
+    """Each dependency list with what a uv source uses to select it: an extra, a group, or nothing."""
+    project = document.get("project", {})
+    if isinstance(project.get("dependencies"), list):
+        yield {}, project["dependencies"]
+    optional = project.get("optional-dependencies", {})
+    for extra, listed in optional.items() if hasattr(optional, "items") else ():
+        yield {"extra": str(extra)}, listed
+    groups = document.get("dependency-groups", {})
+    for group, listed in groups.items() if hasattr(groups, "items") else ():
+        yield {"group": str(group)}, listed
 
 
 def _place(document: Any, text: str, edit: Edit) -> tuple[Any, int]:
