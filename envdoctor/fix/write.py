@@ -235,9 +235,9 @@ def _point_source(entry: Any, package: str, name: str, selector: dict[str, str])
 def _applies(source: Any, selector: dict[str, str]) -> bool:
     """Whether a source entry applies to a requirement of the list ``selector`` names."""
     if "extra" in source:
-        return selector.get("extra") == source["extra"]
+        return selector.get("extra") == str(source["extra"])
     if "group" in source:
-        return selector.get("group") == source["group"]
+        return selector.get("group") == str(source["group"])
     return True
 
 
