@@ -403,3 +403,21 @@ def test_the_icarus_stack_for_its_host_is_refused() -> None:
     distributions = [LockedPackage(name, version, ("sha256:" + "0" * 64,)) for name, version in relabelled]
     with pytest.raises(ImageRefused, match=r"need CUDA 11\.8, but tensorflow==2\.16\.1 \(without \[and-cuda\]\) load"):
         plan_image(distributions, "3.11")
+
+
+def test_a_given_cuda_base_is_never_told_to_give_base_image_for_the_copied_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # onnxruntime-gpu loads CUDA from the system: the CUDA base is given, and the interpreter is
+    # copied from python:3.19-slim, which the knowledge base has no digest for.
+    lock = tmp_path / "requirements.linux-x86_64-py3.19.txt"
+    lock.write_text(
+        "# Written by `envdoctor lock`; do not edit.\n# target: linux x86_64, Python 3.19 (x)\n"
+        "onnxruntime-gpu==1.20.2 \\\n    --hash=sha256:" + "1" * 64 + "\n"
+    )
+    base = f"nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@{FAKE_DIGEST}"
+    assert main(["dockerfile", str(lock), "-o", str(tmp_path / "out"), "--base-image", base]) == 1
+    out = capsys.readouterr().out
+    assert "to copy the interpreter from into the CUDA base: lock for a Python it has one for (3.10," in out
+    assert "give --base-image" not in out
+    assert not (tmp_path / "out").exists()

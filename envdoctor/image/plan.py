@@ -139,13 +139,28 @@ def _cuda_rows(flavours: tuple[str, ...], cuda: str, having: str) -> list[Row]:
     ]  # fmt: skip
 
 
-def python_image(python: str, override: str | None = None) -> BaseImage:
+def python_image(python: str, override: str | None = None, *, copied: bool = False) -> BaseImage:
+    """The official Python slim image of ``python``: the base itself, or (``copied``) the image
+    a CUDA base's interpreter is copied from, which --base-image does not replace."""
     if override:
         return parse_reference(override, "the Python base image")
     for suite in ("bookworm", "trixie"):
         found = _known_image("python", f"{python}-slim-{suite}", f"the official Python {python} slim image")
         if found:
             return found
+    if copied:
+        known = sorted(
+            {
+                row["tag"].split("-")[0]
+                for row in load_topic("base_images", "image")
+                if row["repository"] == "python" and "-slim-" in row["tag"] and "digest" in row
+            },
+            key=lambda version: tuple(int(part) for part in version.split(".") if part.isdigit()),
+        )
+        raise ImageRefused(
+            f"the knowledge base has no digest for a python:{python}-slim image to copy the interpreter from "
+            f"into the CUDA base: lock for a Python it has one for ({', '.join(known)})"
+        )
     raise ImageRefused(f"the knowledge base has no digest for a python:{python}-slim image; give --base-image")
 
 
@@ -229,7 +244,7 @@ def plan_image(distributions: Sequence[LockedPackage], python: str, base_overrid
         )
     image_cuda = _image_cuda(found) or wanted_cuda
     reasons.append(f"{names} load CUDA from the system: {found.name} ({found.why}), never devel")
-    return ImagePlan(python, image_cuda, found, python_image(python), tuple(reasons))
+    return ImagePlan(python, image_cuda, found, python_image(python, copied=True), tuple(reasons))
 
 
 def _agreed(values: list[str | int | None], names: str, what: str) -> str | None:
@@ -266,7 +281,7 @@ def plan_builder(plan: ImagePlan, builds: list[SourceBuild], override: str | Non
                 f"devel image for CUDA {plan.cuda}: give --builder-image nvidia/cuda:<tag>@sha256:<digest>"
             )
         reason = f"{names}: CUDA code, compiled in a wheels stage on {image.name} (nvcc); the devel image stays there"
-        return BuilderPlan(image, python_image(plan.python), tuple(builds), reason)
+        return BuilderPlan(image, python_image(plan.python, copied=True), tuple(builds), reason)
     if NATIVE in compiles and given is None:
         if plan.python_image is None:
             image = _known_image("python", f"{plan.python}-bookworm", "the official Python image with compilers")
