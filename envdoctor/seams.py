@@ -23,6 +23,7 @@ INPUT_KINDS: dict[str, str] = {
     "dockerfile": "envdoctor.requirements:gather_dockerfile",
     "conda": "envdoctor.requirements:gather_conda",
     "conda-list": "envdoctor.requirements:gather_conda",
+    "artifact": "envdoctor.requirements:gather_artifact",
 }
 
 # A reporter: (AuditReport, Style, fix outcomes or None) -> text.

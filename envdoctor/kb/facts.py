@@ -861,3 +861,42 @@ def base_image(repository: str, tag: str) -> Row | None:
 def cuda_of_torch_variant(variant: str) -> str | None:
     """The CUDA major.minor of a PyTorch build variant: cu121 -> 12.1; cpu -> None."""
     return cuda_of_variant(variant)
+
+
+# --- model artifacts (artifacts.toml) ------------------------------------------------------------
+
+
+@functools.cache
+def artifact_version_keys() -> dict[str, NormalizedName]:
+    """The state keys under which libraries record the release that wrote an object, by key."""
+    return {row["key"]: canonicalize_name(row["package"]) for row in load_topic("artifacts", "version_key")}
+
+
+@functools.cache
+def _globals_by_name() -> dict[str, Row]:
+    return {row["name"]: row for row in load_topic("artifacts", "global")}
+
+
+def pickle_global(name: str) -> Row | None:
+    """The row of a global a pickle names: the longest module or module.attribute row it starts with."""
+    rows = _globals_by_name()
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        row = rows.get(".".join(parts[:end]))
+        if row is not None:
+            return row
+    return None
+
+
+def weights_only_globals(torch: Version) -> frozenset[str] | None:
+    """What torch.load accepts by default in this torch release; None where its default loads anything."""
+    public = _public(torch)
+    for row in load_topic("artifacts", "weights_only"):
+        if SpecifierSet(row["torch"]).contains(public, prereleases=True):
+            return frozenset(row["names"])
+    return None
+
+
+def weights_only_source() -> str:
+    rows = load_topic("artifacts", "weights_only")
+    return str(rows[0]["source"]) if rows else ""

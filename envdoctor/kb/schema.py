@@ -177,6 +177,28 @@ def _python_platforms(value: Any) -> None:
             raise RowError(f"{item!r} is not a Python minor and a platform, like 3.13 macos-arm64")
 
 
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+GLOBAL_KINDS = ("code", "data", "library")
+
+
+def _dotted(value: Any) -> None:
+    """A Python module or module.attribute path, as a pickle names a global."""
+    if not isinstance(value, str) or not _DOTTED.match(value):
+        raise RowError(f"{value!r} is not a dotted Python name like collections.OrderedDict")
+
+
+def _dotted_names(value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise RowError("expected a non-empty list of dotted names")
+    for item in value:
+        _dotted(item)
+
+
+def _global_kind(value: Any) -> None:
+    if value not in GLOBAL_KINDS:
+        raise RowError(f"expected one of {', '.join(GLOBAL_KINDS)}")
+
+
 def _name(value: Any) -> None:
     """A project name in its canonical form (PEP 503), as lookups normalise the name they are given."""
     if not isinstance(value, str) or not _NAME.match(value):
@@ -250,6 +272,9 @@ KINDS = {
     "python_platforms": _python_platforms,
     "name": _name,
     "nvcc_compares": _nvcc_compares,
+    "dotted": _dotted,
+    "dotted_names": _dotted_names,
+    "global_kind": _global_kind,
 }
 
 
@@ -519,6 +544,26 @@ TOPICS: tuple[Topic, ...] = (
                     "note": "text",
                 },
             ),
+        ),
+    ),
+    Topic(
+        "artifacts",
+        "What model files record of the libraries that wrote them, and what loading them calls",
+        (
+            # A key under which a library records, in each object it pickles, its own release.
+            Table("version_key", "key", {"key": "text", "package": "name"}),
+            # A global a pickle may name (a module, or module.attribute; the longest that matches
+            # a name applies): code (runs commands or code when called), data (rebuilds plain
+            # values), or library (a class of a known package). ``requires``: the package's
+            # releases that have it (NumPy 2's numpy._core).
+            Table(
+                "global",
+                "name",
+                {"name": "dotted", "kind": "global_kind"},
+                {"package": "name", "requires": "specifier", "why": "text"},
+            ),
+            # What torch.load accepts with weights_only=True, the default in these releases.
+            Table("weights_only", "torch", {"torch": "specifier", "names": "dotted_names"}),
         ),
     ),
     Topic(

@@ -4,6 +4,7 @@ RequirementSet."""
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
+    from envdoctor.artifacts.read import Artifact
+
 KINDS = tuple(INPUT_KINDS)
 # conda's environment files and `conda list` output, by the names projects give them.
 _CONDA_NAMES = ("environment.yml", "environment.yaml", "environment[-_]*.y*ml", "env.yml", "conda*.y*ml")
@@ -36,6 +39,10 @@ def detect_kind(path: str) -> str:
     name = PurePath(path).name
     if name == "pyproject.toml":
         return "pyproject"
+    from envdoctor.artifacts import is_artifact_name
+
+    if is_artifact_name(name) or (path != "-" and os.path.isdir(path)):
+        return "artifact"
     if name == "uv.lock":
         return "uvlock"
     if name == "poetry.lock":
@@ -128,6 +135,7 @@ class Found:
     system_packages: list[tuple[str, Location]] = field(default_factory=list)
     commands: list[tuple[str, Location]] = field(default_factory=list)
     unread: list[tuple[str, Location]] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
 
     def on_host(self, index: IndexOptions) -> None:
         self.index = _merge_index(self.index, index)
@@ -150,6 +158,7 @@ class Found:
             system_cuda=tuple(self.system_cuda),
             supported=tuple(self.supported),
             conda_platforms=tuple(self.conda_platforms),
+            artifacts=tuple(self.artifacts),
         )
 
 
@@ -226,6 +235,14 @@ def gather_pylock(path: str, options: SourceOptions, found: Found) -> None:
 
     found.requirements += parse_pylock(read_text_input(path), path)
     found.inputs.append(Input(path, "pylock"))
+
+
+def gather_artifact(path: str, options: SourceOptions, found: Found) -> None:
+    """A model file, or a folder of them, read as data (never loaded)."""
+    from envdoctor.artifacts.read import read_artifacts
+
+    found.artifacts += read_artifacts(path)
+    found.inputs.append(Input(path, "artifact"))
 
 
 def gather_dockerfile(path: str, options: SourceOptions, found: Found) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import enum
 import functools
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from envdoctor.artifacts.read import Artifact
 
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
@@ -144,6 +147,8 @@ class RequirementSet(NamedTuple):
     # conda specs of packages built for some platforms only (pytorch-cuda=11.8: linux-64, win-64):
     # the spec, the conda platforms it has files for, the page that says so, and where it was written.
     conda_platforms: tuple[tuple[str, tuple[str, ...], str, Location], ...] = ()
+    # Model files named with the set (envdoctor.artifacts.read.Artifact), judged against it.
+    artifacts: tuple[Artifact, ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

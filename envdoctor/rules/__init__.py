@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from envdoctor.findings import Finding
 from envdoctor.rules import (
+    artifacts,
     companions,
     cuda_mismatch,
     driver,
@@ -38,5 +39,6 @@ HOST_RULES: tuple[Rule, ...] = (
     companions.check,
     unsatisfiable.check,
     not_judged.check,
+    artifacts.check,
 )
-SET_RULES: tuple[Rule, ...] = (reproducibility.check, image.check)
+SET_RULES: tuple[Rule, ...] = (reproducibility.check, image.check, artifacts.check_safety)

@@ -1,0 +1,205 @@
+"""Model artifacts read as data and judged against the set (envdoctor/artifacts, rules/artifacts.py).
+
+The real files in tests/fixtures/artifacts/ were written by the releases PROVENANCE.md names;
+the hostile ones are made here, as bytes, and never loaded by anything."""
+
+from __future__ import annotations
+
+import io
+import json
+import lzma
+import os
+import pickle
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from envdoctor import api
+from envdoctor.artifacts import pickles, read
+from envdoctor.artifacts.read import read_artifact
+from envdoctor.host.profile import HostProfile
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "artifacts"
+KEYS = frozenset({"_sklearn_version"})
+LINUX = HostProfile(os="linux", arch="x86_64", python="3.11")
+
+
+@pytest.mark.parametrize(
+    ("name", "form", "versions", "names"),
+    [
+        # pickle.dump of a scikit-learn 1.3.2 estimator, NumPy 1: numpy.core paths.
+        ("logistic-sklearn1.3.2-numpy1.26.4.pkl", "pickle", [("_sklearn_version", "1.3.2")],
+         {"sklearn.linear_model._logistic.LogisticRegression", "numpy.core.multiarray._reconstruct"}),
+        # NumPy 2 writes numpy._core.
+        ("logistic-sklearn1.5.2-numpy2.1.3.pkl", "pickle", [("_sklearn_version", "1.5.2")],
+         {"numpy._core.multiarray._reconstruct"}),
+        # joblib: arrays written between opcodes are stepped over, plain and compressed alike.
+        ("logistic-sklearn1.3.2-numpy1.26.4.joblib", "joblib", [("_sklearn_version", "1.3.2")],
+         {"joblib.numpy_pickle.NumpyArrayWrapper"}),
+        ("logistic-sklearn1.3.2-numpy1.26.4-zlib.joblib", "joblib", [("_sklearn_version", "1.3.2")], set()),
+        ("logistic-sklearn1.5.2-numpy2.1.3-xz.joblib", "joblib", [("_sklearn_version", "1.5.2")], set()),
+        # Structured arrays (the trees' nodes), sized from their pickled dtype.
+        ("forest-sklearn1.5.2-numpy2.1.3.joblib", "joblib", [("_sklearn_version", "1.5.2")],
+         {"sklearn.tree._tree.Tree", "numpy._core.multiarray.scalar"}),
+        ("checkpoint-torch2.13.0-numpy2.pt", "torch", [],
+         {"argparse.Namespace", "torch._utils._rebuild_tensor_v2", "collections.OrderedDict"}),
+        ("weights-sklearn1.3.2-numpy1.26.4.safetensors", "safetensors", [], set()),
+    ],
+)  # fmt: skip
+def test_real_artifacts_are_read_without_loading_them(
+    name: str, form: str, versions: list[tuple[str, str]], names: set[str]
+) -> None:
+    found = read_artifact(str(FIXTURES / name), KEYS)
+    assert found.format == form
+    assert list(found.versions) == versions
+    assert names <= set(found.globals)
+    assert found.pickled == (form != "safetensors")
+
+
+def _audit(tmp_path: Path, requirements: str, *artifacts: str) -> dict[str, list[str]]:
+    (tmp_path / "requirements.txt").write_text(requirements)
+    files = [tmp_path / "requirements.txt", *(FIXTURES / name for name in artifacts)]
+    report = api.audit(files, hosts=[LINUX])
+    found: dict[str, list[str]] = {}
+    for finding in report.findings:
+        if finding.location is not None and not finding.location.path.endswith("requirements.txt"):
+            found.setdefault(Path(finding.location.path).name, []).append(finding.code)
+    return found
+
+
+# (artifact, the set, the codes the artifact gets): each expectation from the releases that wrote it.
+CASES = [
+    # The release that wrote it: a clean bill but for being a pickle.
+    ("logistic-sklearn1.3.2-numpy1.26.4.pkl", "scikit-learn==1.3.2\nnumpy==1.26.4\n", ["ED603"]),
+    # Another scikit-learn release: the post-mortem's failure.
+    ("logistic-sklearn1.3.2-numpy1.26.4.pkl", "scikit-learn==1.5.2\nnumpy==1.26.4\n", ["ED206", "ED603"]),
+    # The set does not name scikit-learn: another package may bring it, so its release is not judged.
+    ("logistic-sklearn1.3.2-numpy1.26.4.joblib", "numpy==1.26.4\njoblib==1.3.2\n", ["ED603"]),
+    # A NumPy 2 pickle under NumPy 1.25 (no numpy._core), and under 1.26.4 (its stubs load it).
+    ("arrays-sklearn1.5.2-numpy2.1.3.pkl", "numpy==1.25.2\n", ["ED207", "ED603"]),
+    ("arrays-sklearn1.5.2-numpy2.1.3.pkl", "numpy==1.26.4\n", ["ED603"]),
+    ("arrays-sklearn1.3.2-numpy1.26.4.pkl", "numpy==2.1.3\n", ["ED603"]),
+    # Protocol 5 names numpy._core.numeric, which 1.26's stubs lack (numpy#28340; 1.26.4 fails to load it).
+    ("arrays-protocol5-sklearn1.5.2-numpy2.1.3.pkl", "numpy==1.26.4\n", ["ED207", "ED603"]),
+    ("arrays-protocol5-sklearn1.5.2-numpy2.1.3.pkl", "numpy==2.1.3\n", ["ED603"]),
+    # torch >= 2.6 refuses a checkpoint that holds an argparse.Namespace by default; 2.5 does not.
+    ("checkpoint-torch2.13.0-numpy2.pt", "torch==2.7.1\nnumpy==2.1.3\n", ["ED208", "ED602"]),
+    ("checkpoint-torch2.13.0-numpy2.pt", "torch==2.5.1\nnumpy==2.1.3\n", ["ED602"]),
+    ("linear-state-torch2.13.0-numpy2.pt", "torch==2.7.1\n", ["ED603"]),
+    ("weights-sklearn1.3.2-numpy1.26.4.safetensors", "torch==2.7.1\n", []),
+]
+
+
+@pytest.mark.parametrize(("artifact", "requirements", "codes"), CASES)
+def test_artifact_findings(tmp_path: Path, artifact: str, requirements: str, codes: list[str]) -> None:
+    assert sorted(_audit(tmp_path, requirements, artifact).get(artifact, [])) == codes
+
+
+def test_a_version_skew_finding_names_the_release_that_wrote_it(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("scikit-learn==1.5.2\n")
+    report = api.audit(
+        [tmp_path / "requirements.txt", FIXTURES / "logistic-sklearn1.3.2-numpy1.26.4.pkl"], hosts=[LINUX]
+    )
+    (skew,) = [f for f in report.findings if f.code == "ED206"]
+    assert "written by scikit-learn 1.3.2" in skew.message and "scikit-learn 1.5.2" in skew.message
+    assert skew.fix is not None and skew.fix.startswith("scikit-learn==1.3.2")
+
+
+class _Shell:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo owned",))
+
+
+def test_a_pickle_that_runs_a_command_is_an_error_and_is_never_run(tmp_path: Path) -> None:
+    bad = tmp_path / "model.pkl"
+    bad.write_bytes(pickle.dumps({"weights": [1.0], "hook": _Shell()}))
+    report = api.audit([bad], hosts=[LINUX])
+    (finding,) = [f for f in report.findings if f.category == "unsafe-artifact"]
+    assert finding.code == "ED601" and finding.severity.label == "error"
+    assert "posix.system" in finding.message or "nt.system" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"\x80\x04\x95", "truncated"),
+        (b"\x80\x04\xff.", "unknown opcode"),
+        (b"\x80\x04)R.", "stack underflow"),
+        (b"\x80\x04\x8c\xff", "truncated"),  # a string longer than the file
+        (b"\x80\x04" + b"(" * (pickles.MAX_MARKS + 1), "nested MARKs"),
+        (b"\x80\x04\x8e" + (2**62).to_bytes(8, "little"), "truncated"),  # 4 EiB claimed: skipped, not read
+        (b"cos\nsystem" + b"x" * 70_000 + b"\n.", "no newline"),
+    ],
+)
+def test_hostile_pickles_are_one_line_problems(tmp_path: Path, data: bytes, problem: str) -> None:
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(data)
+    with pytest.raises(api.InputError, match=problem) as raised:
+        read_artifact(str(bad), KEYS)
+    assert raised.value.path == str(bad) and "\n" not in str(raised.value)
+
+
+def test_a_compression_bomb_stops_at_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(read, "MAX_DECOMPRESSED", 1 << 20)
+    bomb = tmp_path / "model.joblib"
+    # A pickle of one 8 MiB bytes value, compressed to a few KiB: reading stops after 1 MiB.
+    bomb.write_bytes(lzma.compress(pickle.dumps(bytes(8 << 20), protocol=4), format=lzma.FORMAT_XZ))
+    with pytest.raises(api.InputError, match="more than 0 GiB once decompressed"):
+        read_artifact(str(bomb), KEYS)
+    zbomb = tmp_path / "model-z.joblib"
+    zbomb.write_bytes(zlib.compress(pickle.dumps(bytes(8 << 20), protocol=4)))
+    with pytest.raises(api.InputError, match="decompressed"):
+        read_artifact(str(zbomb), KEYS)
+
+
+def test_a_zip_that_is_no_model_is_refused_and_a_bad_safetensors_header_too(tmp_path: Path) -> None:
+    archive = tmp_path / "model.pt"
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr("notes.txt", "hello")
+    with pytest.raises(api.InputError, match="not a model format"):
+        read_artifact(str(archive), KEYS)
+    header = tmp_path / "model.safetensors"
+    header.write_bytes((10**12).to_bytes(8, "little") + b"{}")
+    with pytest.raises(api.InputError, match="header size"):
+        read_artifact(str(header), KEYS)
+    header.write_bytes((2).to_bytes(8, "little") + b"[]")
+    with pytest.raises(api.InputError, match="not a JSON object"):
+        read_artifact(str(header), KEYS)
+
+
+def test_deep_nesting_costs_no_recursion() -> None:
+    found = pickles.read_pickle(io.BytesIO(_nested_list_pickle(50_000)))
+    assert found.opcodes > 50_000
+
+
+def _nested_list_pickle(depth: int) -> bytes:
+    """A list nested ``depth`` deep, written opcode by opcode (pickle.dumps would recurse)."""
+    return b"\x80\x04" + b"]" * depth + b"a" * (depth - 1) + b"."
+
+
+def test_a_folder_is_read_for_its_model_files(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("logistic-sklearn1.3.2-numpy1.26.4.pkl", "weights-sklearn1.3.2-numpy1.26.4.safetensors"):
+        (folder / name).write_bytes((FIXTURES / name).read_bytes())
+    (folder / "README.md").write_text("not a model")
+    found = read.read_artifacts(str(folder))
+    assert [Path(a.path).name for a in found] == [
+        "logistic-sklearn1.3.2-numpy1.26.4.pkl",
+        "weights-sklearn1.3.2-numpy1.26.4.safetensors",
+    ]
+
+
+def test_explain_and_sarif_know_the_new_category(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from envdoctor.cli import main
+
+    assert main(["explain", "ED601"]) == 0
+    assert "unsafe-artifact" in capsys.readouterr().out
+    bad = tmp_path / "model.pkl"
+    bad.write_bytes(pickle.dumps(_Shell()))
+    main(["audit", str(bad), "--os", "linux", "--format", "sarif"])
+    sarif = json.loads(capsys.readouterr().out)
+    rules = {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert "ED601" in rules
