@@ -29,16 +29,18 @@ from envdoctor.errors import EnvdoctorError, InputError, Refused, UsageError
 from envdoctor.host.profile import HostProfile
 from envdoctor.lock import LockFailure, LockOptions
 from envdoctor.requirements import SourceOptions
-from envdoctor.requirements.model import Input
+from envdoctor.requirements.model import IndexOptions, Input
 
 if TYPE_CHECKING:
     from envdoctor.audit.run import AuditOptions
+    from envdoctor.capture import Frozen
     from envdoctor.fix.plan import FixResult
     from envdoctor.image.context import BuildContext, ImageOptions
 
 __all__ = [
     "AuditReport",
     "BuildContext",
+    "Captured",
     "EnvdoctorError",
     "HostProfile",
     "ImageOptions",
@@ -50,6 +52,7 @@ __all__ = [
     "SourceOptions",
     "UsageError",
     "audit",
+    "capture",
     "check_locks",
     "dockerfile",
     "fix",
@@ -247,6 +250,46 @@ def _audit_options(ignore: frozenset[str], resolve: bool) -> AuditOptions:
 
         resolver = resolve_for_host
     return AuditOptions(ignore=checked_ignore(sorted(ignore), "ignore"), resolver=resolver)
+
+
+class Captured(NamedTuple):
+    """What ``capture`` wrote: the folder's inputs, its lockfiles, and its image (or why none)."""
+
+    frozen: Frozen
+    lock: LockResult
+    image: BuildContext | None
+    image_refused: tuple[str, ...]
+    not_locked: tuple[str, ...]  # name==version installed but not in the lockfiles
+
+
+def capture(
+    output_dir: str | Path,
+    *,
+    python: str | None = None,
+    host: HostProfile | None = None,
+    index: IndexOptions | None = None,
+) -> Captured:
+    """Freeze the environment of ``python`` (default: this interpreter) into ``output_dir``: the host
+    profile, requirements.in and constraints, lockfiles of exactly the versions installed, and a
+    Dockerfile that rebuilds it for ``host`` (default: this machine). ``index``: where the versions
+    come from again (default: PyPI)."""
+    import sys
+
+    from envdoctor.capture import freeze, not_locked
+
+    folder = Path(output_dir)
+    frozen = freeze(python or sys.executable, host or probe(), folder, index or IndexOptions())
+    named = ("host.json", frozen.host)
+    result = lock([folder / "requirements.in"], hosts=[named], options=LockOptions(output_dir=folder / "lockfiles"))
+    written = [path for path in result.written if path.name.startswith("requirements.")]
+    image: BuildContext | None = None
+    refused: tuple[str, ...] = ()
+    if written:
+        try:
+            image = dockerfile([written[0]], folder / "image", host=named)
+        except Refused as exc:
+            refused = exc.reasons
+    return Captured(frozen, result, image, refused, not_locked(frozen, result.written) if written else ())
 
 
 def lock_selection(sources: SourceOptions) -> tuple[str, ...]:

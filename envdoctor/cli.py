@@ -74,7 +74,7 @@ def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> 
     group.add_argument("--wsl", metavar="N", help="0 (not WSL), 1 or 2")
 
 
-COMMANDS = ("probe", "audit", "lock", "dockerfile", "explain", "kb")
+COMMANDS = ("probe", "audit", "lock", "dockerfile", "capture", "explain", "kb")
 
 
 def build_parser(arguments: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -91,7 +91,7 @@ def build_parser(arguments: Sequence[str] = ()) -> argparse.ArgumentParser:
     # The first argument that names a command is the command: no global option takes one as its value.
     wanted = next((argument for argument in arguments if argument in COMMANDS), None)
     adding = commands if wanted is None else _OnlyCommand(commands, wanted)
-    for add in (_add_probe, _add_audit, _add_lock, _add_dockerfile, _add_explain, _add_kb):
+    for add in (_add_probe, _add_audit, _add_lock, _add_dockerfile, _add_capture, _add_explain, _add_kb):
         add(adding)  # type: ignore[arg-type]  # _OnlyCommand stands in for the subparsers action
     _add_global_options(parser, COLOR_CHOICES)
     return parser
@@ -314,6 +314,27 @@ def _add_dockerfile(commands: argparse._SubParsersAction[argparse.ArgumentParser
     dockerfile.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     add_host_options(dockerfile)
     dockerfile.set_defaults(handler="envdoctor.commands.dockerfile")
+
+
+def _add_capture(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    capture = commands.add_parser(
+        "capture",
+        help="freeze a working environment into a folder that rebuilds it (lockfiles and a Dockerfile)",
+        description="Write the host profile, a requirements.in of the top-level packages, constraints at the "
+        "versions installed, hash-pinned lockfiles of exactly those versions, and a Dockerfile that rebuilds "
+        "the environment of an interpreter (this one, or --python-executable) for the host.",
+    )
+    capture.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where the captured folder goes")
+    capture.add_argument(
+        "--python-executable", metavar="PY", help="the interpreter whose environment to capture (default: this one)"
+    )
+    capture.add_argument("--index-url", metavar="URL", help="the index the versions come from (default: PyPI)")
+    capture.add_argument("--extra-index-url", metavar="URL", action="append", help="another index; repeat")
+    capture.add_argument("--find-links", metavar="DIR", action="append", help="a folder of wheels; repeat")
+    capture.add_argument("--no-index", action="store_true", help="only --find-links folders")
+    capture.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    add_host_options(capture)
+    capture.set_defaults(handler="envdoctor.commands.capture")
 
 
 def _add_explain(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
