@@ -46,6 +46,24 @@ LINUX = HostProfile(os="linux", arch="x86_64", python="3.11")
         ("checkpoint-torch2.13.0-numpy2.pt", "torch", [],
          {"argparse.Namespace", "torch._utils._rebuild_tensor_v2", "collections.OrderedDict"}),
         ("weights-sklearn1.3.2-numpy1.26.4.safetensors", "safetensors", [], set()),
+        # XGBoost records its release last: a JSON array, a UBJSON array, or the legacy binary's header.
+        ("more/xgboost-3.2.0-tiny.json", "xgboost", [("version", "3.2.0")], set()),
+        ("more/xgboost-1.7.6-tiny.ubj", "xgboost", [("version", "1.7.6")], set()),
+        ("more/xgboost-3.2.0-tiny.ubj", "xgboost", [("version", "3.2.0")], set()),
+        ("more/xgboost-1.7.6-tiny.model", "xgboost", [("version", "1.7"), ("format", "binf")], set()),
+        # LightGBM records its format generation, not its release.
+        ("more/lightgbm-3.3.5-tiny.txt", "lightgbm", [("format", "v3")], set()),
+        ("more/lightgbm-4.7.0-tiny.txt", "lightgbm", [("format", "v4")], set()),
+        ("more/keras-3.15.1-tiny-sequential.keras", "keras", [("keras_version", "3.15.1")], set()),
+        ("more/keras-2.15.0-tiny-sequential.keras", "keras", [("keras_version", "2.15.0")], set()),
+        # skops: the types its schema builds, skops' release, and scikit-learn's in the estimator's state.
+        ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "skops",
+         [("_skops_version", "0.16.0"), ("_sklearn_version", "1.9.1")],
+         {"sklearn.linear_model._logistic.LogisticRegression", "numpy.ndarray", "builtins.dict"}),
+        ("more/skops-0.16.0-sklearn-1.9.1-untrusted-pipe.skops", "skops",
+         [("_skops_version", "0.16.0"), ("_sklearn_version", "1.9.1")], {"_operator.neg", "sklearn.pipeline.Pipeline"}),
+        # ONNX: the header's IR version, operator sets (skl2onnx names the default domain twice) and producer.
+        ("onnx/linear-opset21-ir10.onnx", "onnx", [], set()),
     ],
 )  # fmt: skip
 def test_real_artifacts_are_read_without_loading_them(
@@ -55,7 +73,7 @@ def test_real_artifacts_are_read_without_loading_them(
     assert found.format == form
     assert list(found.versions) == versions
     assert names <= set(found.globals)
-    assert found.pickled == (form != "safetensors")
+    assert found.pickled == (form in ("pickle", "joblib", "torch"))
 
 
 def _audit(tmp_path: Path, requirements: str, *artifacts: str) -> dict[str, list[str]]:
@@ -89,12 +107,35 @@ CASES = [
     ("checkpoint-torch2.13.0-numpy2.pt", "torch==2.5.1\nnumpy==2.1.3\n", ["ED602"]),
     ("linear-state-torch2.13.0-numpy2.pt", "torch==2.7.1\n", ["ED603"]),
     ("weights-sklearn1.3.2-numpy1.26.4.safetensors", "torch==2.7.1\n", []),
+    # XGBoost reads what older releases saved, not newer ones (1.7.6 loads a 3.2.0 model and predicts wrong).
+    ("more/xgboost-3.2.0-tiny.ubj", "xgboost==1.7.6\n", ["ED206"]),
+    ("more/xgboost-3.2.0-tiny.json", "xgboost==3.2.0\n", []),
+    ("more/xgboost-1.7.6-tiny.json", "xgboost==3.2.0\n", []),
+    # The legacy binary format: gone from 3.1 on.
+    ("more/xgboost-1.7.6-tiny.model", "xgboost==3.2.0\n", ["ED209"]),
+    ("more/xgboost-1.7.6-tiny.model", "xgboost==1.7.6\n", []),
+    # LightGBM's loader does not read the version line: each release loads the other's model.
+    ("more/lightgbm-4.7.0-tiny.txt", "lightgbm==3.3.5\n", []),
+    # Keras 2 cannot rebuild a Keras 3 file; Keras 3 reads Keras 2's.
+    ("more/keras-3.15.1-tiny-sequential.keras", "keras==2.15.0\n", ["ED206"]),
+    ("more/keras-2.15.0-tiny-sequential.keras", "keras==3.15.1\n", []),
+    # skops: scikit-learn's release in the state; a type skops does not trust by default.
+    ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "scikit-learn==1.9.1\n", []),
+    ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "scikit-learn==1.5.2\n", ["ED206"]),
+    ("more/skops-0.16.0-sklearn-1.9.1-untrusted-pipe.skops", "scikit-learn==1.9.1\n", ["ED602"]),
+    # ONNX Runtime refuses an operator set or IR version newer than it knows: 1.17 stops at 20 and 9.
+    ("onnx/linear-opset21-ir10.onnx", "onnxruntime==1.17.3\n", ["ED209"]),
+    ("onnx/linear-opset21-ir10.onnx", "onnxruntime==1.18.1\n", []),
+    ("onnx/linear-opset17-ir8.onnx", "onnxruntime==1.14.1\n", []),
+    ("onnx/linear-opset21-ir10.onnx", "onnxruntime-gpu==1.16.3\n", ["ED209"]),
+    # A release the knowledge base has no row for is not judged.
+    ("onnx/linear-opset21-ir10.onnx", "onnxruntime==1.13.1\n", []),
 ]
 
 
 @pytest.mark.parametrize(("artifact", "requirements", "codes"), CASES)
 def test_artifact_findings(tmp_path: Path, artifact: str, requirements: str, codes: list[str]) -> None:
-    assert sorted(_audit(tmp_path, requirements, artifact).get(artifact, [])) == codes
+    assert sorted(_audit(tmp_path, requirements, artifact).get(Path(artifact).name, [])) == codes
 
 
 def test_a_version_skew_finding_names_the_release_that_wrote_it(tmp_path: Path) -> None:
@@ -203,3 +244,62 @@ def test_explain_and_sarif_know_the_new_category(capsys: pytest.CaptureFixture[s
     sarif = json.loads(capsys.readouterr().out)
     rules = {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
     assert "ED601" in rules
+
+
+def test_models_named_like_other_files_are_told_by_their_first_bytes(tmp_path: Path) -> None:
+    from envdoctor.requirements import detect_kind
+
+    more = FIXTURES / "more"
+    assert detect_kind(str(more / "xgboost-3.2.0-tiny.json")) == "artifact"
+    assert detect_kind(str(more / "xgboost-1.7.6-tiny.model")) == "artifact"
+    assert detect_kind(str(more / "lightgbm-4.7.0-tiny.txt")) == "artifact"
+    (tmp_path / "requirements.txt").write_text("tree\nnumpy==2.1.3\n")
+    assert detect_kind(str(tmp_path / "requirements.txt")) == "requirements"
+    (tmp_path / "package.json").write_text('{"name": "web", "version": "1.0.0"}')
+    with pytest.raises(api.InputError, match="cannot tell what kind"):
+        detect_kind(str(tmp_path / "package.json"))
+    # In a folder too: the XGBoost JSON is read, the package.json and requirements.txt are not.
+    (tmp_path / "booster.json").write_bytes((more / "xgboost-3.2.0-tiny.json").read_bytes())
+    assert [Path(a.path).name for a in read.read_artifacts(str(tmp_path))] == ["booster.json"]
+
+
+def test_an_xgboost_model_whose_end_is_not_its_version_is_named_not_guessed(tmp_path: Path) -> None:
+    cut = tmp_path / "model.ubj"
+    cut.write_bytes((FIXTURES / "more" / "xgboost-3.2.0-tiny.ubj").read_bytes()[:-5])
+    found = read_artifact(str(cut), KEYS)
+    assert found.format == "xgboost" and found.versions == ()
+    assert found.notes == ("an XGBoost model whose release is not recorded at its end",)
+
+
+def test_an_onnx_header_is_read_and_its_graph_stepped_over() -> None:
+    found = read_artifact(str(FIXTURES / "onnx" / "linear-opset13-ir7.onnx"), KEYS)
+    assert (found.ir_version, found.producer) == (7, "skl2onnx 1.20.0")
+    assert sorted(set(found.opsets)) == [("", 13), ("ai.onnx.ml", 1)]
+
+
+def test_an_onnx_fix_names_the_first_runtime_that_loads_it(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("onnxruntime==1.16.3\n")
+    report = api.audit([tmp_path / "requirements.txt", FIXTURES / "onnx" / "linear-opset21-ir10.onnx"], hosts=[LINUX])
+    (finding,) = [f for f in report.findings if f.code == "ED209"]
+    assert "uses operator set 21 and IR version 10; onnxruntime 1.16.3 loads up to operator set 19" in finding.message
+    assert finding.fix is not None and finding.fix.startswith("install onnxruntime>=1.18, or export it again")
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"\x08", "truncated"),  # ir_version's number missing
+        (b"\x08\x07\x3a\xff\xff\xff\xff\x0f", "past the end"),  # a graph longer than the file
+        (b"\x00\x01", "numbered 0"),
+        (b"\x08\x07\x0b", "wire type 3"),
+        (b"\x08\x07", "no operator set"),
+        (b"\x08" + b"\xff" * 11, "longer than ten bytes"),
+        (b"\x08\x07\x42\x02\x08\x01", "has no version"),  # an operator set with only a domain-less field 1
+    ],
+)
+def test_hostile_onnx_files_are_one_line_problems(tmp_path: Path, data: bytes, problem: str) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(data)
+    with pytest.raises(api.InputError, match=problem) as raised:
+        read_artifact(str(bad), KEYS)
+    assert "\n" not in str(raised.value)

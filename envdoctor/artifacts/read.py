@@ -14,15 +14,18 @@ from __future__ import annotations
 import bz2
 import json
 import lzma
+import os
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from envdoctor.artifacts import ARTIFACT_SUFFIXES, is_artifact_name
+from envdoctor.artifacts import ARTIFACT_SUFFIXES, SNIFFED_SUFFIXES, is_artifact_name, sniff_model, sniffs_as_model
 from envdoctor.artifacts.pickles import Call, Global, PickleProblem, Stream, read_pickle, skip
 from envdoctor.errors import InputError
+from envdoctor.safety import snippet
 
 MAX_FILES = 10_000  # in a folder
 # torch.save's format before 1.6: five pickles in a row, the first this number (its magic).
@@ -31,6 +34,7 @@ MAX_DECOMPRESSED = 1 << 31  # 2 GiB read out of a compressed artifact, at most
 MAX_ZIP_ENTRIES = 100_000
 MAX_SAFETENSORS_HEADER = 100_000_000  # what safetensors itself accepts
 MAX_WALK = 2_000_000  # values visited looking for recorded versions
+MAX_JSON_MEMBER = 64 << 20  # a JSON file in a Keras or skops zip
 _ARRAY_WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
 # joblib's compressed files, by their first bytes (joblib/compressor.py); lz4 is not in the
 # standard library, so such a file is named, not read.
@@ -49,13 +53,18 @@ class Artifact(NamedTuple):
     format: str  # pickle, joblib, torch, safetensors, keras, skops, onnx
     # What loading it imports and calls, "module.name", in the order first named.
     globals: tuple[str, ...] = ()
-    # Versions the writing libraries recorded in their objects: (key, value), e.g.
-    # ("_sklearn_version", "1.3.2").
+    # Versions the writing libraries recorded in their objects or headers: (key, value), e.g.
+    # ("_sklearn_version", "1.3.2"), ("keras_version", "3.15.1"); ("format", mark) for a format's
+    # own version mark (LightGBM's "v4", XGBoost's legacy "binf").
     versions: tuple[tuple[str, str], ...] = ()
     # Whether it is a pickle (any code it names runs on load) rather than data.
     pickled: bool = False
     # What was not read, and why.
     notes: tuple[str, ...] = ()
+    # An ONNX model's IR version, operator sets ((domain, version); "" is ai.onnx) and producer.
+    ir_version: int | None = None
+    opsets: tuple[tuple[str, int], ...] = ()
+    producer: str = ""
 
 
 def read_artifacts(path: str) -> list[Artifact]:
@@ -66,7 +75,12 @@ def read_artifacts(path: str) -> list[Artifact]:
     root = Path(path)
     if not root.is_dir():
         return [read_artifact(path, keys)]
-    found = sorted(str(file) for file in root.rglob("*") if file.is_file() and is_artifact_name(file.name))
+    found = sorted(
+        str(file)
+        for file in root.rglob("*")
+        if file.is_file()
+        and (is_artifact_name(file.name) or (file.name.endswith(SNIFFED_SUFFIXES) and sniffs_as_model(str(file))))
+    )
     if len(found) > MAX_FILES:
         raise InputError(path, f"more than {MAX_FILES:,} model files in the folder: name fewer")
     if not found:
@@ -86,7 +100,13 @@ def read_artifact(path: str, version_keys: frozenset[str]) -> Artifact:
             if Path(path).suffix == ".safetensors":
                 return _safetensors(path, stream)
             if Path(path).suffix == ".onnx":
-                return Artifact(path, "onnx", notes=("an ONNX model: its opsets are not judged yet",))
+                return _onnx(path, stream)
+            sniffed = sniff_model(stream.read(64))
+            stream.seek(0)
+            if sniffed == "xgboost":
+                return _xgboost(path, stream)
+            if sniffed == "lightgbm":
+                return _lightgbm(path, stream)
             for magic, (name, make) in _COMPRESSED.items():
                 if head.startswith(magic) and not _looks_like_pickle(head):
                     if make is None:
@@ -203,12 +223,151 @@ def _zip(path: str, version_keys: frozenset[str]) -> Artifact:
                     read = _pickle(path, _Capped(member, f"{pickles[0]} in the zip"), version_keys, "torch.save file")
                 return read._replace(format="torch")
             if "metadata.json" in names and "config.json" in names:
-                return Artifact(path, "keras", notes=("a Keras file: its layers are not judged yet",))
+                metadata = _json_member(archive, "metadata.json", path)
+                written = metadata.get("keras_version") if isinstance(metadata, dict) else None
+                versions = (("keras_version", written),) if isinstance(written, str) else ()
+                return Artifact(path, "keras", versions=versions)
             if "schema.json" in names:
-                return Artifact(path, "skops", notes=("a skops file: its types are not judged yet",))
+                return _skops(path, _json_member(archive, "schema.json", path), version_keys)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
         raise InputError(path, f"not a readable zip: {exc}") from None
     raise InputError(path, "a zip that is not a model format envdoctor reads (torch.save, Keras, skops)")
+
+
+def _json_member(archive: zipfile.ZipFile, name: str, path: str) -> object:
+    """A JSON member of a zip, read within its bound."""
+    if archive.getinfo(name).file_size > MAX_JSON_MEMBER:
+        raise InputError(path, f"{name} in the zip is larger than {MAX_JSON_MEMBER >> 20} MiB: not read")
+    with archive.open(name) as member:
+        data = member.read(MAX_JSON_MEMBER + 1)
+    if len(data) > MAX_JSON_MEMBER:
+        raise InputError(path, f"{name} in the zip is larger than {MAX_JSON_MEMBER >> 20} MiB: not read")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(path, f"{name} in the zip is not JSON ({snippet(str(exc), 120)})") from None
+
+
+def _skops(path: str, schema: object, version_keys: frozenset[str]) -> Artifact:
+    """A skops file's schema: the types loading it builds ("module.class", which skops.io.load
+    checks against its trusted list), the versions recorded in their state, and skops' own."""
+    if not isinstance(schema, dict):
+        raise InputError(path, "a skops file whose schema.json is not a JSON object")
+    types: dict[str, None] = {}
+    versions: dict[tuple[str, str], None] = {}
+    written = schema.get("_skops_version")
+    if isinstance(written, str):
+        versions[("_skops_version", written)] = None
+    pending: list[object] = [schema]
+    visited = 0
+    while pending and visited < MAX_WALK:
+        value = pending.pop()
+        visited += 1
+        if isinstance(value, dict):
+            module, name = value.get("__module__"), value.get("__class__")
+            if isinstance(module, str) and isinstance(name, str):
+                types.setdefault(f"{module}.{name}")
+            for key, item in value.items():
+                if key in version_keys and (found := _skops_text(item)) is not None:
+                    versions.setdefault((key, found))
+            pending.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
+    return Artifact(path, "skops", globals=tuple(types), versions=tuple(versions))
+
+
+def _skops_text(node: object) -> str | None:
+    """The text a skops node holds: a plain string, or a JSON node's content (``"\"1.5.2\""``)."""
+    if isinstance(node, str):
+        return node
+    if not isinstance(node, dict) or not isinstance(node.get("content"), str):
+        return None
+    content: str = node["content"]
+    if node.get("is_json"):
+        try:
+            decoded = json.loads(content)
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, str) else None
+    return content
+
+
+# XGBoost writes the release that saved the model as the last key of its top-level object, after
+# "learner": in JSON "version": [3, 2, 0]; in UBJSON the key, then an array of integers.
+_XGBOOST_JSON_VERSION = re.compile(rb'"version"\s*:\s*\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]\s*\}\s*$')
+_UBJSON_INTEGERS = {b"i": (1, True), b"U": (1, False), b"I": (2, True), b"l": (4, True), b"L": (8, True)}
+_TAIL = 4096
+
+
+def _xgboost(path: str, stream: IO[bytes]) -> Artifact:
+    """An XGBoost model saved as JSON or UBJSON: the release that saved it, read from its end. In
+    the legacy binary format ("binf", then LearnerModelParamLegacy: base_score, num_feature,
+    num_class, two flags, then the major and minor release as little-endian uint32s)."""
+    head = stream.read(0x20)
+    if head.startswith(b"binf"):
+        if len(head) < 0x20:
+            raise InputError(path, "an XGBoost binary model cut short")
+        major, minor = int.from_bytes(head[0x18:0x1C], "little"), int.from_bytes(head[0x1C:0x20], "little")
+        return Artifact(path, "xgboost", versions=(("version", f"{major}.{minor}"), ("format", "binf")))
+    stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, stream.tell() - _TAIL))
+    tail = stream.read(_TAIL)
+    found = _XGBOOST_JSON_VERSION.search(tail) or None
+    version = ".".join(part.decode() for part in found.groups()) if found else _ubjson_version(tail)
+    if version is None:
+        return Artifact(path, "xgboost", notes=("an XGBoost model whose release is not recorded at its end",))
+    return Artifact(path, "xgboost", versions=(("version", version),))
+
+
+def _ubjson_version(tail: bytes) -> str | None:
+    """The "version" array at the end of an XGBoost UBJSON model: the key (its length, then its
+    name), "[", an optional "$" type, "#" and a count, then that many integers, then "}"."""
+    at = tail.rfind(b"version[")
+    if at < 0:
+        return None
+    data, offset = tail, at + len(b"version[")
+    typed = None
+    if data[offset : offset + 1] == b"$":
+        typed, offset = data[offset + 1 : offset + 2], offset + 2
+    if data[offset : offset + 1] != b"#":
+        return None
+    count, offset = _ubjson_integer(data, offset + 1, None)
+    if count is None or not 1 <= count <= 4:
+        return None
+    parts = []
+    for _ in range(count):
+        part, offset = _ubjson_integer(data, offset, typed)
+        if part is None or part < 0:
+            return None
+        parts.append(str(part))
+    return ".".join(parts) if data[offset : offset + 1] == b"}" else None
+
+
+def _ubjson_integer(data: bytes, offset: int, marker: bytes | None) -> tuple[int | None, int]:
+    if marker is None:
+        marker, offset = data[offset : offset + 1], offset + 1
+    size_signed = _UBJSON_INTEGERS.get(marker)
+    if size_signed is None or offset + size_signed[0] > len(data):
+        return None, offset
+    size, signed = size_signed
+    return int.from_bytes(data[offset : offset + size], "big", signed=signed), offset + size
+
+
+def _lightgbm(path: str, stream: IO[bytes]) -> Artifact:
+    """A LightGBM text model: the format version on its second line ("version=v4")."""
+    stream.readline(64)
+    line = stream.readline(64).decode("ascii", "replace").strip()
+    return Artifact(path, "lightgbm", versions=(("format", line.removeprefix("version=")),))
+
+
+def _onnx(path: str, stream: IO[bytes]) -> Artifact:
+    from envdoctor.artifacts.onnx import OnnxProblem, read_onnx
+
+    try:
+        header = read_onnx(stream)
+    except OnnxProblem as exc:
+        raise InputError(path, f"not a readable ONNX model: {exc}") from None
+    return Artifact(path, "onnx", ir_version=header.ir_version, opsets=header.opsets, producer=header.producer)
 
 
 def _safetensors(path: str, stream: IO[bytes]) -> Artifact:

@@ -869,7 +869,62 @@ def cuda_of_torch_variant(variant: str) -> str | None:
 @functools.cache
 def artifact_version_keys() -> dict[str, NormalizedName]:
     """The state keys under which libraries record the release that wrote an object, by key."""
-    return {row["key"]: canonicalize_name(row["package"]) for row in load_topic("artifacts", "version_key")}
+    rows = load_topic("artifacts", "version_key")
+    return {row["key"]: canonicalize_name(row["package"]) for row in rows if "format" not in row}
+
+
+# The formats that store their objects' state, where a library's version key is found.
+_STATEFUL_FORMATS = ("pickle", "joblib", "torch", "skops")
+
+
+def artifact_writer(file_format: str, key: str) -> Row | None:
+    """The row of a release recorded under ``key`` in a file of ``file_format``: a format's own
+    header key, or, for pickles and skops files, a key in their objects' state."""
+    in_state = file_format in _STATEFUL_FORMATS
+    for row in load_topic("artifacts", "version_key"):
+        if row["key"] == key and (row.get("format") == file_format or ("format" not in row and in_state)):
+            return row
+    return None
+
+
+def format_version_needs(file_format: str, value: str) -> Row | None:
+    """What a format version (LightGBM's v4) needs of the package that reads it."""
+    for row in load_topic("artifacts", "format_version"):
+        if row["format"] == file_format and row["value"] == value:
+            return row
+    return None
+
+
+def onnx_support(package: str, version: Version) -> Row | None:
+    """The newest opset and IR version this release of an ONNX runtime loads; None: not known."""
+    wanted, public = canonicalize_name(package), _public(version)
+    for row in load_topic("artifacts", "onnx_runtime"):
+        if row["package"] == wanted and SpecifierSet(row["versions"]).contains(public, prereleases=True):
+            return row
+    return None
+
+
+def onnx_runtimes() -> tuple[NormalizedName, ...]:
+    """The ONNX runtimes the knowledge base knows what they load, in the order first named."""
+    rows = load_topic("artifacts", "onnx_runtime")
+    return tuple(dict.fromkeys(canonicalize_name(row["package"]) for row in rows))
+
+
+def first_onnx_release(package: str, opset: int, ir_version: int) -> Row | None:
+    """The earliest row of ``package`` whose release loads this opset and IR version."""
+    wanted = canonicalize_name(package)
+    fitting = [
+        row
+        for row in load_topic("artifacts", "onnx_runtime")
+        if row["package"] == wanted and row["opset"] >= opset and row["ir_version"] >= ir_version
+    ]
+    return min(fitting, key=lambda row: _floor(row["versions"]), default=None)
+
+
+def _floor(specifier: str) -> Version:
+    """The lowest release a ``>=X,<Y`` range names (0 where none)."""
+    floors = [Version(spec.version) for spec in SpecifierSet(specifier) if spec.operator in (">=", "==")]
+    return min(floors, default=Version("0"))
 
 
 @functools.cache

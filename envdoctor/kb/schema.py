@@ -179,6 +179,9 @@ def _python_platforms(value: Any) -> None:
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 GLOBAL_KINDS = ("code", "data", "library")
+# Which releases of a library read a file another release wrote: only that release (others may
+# refuse it or behave differently), or that release and newer ones.
+READS = ("same", "same-or-newer")
 
 
 def _dotted(value: Any) -> None:
@@ -197,6 +200,11 @@ def _dotted_names(value: Any) -> None:
 def _global_kind(value: Any) -> None:
     if value not in GLOBAL_KINDS:
         raise RowError(f"expected one of {', '.join(GLOBAL_KINDS)}")
+
+
+def _reads(value: Any) -> None:
+    if value not in READS:
+        raise RowError(f"expected one of {', '.join(READS)}")
 
 
 def _name(value: Any) -> None:
@@ -275,6 +283,7 @@ KINDS = {
     "dotted": _dotted,
     "dotted_names": _dotted_names,
     "global_kind": _global_kind,
+    "reads": _reads,
 }
 
 
@@ -550,8 +559,29 @@ TOPICS: tuple[Topic, ...] = (
         "artifacts",
         "What model files record of the libraries that wrote them, and what loading them calls",
         (
-            # A key under which a library records, in each object it pickles, its own release.
-            Table("version_key", "key", {"key": "text", "package": "name"}),
+            # A key under which a library records its own release: in each object it pickles (and
+            # skops stores), or, with ``format``, in that format's header (Keras' metadata.json).
+            # ``reads``: which releases read what another wrote (default: only the same one).
+            Table(
+                "version_key",
+                "key",
+                {"key": "text", "package": "name"},
+                {"format": "text", "reads": "reads", "why": "text"},
+            ),
+            # What a file format version needs of the library that reads it (LightGBM's version=v4).
+            Table(
+                "format_version",
+                "format",
+                {"format": "text", "value": "text", "package": "name", "requires": "specifier"},
+                {"why": "text", "resave": "text"},
+            ),
+            # The newest ONNX operator set (ai.onnx) and IR version each runtime release loads.
+            Table(
+                "onnx_runtime",
+                "package",
+                {"package": "name", "versions": "specifier", "opset": "int", "ir_version": "int"},
+                {"how": "text"},
+            ),
             # A global a pickle may name (a module, or module.attribute; the longest that matches
             # a name applies): code (runs commands or code when called), data (rebuilds plain
             # values), or library (a class of a known package). ``requires``: the package's

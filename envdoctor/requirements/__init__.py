@@ -39,10 +39,12 @@ def detect_kind(path: str) -> str:
     name = PurePath(path).name
     if name == "pyproject.toml":
         return "pyproject"
-    from envdoctor.artifacts import is_artifact_name
+    from envdoctor.artifacts import SNIFFED_SUFFIXES, is_artifact_name, sniffs_as_model
 
     if is_artifact_name(name) or (path != "-" and os.path.isdir(path)):
         return "artifact"
+    if name.endswith(SNIFFED_SUFFIXES) and path != "-" and sniffs_as_model(path):
+        return "artifact"  # an XGBoost model.json, a LightGBM model.txt
     if name == "uv.lock":
         return "uvlock"
     if name == "poetry.lock":

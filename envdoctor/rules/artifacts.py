@@ -1,4 +1,4 @@
-"""ED206-ED208 and ED601-ED603: model files judged without loading them. Whether the set can load
+"""ED206-ED209 and ED601-ED603: model files judged without loading them. Whether the set can load
 each (the release that wrote it, the modules it needs, torch.load's default), and whether loading
 it runs code. What each global is, and what a release has, is the knowledge base's."""
 
@@ -11,7 +11,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.findings import Finding
-from envdoctor.kb import facts
+from envdoctor.kb import Row, facts
 from envdoctor.requirements.model import Location
 from envdoctor.rules.context import AuditContext
 
@@ -28,11 +28,11 @@ def check_safety(ctx: AuditContext) -> Iterator[Finding]:
         where = Location(artifact.path, None)
         for note in artifact.notes:
             yield ctx.finding("ED900", f"{artifact.path}: {note}", location=where)
+        if artifact.format == "skops":
+            yield from _skops_types(ctx, artifact)
         if not artifact.pickled:
             continue
-        rows = {name: facts.pickle_global(name) for name in artifact.globals}
-        code = [name for name, row in rows.items() if row is not None and row["kind"] == "code"]
-        unknown = [name for name, row in rows.items() if row is None]
+        rows, code, unknown = _classified(artifact.globals)
         what = _described(artifact)
         if code:
             yield ctx.finding(
@@ -62,6 +62,41 @@ def check_safety(ctx: AuditContext) -> Iterator[Finding]:
             )
 
 
+def _classified(names: tuple[str, ...]) -> tuple[dict[str, Row | None], list[str], list[str]]:
+    """Each name's knowledge-base row, those that run code, and those the base does not know."""
+    rows = {name: facts.pickle_global(name) for name in names}
+    code = [name for name, row in rows.items() if row is not None and row["kind"] == "code"]
+    unknown = [name for name, row in rows.items() if row is None]
+    return rows, code, unknown
+
+
+def _skops_types(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
+    """A skops file builds only the types its schema names, and skops.io.load refuses those it does
+    not trust unless the caller lists them: one that runs code is an error, one the knowledge base
+    does not know is for the user to review (skops.io.get_untrusted_types lists them too)."""
+    rows, code, unknown = _classified(artifact.globals)
+    where, what = Location(artifact.path, None), _described(artifact)
+    if code:
+        yield ctx.finding(
+            "ED601",
+            f"{what} builds {_listed(code)}: skops.io.load refuses it unless told to trust them, "
+            "and trusting them runs them",
+            location=where,
+            packages=tuple(code),
+            fix="do not pass these to trusted=; if the model is yours, save it again without them",
+            references=tuple(dict.fromkeys(str(row["source"]) for name in code if (row := rows[name]))),
+        )
+    elif unknown:
+        yield ctx.finding(
+            "ED602",
+            f"{what} builds {_listed(unknown)}, which the knowledge base does not know as data or as a known "
+            "library's; skops.io.load refuses the types it does not trust unless they are passed as trusted=",
+            location=where,
+            packages=tuple(unknown),
+            fix="review each (skops.io.get_untrusted_types lists them) and pass only those you trust as trusted=",
+        )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Whether the set can load each artifact on this host."""
     if not any(not r.constraint for r in ctx.requirements.requirements):
@@ -71,8 +106,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         # packages bring which is known only for those the knowledge base tracks.
         yield from _needed_packages(ctx, artifact)
         yield from _writer_releases(ctx, artifact)
+        yield from _format_versions(ctx, artifact)
         if artifact.format == "torch":
             yield from _weights_only(ctx, artifact)
+        if artifact.format == "onnx":
+            yield from _onnx_opsets(ctx, artifact)
 
 
 def _needed_packages(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
@@ -106,27 +144,93 @@ def _needed_packages(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]
 
 
 def _writer_releases(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
-    """The release each library recorded in the artifact, against the one the set installs."""
-    keys = facts.artifact_version_keys()
+    """The release each library recorded in the artifact, against the one the set installs: the
+    same release, or for a library that reads older releases' files, that release or newer."""
     for key, written in artifact.versions:
-        package = keys.get(key)
-        if package is None or ctx.find(package) is None:
+        row = facts.artifact_writer(artifact.format, key)
+        if row is None or ctx.find(str(row["package"])) is None:
             continue
+        package = str(row["package"])
         installed = ctx.version_of(package)
         try:
-            same = installed is None or Version(written) == installed
+            writer = Version(written)
         except InvalidVersion:
             continue
-        if same:
+        newer_reads = row.get("reads") == "same-or-newer"
+        if installed is None or installed == writer or (newer_reads and installed > writer):
             continue
+        if newer_reads:
+            message = (
+                f"{artifact.path} was written by {package} {written}, newer than {ctx.subject(package)}, which the set "
+                f"installs: {package} reads models that older releases saved, not newer ones"
+            )
+            fix = f"{package}>={written}, or save the model again under {package} {installed}"
+        else:
+            message = (
+                f"{artifact.path} was written by {package} {written}; the set installs {ctx.subject(package)}, "
+                "under which its objects may not load, or not behave the same"
+            )
+            fix = f"{package}=={written}, or save the model again under {package} {installed}"
         yield ctx.finding(
             "ED206",
-            f"{artifact.path} was written by {package} {written}; the set installs {ctx.subject(package)}, "
-            "under which its objects may not load, or not behave the same",
+            message,
             location=Location(artifact.path, None),
             packages=(package,),
-            fix=f"{package}=={written}, or save the model again under {package} {installed}",
-            references=tuple(str(row["source"]) for row in _version_key_rows(key)),
+            fix=fix,
+            references=(str(row["source"]),),
+        )
+
+
+def _format_versions(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
+    """A file format version (LightGBM's version=v4) that the set's release of its reader predates."""
+    for key, value in artifact.versions:
+        row = facts.format_version_needs(artifact.format, value) if key == "format" else None
+        if row is None or ctx.find(str(row["package"])) is None:
+            continue
+        package, needs = str(row["package"]), SpecifierSet(str(row["requires"]))
+        installed = ctx.version_of(package)
+        if installed is None or needs.contains(installed, prereleases=True):
+            continue
+        yield ctx.finding(
+            "ED209",
+            f"{artifact.path} is in the {artifact.format} model format {value!r}, which {ctx.subject(package)} "
+            f"cannot read (it needs {package}{needs})",
+            location=Location(artifact.path, None),
+            packages=(package,),
+            fix=f"install {package}{needs}" + (f", or {row['resave']}" if "resave" in row else ""),
+            references=(str(row["source"]),),
+        )
+
+
+def _onnx_opsets(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
+    """An ONNX model whose operator set or IR version is newer than the set's runtime loads."""
+    opset = max((version for domain, version in artifact.opsets if domain in ("", "ai.onnx")), default=None)
+    ir_version = artifact.ir_version or 0
+    for runtime in facts.onnx_runtimes():
+        if ctx.find(runtime) is None or (installed := ctx.version_of(runtime)) is None:
+            continue
+        row = facts.onnx_support(runtime, installed)
+        if row is None:
+            continue
+        uses, limits = [], []
+        if opset is not None and opset > row["opset"]:
+            uses.append(f"operator set {opset}")
+            limits.append(f"operator set {row['opset']}")
+        if ir_version > row["ir_version"]:
+            uses.append(f"IR version {ir_version}")
+            limits.append(f"IR version {row['ir_version']}")
+        if not uses:
+            continue
+        first = facts.first_onnx_release(runtime, opset or 0, ir_version)
+        upgrade = f"install {runtime}{first['versions'].split(',')[0]}, or " if first else ""
+        yield ctx.finding(
+            "ED209",
+            f"{_described(artifact)} uses {' and '.join(uses)}; {ctx.subject(runtime)} loads up to "
+            f"{' and '.join(limits)}, and refuses it",
+            location=Location(artifact.path, None),
+            packages=(runtime,),
+            fix=f"{upgrade}export it again for operator set {row['opset']} and IR version {row['ir_version']} or lower",
+            references=tuple(dict.fromkeys(str(r["source"]) for r in (row, first) if r)),
         )
 
 
@@ -153,16 +257,15 @@ def _weights_only(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
     )
 
 
-def _version_key_rows(key: str) -> list[dict[str, object]]:
-    from envdoctor.kb import load_topic
-
-    return [row for row in load_topic("artifacts", "version_key") if row["key"] == key]
-
-
 def _described(artifact: Artifact) -> str:
     """The file, its format, and who wrote it: "model.joblib (joblib, written by scikit-learn 1.3.2)"."""
-    keys = facts.artifact_version_keys()
-    writers = [f"{keys[key]} {version}" for key, version in artifact.versions if key in keys]
+    writers = [
+        f"{row['package']} {version}"
+        for key, version in artifact.versions
+        if (row := facts.artifact_writer(artifact.format, key)) is not None
+    ]
+    if artifact.producer:
+        writers.append(artifact.producer)
     by = f", written by {', '.join(writers)}" if writers else ""
     return f"{artifact.path} ({artifact.format}{by})"
 
