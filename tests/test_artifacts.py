@@ -12,6 +12,7 @@ import os
 import pickle
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,11 @@ LINUX = HostProfile(os="linux", arch="x86_64", python="3.11")
         ("more/lightgbm-4.7.0-tiny.txt", "lightgbm", [("format", "v4")], set()),
         ("more/keras-3.15.1-tiny-sequential.keras", "keras", [("keras_version", "3.15.1")], set()),
         ("more/keras-2.15.0-tiny-sequential.keras", "keras", [("keras_version", "2.15.0")], set()),
+        # Keras' legacy HDF5: the root group's keras_version (variable-length text, in the global heap).
+        ("more/keras-3.15.1-tiny-sequential.h5", "keras-h5", [("keras_version", "3.15.1")], set()),
+        ("more/keras-2.15.0-tiny-sequential.h5", "keras-h5", [("keras_version", "2.15.0")], set()),
+        # h5py's newest layout (superblock 3, object header 2); not written by Keras.
+        ("more/hdf5-superblock3-h5py3.16.0.h5", "keras-h5", [("keras_version", "3.15.1")], set()),
         # skops: the types its schema builds, skops' release, and scikit-learn's in the estimator's state.
         ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "skops",
          [("_skops_version", "0.16.0"), ("_sklearn_version", "1.9.1")],
@@ -119,6 +125,10 @@ CASES = [
     # Keras 2 cannot rebuild a Keras 3 file; Keras 3 reads Keras 2's.
     ("more/keras-3.15.1-tiny-sequential.keras", "keras==2.15.0\n", ["ED206"]),
     ("more/keras-2.15.0-tiny-sequential.keras", "keras==3.15.1\n", []),
+    # Keras 2 and 3 each fail on the other's HDF5 model (Keras 3 loads a Keras 2 one only with compile=False).
+    ("more/keras-3.15.1-tiny-sequential.h5", "keras==2.15.0\n", ["ED206"]),
+    ("more/keras-2.15.0-tiny-sequential.h5", "keras==3.15.1\n", ["ED206"]),
+    ("more/keras-3.15.1-tiny-sequential.h5", "keras==3.15.1\n", []),
     # skops: scikit-learn's release in the state; a type skops does not trust by default.
     ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "scikit-learn==1.9.1\n", []),
     ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "scikit-learn==1.5.2\n", ["ED206"]),
@@ -300,6 +310,32 @@ def test_an_onnx_fix_names_the_first_runtime_that_loads_it(tmp_path: Path) -> No
 def test_hostile_onnx_files_are_one_line_problems(tmp_path: Path, data: bytes, problem: str) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(data)
+    with pytest.raises(api.InputError, match=problem) as raised:
+        read_artifact(str(bad), KEYS)
+    assert "\n" not in str(raised.value)
+
+
+def test_an_hdf5_file_that_is_no_keras_model_is_data(tmp_path: Path) -> None:
+    plain = bytearray((FIXTURES / "more" / "keras-2.15.0-tiny-sequential.h5").read_bytes())
+    at = plain.find(b"keras_version")
+    plain[at : at + 13] = b"other_version"
+    (tmp_path / "data.h5").write_bytes(bytes(plain))
+    found = read_artifact(str(tmp_path / "data.h5"), KEYS)
+    assert (found.format, found.versions, found.notes) == ("hdf5", (), ())
+
+
+@pytest.mark.parametrize(
+    ("cut", "problem"),
+    [
+        (lambda data: data[:40], "cut short"),
+        (lambda data: data[:8] + b"\x07" + data[9:], "superblock version 7"),
+        (lambda data: data[:800], "past the end"),
+    ],
+)
+def test_hostile_hdf5_files_are_one_line_problems(tmp_path: Path, cut: Callable[[bytes], bytes], problem: str) -> None:
+    data = (FIXTURES / "more" / "keras-3.15.1-tiny-sequential.h5").read_bytes()
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(cut(data))
     with pytest.raises(api.InputError, match=problem) as raised:
         read_artifact(str(bad), KEYS)
     assert "\n" not in str(raised.value)

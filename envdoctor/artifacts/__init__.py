@@ -9,6 +9,7 @@ import stat
 # The names of the model files read (a folder is read for these); ".joblib.gz" and the like too.
 ARTIFACT_SUFFIXES = (
     ".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".safetensors", ".keras", ".skops", ".onnx", ".ubj",
+    ".h5", ".hdf5",
 )  # fmt: skip
 # Names that models share with other files: read as models when their first bytes say so.
 SNIFFED_SUFFIXES = (".json", ".txt", ".model", ".bst")
@@ -18,7 +19,7 @@ _LIGHTGBM_TEXT = re.compile(rb"tree\r?\nversion=v\d+\r?\n")
 
 def is_artifact_name(name: str) -> bool:
     """A model file's name: joblib and pickle files (compressed ones too: model.joblib.gz), torch.save
-    files, safetensors, Keras, skops, ONNX and XGBoost UBJSON files."""
+    files, safetensors, Keras (and HDF5), skops, ONNX and XGBoost UBJSON files."""
     lower = name.lower()
     return lower.endswith(ARTIFACT_SUFFIXES) or any(f"{suffix}." in lower for suffix in (".joblib", ".pkl"))
 

@@ -50,7 +50,7 @@ _COMPRESSED: dict[bytes, tuple[str, Callable[[], Any] | None]] = {
 
 class Artifact(NamedTuple):
     path: str
-    format: str  # pickle, joblib, torch, safetensors, keras, skops, onnx
+    format: str  # pickle, joblib, torch, safetensors, keras, keras-h5, hdf5, skops, onnx, xgboost, lightgbm
     # What loading it imports and calls, "module.name", in the order first named.
     globals: tuple[str, ...] = ()
     # Versions the writing libraries recorded in their objects or headers: (key, value), e.g.
@@ -101,6 +101,8 @@ def read_artifact(path: str, version_keys: frozenset[str]) -> Artifact:
                 return _safetensors(path, stream)
             if Path(path).suffix == ".onnx":
                 return _onnx(path, stream)
+            if head.startswith(b"\x89HDF\r\n\x1a\n"):
+                return _hdf5(path, stream)
             sniffed = sniff_model(stream.read(64))
             stream.seek(0)
             if sniffed == "xgboost":
@@ -358,6 +360,20 @@ def _lightgbm(path: str, stream: IO[bytes]) -> Artifact:
     stream.readline(64)
     line = stream.readline(64).decode("ascii", "replace").strip()
     return Artifact(path, "lightgbm", versions=(("format", line.removeprefix("version=")),))
+
+
+def _hdf5(path: str, stream: IO[bytes]) -> Artifact:
+    """An HDF5 file: a Keras model saved in the legacy format records keras_version (and its
+    backend) as attributes of the root group; another HDF5 file is data, with nothing to judge."""
+    from envdoctor.artifacts.hdf5 import Hdf5Problem, root_text_attributes
+
+    try:
+        found = root_text_attributes(stream, frozenset({"keras_version", "backend"}))
+    except Hdf5Problem as exc:
+        raise InputError(path, f"not a readable HDF5 file: {exc}") from None
+    if "keras_version" not in found:
+        return Artifact(path, "hdf5")
+    return Artifact(path, "keras-h5", versions=(("keras_version", found["keras_version"]),))
 
 
 def _onnx(path: str, stream: IO[bytes]) -> Artifact:

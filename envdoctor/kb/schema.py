@@ -180,8 +180,8 @@ def _python_platforms(value: Any) -> None:
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 GLOBAL_KINDS = ("code", "data", "library")
 # Which releases of a library read a file another release wrote: only that release (others may
-# refuse it or behave differently), or that release and newer ones.
-READS = ("same", "same-or-newer")
+# refuse it or behave differently), that release and newer ones, or those of its major version.
+READS = ("same", "same-or-newer", "same-major")
 
 
 def _dotted(value: Any) -> None:

@@ -156,10 +156,20 @@ def _writer_releases(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]
             writer = Version(written)
         except InvalidVersion:
             continue
-        newer_reads = row.get("reads") == "same-or-newer"
-        if installed is None or installed == writer or (newer_reads and installed > writer):
+        reads = row.get("reads", "same")
+        if installed is None or installed == writer:
             continue
-        if newer_reads:
+        if (reads == "same-or-newer" and installed > writer) or (
+            reads == "same-major" and installed.major == writer.major
+        ):
+            continue
+        if reads == "same-major":
+            message = (
+                f"{artifact.path} was written by {package} {written}; {ctx.subject(package)}, which the set installs, "
+                f"is another major release: it does not load the file"
+            )
+            fix = f"{package}>={writer.major},<{writer.major + 1}, or save the model again under {package} {installed}"
+        elif reads == "same-or-newer":
             message = (
                 f"{artifact.path} was written by {package} {written}, newer than {ctx.subject(package)}, which the set "
                 f"installs: {package} reads models that older releases saved, not newer ones"
