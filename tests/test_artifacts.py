@@ -133,6 +133,20 @@ CASES = [
     ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "scikit-learn==1.9.1\n", []),
     ("more/skops-0.16.0-sklearn-1.9.1-logreg.skops", "scikit-learn==1.5.2\n", ["ED206"]),
     ("more/skops-0.16.0-sklearn-1.9.1-untrusted-pipe.skops", "scikit-learn==1.9.1\n", ["ED602"]),
+    # Class paths a later (or earlier) release does not have: each seen failing to load (renames/PROVENANCE.md).
+    ("renames/pandas153_df_int64index.pkl", "pandas==2.2.3\n", ["ED207", "ED603"]),
+    ("renames/pandas153_df_int64index.pkl", "pandas==1.5.3\n", ["ED603"]),
+    ("renames/sklearn0213_rf.pkl", "scikit-learn==1.5.2\n", ["ED206", "ED207", "ED603"]),
+    # 0.22-0.23 kept the old paths as deprecated aliases.
+    ("renames/sklearn0213_logreg.pkl", "scikit-learn==0.23.2\n", ["ED206", "ED603"]),
+    ("renames/sklearn0204_externals_joblib_logreg.joblib", "scikit-learn==1.5.2\n", ["ED206", "ED207", "ED603"]),
+    ("renames/sklearn0242_knn_kdtree.pkl", "scikit-learn==1.0.2\n", ["ED206", "ED207", "ED603"]),
+    ("renames/sklearn122_knn_kdtree.pkl", "scikit-learn==1.3.2\n", ["ED206", "ED207", "ED603"]),
+    ("renames/sklearn132_knn_kdtree.pkl", "scikit-learn==1.2.2\n", ["ED206", "ED207", "ED603"]),
+    ("renames/sklearn132_gradient_boosting.pkl", "scikit-learn==1.4.2\n", ["ED206", "ED207", "ED603"]),
+    ("renames/scipy181_csr_matrix.pkl", "scipy==1.7.3\n", ["ED207", "ED603"]),
+    # SciPy still loads the old public name, as a deprecated alias.
+    ("renames/scipy173_csr_matrix.pkl", "scipy==1.18.1\n", ["ED603"]),
     # ONNX Runtime refuses an operator set or IR version newer than it knows: 1.17 stops at 20 and 9.
     ("onnx/linear-opset21-ir10.onnx", "onnxruntime==1.17.3\n", ["ED209"]),
     ("onnx/linear-opset21-ir10.onnx", "onnxruntime==1.18.1\n", []),
@@ -339,3 +353,16 @@ def test_hostile_hdf5_files_are_one_line_problems(tmp_path: Path, cut: Callable[
     with pytest.raises(api.InputError, match=problem) as raised:
         read_artifact(str(bad), KEYS)
     assert "\n" not in str(raised.value)
+
+
+def test_every_name_a_release_lacks_is_named_at_once_with_the_loader_that_maps_it(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("scikit-learn==1.5.2\npandas==2.2.3\n")
+    renames = FIXTURES / "renames"
+    files = [renames / "sklearn0213_rf.pkl", renames / "pandas153_df_int64index.pkl"]
+    report = api.audit([tmp_path / "requirements.txt", *files], hosts=[LINUX])
+    sklearn, pandas = sorted((f for f in report.findings if f.code == "ED207"), key=lambda f: f.packages)[::-1]
+    # Unpickling stops at the first missing module; the finding names both.
+    assert "sklearn.ensemble.forest.RandomForestClassifier, sklearn.tree.tree.DecisionTreeClassifier" in sklearn.message
+    assert sklearn.fix is not None and sklearn.fix.startswith("install scikit-learn<0.24")
+    shim = "pd.read_pickle maps these to pandas.Index and loads it; pickle.load and joblib.load fail"
+    assert pandas.message.endswith(shim)

@@ -35,7 +35,13 @@ MAX_ZIP_ENTRIES = 100_000
 MAX_SAFETENSORS_HEADER = 100_000_000  # what safetensors itself accepts
 MAX_WALK = 2_000_000  # values visited looking for recorded versions
 MAX_JSON_MEMBER = 64 << 20  # a JSON file in a Keras or skops zip
-_ARRAY_WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
+# joblib's array wrapper, and the copy scikit-learn vendored before 0.23 (sklearn.externals.joblib).
+_ARRAY_WRAPPERS = frozenset(
+    {
+        Global("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        Global("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
+    }
+)
 # joblib's compressed files, by their first bytes (joblib/compressor.py); lz4 is not in the
 # standard library, so such a file is named, not read.
 _COMPRESSED: dict[bytes, tuple[str, Callable[[], Any] | None]] = {
@@ -144,7 +150,11 @@ def _pickle(path: str, stream: Stream, version_keys: frozenset[str], kind: str) 
         kind = "torch"
     names = tuple(str(name) for name in found)
     form = (
-        "torch" if kind == "torch" else "joblib" if _ARRAY_WRAPPER in found or kind.startswith("joblib") else "pickle"
+        "torch"
+        if kind == "torch"
+        else "joblib"
+        if _ARRAY_WRAPPERS & set(found) or kind.startswith("joblib")
+        else "pickle"
     )
     versions = tuple(dict.fromkeys(item for result in results for item in _versions(result, version_keys)))
     return Artifact(path, form, names, versions, pickled=True)
@@ -154,7 +164,7 @@ def _after_joblib_build(built: Call, stream: Stream) -> tuple[Global, ...]:
     """Step over the array joblib writes right after a NumpyArrayWrapper's BUILD (joblib's
     ``NumpyArrayWrapper.read_array``): a padding length byte and the padding where the wrapper
     records an alignment, then the array's bytes, or, for an array of objects, a pickle."""
-    if built.callee != _ARRAY_WRAPPER or not isinstance(built.state, dict):
+    if built.callee not in _ARRAY_WRAPPERS or not isinstance(built.state, dict):
         return ()
     state = built.state
     itemsize, objects = _itemsize(state.get("dtype"))

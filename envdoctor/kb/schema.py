@@ -590,7 +590,7 @@ TOPICS: tuple[Topic, ...] = (
                 "global",
                 "name",
                 {"name": "dotted", "kind": "global_kind"},
-                {"package": "name", "requires": "specifier", "why": "text"},
+                {"package": "name", "requires": "specifier", "why": "text", "shim": "text"},
             ),
             # What torch.load accepts with weights_only=True, the default in these releases.
             Table("weights_only", "torch", {"torch": "specifier", "names": "dotted_names"}),

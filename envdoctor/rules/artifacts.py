@@ -115,32 +115,38 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def _needed_packages(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
     """Each known package loading the artifact imports, in the release the set installs: it must
-    have the module named (NumPy 2's numpy._core)."""
+    have every module and class named (NumPy 2's numpy._core, scikit-learn's pre-0.22 paths). One
+    finding per package names all it lacks: unpickling stops at the first, so fixing one at a time
+    would take as many tries."""
     where = Location(artifact.path, None)
-    needs: dict[str, list[tuple[str, SpecifierSet | None, str]]] = {}
+    needs: dict[str, list[tuple[str, Row]]] = {}
     for name in artifact.globals:
         row = facts.pickle_global(name)
-        if row is None or "package" not in row:
-            continue
-        requires = SpecifierSet(row["requires"]) if "requires" in row else None
-        needs.setdefault(str(row["package"]), []).append((name, requires, str(row["source"])))
+        if row is not None and "package" in row and "requires" in row:
+            needs.setdefault(str(row["package"]), []).append((name, row))
     for package, named in needs.items():
-        if ctx.find(package) is None:
+        if ctx.find(package) is None or (installed := ctx.version_of(package)) is None:
             continue
-        installed = ctx.version_of(package)
-        for name, requires, source in named:
-            if requires is None or installed is None or requires.contains(installed, prereleases=True):
-                continue
-            yield ctx.finding(
-                "ED207",
-                f"loading {_described(artifact)} imports {name}, which {ctx.subject(package)} does not have "
-                f"(it needs {package}{requires})",
-                location=where,
-                packages=(package,),
-                fix=f"install {package}{requires}, or save the model again under {package} {installed}",
-                references=(source,),
-            )
-            break
+        lacking = [
+            (name, row)
+            for name, row in named
+            if not SpecifierSet(str(row["requires"])).contains(installed, prereleases=True)
+        ]
+        if not lacking:
+            continue
+        ranges = list(dict.fromkeys(str(row["requires"]) for _, row in lacking))
+        wanted = f"{package}{ranges[0]}" if len(ranges) == 1 else f"a {package} release that has them all"
+        shims = list(dict.fromkeys(str(row["shim"]) for _, row in lacking if "shim" in row))
+        yield ctx.finding(
+            "ED207",
+            f"loading {_described(artifact)} imports {_listed([name for name, _ in lacking])}, which "
+            f"{ctx.subject(package)} does not have (it needs {package}{' and '.join(ranges)})"
+            + "".join(f"; {shim}" for shim in shims),
+            location=where,
+            packages=(package,),
+            fix=f"install {wanted}, or save the model again under {package} {installed}",
+            references=tuple(dict.fromkeys(str(row["source"]) for _, row in lacking)),
+        )
 
 
 def _writer_releases(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
