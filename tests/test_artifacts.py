@@ -162,6 +162,27 @@ def test_artifact_findings(tmp_path: Path, artifact: str, requirements: str, cod
     assert sorted(_audit(tmp_path, requirements, artifact).get(Path(artifact).name, [])) == codes
 
 
+# (artifact, the set, the host's Python, the codes): a range is judged as what it installs on that host.
+HOST_CASES = [
+    # scikit-learn>=1.3,<1.6 is 1.3.2 on Python 3.8 (its last release with 3.8 wheels), 1.5.2 on 3.12.
+    ("logistic-sklearn1.3.2-numpy1.26.4.pkl", "scikit-learn>=1.3,<1.6\n", "3.8", ["ED603"]),
+    ("logistic-sklearn1.3.2-numpy1.26.4.pkl", "scikit-learn>=1.3,<1.6\n", "3.12", ["ED206", "ED603"]),
+    ("onnx/linear-opset21-ir10.onnx", "onnxruntime>=1.14,<1.18\n", "3.11", ["ED209"]),
+    ("onnx/linear-opset21-ir10.onnx", "onnxruntime>=1.14\n", "3.8", []),
+]
+
+
+@pytest.mark.parametrize(("artifact", "requirements", "python", "codes"), HOST_CASES)
+def test_artifact_findings_depend_on_what_the_set_installs_on_the_host(
+    tmp_path: Path, artifact: str, requirements: str, python: str, codes: list[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text(requirements)
+    host = HostProfile(os="linux", arch="x86_64", python=python)
+    report = api.audit([tmp_path / "requirements.txt", FIXTURES / artifact], hosts=[host])
+    found = [f.code for f in report.findings if f.location is not None and f.location.path.endswith(artifact)]
+    assert sorted(found) == codes
+
+
 def test_a_version_skew_finding_names_the_release_that_wrote_it(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("scikit-learn==1.5.2\n")
     report = api.audit(
@@ -366,3 +387,19 @@ def test_every_name_a_release_lacks_is_named_at_once_with_the_loader_that_maps_i
     assert sklearn.fix is not None and sklearn.fix.startswith("install scikit-learn<0.24")
     shim = "pd.read_pickle maps these to pandas.Index and loads it; pickle.load and joblib.load fail"
     assert pandas.message.endswith(shim)
+
+
+def test_an_onnx_ml_operator_set_is_judged_too(tmp_path: Path) -> None:
+    # ModelProto: ir_version 8, ai.onnx 17, ai.onnx.ml 5 (what scikit-learn exporters stamp), no graph.
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"\x08\x08" + b"\x42\x02\x10\x11" + b"\x42\x0e\x0a\x0aai.onnx.ml\x10\x05")
+    for runtime, expected in (("onnxruntime==1.16.3", 1), ("onnxruntime==1.18.1", 0)):
+        (tmp_path / "requirements.txt").write_text(runtime + "\n")
+        report = api.audit([tmp_path / "requirements.txt", model], hosts=[LINUX])
+        found = [f for f in report.findings if f.code == "ED209"]
+        assert len(found) == expected
+        if found:
+            assert "uses ai.onnx.ml operator set 5; onnxruntime 1.16.3 loads up to ai.onnx.ml operator set 3" in (
+                found[0].message
+            )
+            assert found[0].fix is not None and found[0].fix.startswith("install onnxruntime>=1.18, or")

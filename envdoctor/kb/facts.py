@@ -910,13 +910,16 @@ def onnx_runtimes() -> tuple[NormalizedName, ...]:
     return tuple(dict.fromkeys(canonicalize_name(row["package"]) for row in rows))
 
 
-def first_onnx_release(package: str, opset: int, ir_version: int) -> Row | None:
-    """The earliest row of ``package`` whose release loads this opset and IR version."""
+def first_onnx_release(package: str, opset: int, ir_version: int, ml_opset: int = 0) -> Row | None:
+    """The earliest row of ``package`` whose release loads these operator sets and IR version."""
     wanted = canonicalize_name(package)
     fitting = [
         row
         for row in load_topic("artifacts", "onnx_runtime")
-        if row["package"] == wanted and row["opset"] >= opset and row["ir_version"] >= ir_version
+        if row["package"] == wanted
+        and row["opset"] >= opset
+        and row["ir_version"] >= ir_version
+        and row.get("ml_opset", 0) >= ml_opset
     ]
     return min(fitting, key=lambda row: _floor(row["versions"]), default=None)
 

@@ -575,12 +575,13 @@ TOPICS: tuple[Topic, ...] = (
                 {"format": "text", "value": "text", "package": "name", "requires": "specifier"},
                 {"why": "text", "resave": "text"},
             ),
-            # The newest ONNX operator set (ai.onnx) and IR version each runtime release loads.
+            # The newest ONNX operator set (ai.onnx), IR version and ai.onnx.ml operator set each
+            # runtime release loads.
             Table(
                 "onnx_runtime",
                 "package",
                 {"package": "name", "versions": "specifier", "opset": "int", "ir_version": "int"},
-                {"how": "text"},
+                {"how": "text", "ml_opset": "int"},
             ),
             # A global a pickle may name (a module, or module.attribute; the longest that matches
             # a name applies): code (runs commands or code when called), data (rebuilds plain

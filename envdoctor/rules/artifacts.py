@@ -221,6 +221,7 @@ def _format_versions(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]
 def _onnx_opsets(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
     """An ONNX model whose operator set or IR version is newer than the set's runtime loads."""
     opset = max((version for domain, version in artifact.opsets if domain in ("", "ai.onnx")), default=None)
+    ml_opset = max((version for domain, version in artifact.opsets if domain == "ai.onnx.ml"), default=None)
     ir_version = artifact.ir_version or 0
     for runtime in facts.onnx_runtimes():
         if ctx.find(runtime) is None or (installed := ctx.version_of(runtime)) is None:
@@ -232,12 +233,15 @@ def _onnx_opsets(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
         if opset is not None and opset > row["opset"]:
             uses.append(f"operator set {opset}")
             limits.append(f"operator set {row['opset']}")
+        if ml_opset is not None and "ml_opset" in row and ml_opset > row["ml_opset"]:
+            uses.append(f"ai.onnx.ml operator set {ml_opset}")
+            limits.append(f"ai.onnx.ml operator set {row['ml_opset']}")
         if ir_version > row["ir_version"]:
             uses.append(f"IR version {ir_version}")
             limits.append(f"IR version {row['ir_version']}")
         if not uses:
             continue
-        first = facts.first_onnx_release(runtime, opset or 0, ir_version)
+        first = facts.first_onnx_release(runtime, opset or 0, ir_version, ml_opset or 0)
         upgrade = f"install {runtime}{first['versions'].split(',')[0]}, or " if first else ""
         yield ctx.finding(
             "ED209",
@@ -245,7 +249,7 @@ def _onnx_opsets(ctx: AuditContext, artifact: Artifact) -> Iterator[Finding]:
             f"{' and '.join(limits)}, and refuses it",
             location=Location(artifact.path, None),
             packages=(runtime,),
-            fix=f"{upgrade}export it again for operator set {row['opset']} and IR version {row['ir_version']} or lower",
+            fix=f"{upgrade}export it again for {' and '.join(limits)} or lower",
             references=tuple(dict.fromkeys(str(r["source"]) for r in (row, first) if r)),
         )
 
