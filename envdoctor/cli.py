@@ -51,7 +51,8 @@ def add_host_options(parser: argparse.ArgumentParser, several: bool = False) -> 
             "--host",
             metavar="FILE",
             action="append",
-            help="a saved host profile (envdoctor probe --format json); repeat to audit against several",
+            help="a saved host profile (envdoctor probe --format json), or a cluster: a fleet file or kubectl get "
+            "nodes -o json|yaml, one host per node class; repeat to audit against several",
         )
     else:
         group.add_argument("--host", metavar="FILE", help="a saved host profile (envdoctor probe --format json)")
@@ -186,7 +187,8 @@ def _add_probe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="import_file",
         metavar="FILE",
         help="build the profile from pasted nvidia-smi, /proc/driver/nvidia/version, collect_env or "
-        "Kubernetes node text; - reads standard input",
+        "Kubernetes node text (kubectl get nodes -o json|yaml: several nodes are grouped into node classes, a "
+        "fleet file with --format json); - reads standard input",
     )
     probe.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     probe.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")

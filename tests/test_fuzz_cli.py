@@ -130,7 +130,7 @@ def test_what_probe_import_prints_must_read_back(tmp_path: Path, monkeypatch: py
     def refuse(path: str) -> None:
         raise UsageError("refused")
 
-    monkeypatch.setattr("envdoctor.commands.probe.load_profile", refuse)
+    monkeypatch.setattr("envdoctor.commands.probe.load_hosts", refuse)
     outcome = run_case(case, tmp_path)
     assert outcome.code == 0 and "refused" in outcome.unread
     assert outcome.problems() == ["probe --host did not read back what probe --import printed"]

@@ -21,6 +21,27 @@ class AuditReport(NamedTuple):
     def counts(self) -> dict[str, int]:
         return {severity.label: sum(f.severity == severity for f in self.findings) for severity in reversed(Severity)}
 
+    def node_classes(self) -> list[ClassVerdict]:
+        """For a cluster's node classes (hosts that stand for Kubernetes nodes): whether each runs
+        the set, that is, no error is about it (or about every host)."""
+        verdicts = []
+        for name, profile in self.hosts:
+            if not profile.nodes:
+                continue
+            errors = tuple(
+                f
+                for f in self.findings
+                if f.severity == Severity.ERROR and (f.host is None or name in f.host.split(", "))
+            )
+            verdicts.append(ClassVerdict(name, len(profile.nodes), errors))
+        return verdicts
+
+
+class ClassVerdict(NamedTuple):
+    name: str
+    nodes: int
+    errors: tuple[Finding, ...]  # none: the class runs the set
+
 
 class Resolution(NamedTuple):
     """What a resolver returns for one host: the versions it chose, or its explanation of failure."""

@@ -62,6 +62,9 @@ PATH = Grammar(re.compile(f"{_LINE}{{0,4096}}"), "a path on one line")
 ENV_NAME = Grammar(re.compile("[A-Za-z_][A-Za-z0-9_]{0,127}"), "an environment variable name")
 ENV_VALUE = Grammar(re.compile(f"{_LINE}{{0,32768}}"), "a value on one line")
 # Keys of ``sources`` and ``reasons``: a field's path, such as nvidia.gpus[0].compute_capability.
+# A Kubernetes node's name: a DNS subdomain (RFC 1123), as the API server accepts it.
+NODE_NAME = Grammar(re.compile(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?"), "a Kubernetes node name")
+MAX_NODES = 100_000
 FIELD_PATH = Grammar(re.compile(r"[A-Za-z0-9_.\[\]-]{1,100}"), "a field path like nvidia.gpus[0].name")
 REASON = Grammar(re.compile(f"{_LINE}{{0,2000}}"), "text on one line, at most 2000 characters")
 PACKAGE_NAME = Grammar(re.compile("[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"), "a package name")
@@ -138,6 +141,8 @@ class HostProfile(NamedTuple):
     reasons: Mapping[str, str] = MappingProxyType({})
     python_packages: Mapping[str, str] = MappingProxyType({})
     import_format: str | None = None
+    # The Kubernetes nodes this profile stands for, when it is a node class of a cluster.
+    nodes: tuple[str, ...] = ()
 
     @property
     def driver(self) -> Nvidia | None:
@@ -253,6 +258,8 @@ def profile_problem(profile: HostProfile) -> str | None:
         return f"arch: expected one of {', '.join(ARCH_NAMES)}"
     if profile.wsl is not None and (type(profile.wsl) is not int or profile.wsl not in (0, 1, 2)):
         return "wsl: expected 0, 1 or 2"
+    if len(profile.nodes) > MAX_NODES:
+        return f"nodes: {len(profile.nodes):,} nodes; a class has at most {MAX_NODES:,}"
     gpus = profile.driver.gpus if profile.driver is not None else None
     if gpus is not None and len(gpus) > MAX_GPUS:
         return f"nvidia.gpus: {len(gpus)} GPUs; a host has at most {MAX_GPUS}"
@@ -294,6 +301,8 @@ def _text_fields(profile: HostProfile) -> Iterator[tuple[str, str | None, Gramma
             yield f"a key of {name}", key, keys
             yield f"{name}.{key}", value, values
     yield "import_format", profile.import_format, TOKEN
+    for index, node in enumerate(profile.nodes[:MAX_NODES]):
+        yield f"nodes[{index}]", node, NODE_NAME
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -333,6 +342,8 @@ def profile_to_dict(profile: HostProfile) -> dict[str, Any]:
             out[name] = dict(sorted(mapping.items()))
     if profile.import_format is not None:
         out["import_format"] = profile.import_format
+    if profile.nodes:
+        out["nodes"] = list(profile.nodes)
     return out
 
 
@@ -422,6 +433,7 @@ def profile_from_dict(data: object, path: str) -> HostProfile:
         reasons=reader.str_mapping(obj, "reasons"),
         python_packages=reader.str_mapping(obj, "python_packages"),
         import_format=reader.optional_str(obj, "import_format"),
+        nodes=tuple(reader.str_sequence(obj, "nodes")),
     )
     return checked_profile(profile, path)
 
@@ -493,6 +505,16 @@ class _FieldReader(NamedTuple):
             if not isinstance(item, str):
                 raise InputError(self.path, f"{key}[{quote(item_key)}]: expected a string")
         return dict(mapping)
+
+    def str_sequence(self, obj: Mapping[str, Any], key: str) -> list[str]:
+        value = obj.get(key)
+        if value is None:
+            return []
+        items = self.sequence(value, key)
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise InputError(self.path, f"{key}[{index}]: expected a string")
+        return list(items)
 
     def check(self, value: str | None, key: str, expected: str) -> str:
         if value is None:

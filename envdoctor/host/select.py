@@ -22,6 +22,7 @@ from envdoctor.host.profile import (
     normalize_os,
     profile_from_json,
 )
+from envdoctor.host.profile import SCHEMA as PROFILE_SCHEMA
 from envdoctor.safety import quote
 
 
@@ -117,6 +118,20 @@ def load_profile(path: str) -> HostProfile:
     return profile_from_json(read_text_input(path), "<stdin>" if path == "-" else path)
 
 
+def load_hosts(path: str) -> list[tuple[str, HostProfile]]:
+    """The hosts a --host file describes: a saved profile (named by the file), or a cluster (a
+    fleet file, or kubectl's list of nodes), one host per node class, named by the class."""
+    text, shown = read_text_input(path), "<stdin>" if path == "-" else path
+    if not text.lstrip().startswith(f'{{\n  "schema": "{PROFILE_SCHEMA}"'):  # how probe writes a profile
+        from envdoctor.host import fleet
+
+        if fleet.is_fleet(text):
+            return [(item.name, item.profile) for item in fleet.fleet_from_json(text, shown)]
+        if fleet.is_node_list(text):
+            return [(item.name, item.profile) for item in fleet.classes_from_node_list(text, shown)]
+    return [(path, profile_from_json(text, shown))]
+
+
 def select_host(host_file: str | None, overrides: HostOverrides) -> HostProfile:
     """The profile a command should use.
 
@@ -141,7 +156,7 @@ def hosts_from_args(
     given = [args.host] if isinstance(args.host, str) else list(args.host or ())
     files = given or list(configured)
     if files:
-        return [(path, apply_overrides(load_profile(path), overrides)) for path in files]
+        return [(name, apply_overrides(profile, overrides)) for path in files for name, profile in load_hosts(path)]
     if not overrides.is_empty():
         return [("flags", apply_overrides(HostProfile(), overrides))]
     return [("this machine", select_host(None, overrides))] if this_machine else []

@@ -47,6 +47,13 @@ def render(report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = 
     document["inputs"] = [{"path": item.path, "kind": item.kind} for item in report.inputs]
     document["findings"] = [finding_to_dict(finding, several) for finding in report.findings]
     document["summary"] = report.counts()
+    verdicts = report.node_classes()
+    if verdicts:
+        # A cluster's node classes: whether each runs the set, and the codes of the errors that say not.
+        document["node_classes"] = [
+            {"name": v.name, "nodes": v.nodes, "runs": not v.errors, "errors": sorted({f.code for f in v.errors})}
+            for v in verdicts
+        ]
     if fixes is not None:
         from envdoctor.report.fixes import outcome_to_dict
 

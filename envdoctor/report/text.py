@@ -27,11 +27,32 @@ def render(report: AuditReport, style: Style, fixes: Sequence[Outcome] | None = 
         from envdoctor.report.fixes import text_lines
 
         lines += text_lines(fixes)
+    lines += _fleet_lines(report)
     counts = report.counts()
     summary = ", ".join(f"{n} {name}{'s' if n != 1 and name != 'info' else ''}" for name, n in counts.items())
     hosts = "; ".join(printable(name) for name, _ in report.hosts)
     lines.append(f"{style(summary, 'bold')} (host: {hosts})" if hosts else style(summary, "bold"))
     return "\n".join(lines) + "\n"
+
+
+def _fleet_lines(report: AuditReport) -> list[str]:
+    """For a cluster: how many node classes (and nodes) run the set, and why each other does not."""
+    verdicts = report.node_classes()
+    if not verdicts:
+        return []
+    running = [v for v in verdicts if not v.errors]
+    nodes = sum(v.nodes for v in verdicts)
+    lines = [
+        f"{len(running)} of {len(verdicts)} node classes ({sum(v.nodes for v in running)} of {nodes} nodes) "
+        "run this set"
+    ]
+    for verdict in verdicts:
+        if verdict.errors:
+            first = verdict.errors[0]
+            more = f" (and {len(verdict.errors) - 1} more error(s))" if len(verdict.errors) > 1 else ""
+            count = f"{verdict.nodes} node{'s' if verdict.nodes != 1 else ''}"
+            lines.append(f"  {printable(verdict.name)} ({count}): {first.code} {printable(first.message)}{more}")
+    return lines
 
 
 def _finding(finding: Finding, style: Style, show_host: bool) -> list[str]:

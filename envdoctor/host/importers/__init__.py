@@ -8,7 +8,7 @@ format in ``FORMATS`` wins where both know a fact.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,7 +150,12 @@ def _build_collect_env(text: str, path: str) -> HostProfile:
 
 
 def _build_k8s(text: str, path: str) -> HostProfile:
-    labels = k8s_node.node_labels(text, path)
+    return profile_from_node_labels(k8s_node.node_labels(text, path))
+
+
+def profile_from_node_labels(labels: Mapping[str, str]) -> HostProfile:
+    """The host a Kubernetes node's labels describe (GPU Feature Discovery's, and the kubelet's
+    kubernetes.io/os and arch)."""
     sources: dict[str, str] = {}
     reasons: dict[str, str] = {}
     os_label = labels.get("kubernetes.io/os") or labels.get("beta.kubernetes.io/os")

@@ -1,0 +1,221 @@
+"""A Kubernetes cluster as hosts: its nodes (``kubectl get nodes -o json`` or ``-o yaml``) grouped
+into node classes, one host profile each, named after the class and carrying its node names.
+
+Nodes are of one class when they agree on what decides whether a set runs there: OS,
+architecture, NVIDIA driver and CUDA, and the GPU models, compute capabilities and MIG mode
+(how many GPUs a node has does not). GPU facts come from NVIDIA GPU Feature Discovery's labels;
+a node with neither those labels nor ``nvidia.com/gpu`` capacity offers pods no GPU (no device
+plugin runs there), and is a CPU node.
+
+A fleet file (``envdoctor probe --import nodes.json --format json``) holds the classes; ``--host``
+reads it, or the kubectl output itself, as one host per class.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from envdoctor.errors import InputError
+from envdoctor.host.profile import (
+    MAX_NODES,
+    NODE_NAME,
+    HostProfile,
+    NoNvidia,
+    checked_profile,
+    profile_from_dict,
+    profile_to_dict,
+)
+from envdoctor.safety import quote
+from envdoctor.structured import parse_json
+
+FLEET_SCHEMA = "envdoctor.fleet/1"
+_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9._]{0,61}[a-z0-9])?")  # a class name: a word for tags and file names
+
+
+class NodeClass(NamedTuple):
+    name: str
+    profile: HostProfile  # its ``nodes``: the nodes of the class
+
+
+def is_node_list(text: str) -> bool:
+    """Whether ``text`` looks like kubectl's list of several nodes (JSON or YAML); one node is read
+    as one host."""
+    return _LIST.search(text) is not None and len(_NODE.findall(text)) > 1
+
+
+# kind: List and kind: Node, as JSON writes them (anywhere) or YAML (a line of its own).
+_LIST = re.compile(r'"kind"\s*:\s*"List"|^\s*kind:\s*["\']?List["\']?\s*$', re.MULTILINE)
+_NODE = re.compile(r'"kind"\s*:\s*"Node"|^\s*(?:-\s+)?kind:\s*["\']?Node["\']?\s*$', re.MULTILINE)
+
+
+def is_fleet(text: str) -> bool:
+    """Whether ``text`` is a fleet file: its schema, near the start (a host profile's is another)."""
+    return _FLEET.search(text[:4096]) is not None
+
+
+_FLEET = re.compile(r'"schema"\s*:\s*"envdoctor\.fleet/1"')
+
+
+def classes_from_node_list(text: str, path: str) -> list[NodeClass]:
+    """The node classes of a ``kubectl get nodes`` output; InputError naming ``path`` when it is
+    not one, or names a node the API would not accept."""
+    nodes = _nodes(_parsed(text, path), path)
+    if not nodes:
+        raise InputError(path, "a list with no Node in it")
+    if len(nodes) > MAX_NODES:
+        raise InputError(path, f"{len(nodes):,} nodes; envdoctor reads at most {MAX_NODES:,}")
+    grouped: dict[tuple[Any, ...], list[tuple[str, HostProfile]]] = {}
+    for index, node in enumerate(nodes):
+        name, profile = _node(node, index, path)
+        grouped.setdefault(_class_key(profile), []).append((name, profile))
+    classes = []
+    for key, members in grouped.items():
+        members.sort()
+        names = tuple(name for name, _ in members)
+        profile = members[0][1]._replace(nodes=names, import_format="kubernetes-nodes")
+        classes.append((_class_name(profile), repr(key), checked_profile(profile, path)))
+    classes.sort()  # by name; classes of one name in a fixed order
+    return [NodeClass(name, profile) for name, profile in _unique([(name, profile) for name, _, profile in classes])]
+
+
+def fleet_to_json(classes: Sequence[NodeClass]) -> str:
+    document = {
+        "schema": FLEET_SCHEMA,
+        "classes": [{"name": item.name, "profile": profile_to_dict(item.profile)} for item in classes],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def fleet_from_json(text: str, path: str) -> list[NodeClass]:
+    data = parse_json(text, path)
+    if not isinstance(data, dict) or data.get("schema") != FLEET_SCHEMA or not isinstance(data.get("classes"), list):
+        raise InputError(path, f'not a fleet file: expected {{"schema": "{FLEET_SCHEMA}", "classes": [...]}}')
+    classes = []
+    for index, item in enumerate(data["classes"]):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not _NAME.fullmatch(item["name"]):
+            raise InputError(path, f"classes[{index}].name: expected a class name like a100-sxm4-40gb-r535")
+        classes.append(NodeClass(item["name"], profile_from_dict(item.get("profile"), path)))
+    if len({item.name for item in classes}) != len(classes):
+        raise InputError(path, "two classes have one name")
+    return classes
+
+
+def describe(item: NodeClass) -> str:
+    """ "a100-sxm4-40gb-r535 (7 nodes)" """
+    return f"{item.name} ({nodes_counted(len(item.profile.nodes))})"
+
+
+def nodes_counted(count: int) -> str:
+    return f"{count} node{'s' if count != 1 else ''}"
+
+
+def summary_line(item: NodeClass) -> str:
+    """One line for a class: its OS and architecture, driver and CUDA, GPUs."""
+    profile, nvidia = item.profile, item.profile.driver
+    parts = [f"{profile.os or 'unknown OS'} {profile.arch or 'unknown arch'}"]
+    if isinstance(profile.nvidia, NoNvidia):
+        parts.append("no GPU")
+    elif nvidia is not None:
+        if nvidia.driver:
+            parts.append(f"driver {nvidia.driver}" + (f" (CUDA {nvidia.cuda})" if nvidia.cuda else ""))
+        models = sorted({f"{gpu.name or 'GPU'} ({gpu.compute_capability or '?'})" for gpu in nvidia.gpus or ()})
+        if models:
+            parts.append(", ".join(models))
+    return f"{describe(item)}: {', '.join(parts)}"
+
+
+def _parsed(text: str, path: str) -> object:
+    if text.lstrip().startswith(("{", "[")):
+        return parse_json(text, path)
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(path, "not valid YAML", line) from None
+
+
+def _nodes(data: object, path: str) -> list[Mapping[str, Any]]:
+    if not isinstance(data, dict):
+        raise InputError(path, "not kubectl's list of nodes (a List whose items are Nodes)")
+    items = data.get("items") if data.get("kind") == "List" or "items" in data else [data]
+    if not isinstance(items, list):
+        raise InputError(path, "items: expected a list of Nodes")
+    return [item for item in items if isinstance(item, dict) and item.get("kind", "Node") == "Node"]
+
+
+def _node(node: Mapping[str, Any], index: int, path: str) -> tuple[str, HostProfile]:
+    """One node's name and host profile."""
+    from envdoctor.host.importers import profile_from_node_labels
+
+    metadata = _mapping(node, "metadata")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not NODE_NAME.matches(name):
+        shown = quote(name) if isinstance(name, str) else "none"
+        raise InputError(path, f"items[{index}].metadata.name: {shown} is not a Kubernetes node name")
+    labels = {str(key): value for key, value in _mapping(metadata, "labels").items() if isinstance(value, str)}
+    status = _mapping(node, "status")
+    info = _mapping(status, "nodeInfo")
+    # The kubelet's own report, where the labels do not say.
+    for label, field in (("kubernetes.io/os", "operatingSystem"), ("kubernetes.io/arch", "architecture")):
+        if label not in labels and isinstance(info.get(field), str):
+            labels[label] = info[field]
+    gpus = _mapping(status, "capacity").get("nvidia.com/gpu")
+    if "nvidia.com/gpu.count" not in labels and isinstance(gpus, str) and gpus.isdigit():
+        labels["nvidia.com/gpu.count"] = gpus
+    profile = profile_from_node_labels(labels)
+    if not any(key.startswith("nvidia.com/") for key in labels) and gpus in (None, "0"):
+        reason = "no GPU Feature Discovery labels and no nvidia.com/gpu capacity: no GPU for pods"
+        profile = profile._replace(nvidia=NoNvidia.NONE, reasons={**profile.reasons, "nvidia": reason})
+    return name, checked_profile(profile, f"{path}: node {name}")
+
+
+def _mapping(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _class_key(profile: HostProfile) -> tuple[Any, ...]:
+    nvidia = profile.driver
+    gpus = frozenset((g.name, g.compute_capability, g.mig) for g in (nvidia.gpus or ())) if nvidia else None
+    return (
+        profile.os,
+        profile.arch,
+        isinstance(profile.nvidia, NoNvidia),
+        nvidia.driver if nvidia else None,
+        nvidia.cuda if nvidia else None,
+        tuple(sorted(gpus, key=repr)) if gpus is not None else None,
+    )
+
+
+def _class_name(profile: HostProfile) -> str:
+    """A100 nodes on driver 535: "a100-sxm4-40gb-r535"; nodes with no GPU: "cpu-x86_64"."""
+    nvidia = profile.driver
+    arch = profile.arch or "unknown-arch"
+    if nvidia is None or not nvidia.gpus:
+        return f"cpu-{arch}" if isinstance(profile.nvidia, NoNvidia) else f"unknown-{arch}"
+    models = sorted({_slug(gpu.name or f"sm{(gpu.compute_capability or '').replace('.', '')}") for gpu in nvidia.gpus})
+    driver = f"-r{nvidia.driver.split('.')[0]}" if nvidia.driver else ""
+    suffix = "" if arch == "x86_64" else f"-{arch}"
+    return f"{'-'.join(models)}{driver}{suffix}"[:63].strip("-.")
+
+
+def _slug(product: str) -> str:
+    lower = product.lower().replace(" ", "-")
+    for prefix in ("nvidia-", "tesla-"):
+        lower = lower.removeprefix(prefix)
+    return re.sub(r"[^a-z0-9.]+", "-", lower).strip("-.") or "gpu"
+
+
+def _unique(classes: list[tuple[str, HostProfile]]) -> Iterator[tuple[str, HostProfile]]:
+    """Each class once by name: a second class of one name gets -2, then -3."""
+    seen: dict[str, int] = {}
+    for name, profile in classes:
+        base = name if _NAME.fullmatch(name) else "class"
+        seen[base] = seen.get(base, 0) + 1
+        yield (base if seen[base] == 1 else f"{base}-{seen[base]}"), profile

@@ -1,0 +1,172 @@
+"""A Kubernetes cluster as hosts (envdoctor/host/fleet.py): kubectl's list of nodes grouped into
+node classes, read back by --host, and judged class by class.
+
+The mixed cluster is assembled from real node outputs (tests/fixtures/hosts/k8s-node, each with
+its provenance): the RKE2 A16 vGPU node as two nodes, the g4dn T4 node's GFD labels (as pasted in
+NVIDIA/gpu-operator#334) as three, and the A16 node without its GPU labels and capacity as two CPU
+nodes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from envdoctor import api
+from envdoctor.cli import main
+from envdoctor.host import fleet
+
+NODES = Path(__file__).resolve().parent / "fixtures" / "hosts" / "k8s-node"
+
+
+def _a16_node() -> dict[str, Any]:
+    listing = json.loads((NODES / "a16-4q-vgpu-rke2-edgexr.json").read_text())
+    node: dict[str, Any] = listing["items"][0]
+    return node
+
+
+def _named(node: dict[str, Any], name: str) -> dict[str, Any]:
+    copied = copy.deepcopy(node)
+    copied["metadata"]["name"] = name
+    return copied
+
+
+def _t4_node(name: str) -> dict[str, Any]:
+    labels = yaml.safe_load((NODES / "t4-g4dn-gfd-labels-gpu-operator-334.yaml").read_text())
+    labels |= {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+
+
+def _cpu_node(name: str) -> dict[str, Any]:
+    node = _named(_a16_node(), name)
+    node["metadata"]["labels"] = {
+        k: v for k, v in node["metadata"]["labels"].items() if not k.startswith("nvidia.com/")
+    }
+    for field in ("capacity", "allocatable"):
+        node["status"][field].pop("nvidia.com/gpu", None)
+    return node
+
+
+def _cluster() -> dict[str, Any]:
+    items = [_named(_a16_node(), "gpu-a16-1"), _named(_a16_node(), "gpu-a16-0")]
+    items += [_t4_node(f"gpu-t4-{index}") for index in range(3)]
+    items += [_cpu_node("cpu-0"), _cpu_node("cpu-1")]
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Path:
+    path = tmp_path / "nodes.json"
+    path.write_text(json.dumps(_cluster(), indent=4))
+    return path
+
+
+def test_nodes_are_grouped_into_classes_named_for_their_gpus_and_driver(cluster: Path) -> None:
+    classes = fleet.classes_from_node_list(cluster.read_text(), str(cluster))
+    assert [(item.name, item.profile.nodes) for item in classes] == [
+        ("a16-4q-r550", ("gpu-a16-0", "gpu-a16-1")),
+        ("cpu-x86_64", ("cpu-0", "cpu-1")),
+        ("t4-r470", ("gpu-t4-0", "gpu-t4-1", "gpu-t4-2")),
+    ]
+    t4 = classes[2].profile
+    assert t4.driver is not None and (t4.driver.driver, t4.driver.cuda) == ("470.82.01", "11.4")
+    assert classes[1].profile.nvidia is not None and classes[1].profile.driver is None  # known: no GPU
+
+
+def test_yaml_is_read_as_json_is(cluster: Path, tmp_path: Path) -> None:
+    as_yaml = tmp_path / "nodes.yaml"
+    as_yaml.write_text(yaml.safe_dump(_cluster()))
+    from_yaml = fleet.classes_from_node_list(as_yaml.read_text(), str(as_yaml))
+    assert from_yaml == fleet.classes_from_node_list(cluster.read_text(), str(cluster))
+
+
+def test_probe_writes_a_fleet_file_that_host_reads_back(
+    cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["probe", "--import", str(cluster)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "3 node class(es), 7 nodes:",
+        "  a16-4q-r550 (2 nodes): linux x86_64, driver 550.90.07 (CUDA 12.4), NVIDIA-A16-4Q (8.6)",
+        "  cpu-x86_64 (2 nodes): linux x86_64, no GPU",
+        "  t4-r470 (3 nodes): linux x86_64, driver 470.82.01 (CUDA 11.4), Tesla-T4 (7.5)",
+    ]
+    saved = tmp_path / "fleet.json"
+    assert main(["probe", "--import", str(cluster), "--format", "json", "-o", str(saved)]) == 0
+    assert fleet.fleet_from_json(saved.read_text(), str(saved)) == fleet.classes_from_node_list(
+        cluster.read_text(), str(cluster)
+    )
+
+
+def test_an_audit_judges_every_class_and_says_which_run_the_set(
+    cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torch 2.4.0 from PyPI is the CUDA 12.1 build: driver 550 runs it, the T4 pool's 470 does not.
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("torch==2.4.0\n")
+    assert main(["audit", str(requirements), "--host", str(cluster), "--python", "3.11"]) == 1
+    out = capsys.readouterr().out
+    assert "2 of 3 node classes (4 of 7 nodes) run this set" in out
+    assert "  t4-r470 (3 nodes): ED101 torch 2.4.0 (cu121 build" in out
+    assert main(["audit", str(requirements), "--host", str(cluster), "--python", "3.11", "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["node_classes"] == [
+        {"name": "a16-4q-r550", "nodes": 2, "runs": True, "errors": []},
+        {"name": "cpu-x86_64", "nodes": 2, "runs": True, "errors": []},
+        {"name": "t4-r470", "nodes": 3, "runs": False, "errors": ["ED101"]},
+    ]
+
+
+def test_the_api_reads_a_fleet_as_hosts(cluster: Path, tmp_path: Path) -> None:
+    from envdoctor.host.select import load_hosts
+
+    hosts = load_hosts(str(cluster))
+    (tmp_path / "requirements.txt").write_text("torch==2.4.0\n")
+    report = api.audit([tmp_path / "requirements.txt"], hosts=hosts)
+    assert [(v.name, v.nodes, bool(v.errors)) for v in report.node_classes()] == [
+        ("a16-4q-r550", 2, False),
+        ("cpu-x86_64", 2, False),
+        ("t4-r470", 3, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda items: items[0]["metadata"].__setitem__("name", "Bad Name\x1b[31m"), "is not a Kubernetes node name"),
+        (lambda items: items[0]["metadata"].pop("name"), "none is not a Kubernetes node name"),
+    ],
+)
+def test_a_hostile_node_list_is_one_line_naming_the_file(
+    tmp_path: Path, change: Any, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = _cluster()
+    change(document["items"])
+    path = tmp_path / "nodes.json"
+    path.write_text(json.dumps(document))
+    assert main(["probe", "--import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and problem in err
+
+
+def test_a_fleet_file_with_a_bad_class_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "fleet.json"
+    path.write_text(json.dumps({"schema": fleet.FLEET_SCHEMA, "classes": [{"name": "a\nb", "profile": {}}]}))
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    assert main(["audit", str(tmp_path / "requirements.txt"), "--host", str(path)]) == 2
+    assert "classes[0].name" in capsys.readouterr().err
+
+
+def test_a_label_that_is_not_a_version_leaves_the_driver_unknown_and_never_reaches_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = _cluster()
+    document["items"][2]["metadata"]["labels"]["nvidia.com/cuda.driver.major"] = "470\x1b[31m\nforged"
+    path = tmp_path / "nodes.json"
+    path.write_text(json.dumps(document))
+    assert main(["probe", "--import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  t4 (1 node): linux x86_64, Tesla-T4 (7.5)" in out and "forged" not in out and "\x1b" not in out
