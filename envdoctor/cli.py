@@ -313,6 +313,12 @@ def _add_dockerfile(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="the image that builds locked sdists into wheels, pinned by digest",
     )
     dockerfile.add_argument("--tag", metavar="NAME", help="image name the build recipe uses")
+    dockerfile.add_argument(
+        "--k8s",
+        action="store_true",
+        help="also write placement.yaml: the node affinity and GPU request that land the image only on the "
+        "node classes of --host (a cluster) that run it",
+    )
     dockerfile.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     add_host_options(dockerfile)
     dockerfile.set_defaults(handler="envdoctor.commands.dockerfile")

@@ -170,3 +170,59 @@ def test_a_label_that_is_not_a_version_leaves_the_driver_unknown_and_never_reach
     assert main(["probe", "--import", str(path)]) == 0
     out = capsys.readouterr().out
     assert "  t4 (1 node): linux x86_64, Tesla-T4 (7.5)" in out and "forged" not in out and "\x1b" not in out
+
+
+# --- placement: dockerfile --k8s ---------------------------------------------------------------
+
+LOCK = (
+    Path(__file__).resolve().parent.parent
+    / "images"
+    / "blackwell-torch"
+    / "lock"
+    / "requirements.linux-x86_64-py3.12.txt"
+)
+
+
+def test_the_placement_admits_exactly_the_nodes_whose_class_runs_the_image(
+    cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torch 2.8.0 from PyPI (CUDA 12.8): the A16 pool's driver 550 runs it; the T4 pool's 470 does not;
+    # the CPU nodes offer no GPU.
+    out = tmp_path / "image"
+    assert main(["dockerfile", str(LOCK), "--host", str(cluster), "--k8s", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "placement.yaml: admits a16-4q-r550" in said
+    assert "leaves out t4-r470: ED101 torch 2.8.0 (cu128 build" in said
+    placement = yaml.safe_load((out / "placement.yaml").read_text())
+    terms = [term["matchExpressions"] for term in placement["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]]  # fmt: skip
+    # Evaluated against every node's own labels (as kubectl printed them), as the scheduler would.
+    from envdoctor.image.placement import selector_admits
+
+    admitted = sorted(
+        node["metadata"]["name"] for node in _cluster()["items"] if selector_admits(terms, node["metadata"]["labels"])
+    )
+    assert admitted == ["gpu-a16-0", "gpu-a16-1"]
+    assert placement["resources"] == {"limits": {"nvidia.com/gpu": 1}}
+    # The same inputs write the same bytes.
+    again = tmp_path / "again"
+    assert main(["dockerfile", str(LOCK), "--host", str(cluster), "--k8s", "-o", str(again)]) == 0
+    assert (again / "placement.yaml").read_bytes() == (out / "placement.yaml").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("driver", "admitted"),
+    [("525.60.13", True), ("525.60.12", False), ("525.61.01", True), ("524.99.99", False), ("580.65.06", True)],
+)
+def test_the_driver_floor_is_met_label_by_label(driver: str, admitted: bool) -> None:
+    from envdoctor.image.placement import _at_least, selector_admits
+
+    major, minor, rev = driver.split(".")
+    labels = {"nvidia.com/cuda.driver.major": major, "nvidia.com/cuda.driver.minor": minor}
+    labels["nvidia.com/cuda.driver.rev"] = rev
+    assert selector_admits(_at_least("525.60.13"), labels) is admitted
+
+
+def test_k8s_needs_a_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dockerfile", str(LOCK), "--driver", "575.57.08", "--gpu", "12.0", "--k8s", "-o", str(tmp_path)]) == 2
+    assert "--k8s places the image on a cluster's node classes" in capsys.readouterr().err

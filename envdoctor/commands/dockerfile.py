@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None,
         tag=args.tag or DEFAULT_TAG,
         python=args.python,
+        placement=args.k8s,
     )
     try:
         context = write_build_context(args.inputs, hosts, Path(args.output_dir), options)
@@ -40,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"built from source in a wheels stage on {context.builder.image.name}: {built}")
     for line in context.size:
         print(line)
+    if context.placement is not None:
+        written = printable(str(context.output_dir / "placement.yaml"))
+        print(f"wrote {written}: admits {', '.join(context.placement.admitted)}")
+        for name, reason in context.placement.left_out:
+            print(f"  leaves out {printable(name)}: {printable(reason)}")
     return 0
 
 
@@ -52,6 +58,14 @@ def _json(context: BuildContext) -> str:
         "builder_image": context.builder.image.name if context.builder is not None else None,
         "built_from_source": sorted(context.builder.names) if context.builder is not None else [],
         "size": list(context.size),
+        "placement": (
+            {
+                "admits": list(context.placement.admitted),
+                "leaves_out": [{"class": name, "why": why} for name, why in context.placement.left_out],
+            }
+            if context.placement is not None
+            else None
+        ),
         "refused": [],
     }
     return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

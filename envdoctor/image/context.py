@@ -20,6 +20,7 @@ from envdoctor.errors import InputError, Refused, UsageError
 from envdoctor.fsio import interrupted_write, output_folder, read_text_input, reading_output_set, write_output_set
 from envdoctor.host.profile import HostProfile
 from envdoctor.image import record_wheels
+from envdoctor.image.placement import REFUSING, Placement
 from envdoctor.image.plan import (
     BuilderPlan,
     ImagePlan,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from packaging.pylock import Pylock
 
 # Findings that mean the image could not work on the target: the generator refuses.
-REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
+PLACEMENT = "placement.yaml"
 DEFAULT_TAG = "envdoctor-env:latest"
 _TAG = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_.-]{1,128})?$")
 
@@ -64,6 +65,9 @@ class ImageOptions(NamedTuple):
     wheelhouse: Path | None = None  # install from these files: the build needs no network
     tag: str = DEFAULT_TAG  # the image name build.sh gives
     python: str | None = None  # when the lockfile does not record its Python
+    # Write placement.yaml: the node affinity and GPU request that land the image only on the
+    # hosts' node classes that run it (the hosts are a cluster's classes).
+    placement: bool = False
 
 
 class BuildContext(NamedTuple):
@@ -74,6 +78,7 @@ class BuildContext(NamedTuple):
     plan: ImagePlan
     builder: BuilderPlan | None
     size: tuple[str, ...]  # the estimated size, and the same lock on a CUDA devel base
+    placement: Placement | None = None
 
 
 def write_build_context(
@@ -87,7 +92,7 @@ def write_build_context(
     pylock = beside.pylock if beside is not None else None
     distributions = read_requirements_lock(lock_text, lock_path)
     python = _python(options.python, lock_text, lock_path)
-    refusal = _refusals(lock_path, hosts)
+    refusal = [] if options.placement else _refusals(lock_path, hosts)
     if refusal:
         raise Refused(refusal)
     try:
@@ -108,6 +113,9 @@ def write_build_context(
         texts |= {WHEELS_LOCK: wheels_lock, SOURCES_LOCK: sources_lock}
         texts[RECORD_SCRIPT] = Path(record_wheels.__file__).read_text(encoding="utf-8")
     texts["Dockerfile"] = dockerfile(plan, digest, wheelhouse, builder)
+    placement = _placement(lock_path, plan, python, hosts) if options.placement else None
+    if placement is not None:
+        texts[PLACEMENT] = placement.text
     texts[".dockerignore"] = dockerignore(builder is not None)
     texts["build.sh"] = build_recipe(options.tag)
     # The build context is one output set: a kill never leaves a Dockerfile beside a lock (or a
@@ -115,7 +123,18 @@ def write_build_context(
     with console.step(f"Writing the build context to {printable(str(output_dir))}"):
         copies = {"wheelhouse": wheel_files} if wheel_files else None
         write_output_set(output_dir, texts, executable={"build.sh"}, copies=copies)
-    return BuildContext(output_dir, tuple(sorted(texts)), plan, builder, tuple(_size_report(plan, pylock)))
+    return BuildContext(output_dir, tuple(sorted(texts)), plan, builder, tuple(_size_report(plan, pylock)), placement)
+
+
+def _placement(lock_path: str, plan: ImagePlan, python: str, hosts: Sequence[tuple[str, HostProfile]]) -> Placement:
+    from envdoctor.image.placement import place
+
+    if not hosts or not all(profile.nodes for _, profile in hosts):
+        raise UsageError("--k8s places the image on a cluster's node classes: give --host with a fleet file")
+    arch = {profile.arch for _, profile in hosts if profile.arch in ("x86_64", "aarch64")}
+    if len(arch) != 1:
+        raise UsageError("--k8s: the node classes are of several architectures; an image is built for one")
+    return place(lock_path, plan.cuda, arch.pop(), python, hosts)
 
 
 def _source_builds(pylock: Pylock | None, wheelhouse: Path | None) -> list[SourceBuild]:

@@ -184,6 +184,12 @@ def _architecture(capability: str) -> Row | None:
     )
 
 
+def known_capabilities() -> tuple[str, ...]:
+    """Every compute capability the base has an architecture row for, oldest first."""
+    rows = load_topic("gpu_architectures", "architecture")
+    return tuple(sorted({str(row["compute_capability"]) for row in rows}, key=_capability))
+
+
 def architecture_source(capability: str) -> str | None:
     """Where the base read which CUDA releases can target a compute capability."""
     row = _architecture(capability)

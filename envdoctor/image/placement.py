@@ -1,0 +1,231 @@
+"""Where an image runs in a Kubernetes cluster: a node affinity on NVIDIA GPU Feature Discovery's
+labels that admits the nodes whose driver meets the image's CUDA floor and whose GPUs its builds
+have kernels for, and the GPU request, as YAML to paste into a Pod or Deployment spec.
+
+The selector is made from facts, not from the cluster: the driver floor of the image's CUDA
+(``kb.facts.driver_need``) and the compute capabilities the audit finds the locked builds run on
+(each known capability judged as a host of its own). It is then checked against the cluster's
+node classes: it must admit exactly those the audit says run the image, or nothing is written.
+
+Node selector semantics (Kubernetes API, NodeSelectorRequirement): terms are ORed, a term's
+expressions ANDed; ``Gt``/``Lt`` compare a label's value as an integer; a node without the label
+matches neither ``In`` nor ``Gt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from envdoctor.errors import Refused
+from envdoctor.host.profile import Gpu, HostProfile, Nvidia
+
+# The Kubernetes names of the architectures envdoctor's images are built for.
+_K8S_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+_DRIVER = ("nvidia.com/cuda.driver.major", "nvidia.com/cuda.driver.minor", "nvidia.com/cuda.driver.rev")
+_COMPUTE = ("nvidia.com/gpu.compute.major", "nvidia.com/gpu.compute.minor")
+# The audit's categories that say an image cannot run on a host (the same that refuse a Dockerfile).
+REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
+
+Requirement = dict[str, Any]  # a NodeSelectorRequirement: key, operator, values
+
+
+class Placement(NamedTuple):
+    text: str  # the YAML
+    admitted: tuple[str, ...]  # the node classes it admits
+    left_out: tuple[tuple[str, str], ...]  # (class, the first reason it cannot run the image)
+
+
+def place(
+    lock_path: str, cuda: str | None, arch: str, python: str, classes: Sequence[tuple[str, HostProfile]]
+) -> Placement:
+    """The placement of an image of the lock at ``lock_path`` (whose builds need ``cuda``, None: no
+    GPU) built for ``arch``, checked against the cluster's node ``classes``."""
+    verdicts = _verdicts(lock_path, classes, gpu=cuda is not None)
+    running = tuple(name for name, reason in verdicts if reason is None)
+    if not running:
+        raise Refused([f"no node class runs the image: {name}: {reason}" for name, reason in verdicts])
+    terms = _terms(lock_path, cuda, arch, python)
+    admitted = tuple(name for name, profile in classes if selector_admits(terms, gfd_labels(profile)))
+    if admitted != running:
+        wrong = sorted(set(admitted) ^ set(running))
+        raise Refused(
+            [
+                f"the node affinity made from the image's driver floor and GPUs would {verb} {name}, which "
+                + ("does not run the image" if name in admitted else "runs it")
+                for name in wrong
+                for verb in ("admit" if name in admitted else "leave out",)
+            ]
+        )
+    left_out = tuple((name, reason) for name, reason in verdicts if reason is not None)
+    return Placement(_yaml(terms, cuda is not None, admitted, left_out), admitted, left_out)
+
+
+def selector_admits(terms: Sequence[Sequence[Requirement]], labels: Mapping[str, str]) -> bool:
+    """Whether a node with ``labels`` matches the nodeSelectorTerms (ORed; each term's
+    expressions ANDed), as the scheduler evaluates them."""
+    return any(all(_matches(expression, labels) for expression in term) for term in terms)
+
+
+def gfd_labels(profile: HostProfile) -> dict[str, str]:
+    """The labels GPU Feature Discovery and the kubelet give a node of this profile."""
+    labels = {"kubernetes.io/os": profile.os or "", "kubernetes.io/arch": _K8S_ARCH.get(profile.arch or "", "")}
+    nvidia = profile.driver
+    if nvidia is not None and nvidia.driver:
+        labels |= dict(zip(_DRIVER, nvidia.driver.split("."), strict=False))
+    capabilities = [gpu.compute_capability for gpu in (nvidia.gpus or ()) if gpu.compute_capability] if nvidia else []
+    if capabilities:
+        labels |= dict(zip(_COMPUTE, capabilities[0].split("."), strict=True))
+    return {key: value for key, value in labels.items() if value}
+
+
+def _matches(expression: Requirement, labels: Mapping[str, str]) -> bool:
+    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+    value = labels.get(key)
+    if operator == "In":
+        return value is not None and value in values
+    if operator == "NotIn":
+        return value is None or value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if value is None or not value.isdigit():
+        return False
+    return int(value) > int(values[0]) if operator == "Gt" else int(value) < int(values[0])
+
+
+def _verdicts(
+    lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: bool
+) -> list[tuple[str, str | None]]:
+    """Each class, and the first reason the image cannot run there (None: it runs): for a GPU
+    image, a class without GPUs for pods; then the audit's."""
+    report = _audit(lock_path, classes)
+    verdicts: list[tuple[str, str | None]] = []
+    for name, profile in classes:
+        if gpu and not (profile.driver is not None and profile.driver.gpus):
+            verdicts.append((name, "no NVIDIA GPU for pods there, and the image asks for one (nvidia.com/gpu)"))
+            continue
+        reasons = [
+            f"{f.code} {f.message}"
+            for f in report.findings
+            if f.category in REFUSING and f.severity.label == "error" and (f.host is None or name in f.host.split(", "))
+        ]
+        verdicts.append((name, reasons[0] if reasons else None))
+    return verdicts
+
+
+def _audit(lock_path: str, hosts: Sequence[tuple[str, HostProfile]]) -> Any:
+    from envdoctor.audit.run import AuditOptions, run_audit
+    from envdoctor.requirements import SourceOptions, load_requirement_set
+
+    requirements = load_requirement_set([lock_path], SourceOptions(kind="requirements"))
+    return run_audit(requirements, list(hosts), AuditOptions())
+
+
+def _terms(lock_path: str, cuda: str | None, arch: str, python: str) -> list[list[Requirement]]:
+    """The nodeSelectorTerms: the architecture, and for a GPU image the driver floor and the
+    compute capabilities its builds run on."""
+    on_arch: Requirement = {"key": "kubernetes.io/arch", "operator": "In", "values": [_K8S_ARCH[arch]]}
+    if cuda is None:
+        return [[on_arch]]
+    from envdoctor.kb.facts import driver_need
+
+    need = driver_need(cuda)
+    if need is None:
+        raise Refused([f"the knowledge base does not know the driver CUDA {cuda} needs: no placement is written"])
+    by_major: dict[str, list[str]] = {}
+    for capability in _capabilities(lock_path, cuda, need.minimum, arch, python):
+        major, minor = capability.split(".")
+        by_major.setdefault(major, []).append(minor)
+    if not by_major:
+        raise Refused(["the image's builds run on no GPU the knowledge base knows: no placement is written"])
+    terms = []
+    for driver in _at_least(need.minimum):
+        for major, minors in by_major.items():
+            gpu: list[Requirement] = [
+                {"key": _COMPUTE[0], "operator": "In", "values": [major]},
+                {"key": _COMPUTE[1], "operator": "In", "values": minors},
+            ]
+            terms.append([on_arch, *driver, *gpu])
+    return terms
+
+
+def _at_least(floor: str) -> list[list[Requirement]]:
+    """Driver >= floor as ORed terms over the three driver labels: 525.60.13 is major > 525, or
+    525 and minor > 60, or 525.60 and revision > 12."""
+    parts = floor.split(".")
+    terms = []
+    for index, part in enumerate(parts):
+        same = [{"key": _DRIVER[i], "operator": "In", "values": [parts[i]]} for i in range(index)]
+        if index == len(parts) - 1:
+            above = {"key": _DRIVER[index], "operator": "Gt", "values": [str(int(part) - 1)]}
+        else:
+            above = {"key": _DRIVER[index], "operator": "Gt", "values": [str(int(part))]}
+        terms.append([*same, above])
+    return terms
+
+
+def _capabilities(lock_path: str, cuda: str, driver: str, arch: str, python: str) -> list[str]:
+    """The compute capabilities the lock's builds run on: each known capability judged by the
+    audit as a host with that GPU and the floor driver."""
+    from envdoctor.kb.facts import known_capabilities
+
+    hosts = [
+        (
+            f"sm{capability}",
+            HostProfile(
+                os="linux",
+                arch=arch,
+                python=python,
+                nvidia=Nvidia(driver=driver, cuda=cuda, gpus=(Gpu(compute_capability=capability),)),
+            ),
+        )
+        for capability in known_capabilities()
+    ]
+    report = _audit(lock_path, hosts)
+    refused = {
+        name
+        for f in report.findings
+        if f.category == "gpu-arch-unsupported" and f.severity.label == "error"
+        for name in (f.host.split(", ") if f.host else [host for host, _ in hosts])
+    }
+    return [name.removeprefix("sm") for name, _ in hosts if name not in refused]
+
+
+def _code(reason: str) -> str:
+    """The finding's code a reason starts with, or "no GPU" (the comment holds nothing from the input)."""
+    first = reason.split(" ", 1)[0]
+    return first if first.startswith("ED") and first[2:].isdigit() else "no GPU"
+
+
+def _yaml(
+    terms: list[list[Requirement]], gpu: bool, admitted: tuple[str, ...], left_out: tuple[tuple[str, str], ...]
+) -> str:
+    import yaml
+
+    header = [
+        "# Where this image runs: paste affinity into the Pod spec (spec.template.spec for a Deployment),",
+        "# resources into its container. Written by envdoctor dockerfile --k8s from GPU Feature Discovery labels.",
+        f"# Admits the node classes: {', '.join(admitted)}",
+    ]
+    header += [f"# Leaves out {name}: {_code(reason)}" for name, reason in left_out]
+    document: dict[str, Any] = {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": term} for term in terms]
+                }
+            }
+        }
+    }
+    if gpu:
+        document["resources"] = {"limits": {"nvidia.com/gpu": 1}}
+    class _Plain(yaml.SafeDumper):
+        """Every expression written out where it stands: no anchors and aliases for repeats."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    body = yaml.dump(document, Dumper=_Plain, sort_keys=False, default_flow_style=None, width=1000)
+    return "\n".join(header) + "\n" + body
