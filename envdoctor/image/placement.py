@@ -95,9 +95,7 @@ def _matches(expression: Requirement, labels: Mapping[str, str]) -> bool:
     return int(value) > int(values[0]) if operator == "Gt" else int(value) < int(values[0])
 
 
-def _verdicts(
-    lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: bool
-) -> list[tuple[str, str | None]]:
+def _verdicts(lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: bool) -> list[tuple[str, str | None]]:
     """Each class, and the first reason the image cannot run there (None: it runs): for a GPU
     image, a class without GPUs for pods; then the audit's."""
     report = _audit(lock_path, classes)
@@ -221,6 +219,7 @@ def _yaml(
     }
     if gpu:
         document["resources"] = {"limits": {"nvidia.com/gpu": 1}}
+
     class _Plain(yaml.SafeDumper):
         """Every expression written out where it stands: no anchors and aliases for repeats."""
 
