@@ -24,6 +24,7 @@ INPUT_KINDS: dict[str, str] = {
     "conda": "envdoctor.requirements:gather_conda",
     "conda-list": "envdoctor.requirements:gather_conda",
     "artifact": "envdoctor.requirements:gather_artifact",
+    "k8s": "envdoctor.requirements:gather_k8s",
 }
 
 # A reporter: (AuditReport, Style, fix outcomes or None) -> text.

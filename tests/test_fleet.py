@@ -226,3 +226,48 @@ def test_the_driver_floor_is_met_label_by_label(driver: str, admitted: bool) -> 
 def test_k8s_needs_a_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dockerfile", str(LOCK), "--driver", "575.57.08", "--gpu", "12.0", "--k8s", "-o", str(tmp_path)]) == 2
     assert "--k8s places the image on a cluster's node classes" in capsys.readouterr().err
+
+
+# --- manifests: audit deployment.yaml --host nodes.json ------------------------------------------
+
+MANIFESTS = Path(__file__).resolve().parent / "fixtures" / "k8s"
+
+
+def test_a_workload_is_judged_on_the_classes_its_affinity_admits(
+    cluster: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = MANIFESTS / "trainer-and-placed.yaml"
+    assert main(["audit", str(manifest), "--host", str(cluster), "--format", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    judged = sorted((f["code"], f["location"]["line"], f["host"]) for f in findings)
+    # The Deployment (line 17: its image) may land on the T4 pool, whose driver 470 the CUDA 13 image
+    # refuses; the Pod asks for the A16 pool by product, which runs it: nothing is said of it.
+    assert judged == [("ED101", 17, "t4-r470"), ("ED701", 3, "t4-r470")]
+    ed101 = next(f for f in findings if f["code"] == "ED101")
+    assert ed101["message"].startswith("Deployment trainer: its image nvidia/cuda:13.0.1-runtime-ubuntu24.04 requires")
+
+
+def test_an_image_the_knowledge_base_does_not_know_is_not_judged(cluster: Path) -> None:
+    from envdoctor.host.select import load_hosts
+
+    report = api.audit([MANIFESTS / "vectoradd-pod-bioturing.yaml"], hosts=load_hosts(str(cluster)))
+    assert [f.code for f in report.findings] == []
+    assert [v.name for v in report.node_classes() if not v.errors] == ["a16-4q-r550", "cpu-x86_64", "t4-r470"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - image: [a\n", "not valid YAML"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - image: 'a b\\x1b'\n", "image"),
+        ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1}\n", "no pod spec"),
+    ],
+)
+def test_a_malformed_manifest_is_one_line(
+    tmp_path: Path, text: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text(text)
+    assert main(["audit", str(path), "--os", "linux"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and problem in err and str(path) in err

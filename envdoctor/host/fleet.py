@@ -35,6 +35,18 @@ FLEET_SCHEMA = "envdoctor.fleet/1"
 _NAME = re.compile(r"[a-z0-9](?:[-a-z0-9._]{0,61}[a-z0-9])?")  # a class name: a word for tags and file names
 
 
+# The Kubernetes names of the architectures, and the labels GPU Feature Discovery gives a node.
+K8S_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+DRIVER_LABELS = ("nvidia.com/cuda.driver.major", "nvidia.com/cuda.driver.minor", "nvidia.com/cuda.driver.rev")
+COMPUTE_LABELS = ("nvidia.com/gpu.compute.major", "nvidia.com/gpu.compute.minor")
+PRODUCT_LABEL, COUNT_LABEL = "nvidia.com/gpu.product", "nvidia.com/gpu.count"
+_KNOWN_LABELS = frozenset(
+    {"kubernetes.io/os", "kubernetes.io/arch", *DRIVER_LABELS, *COMPUTE_LABELS, PRODUCT_LABEL, COUNT_LABEL}
+)
+
+Requirement = dict[str, Any]  # a NodeSelectorRequirement: key, operator, values
+
+
 class NodeClass(NamedTuple):
     name: str
     profile: HostProfile  # its ``nodes``: the nodes of the class
@@ -125,6 +137,56 @@ def summary_line(item: NodeClass) -> str:
         if models:
             parts.append(", ".join(models))
     return f"{describe(item)}: {', '.join(parts)}"
+
+
+def selector_admits(terms: Sequence[Sequence[Requirement]], labels: Mapping[str, str]) -> bool:
+    """Whether a node with ``labels`` matches the nodeSelectorTerms (ORed; each term's
+    expressions ANDed), as the scheduler evaluates them."""
+    return any(all(_matches(expression, labels) for expression in term) for term in terms)
+
+
+def gfd_labels(profile: HostProfile) -> dict[str, str]:
+    """The labels GPU Feature Discovery and the kubelet give a node of this profile."""
+    labels = {"kubernetes.io/os": profile.os or "", "kubernetes.io/arch": K8S_ARCH.get(profile.arch or "", "")}
+    nvidia = profile.driver
+    if nvidia is not None and nvidia.driver:
+        labels |= dict(zip(DRIVER_LABELS, nvidia.driver.split("."), strict=False))
+    gpus = nvidia.gpus or () if nvidia else ()
+    capabilities = [gpu.compute_capability for gpu in gpus if gpu.compute_capability]
+    if capabilities:
+        labels |= dict(zip(COMPUTE_LABELS, capabilities[0].split("."), strict=True))
+    if gpus and gpus[0].name:
+        labels[PRODUCT_LABEL] = gpus[0].name.replace(" ", "-")  # as GFD writes a product name
+    if gpus:
+        labels[COUNT_LABEL] = str(len(gpus))
+    return {key: value for key, value in labels.items() if value}
+
+
+def _matches(expression: Requirement, labels: Mapping[str, str]) -> bool:
+    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+    value = labels.get(key)
+    if operator == "In":
+        return value is not None and value in values
+    if operator == "NotIn":
+        return value is None or value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if value is None or not value.isdigit():
+        return False
+    return int(value) > int(values[0]) if operator == "Gt" else int(value) < int(values[0])
+
+
+def class_admitted(terms: Sequence[Sequence[Requirement]], profile: HostProfile) -> bool:
+    """Whether a pod with these nodeSelectorTerms may land on a node of this class. An expression
+    on a label envdoctor does not know of the class (a pool name, an instance type) is taken as
+    met: the class is judged rather than passed over."""
+    labels = gfd_labels(profile)
+    return any(
+        all(expression["key"] not in _KNOWN_LABELS or _matches(expression, labels) for expression in term)
+        for term in terms
+    )
 
 
 def _parsed(text: str, path: str) -> object:

@@ -14,20 +14,18 @@ matches neither ``In`` nor ``Gt``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from envdoctor.errors import Refused
+from envdoctor.host.fleet import COMPUTE_LABELS as _COMPUTE
+from envdoctor.host.fleet import DRIVER_LABELS as _DRIVER
+from envdoctor.host.fleet import K8S_ARCH as _K8S_ARCH
+from envdoctor.host.fleet import Requirement, gfd_labels, selector_admits
 from envdoctor.host.profile import Gpu, HostProfile, Nvidia
 
-# The Kubernetes names of the architectures envdoctor's images are built for.
-_K8S_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
-_DRIVER = ("nvidia.com/cuda.driver.major", "nvidia.com/cuda.driver.minor", "nvidia.com/cuda.driver.rev")
-_COMPUTE = ("nvidia.com/gpu.compute.major", "nvidia.com/gpu.compute.minor")
 # The audit's categories that say an image cannot run on a host (the same that refuse a Dockerfile).
 REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
-
-Requirement = dict[str, Any]  # a NodeSelectorRequirement: key, operator, values
 
 
 class Placement(NamedTuple):
@@ -59,40 +57,6 @@ def place(
         )
     left_out = tuple((name, reason) for name, reason in verdicts if reason is not None)
     return Placement(_yaml(terms, cuda is not None, admitted, left_out), admitted, left_out)
-
-
-def selector_admits(terms: Sequence[Sequence[Requirement]], labels: Mapping[str, str]) -> bool:
-    """Whether a node with ``labels`` matches the nodeSelectorTerms (ORed; each term's
-    expressions ANDed), as the scheduler evaluates them."""
-    return any(all(_matches(expression, labels) for expression in term) for term in terms)
-
-
-def gfd_labels(profile: HostProfile) -> dict[str, str]:
-    """The labels GPU Feature Discovery and the kubelet give a node of this profile."""
-    labels = {"kubernetes.io/os": profile.os or "", "kubernetes.io/arch": _K8S_ARCH.get(profile.arch or "", "")}
-    nvidia = profile.driver
-    if nvidia is not None and nvidia.driver:
-        labels |= dict(zip(_DRIVER, nvidia.driver.split("."), strict=False))
-    capabilities = [gpu.compute_capability for gpu in (nvidia.gpus or ()) if gpu.compute_capability] if nvidia else []
-    if capabilities:
-        labels |= dict(zip(_COMPUTE, capabilities[0].split("."), strict=True))
-    return {key: value for key, value in labels.items() if value}
-
-
-def _matches(expression: Requirement, labels: Mapping[str, str]) -> bool:
-    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
-    value = labels.get(key)
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if value is None or not value.isdigit():
-        return False
-    return int(value) > int(values[0]) if operator == "Gt" else int(value) < int(values[0])
 
 
 def _verdicts(lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: bool) -> list[tuple[str, str | None]]:

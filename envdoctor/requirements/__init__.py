@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
     from envdoctor.artifacts.read import Artifact
+    from envdoctor.requirements.k8s_manifest import Workload
 
 KINDS = tuple(INPUT_KINDS)
 # conda's environment files and `conda list` output, by the names projects give them.
@@ -57,6 +59,8 @@ def detect_kind(path: str) -> str:
         return "conda"
     if any(fnmatch.fnmatch(name, pattern) for pattern in _CONDA_LIST_NAMES):
         return "conda-list"
+    if name.endswith((".yml", ".yaml")) and path != "-" and _sniff_manifest(path):
+        return "k8s"
     if name.endswith((".yml", ".yaml")) or (name.endswith(".txt") and path != "-"):
         sniffed = _sniff_conda(path)
         if sniffed is not None:
@@ -64,6 +68,19 @@ def detect_kind(path: str) -> str:
     if name.endswith((".txt", ".in")) or name.startswith(("requirements", "constraints")) or path == "-":
         return "requirements"
     raise InputError(path, f"cannot tell what kind of file this is; say it with --kind ({', '.join(KINDS)})")
+
+
+def _sniff_manifest(path: str) -> bool:
+    """A Kubernetes workload (kind: Deployment, Pod, Job...), from its first 64 KiB."""
+    from envdoctor.requirements.k8s_manifest import looks_like_manifest
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return looks_like_manifest(handle.read(1 << 16))
+    except OSError:
+        return False
 
 
 class SourceOptions(NamedTuple):
@@ -138,6 +155,7 @@ class Found:
     commands: list[tuple[str, Location]] = field(default_factory=list)
     unread: list[tuple[str, Location]] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
+    workloads: list[Workload] = field(default_factory=list)
 
     def on_host(self, index: IndexOptions) -> None:
         self.index = _merge_index(self.index, index)
@@ -161,6 +179,7 @@ class Found:
             supported=tuple(self.supported),
             conda_platforms=tuple(self.conda_platforms),
             artifacts=tuple(self.artifacts),
+            workloads=tuple(self.workloads),
         )
 
 
@@ -245,6 +264,15 @@ def gather_artifact(path: str, options: SourceOptions, found: Found) -> None:
 
     found.artifacts += read_artifacts(path)
     found.inputs.append(Input(path, "artifact"))
+
+
+def gather_k8s(path: str, options: SourceOptions, found: Found) -> None:
+    """Kubernetes workloads: their images, GPUs and node affinity."""
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.k8s_manifest import parse_manifest
+
+    found.workloads += parse_manifest(read_text_input(path), path)
+    found.inputs.append(Input(path, "k8s"))
 
 
 def gather_dockerfile(path: str, options: SourceOptions, found: Found) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from envdoctor.artifacts.read import Artifact
+    from envdoctor.requirements.k8s_manifest import Workload
 
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
@@ -149,6 +150,8 @@ class RequirementSet(NamedTuple):
     conda_platforms: tuple[tuple[str, tuple[str, ...], str, Location], ...] = ()
     # Model files named with the set (envdoctor.artifacts.read.Artifact), judged against it.
     artifacts: tuple[Artifact, ...] = ()
+    # Kubernetes workloads named with the set: their images judged on the node classes they may land on.
+    workloads: tuple[Workload, ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

@@ -19,6 +19,7 @@ from envdoctor.rules import (
     image,
     incompatibilities,
     not_judged,
+    placement,
     platform_support,
     python_support,
     reproducibility,
@@ -40,5 +41,6 @@ HOST_RULES: tuple[Rule, ...] = (
     unsatisfiable.check,
     not_judged.check,
     artifacts.check,
+    placement.check,
 )
 SET_RULES: tuple[Rule, ...] = (reproducibility.check, image.check, artifacts.check_safety)

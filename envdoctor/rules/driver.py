@@ -105,6 +105,12 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
     final, image = ctx.requirements.final_base(), ctx.base_facts
     if image is None or driver is None or final is None:
         return
+    yield from image_on_driver(ctx, final, image, driver)
+
+
+def image_on_driver(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str) -> Iterator[Finding]:
+    """Whether the host's driver runs ``final`` (what the base knows of it: ``image``): a
+    Dockerfile's base, or a Kubernetes workload's image."""
     if image.require_cuda is not None:
         yield from _required_cuda(ctx, final, image, driver)
     elif image.min_driver is not None:

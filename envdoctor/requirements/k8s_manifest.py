@@ -1,0 +1,192 @@
+"""Kubernetes workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, and
+Lists of them) read for what decides where their containers run: each container's image, the GPUs
+the pod asks for (``nvidia.com/gpu``), and its required node affinity and nodeSelector.
+
+YAML is read with ``yaml.compose_all`` so that each image keeps the line it was written on; only
+plain mappings, sequences and scalars are accepted (no tags, no anchors beyond a bound).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+from envdoctor.errors import InputError
+from envdoctor.requirements.model import BaseImage, Location
+
+# The pod spec of each workload kind, as a path of keys from the object.
+_POD_SPEC = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_WORKLOAD = re.compile(r"^kind:\s*[\"']?(" + "|".join(_POD_SPEC) + r")[\"']?\s*$", re.MULTILINE)
+MAX_DOCUMENTS = 1_000
+MAX_NODES = 1_000_000  # YAML nodes visited in all
+# An image reference as Docker takes it: [registry/]name[:tag][@digest], one token.
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,254}(?:@sha256:[0-9a-f]{64})?")
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9._/-]{0,253}")
+
+Requirement = dict[str, Any]
+
+
+class Workload(NamedTuple):
+    kind: str
+    name: str
+    location: Location
+    images: tuple[BaseImage, ...]
+    gpus: int  # nvidia.com/gpu asked for, all containers together
+    # The required node affinity's nodeSelectorTerms, with the nodeSelector ANDed into each; None: neither.
+    terms: tuple[tuple[Requirement, ...], ...] | None
+
+    @property
+    def described(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def looks_like_manifest(text: str) -> bool:
+    return "apiVersion:" in text and _WORKLOAD.search(text) is not None
+
+
+def parse_manifest(text: str, path: str) -> list[Workload]:
+    """The workloads of a manifest; InputError naming ``path`` (and the line) when it is not YAML
+    or a workload is malformed."""
+    import yaml
+
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(path, "not valid YAML", mark.line + 1 if mark is not None else None) from None
+    if len(documents) > MAX_DOCUMENTS:
+        raise InputError(path, f"more than {MAX_DOCUMENTS:,} documents: not read")
+    budget = [MAX_NODES]
+    workloads = []
+    for document in documents:
+        if document is None:
+            continue
+        for obj, line in _objects(document, path, budget):
+            workload = _workload(obj, line, path)
+            if workload is not None:
+                workloads.append(workload)
+    return workloads
+
+
+def _objects(node: Any, path: str, budget: list[int]) -> Iterator[tuple[dict[str, Any], int]]:
+    """Each object of a document (a List's items one by one), as plain data with its first line."""
+    value = _plain(node, path, budget)
+    if isinstance(value, dict) and value.get("kind") == "List" and isinstance(value.get("items"), list):
+        items = node.value[[key.value for key, _ in node.value].index("items")][1].value
+        for item, item_node in zip(value["items"], items, strict=True):
+            if isinstance(item, dict):
+                yield item, item_node.start_mark.line + 1
+    elif isinstance(value, dict):
+        yield value, node.start_mark.line + 1
+
+
+def _plain(node: Any, path: str, budget: list[int]) -> Any:
+    """A YAML node as plain data; an image's line is kept as ``__line__`` beside it."""
+    import yaml
+
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise InputError(path, f"more than {MAX_NODES:,} YAML values: not read")
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, path, budget) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key, item in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                out[key.value] = _plain(item, path, budget)
+                if key.value == "image":
+                    out["__line__"] = key.start_mark.line + 1
+        return out
+    raise InputError(path, "a YAML node of an unknown kind", node.start_mark.line + 1)
+
+
+def _workload(obj: Mapping[str, Any], line: int, path: str) -> Workload | None:
+    kind = obj.get("kind")
+    if kind not in _POD_SPEC:
+        return None
+    metadata = _mapping(obj, "metadata")
+    name = str(metadata["name"]) if isinstance(metadata.get("name"), str) else "(unnamed)"
+    spec: Any = obj
+    for key in _POD_SPEC[kind]:
+        spec = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        raise InputError(path, f"{kind} {name}: no pod spec at {'.'.join(_POD_SPEC[kind])}", line)
+    images, gpus = [], 0
+    for field in ("initContainers", "containers"):
+        for container in spec.get(field) or []:
+            if not isinstance(container, dict):
+                continue
+            image = container.get("image")
+            where = Location(path, container.get("__line__", line))
+            if not isinstance(image, str) or not _IMAGE.fullmatch(image):
+                raise InputError(path, f"{kind} {name}: an image that is not an image reference", where.line)
+            images.append(_base_image(image, where))
+            gpus += _gpus(container.get("resources"))
+    return Workload(str(kind), name, Location(path, line), tuple(images), gpus, _terms(spec, path, line))
+
+
+def _mapping(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _base_image(reference: str, location: Location) -> BaseImage:
+    name, _, digest = reference.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    repository, tag = (name.rsplit(":", 1) if ":" in last else (name, None)) if name else (name, None)
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/"):
+        repository = repository.removeprefix(prefix)
+    return BaseImage(reference, repository, tag, digest or None, None, location, final=True)
+
+
+def _gpus(resources: Any) -> int:
+    if not isinstance(resources, dict):
+        return 0
+    asked = [
+        section.get("nvidia.com/gpu")
+        for section in (resources.get("limits"), resources.get("requests"))
+        if isinstance(section, dict)
+    ]
+    numbers = [int(value) for value in asked if isinstance(value, str) and value.isdigit()]
+    return max(numbers, default=0)
+
+
+def _terms(spec: Mapping[str, Any], path: str, line: int) -> tuple[tuple[Requirement, ...], ...] | None:
+    """The required nodeSelectorTerms with the nodeSelector ANDed into each; None: no constraint."""
+    selector = _mapping(spec, "nodeSelector")
+    pinned = [
+        {"key": str(key), "operator": "In", "values": [str(value)]}
+        for key, value in selector.items()
+        if isinstance(value, str) and _LABEL_VALUE.fullmatch(value)
+    ]
+    required = _mapping(_mapping(spec, "affinity"), "nodeAffinity").get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    raw_terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
+    if not isinstance(raw_terms, list) or not raw_terms:
+        return ((*pinned,),) if pinned else None
+    terms = []
+    for term in raw_terms:
+        expressions = term.get("matchExpressions") if isinstance(term, dict) else None
+        if not isinstance(expressions, list):
+            continue
+        checked = []
+        for expression in expressions:
+            if not (isinstance(expression, dict) and isinstance(expression.get("key"), str)):
+                raise InputError(path, "a nodeSelectorTerm's expression with no key", line)
+            values = expression.get("values") or []
+            values = [str(v) for v in values] if isinstance(values, list) else []
+            checked.append({"key": expression["key"], "operator": str(expression.get("operator")), "values": values})
+        terms.append((*checked, *pinned))
+    return tuple(terms)
