@@ -203,7 +203,7 @@ def test_the_placement_admits_exactly_the_nodes_whose_class_runs_the_image(
         node["metadata"]["name"] for node in _cluster()["items"] if selector_admits(terms, node["metadata"]["labels"])
     )
     assert admitted == ["gpu-a16-0", "gpu-a16-1"]
-    assert placement["resources"] == {"limits": {"nvidia.com/gpu": 1}}
+    assert placement["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
     # The same inputs write the same bytes.
     again = tmp_path / "again"
     assert main(["dockerfile", str(LOCK), "--host", str(cluster), "--k8s", "-o", str(again)]) == 0
@@ -271,3 +271,25 @@ def test_a_malformed_manifest_is_one_line(
     assert main(["audit", str(path), "--os", "linux"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and problem in err and str(path) in err
+
+
+def test_the_placement_is_valid_against_the_kubernetes_api_schema(cluster: Path, tmp_path: Path) -> None:
+    """Checked with the OpenAPI definitions of Kubernetes 1.35 (fixtures/k8s/k8s-affinity-openapi.toml)."""
+    import jsonschema
+
+    schema = json.loads((MANIFESTS / "k8s-affinity-openapi.json").read_text())
+    assert main(["dockerfile", str(LOCK), "--host", str(cluster), "--k8s", "-o", str(tmp_path / "image")]) == 0
+    placement = yaml.safe_load((tmp_path / "image" / "placement.yaml").read_text())
+    for part, definition in (("affinity", "Affinity"), ("resources", "ResourceRequirements")):
+        root = {"definitions": schema["definitions"], "$ref": f"#/definitions/io.k8s.api.core.v1.{definition}"}
+        jsonschema.Draft4Validator(root).validate(placement[part])
+    with pytest.raises(jsonschema.ValidationError):  # the check can fail: a value of the wrong type
+        root = {"definitions": schema["definitions"], "$ref": "#/definitions/io.k8s.api.core.v1.ResourceRequirements"}
+        jsonschema.Draft4Validator(root).validate({"limits": {"nvidia.com/gpu": ["1"]}})
+
+
+def test_a_real_cluster_of_cpu_nodes_is_one_class(tmp_path: Path) -> None:
+    # Three AKS nodes, as kubectl printed them (fixtures/k8s/aks-cpu-only-3-nodes.toml).
+    nodes = MANIFESTS / "aks-cpu-only-3-nodes.json"
+    classes = fleet.classes_from_node_list(nodes.read_text(), str(nodes))
+    assert [(item.name, len(item.profile.nodes)) for item in classes] == [("cpu-x86_64", 3)]

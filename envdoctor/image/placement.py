@@ -182,7 +182,7 @@ def _yaml(
         }
     }
     if gpu:
-        document["resources"] = {"limits": {"nvidia.com/gpu": 1}}
+        document["resources"] = {"limits": {"nvidia.com/gpu": "1"}}  # a Quantity is a string
 
     class _Plain(yaml.SafeDumper):
         """Every expression written out where it stands: no anchors and aliases for repeats."""
