@@ -75,6 +75,19 @@ def read_input_bytes(path: str, root: Path | None = None) -> bytes:
     return data
 
 
+def file_head(path: str, size: int) -> bytes | None:
+    """The first ``size`` bytes of a regular file, to tell what it is by its content; None for
+    anything else (a FIFO or a device, which a read could wait on forever) or an unreadable file:
+    the reader of its kind then says why, naming it."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return None
+
+
 # Edited copies of input files that reads see instead of the files (audit --fix re-judges a fix
 # before it writes anything): real path -> bytes. Empty outside overlay().
 _OVERLAY: contextvars.ContextVar[Mapping[str, bytes] | None] = contextvars.ContextVar("envdoctor_overlay", default=None)

@@ -2,9 +2,7 @@
 loading them imports and calls, and whether that runs code. Nothing here unpickles, imports the
 libraries named, or reads more than its limits allow."""
 
-import os
 import re
-import stat
 
 # The names of the model files read (a folder is read for these); ".joblib.gz" and the like too.
 ARTIFACT_SUFFIXES = (
@@ -38,10 +36,7 @@ def sniff_model(head: bytes) -> str | None:
 def sniffs_as_model(path: str) -> bool:
     """Whether the file at ``path`` starts as an XGBoost or LightGBM model (unreadable, or not a
     regular file, which a read could wait on forever: no)."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as stream:
-            return sniff_model(stream.read(64)) is not None
-    except OSError:
-        return False
+    from envdoctor.fsio import file_head
+
+    head = file_head(path, 64)
+    return head is not None and sniff_model(head) is not None

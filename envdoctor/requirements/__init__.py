@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -72,15 +71,11 @@ def detect_kind(path: str) -> str:
 
 def _sniff_manifest(path: str) -> bool:
     """A Kubernetes workload (kind: Deployment, Pod, Job...), from its first 64 KiB."""
+    from envdoctor.fsio import file_head
     from envdoctor.requirements.k8s_manifest import looks_like_manifest
 
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return looks_like_manifest(handle.read(1 << 16))
-    except OSError:
-        return False
+    head = file_head(path, 1 << 16)
+    return head is not None and looks_like_manifest(head.decode("utf-8", "replace"))
 
 
 class SourceOptions(NamedTuple):
@@ -301,18 +296,13 @@ _LOCKFILES = ("uv.lock", "pylock.toml", "poetry.lock", "pdm.lock", "lockfiles")
 def _sniff_conda(path: str) -> str | None:
     """A .yml with a top-level dependencies list is a conda environment; a .txt that is `conda
     list` output (its @EXPLICIT or export header) is conda-list. Read from the first 4 KiB."""
-    import os
-    import stat
-
+    from envdoctor.fsio import file_head
     from envdoctor.requirements.conda import looks_like_conda_list, looks_like_environment_yml
 
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None  # a FIFO or device is never opened here: the reader refuses it by name
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return None  # the reader says why, with the file's name
+    raw = file_head(path, 4096)
+    if raw is None:
+        return None  # a FIFO or device is never opened here: the reader refuses it by name
+    head = raw.decode("utf-8", "replace")
     if path.endswith((".yml", ".yaml")):
         return "conda" if looks_like_environment_yml(head) else None
     return "conda-list" if looks_like_conda_list(head) else None
