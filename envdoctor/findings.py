@@ -42,6 +42,10 @@ class Edit(NamedTuple):
     index_url: str | None = None
 
 
+# How a finding about several hosts names them.
+HOSTS_SEPARATOR = ", "
+
+
 class Finding(NamedTuple):
     code: str
     category: str
@@ -55,6 +59,11 @@ class Finding(NamedTuple):
     host: str | None = None
     # The fix as edits --fix can write (empty where the fix is advice, not a requirement to write).
     edits: tuple[Edit, ...] = ()
+
+    def is_about(self, host: str) -> bool:
+        """Whether the finding is about the host named so: it names no host (every host), or names
+        it among those it is about (audit.run groups one finding about several)."""
+        return self.host is None or host in self.host.split(HOSTS_SEPARATOR)
 
     def sort_key(self) -> tuple[int, str, int, str, str]:
         """Errors first, then by file, line and code: the same findings always print the same way."""

@@ -28,11 +28,7 @@ class AuditReport(NamedTuple):
         for name, profile in self.hosts:
             if not profile.nodes:
                 continue
-            errors = tuple(
-                f
-                for f in self.findings
-                if f.severity == Severity.ERROR and (f.host is None or name in f.host.split(", "))
-            )
+            errors = tuple(f for f in self.findings if f.severity == Severity.ERROR and f.is_about(name))
             verdicts.append(ClassVerdict(name, len(profile.nodes), errors))
         return verdicts
 

@@ -11,7 +11,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.audit.result import AuditReport, Resolution
-from envdoctor.findings import Finding, Severity
+from envdoctor.findings import HOSTS_SEPARATOR, Finding, Severity
 from envdoctor.host.profile import HostProfile
 from envdoctor.requirements.model import Form, Requirement, RequirementSet
 from envdoctor.rules.context import AuditContext
@@ -55,7 +55,7 @@ def _grouped(findings: list[Finding], hosts: list[str]) -> list[Finding]:
     grouped = []
     for finding, named in by_finding.items():
         every_host = not named or len(named) == len(hosts)
-        grouped.append(finding if every_host else finding._replace(host=", ".join(named)))
+        grouped.append(finding if every_host else finding._replace(host=HOSTS_SEPARATOR.join(named)))
     return grouped
 
 

@@ -71,7 +71,7 @@ def _verdicts(lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: b
         reasons = [
             f"{f.code} {f.message}"
             for f in report.findings
-            if f.category in REFUSING and f.severity.label == "error" and (f.host is None or name in f.host.split(", "))
+            if f.category in REFUSING and f.severity.label == "error" and f.is_about(name)
         ]
         verdicts.append((name, reasons[0] if reasons else None))
     return verdicts
@@ -146,13 +146,8 @@ def _capabilities(lock_path: str, cuda: str, driver: str, arch: str, python: str
         for capability in known_capabilities()
     ]
     report = _audit(lock_path, hosts)
-    refused = {
-        name
-        for f in report.findings
-        if f.category == "gpu-arch-unsupported" and f.severity.label == "error"
-        for name in (f.host.split(", ") if f.host else [host for host, _ in hosts])
-    }
-    return [name.removeprefix("sm") for name, _ in hosts if name not in refused]
+    refusals = [f for f in report.findings if f.category == "gpu-arch-unsupported" and f.severity.label == "error"]
+    return [name.removeprefix("sm") for name, _ in hosts if not any(f.is_about(name) for f in refusals)]
 
 
 def _code(reason: str) -> str:
