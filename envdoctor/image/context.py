@@ -20,7 +20,7 @@ from envdoctor.errors import InputError, Refused, UsageError
 from envdoctor.fsio import interrupted_write, output_folder, read_text_input, reading_output_set, write_output_set
 from envdoctor.host.profile import HostProfile
 from envdoctor.image import record_wheels
-from envdoctor.image.placement import REFUSING, Placement
+from envdoctor.image.placement import Placement, audit_lock, refuses
 from envdoctor.image.plan import (
     BuilderPlan,
     ImagePlan,
@@ -229,15 +229,10 @@ def _python(given: str | None, lock_text: str, lock_path: str) -> str:
 def _refusals(lock_path: str, hosts: Sequence[tuple[str, HostProfile]]) -> list[str]:
     if not hosts:
         return []
-    from envdoctor.audit.run import AuditOptions, run_audit
-    from envdoctor.requirements import SourceOptions, load_requirement_set
-
-    requirements = load_requirement_set([lock_path], SourceOptions(kind="requirements"))
-    report = run_audit(requirements, list(hosts), AuditOptions())
     return [
         f"{finding.code} ({finding.category}): {finding.message}" + (f"; fix: {finding.fix}" if finding.fix else "")
-        for finding in report.findings
-        if finding.category in REFUSING and finding.severity.label == "error"
+        for finding in audit_lock(lock_path, hosts).findings
+        if refuses(finding)
     ]
 
 

@@ -15,14 +15,18 @@ matches neither ``In`` nor ``Gt``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from envdoctor.errors import Refused
+from envdoctor.findings import Finding
 from envdoctor.host.fleet import COMPUTE_LABELS as _COMPUTE
 from envdoctor.host.fleet import DRIVER_LABELS as _DRIVER
 from envdoctor.host.fleet import K8S_ARCH as _K8S_ARCH
 from envdoctor.host.fleet import Requirement, gfd_labels, selector_admits
 from envdoctor.host.profile import Gpu, HostProfile, Nvidia
+
+if TYPE_CHECKING:
+    from envdoctor.audit.result import AuditReport
 
 # The audit's categories that say an image cannot run on a host (the same that refuse a Dockerfile).
 REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
@@ -62,27 +66,29 @@ def place(
 def _verdicts(lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: bool) -> list[tuple[str, str | None]]:
     """Each class, and the first reason the image cannot run there (None: it runs): for a GPU
     image, a class without GPUs for pods; then the audit's."""
-    report = _audit(lock_path, classes)
+    report = audit_lock(lock_path, classes)
     verdicts: list[tuple[str, str | None]] = []
     for name, profile in classes:
         if gpu and not (profile.driver is not None and profile.driver.gpus):
             verdicts.append((name, "no NVIDIA GPU for pods there, and the image asks for one (nvidia.com/gpu)"))
             continue
-        reasons = [
-            f"{f.code} {f.message}"
-            for f in report.findings
-            if f.category in REFUSING and f.severity.label == "error" and f.is_about(name)
-        ]
+        reasons = [f"{f.code} {f.message}" for f in report.findings if refuses(f) and f.is_about(name)]
         verdicts.append((name, reasons[0] if reasons else None))
     return verdicts
 
 
-def _audit(lock_path: str, hosts: Sequence[tuple[str, HostProfile]]) -> Any:
+def audit_lock(lock_path: str, hosts: Sequence[tuple[str, HostProfile]]) -> AuditReport:
+    """The audit of a lockfile on ``hosts``: what says whether an image of it runs there."""
     from envdoctor.audit.run import AuditOptions, run_audit
     from envdoctor.requirements import SourceOptions, load_requirement_set
 
     requirements = load_requirement_set([lock_path], SourceOptions(kind="requirements"))
     return run_audit(requirements, list(hosts), AuditOptions())
+
+
+def refuses(finding: Finding) -> bool:
+    """Whether the finding says an image cannot run on its host (it refuses a Dockerfile)."""
+    return finding.category in REFUSING and finding.severity.label == "error"
 
 
 def _terms(lock_path: str, cuda: str | None, arch: str, python: str) -> list[list[Requirement]]:
@@ -145,7 +151,7 @@ def _capabilities(lock_path: str, cuda: str, driver: str, arch: str, python: str
         )
         for capability in known_capabilities()
     ]
-    report = _audit(lock_path, hosts)
+    report = audit_lock(lock_path, hosts)
     refusals = [f for f in report.findings if f.category == "gpu-arch-unsupported" and f.severity.label == "error"]
     return [name.removeprefix("sm") for name, _ in hosts if not any(f.is_about(name) for f in refusals)]
 
