@@ -108,18 +108,20 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
     yield from image_on_driver(ctx, final, image, driver)
 
 
-def image_on_driver(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str) -> Iterator[Finding]:
+def image_on_driver(
+    ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str, called: str = "the base image"
+) -> Iterator[Finding]:
     """Whether the host's driver runs ``final`` (what the base knows of it: ``image``): a
     Dockerfile's base, or a Kubernetes workload's image."""
     if image.require_cuda is not None:
-        yield from _required_cuda(ctx, final, image, driver)
+        yield from _required_cuda(ctx, final, image, driver, called)
     elif image.min_driver is not None:
-        yield from _release_notes_driver(ctx, final, image, driver)
+        yield from _release_notes_driver(ctx, final, image, driver, called)
     elif image.cuda is not None:
-        yield from _newer_cuda_major(ctx, final, image.cuda, driver)
+        yield from _newer_cuda_major(ctx, final, image.cuda, driver, called)
 
 
-def _newer_cuda_major(ctx: AuditContext, final: BaseImage, cuda: str, driver: str) -> Iterator[Finding]:
+def _newer_cuda_major(ctx: AuditContext, final: BaseImage, cuda: str, driver: str, called: str) -> Iterator[Finding]:
     """An image whose CUDA (read from its tag) is of a newer major than the driver supports: it
     runs only through CUDA forward compatibility, which NVIDIA provides for data-center GPUs."""
     driver_cuda = facts.cuda_of_driver(driver)
@@ -129,7 +131,7 @@ def _newer_cuda_major(ctx: AuditContext, final: BaseImage, cuda: str, driver: st
     upgrade = f"upgrade the NVIDIA driver to >= {need.minimum}" if need else "upgrade the NVIDIA driver"
     yield ctx.finding(
         CODE,
-        f"the base image {final.reference} carries CUDA {cuda}, and the host's driver {driver} supports CUDA "
+        f"{called} {final.reference} carries CUDA {cuda}, and the host's driver {driver} supports CUDA "
         f"{driver_cuda}: a CUDA {Version(cuda).major} image runs on it only through CUDA forward compatibility, "
         "which NVIDIA provides for data-center GPUs (and a few NGC-ready RTX cards) alone",
         location=final.location,
@@ -139,7 +141,9 @@ def _newer_cuda_major(ctx: AuditContext, final: BaseImage, cuda: str, driver: st
     )
 
 
-def _required_cuda(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str) -> Iterator[Finding]:
+def _required_cuda(
+    ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str, called: str
+) -> Iterator[Finding]:
     driver_cuda = facts.cuda_of_driver(driver)
     if image.require_cuda is None or image.cuda is None or driver_cuda is None:
         return
@@ -153,7 +157,7 @@ def _required_cuda(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts,
     upgrade = f"upgrade the NVIDIA driver to >= {need.full}" if need else "upgrade the NVIDIA driver"
     yield ctx.finding(
         CODE,
-        f"the base image {final.reference} requires {required} (NVIDIA_REQUIRE_CUDA), and the host's driver "
+        f"{called} {final.reference} requires {required} (NVIDIA_REQUIRE_CUDA), and the host's driver "
         f"{driver} supports CUDA {driver_cuda}: the NVIDIA container runtime refuses to start it",
         location=final.location,
         fix=f"use an nvidia/cuda image for CUDA {driver_cuda} or older, or {upgrade}",
@@ -162,7 +166,7 @@ def _required_cuda(ctx: AuditContext, final: BaseImage, image: facts.ImageFacts,
 
 
 def _release_notes_driver(
-    ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str
+    ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str, called: str
 ) -> Iterator[Finding]:
     """An NGC image's notes: "requires NVIDIA Driver release N or later", except on data-center
     GPUs, where the listed older branches also run it (forward compatibility)."""
@@ -183,7 +187,7 @@ def _release_notes_driver(
     )
     yield ctx.finding(
         CODE,
-        f"the base image {final.reference} is built on {cuda}which its release notes say requires NVIDIA driver "
+        f"{called} {final.reference} is built on {cuda}which its release notes say requires NVIDIA driver "
         f"release {image.min_driver} or later; the host has {driver}{also}",
         location=final.location,
         fix=f"upgrade the NVIDIA driver to release {image.min_driver} or later, or use an older release of the image"

@@ -31,11 +31,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             known = facts.image_facts(image.repository, image.tag)
             if known is None:
                 continue
-            for finding in image_on_driver(ctx, image, known, nvidia.driver):
+            for finding in image_on_driver(ctx, image, known, nvidia.driver, called="its image"):
                 refused.append(finding)
-                # The driver rule speaks of a Dockerfile's base image; here it is the workload's image.
-                message = finding.message.replace("the base image ", "its image ", 1)
-                yield finding._replace(message=f"{workload.described}: {message}")
+                yield finding._replace(message=f"{workload.described}: {finding.message}")
         if refused and workload.terms is None and ctx.host.nodes:
             yield ctx.finding(
                 "ED701",
