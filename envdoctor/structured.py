@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from envdoctor.errors import InputError
@@ -73,3 +73,9 @@ def _check_depth(data: Any, path: str) -> None:
 def _first_words(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:120] if text else type(exc).__name__
+
+
+def mapping_at(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The mapping under ``key`` in parsed data; empty where it is absent or not a mapping."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}

@@ -29,7 +29,7 @@ from envdoctor.host.profile import (
     profile_to_dict,
 )
 from envdoctor.safety import quote
-from envdoctor.structured import parse_json
+from envdoctor.structured import mapping_at, parse_json
 
 FLEET_SCHEMA = "envdoctor.fleet/1"
 _NAME = re.compile(r"[a-z0-9](?:[-a-z0-9._]{0,61}[a-z0-9])?")  # a class name: a word for tags and file names
@@ -215,19 +215,19 @@ def _node(node: Mapping[str, Any], index: int, path: str) -> tuple[str, HostProf
     """One node's name and host profile."""
     from envdoctor.host.importers import profile_from_node_labels
 
-    metadata = _mapping(node, "metadata")
+    metadata = mapping_at(node, "metadata")
     name = metadata.get("name")
     if not isinstance(name, str) or not NODE_NAME.matches(name):
         shown = quote(name) if isinstance(name, str) else "none"
         raise InputError(path, f"items[{index}].metadata.name: {shown} is not a Kubernetes node name")
-    labels = {str(key): value for key, value in _mapping(metadata, "labels").items() if isinstance(value, str)}
-    status = _mapping(node, "status")
-    info = _mapping(status, "nodeInfo")
+    labels = {str(key): value for key, value in mapping_at(metadata, "labels").items() if isinstance(value, str)}
+    status = mapping_at(node, "status")
+    info = mapping_at(status, "nodeInfo")
     # The kubelet's own report, where the labels do not say.
     for label, field in (("kubernetes.io/os", "operatingSystem"), ("kubernetes.io/arch", "architecture")):
         if label not in labels and isinstance(info.get(field), str):
             labels[label] = info[field]
-    gpus = _mapping(status, "capacity").get("nvidia.com/gpu")
+    gpus = mapping_at(status, "capacity").get("nvidia.com/gpu")
     if "nvidia.com/gpu.count" not in labels and isinstance(gpus, str) and gpus.isdigit():
         labels["nvidia.com/gpu.count"] = gpus
     profile = profile_from_node_labels(labels)
@@ -235,11 +235,6 @@ def _node(node: Mapping[str, Any], index: int, path: str) -> tuple[str, HostProf
         reason = "no GPU Feature Discovery labels and no nvidia.com/gpu capacity: no GPU for pods"
         profile = profile._replace(nvidia=NoNvidia.NONE, reasons={**profile.reasons, "nvidia": reason})
     return name, checked_profile(profile, f"{path}: node {name}")
-
-
-def _mapping(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _class_key(profile: HostProfile) -> tuple[Any, ...]:

@@ -839,7 +839,7 @@ class _Build:
         if parent is not None:
             image = BaseImage(reference, reference, None, None, name, location)
         else:
-            image = _base_image(reference, name, location)
+            image = base_image(reference, name, location)
         self.result.images.append(image)
         stage = _Stage(
             index=len(self.stages),
@@ -1088,7 +1088,8 @@ def _mount(flag: str) -> dict[str, str] | None:
     return fields
 
 
-def _base_image(reference: str, stage: str | None, location: Location) -> BaseImage:
+def base_image(reference: str, stage: str | None, location: Location) -> BaseImage:
+    """An image reference as Docker reads it: repository, tag (checked) and digest."""
     name, _, digest = reference.partition("@")
     repository, tag = name, None
     if name.rfind(":") > name.rfind("/"):

@@ -13,7 +13,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
+from envdoctor.requirements.dockerfile import base_image
 from envdoctor.requirements.model import BaseImage, Location
+from envdoctor.structured import mapping_at
 
 # The pod spec of each workload kind, as a path of keys from the object.
 _POD_SPEC = {
@@ -115,7 +117,7 @@ def _workload(obj: Mapping[str, Any], line: int, path: str) -> Workload | None:
     kind = obj.get("kind")
     if kind not in _POD_SPEC:
         return None
-    metadata = _mapping(obj, "metadata")
+    metadata = mapping_at(obj, "metadata")
     name = str(metadata["name"]) if isinstance(metadata.get("name"), str) else "(unnamed)"
     spec: Any = obj
     for key in _POD_SPEC[kind]:
@@ -131,23 +133,9 @@ def _workload(obj: Mapping[str, Any], line: int, path: str) -> Workload | None:
             where = Location(path, container.get("__line__", line))
             if not isinstance(image, str) or not _IMAGE.fullmatch(image):
                 raise InputError(path, f"{kind} {name}: an image that is not an image reference", where.line)
-            images.append(_base_image(image, where))
+            images.append(base_image(image, None, where)._replace(final=True))
             gpus += _gpus(container.get("resources"))
     return Workload(str(kind), name, Location(path, line), tuple(images), gpus, _terms(spec, path, line))
-
-
-def _mapping(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _base_image(reference: str, location: Location) -> BaseImage:
-    name, _, digest = reference.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    repository, tag = (name.rsplit(":", 1) if ":" in last else (name, None)) if name else (name, None)
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/"):
-        repository = repository.removeprefix(prefix)
-    return BaseImage(reference, repository, tag, digest or None, None, location, final=True)
 
 
 def _gpus(resources: Any) -> int:
@@ -164,13 +152,13 @@ def _gpus(resources: Any) -> int:
 
 def _terms(spec: Mapping[str, Any], path: str, line: int) -> tuple[tuple[Requirement, ...], ...] | None:
     """The required nodeSelectorTerms with the nodeSelector ANDed into each; None: no constraint."""
-    selector = _mapping(spec, "nodeSelector")
+    selector = mapping_at(spec, "nodeSelector")
     pinned = [
         {"key": str(key), "operator": "In", "values": [str(value)]}
         for key, value in selector.items()
         if isinstance(value, str) and _LABEL_VALUE.fullmatch(value)
     ]
-    required = _mapping(_mapping(spec, "affinity"), "nodeAffinity").get(
+    required = mapping_at(mapping_at(spec, "affinity"), "nodeAffinity").get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
     raw_terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
