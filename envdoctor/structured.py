@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from envdoctor.errors import InputError
 from envdoctor.tomlcompat import tomllib
@@ -79,3 +79,35 @@ def mapping_at(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     """The mapping under ``key`` in parsed data; empty where it is absent or not a mapping."""
     value = parent.get(key)
     return value if isinstance(value, dict) else {}
+
+
+_Loaded = TypeVar("_Loaded")
+
+
+def read_yaml(load: Callable[[], _Loaded], path: str, what: str) -> _Loaded:
+    """What ``load`` (a PyYAML safe load or compose of the text) gives; its failures as one
+    InputError naming ``path`` and the line: not YAML, nested too deep to be ``what``, or an
+    integer past Python's digit limit."""
+    import yaml
+
+    try:
+        return load()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(
+            path, f"not valid YAML: {_snippet(exc.problem or exc.context or 'unreadable')}", line
+        ) from None
+    except yaml.YAMLError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise InputError(path, f"not valid YAML: {_snippet(reason)}") from None
+    except RecursionError:
+        raise InputError(path, f"nested too deep to be {what}") from None
+    except ValueError as exc:
+        raise InputError(path, f"not usable YAML: {str(exc)[:120]}") from None
+
+
+def _snippet(text: str) -> str:
+    from envdoctor.safety import snippet
+
+    return snippet(text, 120)

@@ -293,3 +293,21 @@ def test_a_real_cluster_of_cpu_nodes_is_one_class(tmp_path: Path) -> None:
     nodes = MANIFESTS / "aks-cpu-only-3-nodes.json"
     classes = fleet.classes_from_node_list(nodes.read_text(), str(nodes))
     assert [(item.name, len(item.profile.nodes)) for item in classes] == [("cpu-x86_64", 3)]
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  x: " + "[" * 3000 + "]" * 3000 + "\n", "audit"),
+        ("kind: List\nitems:\n- kind: Node\n- kind: Node\n  x: " + "[" * 3000 + "]" * 3000 + "\n", "probe"),
+    ],
+)
+def test_yaml_nested_past_any_manifest_is_one_line_not_a_crash(
+    tmp_path: Path, text: str, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    argv = ["audit", str(path), "--os", "linux"] if command == "audit" else ["probe", "--import", str(path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nested too deep" in err

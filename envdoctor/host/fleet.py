@@ -29,7 +29,7 @@ from envdoctor.host.profile import (
     profile_to_dict,
 )
 from envdoctor.safety import quote
-from envdoctor.structured import mapping_at, parse_json
+from envdoctor.structured import mapping_at, parse_json, read_yaml
 
 FLEET_SCHEMA = "envdoctor.fleet/1"
 _NAME = re.compile(r"[a-z0-9](?:[-a-z0-9._]{0,61}[a-z0-9])?")  # a class name: a word for tags and file names
@@ -194,12 +194,7 @@ def _parsed(text: str, path: str) -> object:
         return parse_json(text, path)
     import yaml
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(path, "not valid YAML", line) from None
+    return read_yaml(lambda: yaml.safe_load(text), path, "a list of nodes")
 
 
 def _nodes(data: object, path: str) -> list[Mapping[str, Any]]:

@@ -27,7 +27,8 @@ from packaging.version import Version
 from envdoctor.errors import InputError
 from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, IndexOptions, Input, Location, Requirement
 from envdoctor.requirements.versions import check_requirement, check_version
-from envdoctor.safety import has_control, quote, snippet
+from envdoctor.safety import has_control, quote
+from envdoctor.structured import read_yaml
 from envdoctor.tomlcompat import tomllib
 
 if TYPE_CHECKING:
@@ -681,21 +682,7 @@ def _load_yaml(text: str, path: str) -> dict[str, Any]:
 
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise InputError(path, f"larger than {MAX_YAML_BYTES // 1024} KiB: not a conda environment file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(
-            path, f"not valid YAML: {snippet(exc.problem or exc.context or 'unreadable', 120)}", line
-        ) from None
-    except yaml.YAMLError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
-        raise InputError(path, f"not valid YAML: {snippet(reason, 120)}") from None
-    except RecursionError:
-        raise InputError(path, "nested too deep to be a conda environment file") from None
-    except ValueError as exc:  # an integer past Python's digit limit
-        raise InputError(path, f"not usable YAML: {str(exc)[:120]}") from None
+    data = read_yaml(lambda: yaml.safe_load(text), path, "a conda environment file")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from envdoctor.errors import InputError
 from envdoctor.requirements.dockerfile import base_image
 from envdoctor.requirements.model import BaseImage, Location
-from envdoctor.structured import mapping_at
+from envdoctor.structured import mapping_at, read_yaml
 
 # The pod spec of each workload kind, as a path of keys from the object.
 _POD_SPEC = {
@@ -60,23 +60,18 @@ def parse_manifest(text: str, path: str) -> list[Workload]:
     or a workload is malformed."""
     import yaml
 
-    try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(path, "not valid YAML", mark.line + 1 if mark is not None else None) from None
+    documents = read_yaml(lambda: list(yaml.compose_all(text, Loader=yaml.SafeLoader)), path, "a manifest")
     if len(documents) > MAX_DOCUMENTS:
         raise InputError(path, f"more than {MAX_DOCUMENTS:,} documents: not read")
     budget = [MAX_NODES]
-    workloads = []
-    for document in documents:
-        if document is None:
-            continue
-        for obj, line in _objects(document, path, budget):
-            workload = _workload(obj, line, path)
-            if workload is not None:
-                workloads.append(workload)
-    return workloads
+    # Made plain data recursively, as composing it was: as deep, so bounded the same way.
+    objects = read_yaml(
+        lambda: [item for document in documents if document is not None for item in _objects(document, path, budget)],
+        path,
+        "a manifest",
+    )
+    workloads = [_workload(obj, line, path) for obj, line in objects]
+    return [workload for workload in workloads if workload is not None]
 
 
 def _objects(node: Any, path: str, budget: list[int]) -> Iterator[tuple[dict[str, Any], int]]:
