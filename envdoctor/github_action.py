@@ -25,7 +25,7 @@ from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.findings import Severity
 from envdoctor.fsio import atomic_write_text
 from envdoctor.host.profile import HostProfile
-from envdoctor.host.select import load_profile
+from envdoctor.host.select import load_hosts, load_profile
 from envdoctor.image.context import ImageOptions
 from envdoctor.lock import LockOptions
 from envdoctor.report import OutputFormat
@@ -75,11 +75,18 @@ def _append(path_variable: str, text: str) -> None:
 
 
 def _hosts(configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
-    files = _expand(_words("ENVDOCTOR_HOSTS") or list(configured), "hosts")
-    if files:
-        return [(path, load_profile(path)) for path in files]
+    hosts = _profiles(configured)
+    if hosts:
+        return hosts
     # A CI runner is not the production host: without profiles, the audit judges the set alone.
     return [("no host profile", HostProfile(os="linux", arch="x86_64"))]
+
+
+def _profiles(configured: tuple[str, ...]) -> list[tuple[str, HostProfile]]:
+    """The hosts the inputs name: each profile, and each node class of a cluster (a fleet file, or
+    kubectl's list of nodes), as --host reads them."""
+    files = _expand(_words("ENVDOCTOR_HOSTS") or list(configured), "hosts")
+    return [host for path in files for host in load_hosts(path)]
 
 
 def _fix_diff(result: FixResult) -> str:
@@ -125,8 +132,7 @@ def check_locks() -> int:
     from envdoctor.lock import default_inputs
 
     files = _expand(_words("ENVDOCTOR_LOCK_FILES") or _words("ENVDOCTOR_FILES"), "lock-files") or default_inputs()
-    configured = load_config(Path()).hosts
-    hosts = [(path, load_profile(path)) for path in _expand(_words("ENVDOCTOR_HOSTS") or list(configured), "hosts")]
+    hosts = _profiles(load_config(Path()).hosts)
     options = LockOptions(output_dir=Path(os.environ.get("ENVDOCTOR_LOCKFILES_DIR") or "lockfiles"))
     resolve = os.environ.get("ENVDOCTOR_RESOLVE") == "true"
     # Without profiles, the lockfiles are those made for this runner, as `envdoctor lock --check` does.

@@ -25,6 +25,7 @@ INPUT_KINDS: dict[str, str] = {
     "conda-list": "envdoctor.requirements:gather_conda",
     "artifact": "envdoctor.requirements:gather_artifact",
     "k8s": "envdoctor.requirements:gather_k8s",
+    "image-inspect": "envdoctor.requirements:gather_image_inspect",
 }
 
 # A reporter: (AuditReport, Style, fix outcomes or None) -> text.

@@ -216,6 +216,27 @@ def test_the_project_configuration_applies(tmp_path: Path) -> None:
     assert "hosts/prod.json" in runner.files["summary"].read_text()
 
 
+def test_a_cluster_is_audited_class_by_class(tmp_path: Path) -> None:
+    # kubectl's list of nodes as the hosts input: the real RKE2 A16 node (driver 550) and the g4dn T4
+    # node's GFD labels (driver 470), tests/fixtures/hosts/k8s-node; torch 2.4.0 is a CUDA 12.1 build.
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    nodes = ROOT / "tests" / "fixtures" / "hosts" / "k8s-node"
+    a16 = json.loads((nodes / "a16-4q-vgpu-rke2-edgexr.json").read_text())["items"][0]
+    labels = yaml.safe_load((nodes / "t4-g4dn-gfd-labels-gpu-operator-334.yaml").read_text())
+    labels |= {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    t4 = {"kind": "Node", "metadata": {"name": "t4-0", "labels": labels}}
+    (workspace / "nodes.json").write_text(json.dumps({"kind": "List", "items": [a16, t4]}))
+    (workspace / "requirements.txt").write_text("torch==2.4.0\n")
+    runner = Runner(workspace, {"files": "requirements.txt", "hosts": "nodes.json"})
+    installed(runner)
+    runner.run()
+    assert runner.code("Audit") == 1, runner.output("Audit")
+    annotations = [line for line in runner.output("Audit").splitlines() if line.startswith("::error")]
+    assert len(annotations) == 1 and "t4-r470" in annotations[0] and "ED101" in annotations[0]
+    assert "1 of 2 node classes (1 of 2 nodes) run this set" in runner.output("Audit")
+
+
 def test_the_configured_dockerfile_target_applies(tmp_path: Path) -> None:
     # [tool.envdoctor] target reaches the Action's audit as it does the command line: a stage the
     # Dockerfile does not have is refused, naming it, as docker build --target refuses it.

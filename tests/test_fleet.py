@@ -58,11 +58,14 @@ def _cluster() -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
 
 
+def _written(path: Path, listing: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(listing, indent=4))
+    return path
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Path:
-    path = tmp_path / "nodes.json"
-    path.write_text(json.dumps(_cluster(), indent=4))
-    return path
+    return _written(tmp_path / "nodes.json", _cluster())
 
 
 def test_nodes_are_grouped_into_classes_named_for_their_gpus_and_driver(cluster: Path) -> None:
@@ -183,26 +186,39 @@ LOCK = (
 )
 
 
+def _placed(cluster: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, Any]]:
+    """What `dockerfile --k8s` said, and the placement it wrote."""
+    assert main(["dockerfile", str(LOCK), "--host", str(cluster), "--k8s", "-o", str(out)]) == 0
+    return capsys.readouterr().out, yaml.safe_load((out / "placement.yaml").read_text())
+
+
+def _landing(placement: dict[str, Any], listing: dict[str, Any]) -> list[str]:
+    """The nodes a pod with this placement may land on, as the scheduler decides: the affinity
+    evaluated against each node's own labels (as kubectl printed them), and the GPU it asks for
+    among what the node offers (its capacity; a node listed without one is taken to offer it)."""
+    from envdoctor.image.placement import selector_admits
+
+    terms = [term["matchExpressions"] for term in placement["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]]  # fmt: skip
+    (asked,) = placement["resources"]["limits"]
+    return sorted(
+        node["metadata"]["name"]
+        for node in listing["items"]
+        if selector_admits(terms, node["metadata"]["labels"])
+        and asked in node.get("status", {}).get("capacity", {asked: "1"})
+    )
+
+
 def test_the_placement_admits_exactly_the_nodes_whose_class_runs_the_image(
     cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # torch 2.8.0 from PyPI (CUDA 12.8): the A16 pool's driver 550 runs it; the T4 pool's 470 does not;
     # the CPU nodes offer no GPU.
     out = tmp_path / "image"
-    assert main(["dockerfile", str(LOCK), "--host", str(cluster), "--k8s", "-o", str(out)]) == 0
-    said = capsys.readouterr().out
+    said, placement = _placed(cluster, out, capsys)
     assert "placement.yaml: admits a16-4q-r550" in said
     assert "leaves out t4-r470: ED101 torch 2.8.0 (cu128 build" in said
-    placement = yaml.safe_load((out / "placement.yaml").read_text())
-    terms = [term["matchExpressions"] for term in placement["affinity"]["nodeAffinity"][
-        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]]  # fmt: skip
-    # Evaluated against every node's own labels (as kubectl printed them), as the scheduler would.
-    from envdoctor.image.placement import selector_admits
-
-    admitted = sorted(
-        node["metadata"]["name"] for node in _cluster()["items"] if selector_admits(terms, node["metadata"]["labels"])
-    )
-    assert admitted == ["gpu-a16-0", "gpu-a16-1"]
+    assert _landing(placement, _cluster()) == ["gpu-a16-0", "gpu-a16-1"]
     assert placement["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
     # The same inputs write the same bytes.
     again = tmp_path / "again"
@@ -247,11 +263,13 @@ def test_a_workload_is_judged_on_the_classes_its_affinity_admits(
     assert ed101["message"].startswith("Deployment trainer: its image nvidia/cuda:13.0.1-runtime-ubuntu24.04 requires")
 
 
-def test_an_image_the_knowledge_base_does_not_know_is_not_judged(cluster: Path) -> None:
+def test_an_image_the_knowledge_base_does_not_know_is_said_to_be_not_judged(cluster: Path) -> None:
     from envdoctor.host.select import load_hosts
 
     report = api.audit([MANIFESTS / "vectoradd-pod-bioturing.yaml"], hosts=load_hosts(str(cluster)))
-    assert [f.code for f in report.findings] == []
+    # Said once, for the GPU classes it may land on, with how to have it judged.
+    assert [(f.code, f.severity.label, f.host) for f in report.findings] == [("ED900", "info", "a16-4q-r550, t4-r470")]
+    assert "docker image inspect nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda10.2" in (report.findings[0].fix or "")
     assert [v.name for v in report.node_classes() if not v.errors] == ["a16-4q-r550", "cpu-x86_64", "t4-r470"]
 
 
@@ -311,3 +329,99 @@ def test_yaml_nested_past_any_manifest_is_one_line_not_a_crash(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nested too deep" in err
+
+
+# --- a larger mixed cluster: real GFD label sets of H100, A100 (MIG) and T4 (time-sliced) nodes ----
+
+
+def _labels(stem: str) -> dict[str, str]:
+    """A published label set (tests/fixtures/hosts/k8s-node/STEM.toml says where from), as it was
+    printed: a JSON object, `"key": "value",` lines cut from one, or `key=value` lines (and the
+    "[...]" where the excerpt was cut)."""
+    path = next(path for path in NODES.glob(stem + ".*") if path.suffix != ".toml")
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        labels: dict[str, str] = json.loads(text)
+    elif '": "' in text:
+        labels = json.loads("{" + text.strip().rstrip(",") + "}")
+    else:
+        labels = dict(line.split("=", 1) for line in text.split() if "=" in line)
+    return {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"} | labels
+
+
+def _labelled_node(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A node as kubectl prints it, its capacity as the device plugin advertises the labels' GPUs:
+    MIG slices per profile under the mixed strategy, else nvidia.com/gpu."""
+    slices = {
+        f"nvidia.com/{key.removeprefix('nvidia.com/').removesuffix('.count')}": value
+        for key, value in labels.items()
+        if key.startswith("nvidia.com/mig-") and key.endswith(".count")
+    }
+    capacity = slices if labels.get("nvidia.com/mig.strategy") == "mixed" else {
+        "nvidia.com/gpu": labels["nvidia.com/gpu.count"]}  # fmt: skip
+    return {"kind": "Node", "metadata": {"name": name, "labels": labels}, "status": {"capacity": capacity}}
+
+
+def _mixed_cluster() -> dict[str, Any]:
+    items = _cluster()["items"]
+    items += [_labelled_node(f"h100-{i}", _labels("h100-80gb-hbm3-r550-mig-single-labels")) for i in range(3)]
+    items += [_labelled_node(f"h100-mig-{i}", _labels("h100-80gb-hbm3-r550-mig-mixed-labels")) for i in range(2)]
+    items += [_labelled_node(f"a100-gce-{i}", _labels("a100-sxm4-40gb-gce-r460-mig-single-labels")) for i in range(2)]
+    items.append(_labelled_node("a100-ocp-0", _labels("a100-sxm4-40gb-ocp-r470-mig-mixed-labels")))
+    items.append(_labelled_node("t4-shared-0", _labels("t4-g4dn-xlarge-ocp-r510-timeslicing-labels")))
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+@pytest.fixture
+def mixed_cluster(tmp_path: Path) -> Path:
+    return _written(tmp_path / "mixed.json", _mixed_cluster())
+
+
+def test_mig_and_time_sliced_nodes_are_classes_of_their_own(mixed_cluster: Path) -> None:
+    classes = fleet.classes_from_node_list(mixed_cluster.read_text(), str(mixed_cluster))
+    assert [(item.name, len(item.profile.nodes), fleet.gpu_resource(item.profile)) for item in classes] == [
+        ("a100-sxm4-40gb-mig-1g.5gb-r460", 2, "nvidia.com/gpu"),  # MIG single: each slice is a GPU
+        ("a100-sxm4-40gb-mig-r470", 1, "nvidia.com/mig-"),  # MIG mixed: slices by profile
+        ("a16-4q-r550", 2, "nvidia.com/gpu"),
+        ("cpu-x86_64", 2, None),
+        ("h100-80gb-hbm3-mig-r550", 2, "nvidia.com/mig-"),
+        ("h100-80gb-hbm3-r550", 3, "nvidia.com/gpu"),  # MIG capable, all-disabled
+        ("t4-r470", 3, "nvidia.com/gpu"),
+        ("t4-shared-r510", 1, "nvidia.com/gpu"),  # time-sliced: GFD renames the product
+    ]
+    a100 = classes[0].profile.driver
+    assert a100 is not None and a100.gpus is not None
+    assert (a100.driver, len(a100.gpus), a100.gpus[0].compute_capability, a100.gpus[0].memory_mib) == (
+        "460.73.01", 7, "8.0", 4864)  # fmt: skip
+
+
+def test_the_placement_leaves_out_classes_that_offer_only_mig_slices(
+    mixed_cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "image"
+    said, placement = _placed(mixed_cluster, out, capsys)
+    assert "placement.yaml: admits a16-4q-r550, h100-80gb-hbm3-r550" in said
+    assert "leaves out h100-80gb-hbm3-mig-r550: it offers its GPUs only as MIG slices" in said
+    assert "leaves out a100-sxm4-40gb-mig-r470: ED101" in said  # the driver first: slices or not, no
+    assert "leaves out a100-sxm4-40gb-mig-1g.5gb-r460: ED101 torch 2.8.0 (cu128 build" in said
+    assert "leaves out t4-shared-r510: ED101" in said
+    assert "# Leaves out h100-80gb-hbm3-mig-r550: MIG slices only" in (out / "placement.yaml").read_text()
+    assert _landing(placement, _mixed_cluster()) == ["gpu-a16-0", "gpu-a16-1", "h100-0", "h100-1", "h100-2"]
+
+
+def test_a_workload_asking_for_a_mig_slice_is_judged_only_where_slices_are(mixed_cluster: Path, tmp_path: Path) -> None:
+    from envdoctor.host.select import load_hosts
+
+    manifest = tmp_path / "job.yaml"
+    manifest.write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: sliced}\nspec:\n  template:\n    spec:\n"
+        "      containers:\n      - name: main\n        image: nvidia/cuda:13.0.1-runtime-ubuntu24.04\n"
+        "        resources: {limits: {nvidia.com/mig-1g.10gb: '1'}}\n"
+    )
+    report = api.audit([manifest], hosts=load_hosts(str(mixed_cluster)))
+    # Only the classes that offer slices take it: the A100 pool's driver 470 refuses the CUDA 13 image
+    # (the H100 pool's 550 runs it, a datacenter GPU); the T4 pool's 470 would too, but offers no slices.
+    assert sorted((f.code, f.host) for f in report.findings) == [
+        ("ED101", "a100-sxm4-40gb-mig-r470"),
+        ("ED701", "a100-sxm4-40gb-mig-r470"),
+    ]

@@ -72,7 +72,9 @@ def test_wheels_bringing_their_cuda_get_a_plain_python_base() -> None:
     dockerfile = (IMAGES / "blackwell-torch" / "Dockerfile").read_text()
     assert "FROM python:3.12-slim-bookworm@sha256:" in dockerfile
     assert "nvidia/cuda" not in dockerfile
-    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.8"' in dockerfile
+    # torch cu128 wheels bring their CUDA: the runtime is asked for the oldest driver that runs them.
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.0"' in dockerfile
+    assert 'io.envdoctor.cuda="12.8"' in dockerfile
     assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in dockerfile
     assert "USER 10001:10001" in dockerfile
     assert "--require-hashes --no-deps --only-binary=:all:" in dockerfile
@@ -105,7 +107,8 @@ def test_system_cuda_needs_a_cuda_base_never_devel(tmp_path: Path, capsys: pytes
     assert len(checks) == dockerfile.count("COPY --from=python /usr/local /usr/local") == 2
     assert all(line.startswith("RUN ldconfig && ") and "sqlite3" in line and "ssl" in line for line in checks)
     assert "python3 -B" not in (IMAGES / "cpu" / "Dockerfile").read_text()
-    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.3"' in dockerfile
+    # The nvidia/cuda base's own NVIDIA_REQUIRE_CUDA (with its data-center branches) is kept.
+    assert "NVIDIA_REQUIRE_CUDA" not in dockerfile and 'io.envdoctor.cuda="12.3"' in dockerfile
     assert not [line for line in dockerfile.splitlines() if line.startswith("FROM") and "devel" in line]
 
 
@@ -115,7 +118,7 @@ def test_a_system_cudnn_stack_gets_the_cudnn_runtime_image_of_its_cuda_major() -
     froms = [line for line in dockerfile.splitlines() if line.startswith("FROM")]
     assert all("devel" not in line for line in froms)
     assert "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@sha256:" in dockerfile
-    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.4"' in dockerfile
+    assert "NVIDIA_REQUIRE_CUDA" not in dockerfile and 'io.envdoctor.cuda="12.4"' in dockerfile
 
 
 def test_system_cuda_users_that_disagree_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -233,3 +233,46 @@ def test_icarus_steering_for_its_host() -> None:
     assert (steering.torch_index.variant, steering.torch_index.url) == ("cu118", "https://x/whl/cu118")
     assert steering.rewrites[0][:2] == ("torch==2.2.0+cu121", "torch==2.2.0+cu118")
     assert steering.constraints[0].requirement == "numpy<2"
+
+
+def test_a_cluster_gets_a_lockfile_per_build_naming_the_node_classes_it_serves(
+    tmp_path: Path, local_index: Path, pytorch_index: Path
+) -> None:
+    from envdoctor.host import fleet
+    from envdoctor.host.profile import Gpu, HostProfile, NoNvidia, Nvidia
+
+    def gpu_class(name: str, driver: str, capability: str, nodes: int) -> fleet.NodeClass:
+        gpus = (Gpu(compute_capability=capability),)
+        profile = HostProfile(os="linux", arch="x86_64", nvidia=Nvidia(driver=driver, gpus=gpus))
+        return fleet.NodeClass(name, profile._replace(nodes=tuple(f"{name}-{i}" for i in range(nodes))))
+
+    cpu = HostProfile(os="linux", arch="x86_64", nvidia=NoNvidia.NONE)._replace(nodes=("cpu-0",))
+    classes = [
+        gpu_class("a16-4q-r550", "550.90.07", "8.6", 2),
+        gpu_class("h100-80gb-hbm3-r550", "550.90.07", "9.0", 3),
+        gpu_class("t4-r470", "470.82.01", "7.5", 3),
+        fleet.NodeClass("cpu-x86_64", cpu),
+    ]
+    folder = project(tmp_path, local_index, "torch==2.7.0\nnumpy\n")
+    (folder / "fleet.json").write_text(fleet.fleet_to_json(classes))
+    assert lock(folder, pytorch_index, "--host", "fleet.json") == 0
+    names = sorted(path.name for path in (folder / "lockfiles").glob("requirements.*.txt"))
+    # PyPI's build runs on both R550 classes and (as a CPU build) on the CPU nodes: one lockfile;
+    # the T4 pool's R470 needs the cu118 build.
+    assert names == ["requirements.linux-x86_64-py3.11-cu118.txt", "requirements.linux-x86_64-py3.11.txt"]
+    shared = locked(folder, "requirements.linux-x86_64-py3.11.txt")
+    assert "# target: linux x86_64, Python 3.11 (x86_64-unknown-linux-gnu); node classes a16-4q-r550 (NVIDIA " \
+        "driver 550.90.07, GPUs 8.6), h100-80gb-hbm3-r550 (NVIDIA driver 550.90.07, GPUs 9.0), cpu-x86_64 " \
+        "(no NVIDIA GPU)\n" in shared  # fmt: skip
+    assert "runs on driver 550.90.07 and sm_86" in shared and "runs on driver 550.90.07 and sm_90" in shared
+    assert "node class t4-r470 (NVIDIA driver 470.82.01, GPUs 7.5)" in locked(folder, "requirements.*-cu118.txt")
+    # The lockfiles are current for the fleet, as written.
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(folder)
+        assert main(["lock", "requirements.in", "--check", "--pytorch-index", str(pytorch_index), *LINUX,
+                     "--host", "fleet.json"]) == 0  # fmt: skip
+    finally:
+        os.chdir(cwd)

@@ -139,6 +139,33 @@ def summary_line(item: NodeClass) -> str:
     return f"{describe(item)}: {', '.join(parts)}"
 
 
+WHOLE_GPUS, MIG_SLICES = "nvidia.com/gpu", "nvidia.com/mig-"
+
+
+def gpu_resource(profile: HostProfile) -> str | None:
+    """The extended resource a node of this class offers pods its GPUs as: ``nvidia.com/gpu``, or,
+    where GFD's mixed MIG strategy split every GPU into slices, ``nvidia.com/mig-`` (then one
+    resource per MIG profile, ``nvidia.com/mig-1g.5gb``, and no ``nvidia.com/gpu``). None: no GPU.
+
+    The mixed strategy is told from the labels a class was read from: MIG on, yet a product name
+    without the profile that the single strategy appends (``A100-SXM4-40GB-MIG-1g.5gb``)."""
+    nvidia = profile.driver
+    gpus = nvidia.gpus if nvidia is not None else None
+    if not gpus:
+        return None
+    if all(gpu.mig and "-MIG-" not in (gpu.name or "") for gpu in gpus):
+        return MIG_SLICES
+    return WHOLE_GPUS
+
+
+def offers_any(profile: HostProfile, resources: Sequence[str]) -> bool:
+    """Whether a node of this class offers one of the GPU ``resources`` a pod asks for."""
+    offered = gpu_resource(profile)
+    if offered == MIG_SLICES:
+        return any(resource.startswith(MIG_SLICES) for resource in resources)
+    return offered is not None and offered in resources
+
+
 def selector_admits(terms: Sequence[Sequence[Requirement]], labels: Mapping[str, str]) -> bool:
     """Whether a node with ``labels`` matches the nodeSelectorTerms (ORed; each term's
     expressions ANDed), as the scheduler evaluates them."""
@@ -246,12 +273,15 @@ def _class_key(profile: HostProfile) -> tuple[Any, ...]:
 
 
 def _class_name(profile: HostProfile) -> str:
-    """A100 nodes on driver 535: "a100-sxm4-40gb-r535"; nodes with no GPU: "cpu-x86_64"."""
+    """A100 nodes on driver 535: "a100-sxm4-40gb-r535" ("a100-sxm4-40gb-mig-r535" split into MIG
+    slices); nodes with no GPU: "cpu-x86_64"."""
     nvidia = profile.driver
     arch = profile.arch or "unknown-arch"
     if nvidia is None or not nvidia.gpus:
         return f"cpu-{arch}" if isinstance(profile.nvidia, NoNvidia) else f"unknown-{arch}"
     models = sorted({_slug(gpu.name or f"sm{(gpu.compute_capability or '').replace('.', '')}") for gpu in nvidia.gpus})
+    if gpu_resource(profile) == MIG_SLICES:
+        models = [f"{model}-mig" for model in models]  # the same GPUs offered whole are another class
     driver = f"-r{nvidia.driver.split('.')[0]}" if nvidia.driver else ""
     suffix = "" if arch == "x86_64" else f"-{arch}"
     return f"{'-'.join(models)}{driver}{suffix}"[:63].strip("-.")

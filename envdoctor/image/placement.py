@@ -22,11 +22,17 @@ from envdoctor.findings import Finding
 from envdoctor.host.fleet import COMPUTE_LABELS as _COMPUTE
 from envdoctor.host.fleet import DRIVER_LABELS as _DRIVER
 from envdoctor.host.fleet import K8S_ARCH as _K8S_ARCH
-from envdoctor.host.fleet import Requirement, gfd_labels, selector_admits
+from envdoctor.host.fleet import WHOLE_GPUS, Requirement, gfd_labels, gpu_resource, selector_admits
 from envdoctor.host.profile import Gpu, HostProfile, Nvidia
 
 if TYPE_CHECKING:
     from envdoctor.audit.result import AuditReport
+
+NO_GPU = "no NVIDIA GPU for pods there, and the image asks for one (nvidia.com/gpu)"
+MIG_ONLY = (
+    "it offers its GPUs only as MIG slices (nvidia.com/mig-<profile>, GPU Feature Discovery's mixed "
+    "strategy), not as the whole GPUs (nvidia.com/gpu) the placement asks for"
+)
 
 # The audit's categories that say an image cannot run on a host (the same that refuse a Dockerfile).
 REFUSING = frozenset({"driver-too-old", "gpu-arch-unsupported", "cuda-mismatch", "platform-unsupported"})
@@ -48,7 +54,12 @@ def place(
     if not running:
         raise Refused([f"no node class runs the image: {name}: {reason}" for name, reason in verdicts])
     terms = _terms(lock_path, cuda, arch, python)
-    admitted = tuple(name for name, profile in classes if selector_admits(terms, gfd_labels(profile)))
+    # A class that offers no nvidia.com/gpu never takes the pod, whatever the affinity says.
+    admitted = tuple(
+        name
+        for name, profile in classes
+        if selector_admits(terms, gfd_labels(profile)) and (cuda is None or gpu_resource(profile) == WHOLE_GPUS)
+    )
     if admitted != running:
         wrong = sorted(set(admitted) ^ set(running))
         raise Refused(
@@ -65,14 +76,17 @@ def place(
 
 def _verdicts(lock_path: str, classes: Sequence[tuple[str, HostProfile]], gpu: bool) -> list[tuple[str, str | None]]:
     """Each class, and the first reason the image cannot run there (None: it runs): for a GPU
-    image, a class without GPUs for pods; then the audit's."""
+    image, a class without GPUs for pods; then the audit's; then GPUs offered only as MIG slices."""
     report = audit_lock(lock_path, classes)
     verdicts: list[tuple[str, str | None]] = []
     for name, profile in classes:
-        if gpu and not (profile.driver is not None and profile.driver.gpus):
-            verdicts.append((name, "no NVIDIA GPU for pods there, and the image asks for one (nvidia.com/gpu)"))
+        offered = gpu_resource(profile)
+        if gpu and offered is None:
+            verdicts.append((name, NO_GPU))
             continue
         reasons = [f"{f.code} {f.message}" for f in report.findings if refuses(f) and f.is_about(name)]
+        if gpu and offered != WHOLE_GPUS:
+            reasons.append(MIG_ONLY)
         verdicts.append((name, reasons[0] if reasons else None))
     return verdicts
 
@@ -157,9 +171,12 @@ def _capabilities(lock_path: str, cuda: str, driver: str, arch: str, python: str
 
 
 def _code(reason: str) -> str:
-    """The finding's code a reason starts with, or "no GPU" (the comment holds nothing from the input)."""
+    """The finding's code a reason starts with, or a short name for envdoctor's own reasons (the
+    comment holds nothing from the input)."""
     first = reason.split(" ", 1)[0]
-    return first if first.startswith("ED") and first[2:].isdigit() else "no GPU"
+    if first.startswith("ED") and first[2:].isdigit():
+        return first
+    return "MIG slices only" if reason == MIG_ONLY else "no GPU"
 
 
 def _yaml(

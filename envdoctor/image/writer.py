@@ -12,6 +12,8 @@ import re
 from envdoctor import __version__
 from envdoctor.image.plan import BaseImage, BuilderPlan, ImagePlan
 from envdoctor.image.record_wheels import RECORD
+from envdoctor.kb.facts import container_cuda_floor
+from envdoctor.requirements.image_inspect import CUDA_LABEL, LOCK_LABEL
 
 LOCK_NAME = "requirements.lock"
 # With packages built from source: the lock cut in two, and the script that records built wheels.
@@ -58,17 +60,19 @@ def dockerfile(plan: ImagePlan, lock_digest: str, wheelhouse: bool, builder: Bui
         "org.opencontainers.image.description": f"Python {plan.python} environment locked by envdoctor",
         "org.opencontainers.image.base.name": base.name,
         "org.opencontainers.image.base.digest": base.digest,
-        "io.envdoctor.lock.digest": lock_digest,
+        LOCK_LABEL: lock_digest,
+        **({CUDA_LABEL: plan.cuda} if plan.cuda is not None else {}),
         "io.envdoctor.version": __version__,
     }
     lines.append("LABEL " + " \\\n      ".join(f"{key}={_label(value)}" for key, value in labels.items()))
     environment = [f"PATH={VENV}/bin:$PATH", "PYTHONUNBUFFERED=1"]
     if plan.cuda is not None:
-        environment += [
-            "NVIDIA_VISIBLE_DEVICES=all",
-            "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
-            f'NVIDIA_REQUIRE_CUDA="cuda>={plan.cuda}"',
-        ]
+        environment += ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]
+        floor = None if plan.python_image is not None else container_cuda_floor(plan.cuda)
+        # An nvidia/cuda base asks its own (with the data-center branches it allows): kept. Wheels
+        # that bring their CUDA run on the oldest driver of its major, which the runtime is told.
+        if floor is not None:
+            environment.append(f'NVIDIA_REQUIRE_CUDA="cuda>={floor}"')
     lines.append("ENV " + " \\\n    ".join(environment))
     lines += [f"COPY --from=build {VENV} {VENV}", f"USER {USER_ID}:{USER_ID}", 'CMD ["python3"]', ""]
     return "\n".join(lines)

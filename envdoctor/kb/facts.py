@@ -95,6 +95,14 @@ def driver_need(cuda: str) -> DriverNeed | None:
     return DriverNeed(wanted, minimum, full, tuple(dict.fromkeys(sources)))
 
 
+def container_cuda_floor(cuda: str) -> str | None:
+    """The CUDA a driver must support to run builds for CUDA ``cuda`` that bring their own CUDA
+    libraries (wheels): the CUDA of the oldest driver that runs them, 12.0 for 12.8 by minor-version
+    compatibility. An image of such builds asks this of the container runtime (NVIDIA_REQUIRE_CUDA)."""
+    need = driver_need(cuda)
+    return cuda_of_driver(need.minimum) if need is not None else None
+
+
 def cuda_of_driver(driver: str) -> str | None:
     """The newest CUDA (major.minor) whose toolkit release the driver meets: the CUDA version
     nvidia-smi reports for it. None if the driver is not a version or older than every release."""

@@ -75,29 +75,65 @@ class LockFailure(NamedTuple):
 
 
 def describe_target(host: HostProfile, target: Target) -> str:
-    parts = [f"{target.os} {target.arch}, Python {target.python} ({target.platform})"]
+    return "; ".join([_platform_words(target), *_host_words(host)])
+
+
+def _platform_words(target: Target) -> str:
+    return f"{target.os} {target.arch}, Python {target.python} ({target.platform})"
+
+
+def _host_words(host: HostProfile) -> list[str]:
     nvidia = host.driver
     if nvidia is not None and nvidia.driver:
         capabilities = sorted({g.compute_capability for g in nvidia.gpus or () if g.compute_capability})
         gpus = f", GPUs {' '.join(capabilities)}" if capabilities else ""
-        parts.append(f"NVIDIA driver {nvidia.driver}{gpus}")
-    elif host.nvidia is not None:
-        parts.append("no NVIDIA GPU")
-    return "; ".join(parts)
+        return [f"NVIDIA driver {nvidia.driver}{gpus}"]
+    if host.nvidia is not None:
+        return ["no NVIDIA GPU"]
+    return []
 
 
 def plan_locks(
     requirements: RequirementSet, hosts: list[tuple[str, HostProfile]], options: LockOptions
 ) -> list[LockPlan]:
-    plans = []
+    """One plan per lockfile: hosts that get the same lock (a cluster's node classes on one build)
+    share one, whose header names them; hosts whose locks differ under one name get names of their own."""
+    steered: dict[str, list[tuple[str, HostProfile, Target, Steering]]] = {}
     for host_name, host in hosts:
         target = target_of(host, host_name)
         steering = steer(requirements, host, target.python, options.pytorch_index)
         name = target.slug + (f"-{steering.torch_index.variant}" if steering.torch_index else "")
-        description = describe_target(host, target)
-        digest = _digest(requirements, options, description, steering)
-        plans.append(LockPlan(host_name, host, target, steering, digest, name, description))
+        steered.setdefault(name, []).append((host_name, host, target, steering))
+    plans = []
+    for name, group in steered.items():
+        host_name, host, target, steering = group[0]
+        # One resolution when what steers it is the same; the notes (each host's own words) all kept.
+        if all((other[2], other[3]._replace(notes=())) == (target, steering._replace(notes=())) for other in group):
+            steering = steering._replace(notes=tuple(dict.fromkeys(note for *_, s in group for note in s.notes)))
+            description = _shared_description(target, [(n, h) for n, h, _, _ in group])
+            digest = _digest(requirements, options, description, steering)
+            plans.append(LockPlan(host_name, host, target, steering, digest, name, description))
+            continue
+        for number, (host_name, host, target, steering) in enumerate(group, start=1):
+            own = f"{name}-{host_name}" if host.nodes else (name if number == 1 else f"{name}-{number}")
+            description = _shared_description(target, [(host_name, host)])
+            digest = _digest(requirements, options, description, steering)
+            plans.append(LockPlan(host_name, host, target, steering, digest, own, description))
     return plans
+
+
+def _shared_description(target: Target, hosts: list[tuple[str, HostProfile]]) -> str:
+    """The target line of a lock for these hosts: the platform, then each host's driver and GPUs, a
+    node class by its name ("node classes a16-4q-r550 (NVIDIA driver 550.90.07, GPUs 8.6), ...")."""
+    if len(hosts) == 1 and not hosts[0][1].nodes:
+        return describe_target(hosts[0][1], target)
+    classes = [name for name, host in hosts if host.nodes]
+    if len(classes) == len(hosts):
+        said = [f"{name} ({', '.join(_host_words(host)) or 'no GPU facts'})" for name, host in hosts]
+        return f"{_platform_words(target)}; node class{'es' if len(said) > 1 else ''} {', '.join(said)}"
+    # Profiles of several machines that lock alike: what each has, without their file names.
+    words = sorted({", ".join(_host_words(host)) or "no GPU facts" for _, host in hosts})
+    return "; ".join([_platform_words(target), *words])
 
 
 def _digest(requirements: RequirementSet, options: LockOptions, description: str, steering: Steering) -> str:

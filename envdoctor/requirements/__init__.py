@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
     from envdoctor.artifacts.read import Artifact
+    from envdoctor.requirements.image_inspect import InspectedImage
     from envdoctor.requirements.k8s_manifest import Workload
 
 KINDS = tuple(INPUT_KINDS)
@@ -60,6 +61,8 @@ def detect_kind(path: str) -> str:
         return "conda-list"
     if name.endswith((".yml", ".yaml")) and path != "-" and _sniff_manifest(path):
         return "k8s"
+    if name.endswith(".json") and path != "-" and _sniff_inspect(path):
+        return "image-inspect"
     if name.endswith((".yml", ".yaml")) or (name.endswith(".txt") and path != "-"):
         sniffed = _sniff_conda(path)
         if sniffed is not None:
@@ -76,6 +79,15 @@ def _sniff_manifest(path: str) -> bool:
 
     head = file_head(path, 1 << 16)
     return head is not None and looks_like_manifest(head.decode("utf-8", "replace"))
+
+
+def _sniff_inspect(path: str) -> bool:
+    """``docker image inspect`` output, from its first 64 KiB."""
+    from envdoctor.fsio import file_head
+    from envdoctor.requirements.image_inspect import looks_like_inspect
+
+    head = file_head(path, 1 << 16)
+    return head is not None and looks_like_inspect(head.decode("utf-8", "replace"))
 
 
 class SourceOptions(NamedTuple):
@@ -151,6 +163,7 @@ class Found:
     unread: list[tuple[str, Location]] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     workloads: list[Workload] = field(default_factory=list)
+    inspected: list[InspectedImage] = field(default_factory=list)
 
     def on_host(self, index: IndexOptions) -> None:
         self.index = _merge_index(self.index, index)
@@ -175,6 +188,7 @@ class Found:
             conda_platforms=tuple(self.conda_platforms),
             artifacts=tuple(self.artifacts),
             workloads=tuple(self.workloads),
+            inspected=tuple(self.inspected),
         )
 
 
@@ -268,6 +282,15 @@ def gather_k8s(path: str, options: SourceOptions, found: Found) -> None:
 
     found.workloads += parse_manifest(read_text_input(path), path)
     found.inputs.append(Input(path, "k8s"))
+
+
+def gather_image_inspect(path: str, options: SourceOptions, found: Found) -> None:
+    """Built images (``docker image inspect``): what the container runtime reads of each."""
+    from envdoctor.fsio import read_text_input
+    from envdoctor.requirements.image_inspect import parse_inspect
+
+    found.inspected += parse_inspect(read_text_input(path), path)
+    found.inputs.append(Input(path, "image-inspect"))
 
 
 def gather_dockerfile(path: str, options: SourceOptions, found: Found) -> None:

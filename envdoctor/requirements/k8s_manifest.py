@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from envdoctor.errors import InputError
+from envdoctor.host.fleet import MIG_SLICES, WHOLE_GPUS
 from envdoctor.requirements.dockerfile import base_image
 from envdoctor.requirements.model import BaseImage, Location
 from envdoctor.structured import mapping_at, read_yaml
@@ -42,7 +43,8 @@ class Workload(NamedTuple):
     name: str
     location: Location
     images: tuple[BaseImage, ...]
-    gpus: int  # nvidia.com/gpu asked for, all containers together
+    gpus: int  # GPUs asked for (nvidia.com/gpu and MIG slices, nvidia.com/mig-*), all containers together
+    gpu_resources: tuple[str, ...]  # the names of those resources, sorted
     # The required node affinity's nodeSelectorTerms, with the nodeSelector ANDed into each; None: neither.
     terms: tuple[tuple[Requirement, ...], ...] | None
 
@@ -119,7 +121,8 @@ def _workload(obj: Mapping[str, Any], line: int, path: str) -> Workload | None:
         spec = spec.get(key) if isinstance(spec, dict) else None
     if not isinstance(spec, dict):
         raise InputError(path, f"{kind} {name}: no pod spec at {'.'.join(_POD_SPEC[kind])}", line)
-    images, gpus = [], 0
+    images: list[BaseImage] = []
+    asked: dict[str, int] = {}
     for field in ("initContainers", "containers"):
         for container in spec.get(field) or []:
             if not isinstance(container, dict):
@@ -129,20 +132,32 @@ def _workload(obj: Mapping[str, Any], line: int, path: str) -> Workload | None:
             if not isinstance(image, str) or not _IMAGE.fullmatch(image):
                 raise InputError(path, f"{kind} {name}: an image that is not an image reference", where.line)
             images.append(base_image(image, None, where)._replace(final=True))
-            gpus += _gpus(container.get("resources"))
-    return Workload(str(kind), name, Location(path, line), tuple(images), gpus, _terms(spec, path, line))
+            for resource, count in _gpus(container.get("resources")).items():
+                asked[resource] = asked.get(resource, 0) + count
+    return Workload(
+        str(kind),
+        name,
+        Location(path, line),
+        tuple(images),
+        sum(asked.values()),
+        tuple(sorted(asked)),
+        _terms(spec, path, line),
+    )
 
 
-def _gpus(resources: Any) -> int:
+def _gpus(resources: Any) -> dict[str, int]:
+    """The GPU resources a container asks for (limits, or requests where no limit is set), and how many."""
     if not isinstance(resources, dict):
-        return 0
-    asked = [
-        section.get("nvidia.com/gpu")
-        for section in (resources.get("limits"), resources.get("requests"))
-        if isinstance(section, dict)
-    ]
-    numbers = [int(value) for value in asked if isinstance(value, str) and value.isdigit()]
-    return max(numbers, default=0)
+        return {}
+    asked: dict[str, int] = {}
+    for section in (resources.get("requests"), resources.get("limits")):
+        if not isinstance(section, dict):
+            continue
+        for resource, value in section.items():
+            gpus = resource == WHOLE_GPUS or resource.startswith(MIG_SLICES)
+            if gpus and isinstance(value, str) and value.isdigit():
+                asked[resource] = int(value)
+    return {resource: count for resource, count in asked.items() if count > 0}
 
 
 def _terms(spec: Mapping[str, Any], path: str, line: int) -> tuple[tuple[Requirement, ...], ...] | None:

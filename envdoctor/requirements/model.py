@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from envdoctor.artifacts.read import Artifact
+    from envdoctor.requirements.image_inspect import InspectedImage
     from envdoctor.requirements.k8s_manifest import Workload
 
 from packaging.markers import Marker
@@ -152,6 +153,8 @@ class RequirementSet(NamedTuple):
     artifacts: tuple[Artifact, ...] = ()
     # Kubernetes workloads named with the set: their images judged on the node classes they may land on.
     workloads: tuple[Workload, ...] = ()
+    # Built images (docker image inspect): the workloads' images by name, or judged on the host alone.
+    inspected: tuple[InspectedImage, ...] = ()
 
     def final_base(self) -> BaseImage | None:
         """The image the final stage of a Dockerfile runs on, through any stages it is built FROM."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
@@ -10,11 +11,13 @@ from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import Nvidia
 from envdoctor.kb import builds, facts
 from envdoctor.kb.check import major_minor
+from envdoctor.requirements.image_inspect import InspectedImage, matching
 from envdoctor.requirements.model import BaseImage
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import CudaClaim, cuda_claims, package_build, runnable, system_cuda_claims
 
 CODE = "ED101"
+_CUDA = re.compile(r"\d+\.\d+")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -28,6 +31,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     yield from (
         f for f in _base_image(ctx, nvidia.driver) if not (f.severity is Severity.WARNING and f.location in told)
     )
+    yield from _inspected_alone(ctx, nvidia.driver)
     yield from packages
 
 
@@ -108,6 +112,21 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
     yield from image_on_driver(ctx, final, image, driver)
 
 
+def _inspected_alone(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
+    """Built images named alone (``docker image inspect``, no workload runs them): each on the host."""
+    if driver is None:
+        return
+    workloads = [image for workload in ctx.requirements.workloads for image in workload.images]
+    for inspected in ctx.requirements.inspected:
+        if not any(matching([inspected], image) for image in workloads):
+            yield from image_on_driver(ctx, inspected.image, inspected_facts(inspected), driver, called="the image")
+
+
+def inspected_facts(inspected: InspectedImage) -> facts.ImageFacts:
+    """What the container runtime reads of a built image, as the knowledge base's facts of one."""
+    return facts.ImageFacts(cuda=inspected.cuda, require_cuda=inspected.require_cuda)
+
+
 def image_on_driver(
     ctx: AuditContext, final: BaseImage, image: facts.ImageFacts, driver: str, called: str = "the base image"
 ) -> Iterator[Finding]:
@@ -153,14 +172,17 @@ def _required_cuda(
     if facts.container_admits(image.require_cuda, driver, driver_cuda, known) is not False:
         return
     required = image.require_cuda.split()[0]
-    need = facts.driver_need(major_minor(image.cuda))
+    # The driver that first supports the CUDA the runtime is asked for (cuda>=12.0 of an image of
+    # CUDA 12.8 wheels: 525.60.13), else the image's own CUDA.
+    asked = required.removeprefix("cuda>=")
+    need = facts.driver_need(asked if _CUDA.fullmatch(asked) else major_minor(image.cuda))
     upgrade = f"upgrade the NVIDIA driver to >= {need.full}" if need else "upgrade the NVIDIA driver"
     yield ctx.finding(
         CODE,
         f"{called} {final.reference} requires {required} (NVIDIA_REQUIRE_CUDA), and the host's driver "
         f"{driver} supports CUDA {driver_cuda}: the NVIDIA container runtime refuses to start it",
         location=final.location,
-        fix=f"use an nvidia/cuda image for CUDA {driver_cuda} or older, or {upgrade}",
+        fix=f"use an image built for CUDA {driver_cuda} or older, or {upgrade}",
         references=(*filter(None, [image.source]), facts.CONTAINER_REQUIREMENTS_URL, *(need.sources if need else ())),
     )
 

@@ -178,8 +178,7 @@ def profile_from_node_labels(labels: Mapping[str, str]) -> HostProfile:
         reasons["nvidia.gpus"] = f"the node's nvidia.com/gpu.count is {count}; only {MAX_GPUS} GPUs are listed"
         count = MAX_GPUS
     product = labels.get("nvidia.com/gpu.product")
-    memory = whole_number(labels.get("nvidia.com/gpu.memory"))
-    row = (product, k8s_node.compute_capability(labels), memory, k8s_node.mig_enabled(labels))
+    row = (product, k8s_node.compute_capability(labels), k8s_node.gpu_memory_mib(labels), k8s_node.mig_enabled(labels))
     gpus = build_gpus([row] * count, sources, reasons) if count else None
     nvidia = Nvidia(driver=driver, cuda=cuda, gpus=gpus)
     return HostProfile(os=os_name, arch=arch, nvidia=nvidia, sources=sources, reasons=reasons)

@@ -13,7 +13,9 @@ from typing import Any
 from envdoctor.structured import parse_json
 
 _LABEL = re.compile(
-    r"(?P<key>(?:nvidia\.com|(?:beta\.)?kubernetes\.io)/[A-Za-z0-9_.\-]+)\s*[:=]\s*[\"']?(?P<value>[^\"'\s,}]+)"
+    # key, its closing quote if JSON's, ":" or "=", then the value (quoted or not; "" for none)
+    r"(?P<key>(?:nvidia\.com|(?:beta\.)?kubernetes\.io)/[A-Za-z0-9_.\-]+)[\"']?"
+    r"[ \t]*[:=][ \t]*[\"']?(?P<value>[^\"'\s,}]*)"
 )
 
 
@@ -64,6 +66,16 @@ def cuda_version(labels: Mapping[str, str]) -> str | None:
 def compute_capability(labels: Mapping[str, str]) -> str | None:
     major, minor = labels.get("nvidia.com/gpu.compute.major"), labels.get("nvidia.com/gpu.compute.minor")
     return f"{major}.{minor}" if major and minor else None
+
+
+def gpu_memory_mib(labels: Mapping[str, str]) -> int | None:
+    """GFD's ``gpu.memory`` in MiB. Some operator releases wrote bytes there (a published OpenShift
+    T4 node says 16106127360): no GPU has a million MiB, so a value that large is bytes."""
+    value = labels.get("nvidia.com/gpu.memory", "")
+    if not value.isascii() or not value.isdigit() or len(value) > 15:
+        return None
+    number = int(value)
+    return number // 2**20 if number >= 2**20 else number
 
 
 def mig_enabled(labels: Mapping[str, str]) -> bool | None:

@@ -1,0 +1,115 @@
+"""Built images as ``docker image inspect`` (or ``podman image inspect``) prints them: a JSON list,
+one object per image, with its names (``RepoTags``, ``RepoDigests``) and configuration
+(``Config.Env``, ``Config.Labels``).
+
+What the audit needs of an image is what the NVIDIA container runtime reads: ``NVIDIA_REQUIRE_CUDA``
+(set by nvidia/cuda images and inherited by every image built on them, and by envdoctor's), and
+the CUDA it carries (``CUDA_VERSION``, or envdoctor's ``io.envdoctor.cuda`` label). A Kubernetes
+workload whose image is one of these is judged by them; an image named alone is judged on the host.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from envdoctor.errors import InputError
+from envdoctor.requirements.dockerfile import base_image
+from envdoctor.requirements.model import BaseImage, Location
+from envdoctor.structured import parse_json
+
+CUDA_LABEL = "io.envdoctor.cuda"  # written by envdoctor dockerfile (image/writer.py)
+LOCK_LABEL = "io.envdoctor.lock.digest"
+MAX_IMAGES = 1_000
+_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:-]{0,254}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_CUDA = re.compile(r"\d{1,3}\.\d{1,3}(?:\.\d{1,4})?")
+# NVIDIA_REQUIRE_CUDA: "cuda>=12.4 brand=tesla,driver>=470,driver<471 ...": words the runtime reads.
+_REQUIREMENT = re.compile(r"[A-Za-z0-9_.,<>= ]{1,8000}")
+
+
+class InspectedImage(NamedTuple):
+    image: BaseImage  # its first name, as a FROM line would give it
+    names: tuple[str, ...]  # every name it goes by: repository:tag and repository@sha256:...
+    require_cuda: str | None
+    cuda: str | None
+    lock_digest: str | None  # an envdoctor image's lockfile
+
+
+def looks_like_inspect(text: str) -> bool:
+    head = text.lstrip()[:4096]
+    return head.startswith("[") and '"RepoTags"' in text and '"Config"' in text
+
+
+def parse_inspect(text: str, path: str) -> list[InspectedImage]:
+    """The images of ``docker image inspect`` output; InputError naming ``path`` when it is not."""
+    data = parse_json(text, path)
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise InputError(path, "not docker image inspect output (a JSON list of images)")
+    if len(data) > MAX_IMAGES:
+        raise InputError(path, f"more than {MAX_IMAGES:,} images: not read")
+    return [_image(item, index, path) for index, item in enumerate(data)]
+
+
+def _image(item: Mapping[str, Any], index: int, path: str) -> InspectedImage:
+    where = f"[{index}]"
+    names = [*_strings(item.get("RepoTags"), f"{where}.RepoTags", path)]
+    names += _strings(item.get("RepoDigests"), f"{where}.RepoDigests", path)
+    for name in names:
+        reference, _, digest = name.partition("@")
+        if not _REFERENCE.fullmatch(reference) or (digest and not _DIGEST.fullmatch(digest)):
+            raise InputError(path, f"{where}: an image name that is not an image reference")
+        base_image(name, None, Location(path))  # its tag checked as a FROM line's is
+    config = item.get("Config")
+    config = config if isinstance(config, dict) else {}
+    environment = dict(
+        entry.split("=", 1) for entry in _strings(config.get("Env"), f"{where}.Config.Env", path) if "=" in entry
+    )
+    labels = config.get("Labels")
+    labels = labels if isinstance(labels, dict) else {}
+    require = environment.get("NVIDIA_REQUIRE_CUDA")
+    cuda = labels.get(CUDA_LABEL) or environment.get("CUDA_VERSION")
+    lock = labels.get(LOCK_LABEL)
+    identity = item.get("Id")
+    shown = names[0] if names else (identity if isinstance(identity, str) and _DIGEST.fullmatch(identity) else where)
+    return InspectedImage(
+        image=base_image(shown, None, Location(path))._replace(final=True),
+        names=tuple(names),
+        require_cuda=require if isinstance(require, str) and _REQUIREMENT.fullmatch(require) else None,
+        cuda=cuda if isinstance(cuda, str) and _CUDA.fullmatch(cuda) else None,
+        lock_digest=lock if isinstance(lock, str) and _DIGEST.fullmatch(lock) else None,
+    )
+
+
+def _strings(value: Any, where: str, path: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InputError(path, f"{where}: expected a list of strings")
+    return value
+
+
+def matching(images: Sequence[InspectedImage], image: BaseImage) -> InspectedImage | None:
+    """The inspected image a reference names: by digest when it has one, else by repository and
+    tag (``latest`` when none), Docker Hub's implicit ``docker.io/library/`` set aside."""
+    repository = _hub_short(image.repository)
+    for inspected in images:
+        for name in inspected.names:
+            named = base_image(name, None, inspected.image.location)
+            if _hub_short(named.repository) != repository:
+                continue
+            if image.digest is not None:
+                if named.digest == image.digest:
+                    return inspected
+            elif named.digest is None and named.tag == (image.tag or "latest"):
+                return inspected
+    return None
+
+
+def _hub_short(repository: str) -> str:
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "index.docker.io/"):
+        if repository.startswith(prefix):
+            repository = repository.removeprefix(prefix)
+            break
+    return repository.removeprefix("library/")
