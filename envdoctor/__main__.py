@@ -1,3 +1,3 @@
-from envdoctor.cli import main
+from envdoctor.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -125,9 +125,11 @@ def pinned(
 
 def no_such_build(name: str, version: Version, os_name: str | None) -> bool:
     """Whether ``version`` names a CUDA build (+cu128) that no index serves for the OS (torch on macOS)."""
+    local = version.local
+    if not local:
+        return False  # most versions: no build label at all
     from envdoctor.kb import builds, facts
 
-    local = version.local or ""
     cuda_label = builds.is_variant_label(local) and local.startswith("cu")
     return bool(cuda_label and os_name and facts.no_cuda_builds(name, os_name, version))
 

@@ -148,7 +148,9 @@ class AuditContext:
                 # A line for only some of the Pythons an unknown host could have (numpy==1.22.0 for
                 # python_version <= "3.10" beside numpy>=1.24.3 for newer) may not be the one that applies.
                 specifier = requirement.specifier if self._certain(requirement) else SpecifierSet()
-                asked[requirement.name] = asked.get(requirement.name, SpecifierSet()) & specifier
+                earlier = asked.get(requirement.name)
+                # Joined only where a package has several lines: a SpecifierSet is costly to make.
+                asked[requirement.name] = specifier if earlier is None else earlier & specifier
         return asked
 
     def _certain(self, requirement: Requirement) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
@@ -11,10 +12,12 @@ from envdoctor.findings import Finding, Severity
 from envdoctor.host.profile import Nvidia
 from envdoctor.kb import builds, facts
 from envdoctor.kb.check import major_minor
-from envdoctor.requirements.image_inspect import InspectedImage, matching
 from envdoctor.requirements.model import BaseImage
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.stack import CudaClaim, cuda_claims, package_build, runnable, system_cuda_claims
+
+if TYPE_CHECKING:
+    from envdoctor.requirements.image_inspect import InspectedImage
 
 CODE = "ED101"
 _CUDA = re.compile(r"\d+\.\d+")
@@ -114,8 +117,10 @@ def _base_image(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
 
 def _inspected_alone(ctx: AuditContext, driver: str | None) -> Iterator[Finding]:
     """Built images named alone (``docker image inspect``, no workload runs them): each on the host."""
-    if driver is None:
+    if driver is None or not ctx.requirements.inspected:
         return
+    from envdoctor.requirements.image_inspect import matching
+
     workloads = [image for workload in ctx.requirements.workloads for image in workload.images]
     for inspected in ctx.requirements.inspected:
         if not any(matching([inspected], image) for image in workloads):

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from envdoctor.findings import Finding, Severity
 from envdoctor.host.fleet import class_admitted, offers_any
 from envdoctor.kb import facts
-from envdoctor.requirements.image_inspect import matching
 from envdoctor.rules.context import AuditContext
 from envdoctor.rules.driver import image_on_driver, inspected_facts
 
@@ -27,6 +26,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     nvidia = ctx.host.driver
     if not ctx.requirements.workloads or nvidia is None or not nvidia.driver or not nvidia.gpus:
         return  # no GPU here: a workload that asks for one is not scheduled on it
+    from envdoctor.requirements.image_inspect import matching
+
     for workload in ctx.requirements.workloads:
         if not offers_any(ctx.host, workload.gpu_resources):
             continue  # not scheduled here: no GPUs of the kind it asks for (or it asks for none)
@@ -53,8 +54,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if refused and workload.terms is None and ctx.host.nodes:
             yield ctx.finding(
                 "ED701",
-                f"{workload.described} asks for {workload.gpus} GPU(s) with no node affinity: the scheduler may place "
-                f"it on any GPU node, and this node class ({len(ctx.host.nodes)} node(s)) cannot run its image",
+                # The same words on every class: one finding that names them all.
+                f"{workload.described} asks for {workload.gpus} GPU(s) with no node affinity: the scheduler may "
+                "place it on any node that offers them, including those of the node classes named, which cannot "
+                "run its image",
                 location=workload.location,
                 fix="add a required node affinity that admits only the node classes that run the image "
                 "(envdoctor dockerfile --k8s writes one, placement.yaml)",
