@@ -804,14 +804,20 @@ _PYTORCH_IMAGE_TAG = re.compile(
 _TENSORFLOW_IMAGE_TAG = re.compile(r"^(?P<tf>\d+\.\d+\.\d+)-gpu(?:-jupyter)?$")
 PYTORCH_IMAGE_TAGS_URL = "https://github.com/pytorch/pytorch/blob/main/.github/workflows/docker-release.yml"
 TENSORFLOW_IMAGE_TAGS_URL = "https://github.com/tensorflow/docs/blob/master/site/en/install/docker.md"
-_DOCKER_HUB_PREFIXES = ("docker.io/library/", "docker.io/", "library/")
+_DOCKER_HUB_PREFIXES = ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/", "library/")
+
+
+def hub_name(repository: str) -> str:
+    """An image repository as the base records it: Docker Hub's implicit prefixes left out
+    (docker.io/library/python is python, docker.io/nvidia/cuda is nvidia/cuda)."""
+    return next((repository.removeprefix(p) for p in _DOCKER_HUB_PREFIXES if repository.startswith(p)), repository)
 
 
 def image_facts(repository: str, tag: str | None) -> ImageFacts | None:
     """What the image ``repository:tag`` carries; None where the base knows nothing of it."""
     if not tag:
         return None
-    name = next((repository.removeprefix(p) for p in _DOCKER_HUB_PREFIXES if repository.startswith(p)), repository)
+    name = hub_name(repository)
     row = base_image(name, tag)
     if row is not None:
         return _row_facts(row)

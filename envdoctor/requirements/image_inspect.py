@@ -19,7 +19,9 @@ from envdoctor.requirements.dockerfile import base_image
 from envdoctor.requirements.model import BaseImage, Location
 from envdoctor.structured import parse_json
 
-CUDA_LABEL = "io.envdoctor.cuda"  # written by envdoctor dockerfile (image/writer.py)
+# The labels envdoctor dockerfile writes (image/writer.py): the CUDA of the image's builds, read
+# here, and the digest of the lockfile it installs.
+CUDA_LABEL = "io.envdoctor.cuda"
 LOCK_LABEL = "io.envdoctor.lock.digest"
 MAX_IMAGES = 1_000
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:-]{0,254}")
@@ -34,7 +36,6 @@ class InspectedImage(NamedTuple):
     names: tuple[str, ...]  # every name it goes by: repository:tag and repository@sha256:...
     require_cuda: str | None
     cuda: str | None
-    lock_digest: str | None  # an envdoctor image's lockfile
 
 
 def looks_like_inspect(text: str) -> bool:
@@ -70,7 +71,6 @@ def _image(item: Mapping[str, Any], index: int, path: str) -> InspectedImage:
     labels = labels if isinstance(labels, dict) else {}
     require = environment.get("NVIDIA_REQUIRE_CUDA")
     cuda = labels.get(CUDA_LABEL) or environment.get("CUDA_VERSION")
-    lock = labels.get(LOCK_LABEL)
     identity = item.get("Id")
     shown = names[0] if names else (identity if isinstance(identity, str) and _DIGEST.fullmatch(identity) else where)
     return InspectedImage(
@@ -78,7 +78,6 @@ def _image(item: Mapping[str, Any], index: int, path: str) -> InspectedImage:
         names=tuple(names),
         require_cuda=require if isinstance(require, str) and _REQUIREMENT.fullmatch(require) else None,
         cuda=cuda if isinstance(cuda, str) and _CUDA.fullmatch(cuda) else None,
-        lock_digest=lock if isinstance(lock, str) and _DIGEST.fullmatch(lock) else None,
     )
 
 
@@ -93,11 +92,13 @@ def _strings(value: Any, where: str, path: str) -> list[str]:
 def matching(images: Sequence[InspectedImage], image: BaseImage) -> InspectedImage | None:
     """The inspected image a reference names: by digest when it has one, else by repository and
     tag (``latest`` when none), Docker Hub's implicit ``docker.io/library/`` set aside."""
-    repository = _hub_short(image.repository)
+    from envdoctor.kb.facts import hub_name
+
+    repository = hub_name(image.repository)
     for inspected in images:
         for name in inspected.names:
             named = base_image(name, None, inspected.image.location)
-            if _hub_short(named.repository) != repository:
+            if hub_name(named.repository) != repository:
                 continue
             if image.digest is not None:
                 if named.digest == image.digest:
@@ -105,11 +106,3 @@ def matching(images: Sequence[InspectedImage], image: BaseImage) -> InspectedIma
             elif named.digest is None and named.tag == (image.tag or "latest"):
                 return inspected
     return None
-
-
-def _hub_short(repository: str) -> str:
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "index.docker.io/"):
-        if repository.startswith(prefix):
-            repository = repository.removeprefix(prefix)
-            break
-    return repository.removeprefix("library/")
