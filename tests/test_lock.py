@@ -276,3 +276,36 @@ def test_a_cluster_gets_a_lockfile_per_build_naming_the_node_classes_it_serves(
                      "--host", "fleet.json"]) == 0  # fmt: skip
     finally:
         os.chdir(cwd)
+
+
+def test_hosts_whose_locks_differ_under_one_name_get_files_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import envdoctor.lock as lock_module
+    from envdoctor.host.profile import HostProfile
+    from envdoctor.lock.steering import Constraint, Steering
+    from envdoctor.requirements.model import RequirementSet
+
+    def steer(requirements: RequirementSet, host: HostProfile, python: str, index: str) -> Steering:
+        # Two classes of one platform that the knowledge base steers apart (a constraint for one).
+        wanted = (Constraint("numpy<2", "for the old pool"),) if host.nodes == ("old-0",) else ()
+        return Steering(constraints=wanted, notes=(f"seen on {host.nodes[0] if host.nodes else 'a machine'}",))
+
+    monkeypatch.setattr(lock_module, "steer", steer)
+    linux = HostProfile(os="linux", arch="x86_64", python="3.11")
+    hosts = [
+        ("old-pool", linux._replace(nodes=("old-0",))),
+        ("new-pool", linux._replace(nodes=("new-0",))),
+        ("newer-pool", linux._replace(nodes=("newer-0",))),
+    ]
+    plans = lock_module.plan_locks(RequirementSet((), ()), hosts, lock_module.LockOptions())
+    assert [plan.name for plan in plans] == [
+        "linux-x86_64-py3.11-old-pool",
+        "linux-x86_64-py3.11-new-pool",
+        "linux-x86_64-py3.11-newer-pool",
+    ]
+    assert [plan.steering.notes for plan in plans] == [("seen on old-0",), ("seen on new-0",), ("seen on newer-0",)]
+    assert plans[1].description.endswith("; node class new-pool (no GPU facts)")
+    # Profiles of machines (no node class) that lock alike share one file, naming no file.
+    alike = lock_module.plan_locks(
+        RequirementSet((), ()), [("a.json", linux), ("b.json", linux)], lock_module.LockOptions()
+    )
+    assert [plan.name for plan in alike] == ["linux-x86_64-py3.11"]
