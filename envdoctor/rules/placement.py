@@ -2,13 +2,12 @@
 
 A workload that asks for GPUs (``nvidia.com/gpu``, or MIG slices, ``nvidia.com/mig-1g.5gb``) is
 scheduled only on nodes that offer them; its required node affinity and nodeSelector narrow that
-to some node classes. On each class it
-may land on, each of its images is judged as a Dockerfile's base image is on a host (the driver
-rule: NVIDIA_REQUIRE_CUDA, the release notes' driver, a newer CUDA major), with that rule's code:
-by what ``docker image inspect`` of it says where that is given, else by what the knowledge base
-knows of its name; an image known to neither is said to be not judged (ED900).
-Where an image cannot run and the workload has no node affinity at all, ED701 says so: the fix is
-a placement, not only a driver.
+to some node classes. On each class it may land on, each of its images is judged as a Dockerfile's
+base image is on a host (the driver rule: NVIDIA_REQUIRE_CUDA, the release notes' driver, a newer
+CUDA major), with that rule's code: by what ``docker image inspect`` of it says where that is
+given, else by what the knowledge base knows of its name; an image known to neither is said to be
+not judged (ED900). Where an image cannot run and the workload has no node affinity at all, ED701
+says so: the fix is a placement, not only a driver.
 """
 
 from __future__ import annotations
