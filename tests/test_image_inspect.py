@@ -126,15 +126,27 @@ def test_hostile_inspect_output_is_one_line_naming_the_file(
     assert err.count("\n") == 1 and str(path) in err and problem in err and "\x1b" not in err
 
 
-def test_a_requirement_the_runtime_would_not_read_is_not_judged_and_never_printed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "require",
+    [
+        "cuda>=99.0\n\x1b[31mforged",
+        "cuda>=abc",  # no version: it crashed the audit (exit 3)
+        "cuda>=12.0 brand=tesla,driver=535",  # an operator the judgement does not read
+        "cuda<13.0",
+        "brand=tesla",  # no bound at all
+        "",
+    ],
+)
+def test_a_requirement_the_audit_cannot_read_is_set_aside_and_never_printed(tmp_path: Path, require: str) -> None:
     images = json.loads(INSPECTED.read_text())
-    images[0]["Config"]["Env"] = ["NVIDIA_REQUIRE_CUDA=cuda>=99.0\n\x1b[31mforged", "CUDA_VERSION=12.8.1;rm"]
+    images[0]["Config"]["Env"] = [f"NVIDIA_REQUIRE_CUDA={require}", "CUDA_VERSION=12.8.1;rm"]
     path = tmp_path / "inspect.json"
     path.write_text(json.dumps(images))
     (trainer, _) = parse_inspect(path.read_text(), str(path))
     assert (trainer.require_cuda, trainer.cuda) == (None, "12.8")  # the label's, not the forged variable
     report = api.audit([path], hosts=[("host", _host("470.82.01", "Tesla T4", "7.5"))])
-    assert all("forged" not in f.message for f in report.findings)
+    # Judged by its CUDA alone (a newer major than the driver's), never by the unreadable requirement.
+    assert all("forged" not in f.message and "NVIDIA_REQUIRE_CUDA" not in f.message for f in report.findings)
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,12 @@ MAX_IMAGES = 1_000
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:-]{0,254}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _CUDA = re.compile(r"\d{1,3}\.\d{1,3}(?:\.\d{1,4})?")
-# NVIDIA_REQUIRE_CUDA: "cuda>=12.4 brand=tesla,driver>=470,driver<471 ...": words the runtime reads.
-_REQUIREMENT = re.compile(r"[A-Za-z0-9_.,<>= ]{1,8000}")
+# NVIDIA_REQUIRE_CUDA: "cuda>=12.4 brand=tesla,driver>=470,driver<471 ...", space-separated
+# alternatives of comma-separated conditions; those the audit judges (facts.container_admits).
+_CONDITION = re.compile(
+    r"cuda>=\d{1,3}(?:\.\d{1,4}){0,2}|driver(?:>=|<=|>|<)\d{1,4}(?:\.\d{1,4}){0,2}|brand=[a-z]{1,32}"
+)
+MAX_ALTERNATIVES = 200
 
 
 class InspectedImage(NamedTuple):
@@ -76,9 +80,25 @@ def _image(item: Mapping[str, Any], index: int, path: str) -> InspectedImage:
     return InspectedImage(
         image=base_image(shown, None, Location(path))._replace(final=True),
         names=tuple(names),
-        require_cuda=require if isinstance(require, str) and _REQUIREMENT.fullmatch(require) else None,
+        require_cuda=require if isinstance(require, str) and _judged_requirement(require) else None,
         cuda=cuda if isinstance(cuda, str) and _CUDA.fullmatch(cuda) else None,
     )
+
+
+def _judged_requirement(text: str) -> bool:
+    """Whether every alternative of an NVIDIA_REQUIRE_CUDA is made of conditions the audit reads,
+    each with a CUDA or a driver bound: one it cannot read (cuda<13, arch=..., a value that is no
+    version) leaves the image not judged rather than judged wrong."""
+    alternatives = text.split(" ")
+    if not text or len(alternatives) > MAX_ALTERNATIVES:
+        return False
+    for alternative in alternatives:
+        conditions = alternative.split(",")
+        if not all(_CONDITION.fullmatch(condition) for condition in conditions):
+            return False
+        if not any(condition.startswith(("cuda", "driver")) for condition in conditions):
+            return False
+    return True
 
 
 def _strings(value: Any, where: str, path: str) -> list[str]:
