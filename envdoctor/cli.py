@@ -218,8 +218,9 @@ def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "audit",
         help="say what will break on a host, why, and the exact fix",
         description="Check a requirement set against a host and the knowledge base. Files are requirements "
-        "files, pyproject.toml, uv.lock, poetry.lock, pylock.toml, conda environment files and lists, or "
-        "Dockerfiles (by name, or --kind); with none, the usual files of the current folder.",
+        "files, pyproject.toml, uv.lock, poetry.lock, pylock.toml, conda environment files and lists, "
+        "Dockerfiles, model files, Kubernetes workloads or docker image inspect output (by name or content, "
+        "or --kind); with none, the usual files of the current folder.",
     )
     _add_source_options(audit, "requirement sources; - reads a requirements file from stdin")
     audit.add_argument(
