@@ -9,6 +9,7 @@ rows to the tables this module reads, not code to the rules.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -106,15 +107,23 @@ def has_builds(name: str) -> bool:
     """Whether ``build_of`` can answer anything but None for some release of ``name``, from the
     name alone: rules ask it first, so that the packages the base knows no build of (nearly all
     of a large set) cost no version work."""
+    return not _known_by_name(name).isdisjoint(_BUILDS_KNOWN)
+
+
+@functools.cache
+def _known_by_name(name: str) -> frozenset[str]:
+    """What the base knows of a package from its name alone, worked out once a name (the rules
+    ask it of every package of a set): the per-package tables with rows for it, whether a topic
+    of its own builds it or lists it, whether its name carries a CUDA major."""
     package = facts.normalized(name)
-    return bool(
-        package in _BUILD_TOPICS
-        or _CUDA_VERSIONED.match(package)
-        or _CUDA_MAJOR_IN_NAME.match(package)
-        or facts.package_builds(package)
-        or facts.has_kernels_rows(package)
-        or facts.has_prebuilt_rows(package)
-    )
+    known = set(facts.gpu_rows(package))
+    if package in _BUILD_TOPICS:
+        known.add("build topic")
+    if package in _TOPIC_PACKAGES:
+        known.add("topic")
+    if _CUDA_VERSIONED.match(package) or _CUDA_MAJOR_IN_NAME.match(package):
+        known.add("cuda name")
+    return frozenset(known) if known else _NOTHING_KNOWN
 
 
 def _build_of(package: NormalizedName, version: Version, where: Where) -> Build | None:
@@ -332,6 +341,10 @@ def _from_rows(package: NormalizedName, version: Version) -> Build | None:
 _TOPIC_PACKAGES = frozenset({"torch", *facts.TORCH_COMPANIONS, "tensorflow", "jax", "jaxlib"})
 # The packages build_of answers from a topic of their own.
 _BUILD_TOPICS = frozenset({"torch", "tensorflow", "jax"})
+# What of _known_by_name tells a package's builds, and what marks a package as a GPU package.
+_BUILDS_KNOWN = frozenset({"build topic", "build", "kernels", "prebuilt", "cuda name"})
+_GPU_KNOWN = frozenset({"topic", "build", "kernels", "platforms", "cuda name"})
+_NOTHING_KNOWN: frozenset[str] = frozenset()  # shared: most packages of a large set
 
 
 def is_variant_label(local: str | None) -> bool:
@@ -342,15 +355,7 @@ def is_variant_label(local: str | None) -> bool:
 def is_gpu_package(name: str) -> bool:
     """Whether the base knows the package as one with CUDA builds: a topic of its own, rows in
     gpu_packages or platforms, or a CUDA major in its name."""
-    package = facts.normalized(name)
-    return bool(
-        package in _TOPIC_PACKAGES
-        or _CUDA_MAJOR_IN_NAME.match(package)
-        or _CUDA_VERSIONED.match(package)
-        or facts.package_builds(package)
-        or facts.has_kernels_rows(package)
-        or facts.platforms_of(package)
-    )
+    return not _known_by_name(name).isdisjoint(_GPU_KNOWN)
 
 
 def _kernels(build: Build) -> facts.Kernels:

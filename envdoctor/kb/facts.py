@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Collection
 from typing import NamedTuple, Protocol
 
 from packaging.requirements import Requirement as Pep508Requirement
@@ -31,10 +32,18 @@ class Indexes(Protocol):
     def find_links(self) -> tuple[str, ...]: ...
 
 
-@functools.cache
+_NORMALIZED: dict[str, NormalizedName] = {}
+
+
 def normalized(name: str) -> NormalizedName:
-    """``canonicalize_name``, remembered: the rules ask it of every package of a set many times."""
-    return canonicalize_name(name)
+    """``canonicalize_name``, remembered: the readers and the rules ask it of every package of a
+    set many times. A normal form is remembered as its own, so that the name a reader normalised
+    is not worked out again when a rule asks of it."""
+    found = _NORMALIZED.get(name)
+    if found is None:
+        found = _NORMALIZED[name] = canonicalize_name(name)
+        _NORMALIZED.setdefault(found, found)
+    return found
 
 
 MINOR_COMPAT_FIRST_MAJOR = 11  # minor version compatibility exists from CUDA 11 on (cuda.toml)
@@ -432,11 +441,18 @@ class Lockstep(NamedTuple):
         )
 
 
+# The packages whose companions a topic of their own lists.
+_LOCKSTEP_TOPICS = frozenset({"torch", "jax", "tensorflow"})
+
+
 def lockstep(name: str, version: Version) -> tuple[Lockstep, ...]:
     """The companions release ``version`` of ``name`` moves in lockstep with: torch's torchvision
     and torchaudio, jax's jaxlib and CUDA plugins, TensorFlow's TensorBoard, and the torch a GPU
     extension (xformers, vllm) was built against."""
     wanted = normalized(name)
+    rows = gpu_rows(wanted)
+    if wanted not in _LOCKSTEP_TOPICS and "build" not in rows and "prebuilt" not in rows:
+        return ()  # nearly every package of a large set: no topic, no build or prebuilt rows
     found: list[Lockstep] = []
     if wanted == "torch" and (release := torch_release(version)) is not None:
         stable = {row["companion"]: row for row in load_topic("torch", "stable_abi")
@@ -596,10 +612,6 @@ def _kernels_by_package() -> dict[str, tuple[tuple[SpecifierSet, Kernels], ...]]
     return {package: tuple(rows) for package, rows in found.items()}
 
 
-def has_kernels_rows(name: str) -> bool:
-    return bool(_kernels_rows(normalized(name)))
-
-
 def kernels_ranges(name: str) -> tuple[tuple[SpecifierSet, Kernels], ...]:
     """Each release range of the package the kernels rows cover, with its kernels."""
     return _kernels_rows(normalized(name))
@@ -624,6 +636,30 @@ def _builds_by_package() -> dict[str, tuple[Row, ...]]:
     for row in load_topic("gpu_packages", "build"):
         found.setdefault(canonicalize_name(row["package"]), []).append(row)
     return {package: tuple(rows) for package, rows in found.items()}
+
+
+_NO_ROWS: frozenset[str] = frozenset()
+
+
+def gpu_rows(name: str) -> frozenset[str]:
+    """Which of the base's per-package GPU tables hold rows for the package ("build", "kernels",
+    "prebuilt", "platforms"): one lookup, as the rules ask it of every package of a large set."""
+    return _gpu_rows_by_package().get(normalized(name), _NO_ROWS)
+
+
+@functools.cache
+def _gpu_rows_by_package() -> dict[str, frozenset[str]]:
+    tables: dict[str, Collection[str]] = {
+        "build": _builds_by_package(),
+        "kernels": _kernels_by_package(),
+        "prebuilt": _prebuilt_by_package(),
+        "platforms": _platforms_by_name(),
+    }
+    found: dict[str, set[str]] = {}
+    for table, by_package in tables.items():
+        for package in by_package:
+            found.setdefault(canonicalize_name(package), set()).add(table)
+    return {package: frozenset(names) for package, names in found.items()}
 
 
 class Platforms(NamedTuple):
@@ -699,12 +735,11 @@ class Prebuilt(NamedTuple):
 
 def prebuilt(name: str, version: Version) -> tuple[Prebuilt, ...]:
     """The prebuilt rows covering this release of ``name``; empty where it has none."""
+    rows = _prebuilt_rows(normalized(name))
+    if not rows:
+        return ()  # most packages: no prebuilt rows, no version to read
     public = _public(version)
-    return tuple(row for spec, row in _prebuilt_rows(normalized(name)) if spec.contains(public, True))
-
-
-def has_prebuilt_rows(name: str) -> bool:
-    return bool(_prebuilt_rows(normalized(name)))
+    return tuple(row for spec, row in rows if spec.contains(public, True))
 
 
 def _prebuilt_rows(package: str) -> tuple[tuple[SpecifierSet, Prebuilt], ...]:

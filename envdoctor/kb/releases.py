@@ -22,6 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.kb import Table, package_table, topic_packages
+from envdoctor.kb.facts import normalized
 
 # A Python minor is judged against Requires-Python at its first and at a late patch release:
 # ">=3.8.1" holds for most 3.8 hosts and not for 3.8.0, so a minor alone cannot tell.
@@ -126,10 +127,15 @@ def _releases_of(table: Table, package: NormalizedName) -> list[Release]:
     )
 
 
-@functools.cache
 def releases(name: str) -> tuple[Release, ...]:
     """The package's final releases the base knows, oldest first; () for a package it does not track."""
-    package = canonicalize_name(name)
+    package = normalized(name)
+    # Most packages of a large set are not tracked: answered without a cache entry for each.
+    return _releases(package) if package in topic_packages("releases") else ()
+
+
+@functools.cache
+def _releases(package: NormalizedName) -> tuple[Release, ...]:
     table = package_table("releases", "release", package)
     if not table.rows:
         return ()
@@ -138,7 +144,7 @@ def releases(name: str) -> tuple[Release, ...]:
 
 def release(name: str, version: Version) -> Release | None:
     """One release of the package (its public version: a local label names a build of it)."""
-    return _by_version(canonicalize_name(name)).get(Version(version.public))
+    return _by_version(normalized(name)).get(Version(version.public))
 
 
 @functools.cache
@@ -147,7 +153,7 @@ def _by_version(name: NormalizedName) -> dict[Version, Release]:
 
 
 def tracked(name: str) -> bool:
-    return canonicalize_name(name) in topic_packages("releases")
+    return normalized(name) in topic_packages("releases")
 
 
 @functools.cache
@@ -305,12 +311,16 @@ def builds_from_source(
     return release.sdist and python_allowed(release, python_minor) is True
 
 
-@functools.cache
 def declared_requirements(parent: str) -> tuple[Dependency, ...]:
     """What the parent's releases declare, as the base records it, oldest releases first: their
     requirements on GPU packages, and on the packages of known conflicts (scipy 1.12.0:
     numpy<1.29.0,>=1.22.4); () for a package whose requirements it does not record."""
-    package = canonicalize_name(parent)
+    package = normalized(parent)
+    return _declared_requirements(package) if package in topic_packages("dependencies") else ()
+
+
+@functools.cache
+def _declared_requirements(package: NormalizedName) -> tuple[Dependency, ...]:
     table = package_table("dependencies", "requires", package)
     count = len(table.rows)
     if not count:
@@ -378,12 +388,12 @@ def _by_required() -> Mapping[NormalizedName, tuple[Dependency, ...]]:
 
 def dependents_of(package: str) -> tuple[Dependency, ...]:
     """The parents that require ``package``, and in which releases (for messages)."""
-    return _by_required().get(canonicalize_name(package), ())
+    return _by_required().get(normalized(package), ())
 
 
 def clear_caches() -> None:
     """Forget parsed rows (tests point the base elsewhere)."""
-    caches = (_specifier, _requirement, _required_name, declared_by, releases, declared_requirements, _by_required)
+    caches = (_specifier, _requirement, _required_name, declared_by, _releases, _declared_requirements, _by_required)
     _by_version.cache_clear()
     _bounds.cache_clear()
     _version.cache_clear()

@@ -171,8 +171,7 @@ class Found:
 
     def requirement_set(self) -> RequirementSet:
         return RequirementSet(
-            # A file both named and installed by a named Dockerfile is read twice: it counts once.
-            requirements=tuple(dict.fromkeys(self.requirements)),
+            requirements=_each_once(self.requirements),
             inputs=_unique_inputs(self.inputs),
             indexes=self.index,
             host_indexes=self.host_index,
@@ -341,6 +340,20 @@ def _lockfile_beside(path: str) -> str | None:
             return name
     named = sorted(p.name for p in folder.glob("pylock.*.toml"))
     return named[0] if named else None
+
+
+def _each_once(requirements: list[Requirement]) -> tuple[Requirement, ...]:
+    """The requirements, each once: a file both named and installed by a named Dockerfile is read
+    twice. Only those of one line and text are compared, as hashing every field of each
+    requirement of a large set costs more than reading it."""
+    by_line: dict[tuple[Location, str], list[Requirement]] = {}
+    kept = []
+    for requirement in requirements:
+        same_line = by_line.setdefault((requirement.location, requirement.text), [])
+        if requirement not in same_line:
+            same_line.append(requirement)
+            kept.append(requirement)
+    return tuple(kept)
 
 
 def _unique_inputs(inputs: list[Input]) -> tuple[Input, ...]:

@@ -37,6 +37,7 @@ from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_n
 
 from envdoctor.errors import InputError
 from envdoctor.fsio import project_root, read_text_input
+from envdoctor.kb.facts import normalized
 from envdoctor.requirements.model import MAX_REQUIREMENTS, Form, IndexOptions, Input, Location, Requirement
 from envdoctor.requirements.versions import check_requirement, check_specifier
 from envdoctor.safety import UnsafeValue, one_line, one_token, quote, snippet
@@ -496,7 +497,7 @@ def _plain_requirement(file: _File, number: int, line: str) -> Requirement | Non
     specifier = _specifier(plain.group("specifier") or "")
     if specifier is None:
         return None
-    name = canonicalize_name(plain.group("name"))
+    name = normalized(plain.group("name"))
     location = Location(file.path, number)
     return Requirement(name, Form.NAMED, location, text, specifier, constraint=file.constraint)
 
@@ -619,7 +620,7 @@ def _pep508(text: str, location: Location, written: str) -> Pep508:
 
 def _named(text: str, parsed: Pep508, location: Location) -> Requirement:
     extras = frozenset(canonicalize_name(extra) for extra in parsed.extras)
-    name = canonicalize_name(parsed.name)
+    name = normalized(parsed.name)
     if parsed.url:
         requirement = _url_requirement(text, parsed.url, location)
         return requirement._replace(name=name, extras=extras, marker=parsed.marker)

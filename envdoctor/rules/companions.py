@@ -20,9 +20,11 @@ CODE = "ED202"
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     for requirement in ctx.wanted():
+        if requirement.required_by is not None:
+            continue
         name = requirement.name or ""
         version = ctx.exact_version(name)
-        if version is None or requirement.required_by is not None:
+        if version is None:
             continue
         for step in facts.lockstep(name, version):
             companion = ctx.find(step.companion)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _PYTHON_IMAGES = ("python", "docker.io/library/python", "library/python")
 # The empty range, shared (never changed in place: & makes a new one).
 _ANY = SpecifierSet()
+_NO_PINS: frozenset[Version] = frozenset()
 _NOT_VERDICTS = ("not-reproducible", "not-judged", "image-bloat")
 # python3.10 as apt, dnf or apk name it: the Python a Dockerfile installs on a base without one.
 _SYSTEM_PYTHON = re.compile(r"^python(3\.\d{1,2})(?:-dev|-full|-venv)?$")
@@ -108,7 +109,7 @@ class AuditContext:
 
     @functools.cached_property
     def _direct(self) -> tuple[Requirement, ...]:
-        return tuple(r for r in self.requirements.named() if self.applies(r))
+        return tuple(r for r in self.requirements.named() if r.marker is None or self.applies(r))
 
     @functools.cached_property
     def _first_direct(self) -> dict[NormalizedName | None, Requirement]:
@@ -140,17 +141,26 @@ class AuditContext:
         return found
 
     @functools.cached_property
+    def _applying(self) -> tuple[tuple[Requirement, NormalizedName, Version | None], ...]:
+        """The set's named lines that apply here, constraints included, each with its name and the
+        version it pins exactly (None for a range): read once, as every question below asks."""
+        return tuple(
+            (requirement, requirement.name, requirement.pinned_version)
+            for requirement in self.requirements.requirements
+            if requirement.name is not None and (requirement.marker is None or self.applies(requirement))
+        )
+
+    @functools.cached_property
     def _asked(self) -> dict[NormalizedName, SpecifierSet]:
         """Everything the set's lines that apply here ask of each package, constraints included."""
         asked: dict[NormalizedName, SpecifierSet] = {}
-        for requirement in self.requirements.requirements:
-            if requirement.name is not None and self.applies(requirement):
-                # A line for only some of the Pythons an unknown host could have (numpy==1.22.0 for
-                # python_version <= "3.10" beside numpy>=1.24.3 for newer) may not be the one that applies.
-                specifier = requirement.specifier if self._certain(requirement) else SpecifierSet()
-                earlier = asked.get(requirement.name)
-                # Joined only where a package has several lines: a SpecifierSet is costly to make.
-                asked[requirement.name] = specifier if earlier is None else earlier & specifier
+        for requirement, name, _ in self._applying:
+            # A line for only some of the Pythons an unknown host could have (numpy==1.22.0 for
+            # python_version <= "3.10" beside numpy>=1.24.3 for newer) may not be the one that applies.
+            specifier = requirement.specifier if requirement.marker is None or self._certain(requirement) else _ANY
+            earlier = asked.get(name)
+            # Joined only where a package has several lines: a SpecifierSet is costly to make.
+            asked[name] = specifier if earlier is None else earlier & specifier
         return asked
 
     def _certain(self, requirement: Requirement) -> bool:
@@ -162,32 +172,44 @@ class AuditContext:
         """Versions known exactly: the resolver's picks, else == pins (a named line's over a constraint's)."""
         from_constraints: dict[NormalizedName, tuple[Version, Origin]] = {}
         from_lines: dict[NormalizedName, tuple[Version, Origin]] = {}
-        for requirement in self.requirements.requirements:
-            version = requirement.pinned_version
-            if requirement.name is None or version is None or not self.applies(requirement):
+        for requirement, name, version in self._applying:
+            if version is None:
                 continue
-            if not self._certain(requirement) and len(self._forked_pins.get(requirement.name, ())) != 1:
+            if requirement.marker is not None and not self._certain(requirement) and len(self._forks(name)) != 1:
                 continue  # a pin for some of the Pythons an unknown host could have, unless all agree
             chosen = from_constraints if requirement.constraint else from_lines
-            chosen.setdefault(requirement.name, (version, Origin.PINNED))
+            chosen.setdefault(name, (version, Origin.PINNED))
         resolved = {name: (version, Origin.RESOLVED) for name, version in self.resolved.items()}
         return {**from_constraints, **from_lines, **resolved}
 
-    @functools.cached_property
-    def _forked_pins(self) -> dict[NormalizedName, frozenset[Version]]:
+    def _forks(self, name: NormalizedName) -> frozenset[Version]:
         """For a package every applying line of which is an exact pin (a lock forked by Python
-        version where the host's Python is unknown): the versions it can be, one per fork."""
-        pins: dict[NormalizedName, set[Version]] = {}
-        loose: set[NormalizedName] = set()
-        for requirement in self.requirements.requirements:
-            if requirement.name is None or requirement.constraint or not self.applies(requirement):
+        version where the host's Python is unknown): the versions it can be, one per fork. Empty
+        where a line is a range, or the package has no line of its own (only constraints)."""
+        first, several = self._line_pins
+        if name in several:
+            pins = several[name]
+            return _NO_PINS if None in pins else frozenset(pin for pin in pins if pin is not None)
+        pin = first.get(name)
+        return frozenset((pin,)) if pin is not None else _NO_PINS
+
+    @functools.cached_property
+    def _line_pins(
+        self,
+    ) -> tuple[dict[NormalizedName, Version | None], dict[NormalizedName, set[Version | None]]]:
+        """What each package's applying lines (not constraints) pin exactly, None for a range: the
+        first line's, and for the few packages with several lines, all of theirs. Kept apart, as
+        a set for each package of a large set would cost more than the audit of it."""
+        first: dict[NormalizedName, Version | None] = {}
+        several: dict[NormalizedName, set[Version | None]] = {}
+        for requirement, name, version in self._applying:
+            if requirement.constraint:
                 continue
-            version = requirement.pinned_version
-            if version is None:
-                loose.add(requirement.name)
+            if name in first:
+                several.setdefault(name, {first[name]}).add(version)
             else:
-                pins.setdefault(requirement.name, set()).add(version)
-        return {name: frozenset(found) for name, found in pins.items() if name not in loose}
+                first[name] = version
+        return first, several
 
     def _from_pypi(self, name: str, version: Version, extras: frozenset[str]) -> bool:
         """Whether the release comes from PyPI, whose wheels' requirements the base records (a
@@ -261,7 +283,7 @@ class AuditContext:
             version, origin = self._exact[name]
             return pinned(name, specifier, version, origin, self.facts)
         allowed = facts.index_serves(name, self.requirements.indexes)
-        forked = self._forked_pins.get(name) or frozenset()
+        forked = self._forks(name)
         if len(forked) > 1:
             # Only the forks' pins can be installed, whichever fork the host turns out to be.
             public = frozenset(Version(v.public) for v in forked)

@@ -100,7 +100,10 @@ class Declared:
         every package the base knows the dependencies of, followed a few levels deep."""
         found: list[Pull] = []
         seen: set[NormalizedName] = set()
-        frontier: list[_Step] = [(r, r, None) for r in self.direct if r.name is not None]
+        # Only packages whose requirements the base records pull anything in: few of a large set.
+        frontier: list[_Step] = [
+            (r, r, None) for r in self.direct if r.name is not None and kb_releases.declared_requirements(r.name)
+        ]
         for _depth in range(_DEPTH):
             following: list[_Step] = []
             for line, parent, via in frontier:
@@ -358,11 +361,21 @@ class Declared:
         nvidia-nccl-cu12==2.26.2): a resolver must meet it too."""
         if name not in self._pinned_cache:
             specifier = SpecifierSet()
-            for parent, (version, _origin) in self.exact.items():
+            for parent, version in self._declaring_pins:
                 if parent != name:
-                    specifier &= _public(self.declared_on(parent, Version(version.public), name))
+                    specifier &= _public(self.declared_on(parent, version, name))
             self._pinned_cache[name] = specifier
         return self._pinned_cache[name]
+
+    @functools.cached_property
+    def _declaring_pins(self) -> tuple[tuple[NormalizedName, Version], ...]:
+        """The set's exact pins (public releases) of packages whose requirements the base records:
+        the few of a large set that can declare anything, found once, not once a package asked."""
+        return tuple(
+            (parent, Version(version.public))
+            for parent, (version, _origin) in self.exact.items()
+            if kb_releases.declared_requirements(parent)
+        )
 
 
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")

@@ -33,8 +33,10 @@ def _without_prebuilt(ctx: AuditContext, code: str) -> Iterator[Finding]:
     wheels, PyG's find-links pages), where the set's torch, CUDA, Python or pages reach none: pip
     builds its sdist (the knowledge base's prebuilt rows say which)."""
     for requirement in ctx.wanted():
+        if requirement.required_by is not None or "prebuilt" not in facts.gpu_rows(requirement.name or ""):
+            continue
         version = ctx.exact_version(requirement.name or "")
-        if version is None or requirement.required_by is not None:
+        if version is None:
             continue
         rows = facts.prebuilt(requirement.name or "", version)
         host = ctx.find(rows[0].against.name) if rows else None
@@ -93,14 +95,36 @@ CUDA_LIBRARIES = "NVIDIA CUDA library wheels"
 
 
 def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement, Finding]]:
+    for requirement, found, blocking in _blocked(ctx):
+        # pip takes the newest release it can install: if that builds from source, so be it.
+        decisive = blocking[0]
+        if _kind(decisive) is why:
+            from_source = decisive.why is Why.FROM_SOURCE
+            yield requirement, _finding(ctx, code, requirement, found, blocking, from_source=from_source)
+
+
+_Blocked = tuple[Requirement, Candidates, tuple[Exclusion, ...]]
+
+
+def _blocked(ctx: AuditContext) -> list[_Blocked]:
+    """Each requirement none of whose candidates installs from a wheel, with its candidates and
+    what blocks them: worked out once for both rules, as it visits every package of the set."""
+    if ("blocked",) not in ctx.memo:
+        ctx.memo[("blocked",)] = list(_blocked_requirements(ctx))
+    found = ctx.memo[("blocked",)]
+    assert isinstance(found, list)
+    return found
+
+
+def _blocked_requirements(ctx: AuditContext) -> Iterator[_Blocked]:
     # A line whose own package does not install: what it would pull in is moot.
     blocked_lines = set()
     # What conda installs (a conda spec, and what it pulls in) comes from a channel's builds, not
     # PyPI's files: PyPI's wheels say nothing of it (conda's own platforms are ED301's conda rows).
-    conda_lines = {r.location for r in ctx.requirements.requirements if dialect_of(r).conda}
+    conda_lines = {r.location for r in ctx.requirements.requirements if r.source and dialect_of(r).conda}
     for requirement in ctx.wanted():
-        if requirement.location in conda_lines:
-            continue
+        if requirement.location in conda_lines or not kb_releases.tracked(requirement.name or ""):
+            continue  # of an untracked package no release is known to fail: nearly all of a large set
         found = ctx.candidates(requirement.name or "")
         blocking = _blocking(found)
         if requirement.required_by is None and blocking and blocking[0].why is not Why.FROM_SOURCE:
@@ -109,14 +133,7 @@ def _each(ctx: AuditContext, code: str, why: Why) -> Iterator[tuple[Requirement,
             continue
         if found.exact and requirement.pinned_version is None and _pinned_elsewhere(ctx, requirement):
             continue  # the pin's own line carries it (invokeai: the cuda extra's +cu128, not the range)
-        # pip takes the newest release it can install: if that builds from source, so be it.
-        decisive = blocking[0]
-        if _kind(decisive) is not why:
-            continue
-        yield (
-            requirement,
-            _finding(ctx, code, requirement, found, blocking, from_source=decisive.why is Why.FROM_SOURCE),
-        )
+        yield requirement, found, blocking
 
 
 def _pinned_elsewhere(ctx: AuditContext, requirement: Requirement) -> bool:

@@ -124,8 +124,9 @@ def _names_a_gpu_build(ctx: AuditContext, name: str, version: Version) -> bool:
     if version.local and _CUDA_LABEL.search(version.local):
         return True
     known = releases.releases(name)
-    where = ctx.where_of(ctx.find(name))
-    return bool(known) and builds.build_of(name, known[-1].version, where) is not None
+    if not known or not builds.has_builds(name):
+        return False  # nearly every package of a large set: no build to read of any release
+    return builds.build_of(name, known[-1].version, ctx.where_of(ctx.find(name))) is not None
 
 
 def _unread(ctx: AuditContext) -> Iterator[Finding]:

@@ -25,10 +25,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 def no_platform(ctx: AuditContext, name: str) -> facts.Platforms | None:
     """For a package whose releases the base does not track: its platforms row, where that row
     says it has no wheel for the host's platform (nvidia-cufft-cu11 on a Mac); else None."""
-    if ctx.host.os is None or ctx.host.arch is None or ctx.candidates(name).tracked:
+    if ctx.host.os is None or ctx.host.arch is None:
         return None
-    row = facts.platforms_of(name)
+    row = facts.platforms_of(name)  # first: few packages have a row, and every package is asked
     if row is None or f"{ctx.host.os}-{ctx.host.arch}" in row.platforms or "any" in row.platforms:
+        return None
+    if ctx.candidates(name).tracked:
         return None
     version = ctx.version_of(name)
     if version is not None and not row.versions.contains(version, prereleases=True):

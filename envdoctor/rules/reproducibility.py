@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
 from envdoctor.findings import Finding, Severity
 from envdoctor.requirements.model import Form, Requirement
 from envdoctor.rules.context import AuditContext
@@ -14,17 +17,28 @@ _COMMIT = re.compile(r"@[0-9a-f]{40}(?:[#&]|$)")
 _SHOWN = 6
 
 
+# A requirement and the version it pins exactly (None for a range): read once, as every check asks.
+_Line = tuple[Requirement, Version | None]
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    named = [r for r in ctx.requirements.requirements if not r.constraint]
-    kinds = {item.path: item.kind for item in ctx.requirements.inputs}
-    locked = {item.path for item in ctx.requirements.inputs if item.locked_by}
-    yield from _unpinned(ctx, [r for r in named if kinds.get(r.location.path) != "pyproject"])
-    yield from _pyproject_ranges(
-        ctx, [r for r in named if kinds.get(r.location.path) == "pyproject" and r.location.path not in locked]
-    )
-    yield from _hashes(ctx, named, kinds)
+    lines = [(r, r.pinned_version) for r in ctx.requirements.requirements]
+    # A range beside a pin of the same package elsewhere in the set (numpy<2 and numpy==1.26.4) is pinned.
+    pinned = {r.name for r, version in lines if version is not None}
+    named = [line for line in lines if not line[0].constraint]
+    inputs = ctx.requirements.inputs
+    # Asked of each file, not of each of its lines: a large set has thousands of lines in a few files.
+    projects = {item.path for item in inputs if item.kind == "pyproject"}
+    unlocked_projects = projects - {item.path for item in inputs if item.locked_by}
+    # A .in file is the input of a lock, where hashless pins belong (see _locked_later).
+    hashed = {item.path for item in inputs if item.kind in ("requirements", "pylock") and not _input_of_lock(item.path)}
+    outside = [line for line in named if line[0].location.path not in projects] if projects else named
+    yield from _unpinned(ctx, outside, pinned)
+    ranged = [r for r, version in named if version is None and r.location.path in unlocked_projects]
+    yield from _pyproject_ranges(ctx, ranged)
+    yield from _hashes(ctx, [r for r, version in named if version is not None and r.location.path in hashed])
     yield from _index_builds(ctx, named)
-    for requirement in named:
+    for requirement, _ in named:
         if requirement.form is Form.VCS and not _COMMIT.search(requirement.url or ""):
             yield ctx.finding(
                 "ED403",
@@ -48,14 +62,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
 
 
-def _unpinned(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
+def _unpinned(ctx: AuditContext, lines: list[_Line], pinned: set[NormalizedName | None]) -> Iterator[Finding]:
     """One finding per file, naming what is loose in it: fifty lines of "X is not pinned" hide the
-    findings that matter. A ``.in`` file is the input of a lock, where ranges belong."""
+    findings that matter. A ``.in`` file is the input of a lock, where ranges belong. ``pinned``:
+    the packages pinned somewhere in the set."""
     by_file: dict[str, list[Requirement]] = {}
-    # A range beside a pin of the same package elsewhere in the set (numpy<2 and numpy==1.26.4) is pinned.
-    pinned = {r.name for r in ctx.requirements.requirements if r.pinned_version is not None}
-    for requirement in requirements:
-        if requirement.form is not Form.NAMED or requirement.pinned_version is not None or requirement.name in pinned:
+    for requirement, version in lines:
+        if requirement.form is not Form.NAMED or version is not None or requirement.name in pinned:
             continue
         if "ED401" in requirement.ignored or _locked_later(requirement):
             continue
@@ -84,11 +97,16 @@ def _unpinned(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Fi
 def _locked_later(requirement: Requirement) -> bool:
     """A requirement of a ``.in`` file: the input of a lock (pip-compile's and uv's convention),
     where ranges and hashless pins are what belongs."""
-    return requirement.location.path.endswith(".in")
+    return _input_of_lock(requirement.location.path)
+
+
+def _input_of_lock(path: str) -> bool:
+    return path.endswith(".in")
 
 
 def _pyproject_ranges(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
-    ranged = [r for r in requirements if r.form is Form.NAMED and r.pinned_version is None]
+    """``requirements``: a project's unpinned dependencies, the lock beside it left out."""
+    ranged = [r for r in requirements if r.form is Form.NAMED]
     if not ranged:
         return
     yield ctx.finding(
@@ -102,13 +120,11 @@ def _pyproject_ranges(ctx: AuditContext, requirements: list[Requirement]) -> Ite
     )
 
 
-def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str, str]) -> Iterator[Finding]:
+def _hashes(ctx: AuditContext, pins: list[Requirement]) -> Iterator[Finding]:
+    """``pins``: the exact pins of requirements files and pylock files that are no lock's input."""
     by_file: dict[str, list[Requirement]] = {}
-    for requirement in requirements:
-        if _locked_later(requirement):
-            continue
-        if kinds.get(requirement.location.path) in ("requirements", "pylock") and requirement.pinned_version:
-            by_file.setdefault(requirement.location.path, []).append(requirement)
+    for requirement in pins:
+        by_file.setdefault(requirement.location.path, []).append(requirement)
     for path, pinned in by_file.items():
         unhashed = [r for r in pinned if not r.hashes]
         if not unhashed:
@@ -123,15 +139,14 @@ def _hashes(ctx: AuditContext, requirements: list[Requirement], kinds: dict[str,
         )
 
 
-def _index_builds(ctx: AuditContext, requirements: list[Requirement]) -> Iterator[Finding]:
+def _index_builds(ctx: AuditContext, lines: list[_Line]) -> Iterator[Finding]:
     from envdoctor.kb import facts
 
     urls = [ctx.requirements.indexes.index_url or "", *ctx.requirements.indexes.extra_index_urls]
     indexes = ctx.requirements.indexes
     # An index option that could not be read may be the one that serves the build: not judged.
     has_pytorch_index = any(map(facts.pytorch_index_variant, urls)) or bool(indexes.find_links) or indexes.unknown
-    for requirement in requirements:
-        version = requirement.pinned_version
+    for requirement, version in lines:
         if version is None or not version.local or has_pytorch_index or requirement.source is not None:
             continue  # no label, or an index that serves it: the set's, or the line's own (a uv source)
         if not facts.has_variant_builds(requirement.name or "", version.local):

@@ -81,6 +81,8 @@ class CudaClaim(NamedTuple):
 def package_build(ctx: AuditContext, name: str, version: Version | None = None) -> PackageBuild | None:
     """The build of ``name`` installed on the host: of ``version`` if given, else of the version
     the audit judges (a pin, the resolver's pick, or the newest candidate)."""
+    if not builds.has_builds(name):
+        return None  # nearly every package of a large set: nothing to remember
     key = ("build", name, str(version))
     if key not in ctx.memo:
         ctx.memo[key] = _package_build(ctx, name, version)
@@ -90,8 +92,6 @@ def package_build(ctx: AuditContext, name: str, version: Version | None = None) 
 
 
 def _package_build(ctx: AuditContext, name: str, version: Version | None) -> PackageBuild | None:
-    if not builds.has_builds(name):
-        return None
     requirement = ctx.find(name)
     version = version or ctx.version_of(name)
     if requirement is None or (requirement.required_by is not None and ctx.image_may_carry()):

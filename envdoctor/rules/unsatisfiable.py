@@ -39,15 +39,19 @@ def _contradicting_lines(ctx: AuditContext) -> Iterator[Finding]:
     # A lockfile's several pins of one package are forks its installer chooses between (a Poetry 1.x
     # lock keeps numpy 1.26.4 and 2.0.2 for different Pythons), never lines pip would read together.
     locks = {item.path for item in ctx.requirements.inputs if item.kind in _LOCK_KINDS}
+    first: dict[str, Requirement] = {}
+    # Only packages with several lines can contradict themselves: most have one.
     lines: dict[str, list[Requirement]] = {}
     for requirement in ctx.requirements.requirements:
         if requirement.name is None or requirement.form is not Form.NAMED or requirement.required_by is not None:
             continue
         if requirement.location.path in locks:
             continue
-        certain = requirement.marker is None or ctx.markers.certain(requirement.marker, frozenset())
-        if ctx.applies(requirement) and certain:
-            lines.setdefault(requirement.name, []).append(requirement)
+        marker = requirement.marker
+        if marker is None or (ctx.applies(requirement) and ctx.markers.certain(marker, frozenset())):
+            earlier = first.setdefault(requirement.name, requirement)
+            if earlier is not requirement:
+                lines.setdefault(requirement.name, [earlier]).append(requirement)
     for name, asked in lines.items():
         if len({str(line.specifier) for line in asked}) < 2:
             continue
