@@ -14,7 +14,7 @@ from typing import NamedTuple, Protocol
 
 from envdoctor import console
 from envdoctor.errors import EnvdoctorError, InputError, UsageError
-from envdoctor.lock.model import Lock, option_line
+from envdoctor.lock.model import Lock, option_line, prepare_reading
 from envdoctor.lock.steering import Steering, TorchIndex
 from envdoctor.requirements.model import Form, IndexOptions, Location, RequirementSet
 from envdoctor.requirements.requirements_txt import parse_requirement_text
@@ -71,7 +71,7 @@ def backend(name: str) -> Backend:
 def _resolve(argv: list[str], name: str, folder: Path, output: str) -> uv.Answer:
     """Run the resolver in ``folder``: the text of the file it wrote as ``output``, or why nothing fits."""
     console.detail(f"run: {console.command_line(argv)} (in {folder})")
-    answer = uv.resolver_answer(argv, name, timeout=uv.TIMEOUT_S, cwd=folder)
+    answer = uv.resolver_answer(argv, name, timeout=uv.TIMEOUT_S, cwd=folder, meanwhile=prepare_reading)
     if answer.unsatisfiable is not None:
         return answer
     try:

@@ -11,17 +11,18 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlparse
 
-from packaging.pylock import Pylock
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from envdoctor.errors import InputError
 from envdoctor.lock import toml
-from envdoctor.requirements.pylock import read_pylock
 from envdoctor.safety import UnsafeValue, one_line, one_token, quote
+
+if TYPE_CHECKING:
+    from packaging.pylock import Pylock
 
 # The options a requirements lockfile holds, each with one value (and --no-index alone).
 LOCK_OPTIONS = ("--index-url", "--extra-index-url", "--find-links")
@@ -31,6 +32,12 @@ VERSION = re.compile(r"[A-Za-z0-9.+!_-]{1,128}")
 HASH = re.compile(r"sha256:[0-9a-f]{64}")
 # The tables of a package that name a file: a local one is written as a path, never this machine's URL.
 _FILE_TABLES = ("sdist", "archive", "vcs")
+
+
+def prepare_reading() -> None:
+    """Import what reading a resolver's pylock needs (packaging.pylock, about 10 ms): called while
+    the resolver runs, so that the import is not added to the time the user waits."""
+    from envdoctor.requirements import pylock  # noqa: F401
 
 
 class LockedPackage(NamedTuple):
@@ -60,6 +67,8 @@ class Lock:
     def read(cls, text: str, path: str) -> Lock:
         """A pylock's text (envdoctor's lockfile, or the resolver's answer), validated; its header
         is the comment lines it starts with. Bad input is an InputError naming ``path``."""
+        from envdoctor.requirements.pylock import read_pylock
+
         read = read_pylock(text, path)
         header = []
         for line in text.splitlines():
@@ -92,6 +101,8 @@ class Lock:
         if packages == self.table.get("packages", []):
             return self  # no local file: validated once already
         table = {**self.table, "packages": packages}
+        from packaging.pylock import Pylock
+
         return Lock(Pylock.from_dict(table), table, self.header)
 
     def text(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -64,27 +64,40 @@ def uv_binary() -> str:
         ) from None
 
 
-def resolver_answer(argv: Sequence[str], name: str, *, timeout: float, cwd: Path | None = None) -> Answer:
+def resolver_answer(
+    argv: Sequence[str],
+    name: str,
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> Answer:
     """Run a resolver to the end: its output, or its explanation of an unsatisfiable set.
+    ``meanwhile``: work that does not need the answer, done while the resolver runs.
 
     Raises ResolverFailed when it gave no answer (see ``classify_failure``)."""
     environment = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
     try:
-        completed = subprocess.run(
-            list(argv), cwd=cwd, capture_output=True, timeout=timeout, env=environment, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise ResolverFailed(
-            f"{name} did not finish within {timeout:g} s: is the package index reachable and answering?"
-        ) from None
+        process = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
     except OSError as exc:
         raise ResolverUnavailable(f"cannot run {name}: {printable(exc.strerror or str(exc))}") from None
+    with process:
+        if meanwhile is not None:
+            meanwhile()
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()  # not communicate(): a child the resolver left may hold the pipes open
+            raise ResolverFailed(
+                f"{name} did not finish within {timeout:g} s: is the package index reachable and answering?"
+            ) from None
     # Output that is not UTF-8 is the resolver's business, not a traceback of ours.
-    stdout = completed.stdout.decode("utf-8", errors="replace")
-    if completed.returncode == 0:
+    stdout = out.decode("utf-8", errors="replace")
+    if process.returncode == 0:
         return Answer(stdout, None)
-    stderr = completed.stderr.decode("utf-8", errors="replace")
-    return Answer("", classify_failure(completed.returncode, stderr or stdout, name))
+    stderr = err.decode("utf-8", errors="replace")
+    return Answer("", classify_failure(process.returncode, stderr or stdout, name))
 
 
 def classify_failure(returncode: int, text: str, name: str) -> str:
