@@ -14,6 +14,7 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor.cli import main
 from envdoctor.errors import InputError
+from envdoctor.requirements import looks_like_conda_list, looks_like_environment_yml
 from envdoctor.requirements.conda import (
     MAX_YAML_BYTES,
     CondaEnvironment,
@@ -21,8 +22,6 @@ from envdoctor.requirements.conda import (
     cannot_create,
     conda_requirements,
     conda_specifier,
-    looks_like_conda_list,
-    looks_like_environment_yml,
     parse_conda_list,
     parse_environment_yml,
     parse_match_spec,

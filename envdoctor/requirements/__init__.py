@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -319,7 +320,6 @@ def _sniff_conda(path: str) -> str | None:
     """A .yml with a top-level dependencies list is a conda environment; a .txt that is `conda
     list` output (its @EXPLICIT or export header) is conda-list. Read from the first 4 KiB."""
     from envdoctor.fsio import file_head
-    from envdoctor.requirements.conda import looks_like_conda_list, looks_like_environment_yml
 
     raw = file_head(path, 4096)
     if raw is None:
@@ -328,6 +328,22 @@ def _sniff_conda(path: str) -> str | None:
     if path.endswith((".yml", ".yaml")):
         return "conda" if looks_like_environment_yml(head) else None
     return "conda-list" if looks_like_conda_list(head) else None
+
+
+def looks_like_environment_yml(text: str) -> bool:
+    """Whether a YAML file's text is a conda environment: a top-level ``dependencies:`` key. Here,
+    not in the conda reader: every .txt and .yml is sniffed, and most are not conda's."""
+    return re.search(r"(?m)^dependencies\s*:", text) is not None
+
+
+def looks_like_conda_list(text: str) -> bool:
+    """Whether a text file is conda list output: '@EXPLICIT', conda's export header, or its table."""
+    head = text[:4096]
+    return (
+        re.search(r"(?m)^@EXPLICIT\s*$", head) is not None
+        or "# $ conda create --name <env> --file <this file>" in head
+        or head.startswith("# packages in environment at")
+    )
 
 
 def _lockfile_beside(path: str) -> str | None:

@@ -853,18 +853,3 @@ def _table_line(line: str, location: Location) -> CondaSpec:
 
 
 # --- telling the kinds apart ----------------------------------------------------------------------
-
-
-def looks_like_environment_yml(text: str) -> bool:
-    """Whether a YAML file's text is a conda environment: a top-level ``dependencies:`` key."""
-    return re.search(r"(?m)^dependencies\s*:", text) is not None
-
-
-def looks_like_conda_list(text: str) -> bool:
-    """Whether a text file is conda list output: '@EXPLICIT', conda's export header, or its table."""
-    head = text[:4096]
-    return (
-        re.search(r"(?m)^@EXPLICIT\s*$", head) is not None
-        or "# $ conda create --name <env> --file <this file>" in head
-        or head.startswith("# packages in environment at")
-    )
