@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, NamedTuple
 from envdoctor.audit.result import AuditReport
 from envdoctor.errors import EnvdoctorError, InputError, Refused, UsageError
 from envdoctor.host.profile import HostProfile
-from envdoctor.lock import LockFailure, LockOptions
 from envdoctor.requirements import SourceOptions
 from envdoctor.requirements.model import IndexOptions, Input
 
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from envdoctor.capture import Frozen
     from envdoctor.fix.plan import FixResult
     from envdoctor.image.context import BuildContext, ImageOptions
+    from envdoctor.lock import LockFailure, LockOptions
 
 __all__ = [
     "AuditReport",
@@ -64,7 +64,6 @@ __all__ = [
 Host = HostProfile | tuple[str, HostProfile]
 # The defaults, as the command line's: every file read as its kind, its default groups applied.
 _ALL_SOURCES = SourceOptions()
-_LOCK_DEFAULTS = LockOptions()
 
 
 class LockResult(NamedTuple):
@@ -164,17 +163,17 @@ def lock(
     files: Sequence[str | Path],
     *,
     hosts: Sequence[Host] | None = None,
-    options: LockOptions = _LOCK_DEFAULTS,
+    options: LockOptions | None = None,
     sources: SourceOptions = _ALL_SOURCES,
 ) -> LockResult:
     """Hash-pinned lockfiles of ``files`` for each host, steered by the knowledge base, written to
-    ``options.output_dir`` as one set."""
-    from envdoctor.lock import plan_locks, run_locks
+    ``options.output_dir`` (default options: ``LockOptions()``) as one set."""
+    from envdoctor.lock import LockOptions, plan_locks, run_locks
     from envdoctor.lock.steering import SteeringError
     from envdoctor.requirements import load_requirement_set
 
     requirements = load_requirement_set([str(path) for path in files], sources)
-    options = options._replace(selection=lock_selection(sources))
+    options = (options or LockOptions())._replace(selection=lock_selection(sources))
     named = _named(hosts)
     try:
         plans = plan_locks(requirements, named, options)
@@ -189,18 +188,18 @@ def check_locks(
     files: Sequence[str | Path],
     *,
     hosts: Sequence[Host] | None = None,
-    options: LockOptions = _LOCK_DEFAULTS,
+    options: LockOptions | None = None,
     sources: SourceOptions = _ALL_SOURCES,
     resolve: bool = False,
 ) -> LockCheck:
     """Why each lockfile in ``options.output_dir`` no longer matches ``files`` (none: all
     current). With ``resolve``, a fresh resolution must also agree with them."""
-    from envdoctor.lock import plan_locks, stale_locks
+    from envdoctor.lock import LockOptions, plan_locks, stale_locks
     from envdoctor.lock.steering import SteeringError
     from envdoctor.requirements import load_requirement_set
 
     requirements = load_requirement_set([str(path) for path in files], sources)
-    options = options._replace(selection=lock_selection(sources))
+    options = (options or LockOptions())._replace(selection=lock_selection(sources))
     named = _named(hosts)
     try:
         plans = plan_locks(requirements, named, options)
@@ -232,11 +231,16 @@ def dockerfile(
 
 
 def __getattr__(name: str) -> object:
-    # The image types, imported when first asked for: a lock or an audit never loads the image planner.
+    # The image and lock types, imported when first asked for: a lock never loads the image
+    # planner, and an audit neither that nor the locker.
     if name in ("BuildContext", "ImageOptions"):
         from envdoctor.image import context
 
         return getattr(context, name)
+    if name in ("LockFailure", "LockOptions"):
+        from envdoctor import lock
+
+        return getattr(lock, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

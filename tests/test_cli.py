@@ -51,6 +51,22 @@ def test_the_config_module_does_not_import_the_requirement_readers() -> None:
     assert "envdoctor.requirements" not in result.stdout and "envdoctor.findings" not in result.stdout
 
 
+def test_an_audit_of_requirements_loads_neither_the_locker_nor_the_conda_reader(tmp_path: Path) -> None:
+    # What an audit imports and never uses is paid on every commit hook (issue 15).
+    (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n", encoding="utf-8")
+    probe = (
+        "import sys; from envdoctor.cli import main\n"
+        "try:\n    main(['audit', 'requirements.txt', '--os', 'linux', '--python', '3.11', '-q'])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('envdoctor', 'packaging'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
+    loaded = result.stdout.splitlines()[-1]
+    assert "'envdoctor.rules'" in loaded  # the audit did run
+    for module in ("envdoctor.lock", "envdoctor.resolve.uv", "envdoctor.requirements.conda", "packaging.pylock"):
+        assert f"'{module}'" not in loaded, module
+
+
 @pytest.mark.parametrize("command", [[], ["probe"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_cli(*command, "--help")

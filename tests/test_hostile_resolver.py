@@ -15,6 +15,7 @@ import io
 import random
 import socket
 import struct
+import sys
 import tarfile
 import threading
 import time
@@ -251,6 +252,20 @@ def test_the_one_classifier_keeps_an_unsatisfiable_set_a_verdict() -> None:
     )
     with pytest.raises(uv.ResolverFailed, match="killed by signal 15 \\(SIGTERM\\)"):
         uv.classify_failure(-15, words, "uv")
+
+
+def test_the_work_meant_for_the_resolvers_wait_runs_while_it_runs(tmp_path: Path) -> None:
+    # The resolver answers only once ``meanwhile`` has run: were it run after the wait, the
+    # resolver would give up and say so instead of "ready".
+    go = tmp_path / "go"
+    waits = (
+        "import pathlib, sys, time\n"
+        f"go = pathlib.Path({str(go)!r})\n"
+        "for _ in range(200):\n    if go.exists():\n        print('ready'); sys.exit(0)\n    time.sleep(0.05)\n"
+        "print('gave up'); sys.exit(1)\n"
+    )
+    answer = uv.resolver_answer([sys.executable, "-c", waits], "fake", timeout=60, meanwhile=go.touch)
+    assert answer == uv.Answer("ready\n", None)
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,8 @@ def _untracked(ctx: AuditContext) -> Iterator[tuple[Requirement, Finding]]:
 def _conda_platforms(ctx: AuditContext) -> Iterator[Finding]:
     """A conda spec with no build for the host's platform (pytorch-cuda on a Mac): conda cannot
     create the environment there at all."""
+    if not ctx.requirements.conda_platforms:
+        return  # no conda spec: the conda reader is not loaded for nothing
     from envdoctor.requirements.conda import cannot_create
 
     for limit in ctx.requirements.conda_platforms:
