@@ -707,15 +707,21 @@ def failing_source_build(name: str, version: Version, python: str) -> Row | None
 
 
 def _covering(table: str, name: str, version: Version) -> Row | None:
-    wanted, public = normalized(name), _public(version)
-    return next(
-        (
-            row
-            for row in load_topic("platforms", table)
-            if row["package"] == wanted and SpecifierSet(row["versions"]).contains(public, prereleases=True)
-        ),
-        None,
-    )
+    """The first row of a platforms table for the package whose releases cover ``version``."""
+    rows = _platform_rows_by_package(table).get(normalized(name), ())
+    if not rows:
+        return None  # most packages: asked of each release the audit weighs
+    public = _public(version)
+    return next((row for versions, row in rows if versions.contains(public, prereleases=True)), None)
+
+
+@functools.cache
+def _platform_rows_by_package(table: str) -> dict[str, tuple[tuple[SpecifierSet, Row], ...]]:
+    """A platforms table's rows by package, in the table's order, each with its release range read once."""
+    found: dict[str, list[tuple[SpecifierSet, Row]]] = {}
+    for row in load_topic("platforms", table):
+        found.setdefault(row["package"], []).append((SpecifierSet(row["versions"]), row))
+    return {package: tuple(rows) for package, rows in found.items()}
 
 
 class Prebuilt(NamedTuple):
