@@ -649,6 +649,7 @@ def gpu_rows(name: str) -> frozenset[str]:
 
 @functools.cache
 def _gpu_rows_by_package() -> dict[str, frozenset[str]]:
+    """For each package with rows in any of the per-package GPU tables, which ones: built once."""
     tables: dict[str, Collection[str]] = {
         "build": _builds_by_package(),
         "kernels": _kernels_by_package(),

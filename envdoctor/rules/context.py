@@ -198,8 +198,8 @@ class AuditContext:
         self,
     ) -> tuple[dict[NormalizedName, Version | None], dict[NormalizedName, set[Version | None]]]:
         """What each package's applying lines (not constraints) pin exactly, None for a range: the
-        first line's, and for the few packages with several lines, all of theirs. Kept apart, as
-        a set for each package of a large set would cost more than the audit of it."""
+        first line's, and for the few packages with several lines, all of theirs: a set for every
+        package of a large set would cost time and memory that only those few need."""
         first: dict[NormalizedName, Version | None] = {}
         several: dict[NormalizedName, set[Version | None]] = {}
         for requirement, name, version in self._applying:
