@@ -280,6 +280,7 @@ def capture(
     import sys
 
     from envdoctor.capture import freeze, not_locked
+    from envdoctor.lock import LockOptions
 
     folder = Path(output_dir)
     frozen = freeze(python or sys.executable, host or probe(), folder, index or IndexOptions())
