@@ -149,8 +149,10 @@ def package_table(topic: str, table: str, package: str) -> Table:
         return _source_tables(topic, table).get(package, EMPTY_TABLE)
     if package not in topic_packages(topic):
         return EMPTY_TABLE  # most packages of a large set are not tracked: no file to try
-    with open(os.path.join(folder, f"{package}.json"), encoding="utf-8") as handle:
-        document: dict[str, dict[str, Any]] = json.load(handle)
+    # Read as bytes (json reads UTF-8 itself): an audit opens dozens of these, and text decoding
+    # costs more than the parse of a small file.
+    with open(os.path.join(folder, f"{package}.json"), "rb") as handle:
+        document: dict[str, dict[str, Any]] = json.loads(handle.read())
     found = document.get(table)
     if found is None:
         return EMPTY_TABLE
