@@ -12,7 +12,9 @@ import contextlib
 import gzip
 import http.server
 import io
+import os
 import random
+import signal
 import socket
 import struct
 import sys
@@ -266,6 +268,30 @@ def test_the_work_meant_for_the_resolvers_wait_runs_while_it_runs(tmp_path: Path
     )
     answer = uv.resolver_answer([sys.executable, "-c", waits], "fake", timeout=60, meanwhile=go.touch)
     assert answer == uv.Answer("ready\n", None)
+
+
+def test_a_failure_while_the_resolver_runs_stops_the_resolver(tmp_path: Path) -> None:
+    # As subprocess.run does: an error (or ^C) in the meanwhile work kills the resolver, which would
+    # otherwise be waited for to its end. A watchdog ends the resolver if nothing else does.
+    pid_file = tmp_path / "pid"
+    sleeper = f"import os, pathlib, time; pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid())); time.sleep(600)"
+    rescued: list[int] = []
+
+    def watchdog() -> None:
+        time.sleep(30)
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            rescued.append(1)
+
+    def fails() -> None:
+        while not pid_file.exists():
+            time.sleep(0.01)
+        raise RuntimeError("meanwhile failed")
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    with pytest.raises(RuntimeError, match="meanwhile failed"):
+        uv.resolver_answer([sys.executable, "-c", sleeper], "fake", timeout=600, meanwhile=fails)
+    assert not rescued
 
 
 @pytest.mark.parametrize(

@@ -82,9 +82,9 @@ def resolver_answer(
     except OSError as exc:
         raise ResolverUnavailable(f"cannot run {name}: {printable(exc.strerror or str(exc))}") from None
     with process:
-        if meanwhile is not None:
-            meanwhile()
         try:
+            if meanwhile is not None:
+                meanwhile()
             out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
@@ -92,6 +92,9 @@ def resolver_answer(
             raise ResolverFailed(
                 f"{name} did not finish within {timeout:g} s: is the package index reachable and answering?"
             ) from None
+        except BaseException:
+            process.kill()  # as subprocess.run does: no resolver left running behind an error or ^C
+            raise
     # Output that is not UTF-8 is the resolver's business, not a traceback of ours.
     stdout = out.decode("utf-8", errors="replace")
     if process.returncode == 0:
