@@ -30,7 +30,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     # Asked of each file, not of each of its lines: a large set has thousands of lines in a few files.
     projects = {item.path for item in inputs if item.kind == "pyproject"}
     unlocked_projects = projects - {item.path for item in inputs if item.locked_by}
-    # A .in file is the input of a lock, where hashless pins belong (see _locked_later).
+    # A .in file is the input of a lock, where hashless pins belong (see _input_of_lock).
     hashed = {item.path for item in inputs if item.kind in ("requirements", "pylock") and not _input_of_lock(item.path)}
     outside = [line for line in named if line[0].location.path not in projects] if projects else named
     yield from _unpinned(ctx, outside, pinned)
@@ -70,7 +70,7 @@ def _unpinned(ctx: AuditContext, lines: list[_Line], pinned: set[NormalizedName 
     for requirement, version in lines:
         if requirement.form is not Form.NAMED or version is not None or requirement.name in pinned:
             continue
-        if "ED401" in requirement.ignored or _locked_later(requirement):
+        if "ED401" in requirement.ignored or _input_of_lock(requirement.location.path):
             continue
         by_file.setdefault(requirement.location.path, []).append(requirement)
     for path, loose in by_file.items():
@@ -94,13 +94,9 @@ def _unpinned(ctx: AuditContext, lines: list[_Line], pinned: set[NormalizedName 
         )
 
 
-def _locked_later(requirement: Requirement) -> bool:
-    """A requirement of a ``.in`` file: the input of a lock (pip-compile's and uv's convention),
-    where ranges and hashless pins are what belongs."""
-    return _input_of_lock(requirement.location.path)
-
-
 def _input_of_lock(path: str) -> bool:
+    """A ``.in`` file: the input of a lock (pip-compile's and uv's convention), where ranges and
+    hashless pins are what belongs."""
     return path.endswith(".in")
 
 
